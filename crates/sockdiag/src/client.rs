@@ -1,0 +1,288 @@
+//! A blocking `NETLINK_SOCK_DIAG` socket: streamed dumps and batched destroys.
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::io::Errno;
+use rustix::net::{
+    netlink, AddressFamily, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendFlags,
+    SocketFlags, SocketType,
+};
+
+use crate::msg::{self, DumpRequest, Family, Header, InetDiagMsg, Reply, SockId, NLM_F_DUMP_INTR};
+use crate::Error;
+
+/// Room for one datagram. The kernel caps a dump skb near 32 KiB
+/// (`netlink_dump`, `SKB_WITH_OVERHEAD(32768)`); twice that leaves margin,
+/// and a datagram that still does not fit is reported, never cut silently.
+const RECV_BUF_LEN: usize = 64 * 1024;
+
+/// Destroy requests sent in one `sendmsg`. Each earns its own ack in the
+/// socket's receive queue; a batch must stay well under the receive buffer
+/// or the kernel drops acks (and flags `ENOBUFS`).
+pub const DESTROY_BATCH: usize = 128;
+
+/// What we ask `SO_RCVBUF` to be, so that a batch of acks always fits.
+const SOCKET_RCVBUF: usize = 1 << 20;
+
+/// A netlink socket speaking `NETLINK_SOCK_DIAG`, in the network namespace of
+/// the thread that created it.
+#[derive(Debug)]
+pub struct Client {
+    fd: OwnedFd,
+    seq: u32,
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+}
+
+impl AsFd for Client {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Client {
+    /// Open a `NETLINK_SOCK_DIAG` socket ([`socket(2)`], [`netlink(7)`]).
+    ///
+    /// The socket belongs to the network namespace of the calling thread,
+    /// which after `setns(2)` may differ from the process's.
+    ///
+    /// [`socket(2)`]: https://man7.org/linux/man-pages/man2/socket.2.html
+    /// [`netlink(7)`]: https://man7.org/linux/man-pages/man7/netlink.7.html
+    pub fn new() -> Result<Client, Error> {
+        let fd = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::RAW,
+            SocketFlags::CLOEXEC,
+            Some(netlink::SOCK_DIAG),
+        )
+        .map_err(|errno| match errno {
+            Errno::PROTONOSUPPORT | Errno::AFNOSUPPORT => Error::NotSupported {
+                errno: errno.raw_os_error(),
+            },
+            other => Error::from(other),
+        })?;
+        // A larger buffer is an optimisation; the default still works.
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&fd, SOCKET_RCVBUF);
+        Ok(Client { fd, seq: 0, rx: vec![0; RECV_BUF_LEN], tx: Vec::with_capacity(4096) })
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    fn send_tx(&mut self) -> Result<(), Error> {
+        let kernel = netlink::SocketAddrNetlink::new(0, 0);
+        loop {
+            match rustix::net::sendto(&self.fd, &self.tx, SendFlags::empty(), &kernel) {
+                Ok(n) if n == self.tx.len() => return Ok(()),
+                Ok(n) => {
+                    return Err(Error::Invalid(format!(
+                        "sent {n} of {} bytes of a netlink request",
+                        self.tx.len()
+                    )))
+                }
+                Err(Errno::INTR) => continue,
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+    }
+
+    /// Receive one datagram into `self.rx`, returning its length.
+    fn recv(&mut self) -> Result<usize, Error> {
+        loop {
+            let mut iov = [IoSliceMut::new(&mut self.rx)];
+            let mut control = RecvAncillaryBuffer::default();
+            match rustix::net::recvmsg(&self.fd, &mut iov, &mut control, RecvFlags::empty()) {
+                Ok(got) if got.flags.contains(ReturnFlags::TRUNC) => {
+                    return Err(Error::Invalid(format!(
+                        "a reply did not fit the {RECV_BUF_LEN}-byte receive buffer (MSG_TRUNC)"
+                    )))
+                }
+                Ok(got) => return Ok(got.bytes),
+                Err(Errno::INTR) => continue,
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+    }
+
+    /// Start a dump ([`SOCK_DIAG_BY_FAMILY`](crate::SOCK_DIAG_BY_FAMILY)).
+    ///
+    /// The records stream in as the returned iterator is driven, one
+    /// datagram at a time; nothing holds the whole dump in memory.
+    pub fn dump(&mut self, request: &DumpRequest) -> Result<Dump<'_>, Error> {
+        let seq = self.next_seq();
+        self.tx.clear();
+        msg::encode_dump(request, seq, &mut self.tx);
+        self.send_tx()?;
+        Ok(Dump { client: self, seq, pos: 0, len: 0, interrupted: false, done: false, finished: false })
+    }
+
+    /// Abort one socket ([`SOCK_DESTROY`](crate::SOCK_DESTROY)) and wait for
+    /// the kernel's answer.
+    ///
+    /// `id` should come from a dump, cookie included: without a cookie the
+    /// kernel's lookup may settle on a listener or a newer socket.
+    pub fn destroy(&mut self, family: Family, id: &SockId) -> Result<(), Error> {
+        let mut results = Vec::with_capacity(1);
+        self.destroy_batch(&[(family, *id)], &mut results)?;
+        results.pop().unwrap_or_else(|| Err(Error::Invalid("no answer to SOCK_DESTROY".into())))
+    }
+
+    /// Abort many sockets, [`DESTROY_BATCH`] requests per `sendmsg`, pushing
+    /// one result per target onto `results`, in the order of `targets`.
+    ///
+    /// Acks are matched to requests by sequence number. The outer `Err` is for
+    /// a failure of the socket itself, after which the results of the targets
+    /// not yet answered are unknown (and not pushed).
+    pub fn destroy_batch(
+        &mut self,
+        targets: &[(Family, SockId)],
+        results: &mut Vec<Result<(), Error>>,
+    ) -> Result<(), Error> {
+        for chunk in targets.chunks(DESTROY_BATCH) {
+            let first = self.seq.wrapping_add(1);
+            self.tx.clear();
+            for (family, id) in chunk {
+                let seq = self.next_seq();
+                msg::encode_destroy(*family, id, seq, &mut self.tx);
+            }
+            self.send_tx()?;
+            let base = results.len();
+            let mut answers: Vec<Option<Result<(), Error>>> = Vec::new();
+            answers.resize_with(chunk.len(), || None);
+            let mut missing = chunk.len();
+            while missing > 0 {
+                let len = self.recv()?;
+                let datagram = self.rx.get(..len).unwrap_or_default();
+                for message in msg::parse_datagram(datagram) {
+                    let (header, reply) = message?;
+                    let index = header.seq.wrapping_sub(first) as usize;
+                    let Reply::Ack { errno } = reply else { continue };
+                    // An ack for another request (an abandoned earlier one) is
+                    // not ours to count.
+                    let Some(slot) = answers.get_mut(index) else { continue };
+                    if slot.is_none() {
+                        missing -= 1;
+                    }
+                    *slot = Some(if errno == 0 { Ok(()) } else { Err(Error::from_errno(errno)) });
+                }
+            }
+            results.extend(answers.into_iter().map(|a| a.unwrap_or(Err(Error::Interrupted))));
+            debug_assert_eq!(results.len(), base + chunk.len());
+        }
+        Ok(())
+    }
+}
+
+/// A dump in progress: an iterator over the records of one
+/// `SOCK_DIAG_BY_FAMILY` reply.
+///
+/// It yields `Err(Error::Interrupted)` last if the kernel flagged the dump as
+/// inconsistent (`NLM_F_DUMP_INTR`), and stops after any error. Dropping it
+/// early reads and discards the rest of the reply, so the socket is ready
+/// for the next request.
+#[derive(Debug)]
+pub struct Dump<'a> {
+    client: &'a mut Client,
+    seq: u32,
+    pos: usize,
+    len: usize,
+    interrupted: bool,
+    /// The kernel's reply has ended (or the socket failed): nothing more to read.
+    done: bool,
+    /// The iterator has returned `None` or an error and is fused.
+    finished: bool,
+}
+
+impl Dump<'_> {
+    fn step(&mut self) -> Result<Option<InetDiagMsg>, Error> {
+        loop {
+            if self.pos >= self.len {
+                self.len = self.client.recv().inspect_err(|_| self.done = true)?;
+                self.pos = 0;
+                if self.len == 0 {
+                    return Err(Error::Invalid("the netlink socket returned no data".into()));
+                }
+            }
+            let rest = self.client.rx.get(self.pos..self.len).unwrap_or_default();
+            let Some(message) = msg::parse_datagram(rest).next() else {
+                self.pos = self.len;
+                continue;
+            };
+            let (header, reply) = match message {
+                Ok(parsed) => parsed,
+                Err(err) => {
+                    self.pos = self.len;
+                    return Err(err);
+                }
+            };
+            self.pos = self.pos.saturating_add(advance(&header)).min(self.len);
+            if header.seq != self.seq {
+                continue; // left over from an earlier request
+            }
+            if header.flags & NLM_F_DUMP_INTR != 0 {
+                self.interrupted = true;
+            }
+            if matches!(reply, Reply::Done { .. } | Reply::Overrun)
+                || matches!(reply, Reply::Ack { errno } if errno != 0)
+            {
+                self.done = true;
+            }
+            match reply {
+                Reply::Diag(record) => return Ok(Some(record)),
+                Reply::Done { errno: 0 } => {
+                    return if self.interrupted { Err(Error::Interrupted) } else { Ok(None) };
+                }
+                Reply::Done { errno } | Reply::Ack { errno } if errno != 0 => {
+                    return Err(Error::from_errno(errno))
+                }
+                Reply::Overrun => {
+                    return Err(Error::Io(std::io::Error::from_raw_os_error(
+                        Errno::NOBUFS.raw_os_error(),
+                    )))
+                }
+                Reply::Done { .. } | Reply::Ack { .. } | Reply::Other => continue,
+            }
+        }
+    }
+}
+
+fn advance(header: &Header) -> usize {
+    let len = usize::try_from(header.len).unwrap_or(usize::MAX);
+    len.saturating_add(3) & !3
+}
+
+impl Iterator for Dump<'_> {
+    type Item = Result<InetDiagMsg, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(record)) => Some(Ok(record)),
+            Ok(None) => {
+                self.finished = true;
+                None
+            }
+            Err(err) => {
+                self.finished = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
+impl Drop for Dump<'_> {
+    fn drop(&mut self) {
+        // The kernel refuses a new dump (EBUSY) while one is unfinished on
+        // the socket, so read this one to its end. A socket error ends it too.
+        // A malformed message is skipped; only the end of the reply or a
+        // failing socket stops the draining.
+        while !self.done {
+            let _ = self.step();
+        }
+    }
+}

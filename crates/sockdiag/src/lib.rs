@@ -1,0 +1,39 @@
+//! `sockdiag`: the Linux `NETLINK_SOCK_DIAG` protocol for TCP sockets.
+//!
+//! This crate knows the wire format and nothing of policy: it builds
+//! `SOCK_DIAG_BY_FAMILY` dump requests and `SOCK_DESTROY` requests
+//! (`struct inet_diag_req_v2`), parses the kernel's `struct inet_diag_msg`
+//! replies, and drives a blocking netlink socket. The kernel side lives in
+//! `net/ipv4/inet_diag.c` and `net/ipv4/tcp_diag.c`; the structures are in
+//! `include/uapi/linux/inet_diag.h`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), sockdiag::Error> {
+//! let mut client = sockdiag::Client::new()?;
+//! let request = sockdiag::DumpRequest::tcp(sockdiag::Family::Inet, sockdiag::ALL_TCP_STATES);
+//! for record in client.dump(&request)? {
+//!     let record = record?;
+//!     println!("{:?} {}", record.state, record.id.sport);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("sockdiag speaks NETLINK_SOCK_DIAG, which only Linux has");
+
+mod client;
+mod error;
+mod msg;
+mod tcp_info;
+
+pub use client::{Client, Dump};
+pub use error::Error;
+pub use msg::{
+    encode_destroy, encode_dump, parse_datagram, DumpRequest, Family, Header, InetDiagMsg,
+    Messages, Reply, SockId, TcpState, ALL_TCP_STATES, INET_DIAG_INFO, INET_DIAG_MSG_LEN,
+    INET_DIAG_NOCOOKIE, INET_DIAG_REQ_BYTECODE, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, REQ_V2_LEN, SOCK_DESTROY, SOCK_DIAG_BY_FAMILY,
+};
+pub use tcp_info::TcpInfo;

@@ -1,0 +1,503 @@
+//! The wire format: `nlmsghdr`, `inet_diag_req_v2`, `inet_diag_msg` and their
+//! attributes (`include/uapi/linux/netlink.h`, `include/uapi/linux/inet_diag.h`).
+//!
+//! Every parser here works on untrusted bytes: lengths are checked before use
+//! and a malformed message is an [`Error::Invalid`], never a panic.
+
+use crate::tcp_info::TcpInfo;
+use crate::Error;
+
+/// Length of `struct nlmsghdr`.
+pub const NLMSG_HDRLEN: usize = 16;
+/// Length of `struct inet_diag_req_v2`.
+pub const REQ_V2_LEN: usize = 56;
+/// Length of `struct inet_diag_msg`.
+pub const INET_DIAG_MSG_LEN: usize = 72;
+/// Length of `struct inet_diag_sockid`.
+const SOCKID_LEN: usize = 48;
+
+/// `SOCK_DIAG_BY_FAMILY`: dump (or look up) sockets of one family.
+pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// `SOCK_DESTROY`: abort one socket, found by its `inet_diag_sockid`.
+pub const SOCK_DESTROY: u16 = 21;
+
+const NLMSG_NOOP: u16 = 1;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLMSG_OVERRUN: u16 = 4;
+
+/// `NLM_F_REQUEST`: this message is a request.
+pub const NLM_F_REQUEST: u16 = 0x1;
+/// `NLM_F_MULTI`: part of a multi-part reply ending in `NLMSG_DONE`.
+pub const NLM_F_MULTI: u16 = 0x2;
+/// `NLM_F_ACK`: the sender wants an `NLMSG_ERROR` acknowledgement.
+pub const NLM_F_ACK: u16 = 0x4;
+/// `NLM_F_DUMP_INTR`: the dump was inconsistent because the tables changed.
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
+/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`): dump everything that matches.
+pub const NLM_F_DUMP: u16 = 0x300;
+
+/// `INET_DIAG_REQ_BYTECODE`: request attribute carrying a filter program.
+pub const INET_DIAG_REQ_BYTECODE: u16 = 1;
+/// `INET_DIAG_INFO`: reply attribute carrying `struct tcp_info`.
+pub const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_SHUTDOWN: u16 = 8;
+const INET_DIAG_SKV6ONLY: u16 = 11;
+
+/// `INET_DIAG_NOCOOKIE`: both cookie words all ones means "any socket".
+pub const INET_DIAG_NOCOOKIE: u64 = u64::MAX;
+
+/// The TCP states a dump may ask for: bits 1 (`TCP_ESTABLISHED`) to 12
+/// (`TCP_NEW_SYN_RECV`). Bit 13 (`TCP_BOUND_INACTIVE`, Linux 6.5+) would also
+/// list bound-but-unused sockets, which `ss` does not show; `!0` would too.
+pub const ALL_TCP_STATES: u32 = 0x1FFE;
+
+const IPPROTO_TCP: u8 = 6;
+
+/// Address family of a socket, as the kernel numbers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// `AF_INET` (2).
+    Inet,
+    /// `AF_INET6` (10).
+    Inet6,
+}
+
+impl Family {
+    /// The kernel's number for this family.
+    pub fn raw(self) -> u8 {
+        match self {
+            Family::Inet => 2,
+            Family::Inet6 => 10,
+        }
+    }
+
+    /// The family with the kernel's number `raw`, if it is one we speak.
+    pub fn from_raw(raw: u8) -> Option<Family> {
+        match raw {
+            2 => Some(Family::Inet),
+            10 => Some(Family::Inet6),
+            _ => None,
+        }
+    }
+}
+
+/// A TCP state as the kernel numbers it (`include/net/tcp_states.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TcpState {
+    /// `TCP_ESTABLISHED` (1).
+    Established,
+    /// `TCP_SYN_SENT` (2).
+    SynSent,
+    /// `TCP_SYN_RECV` (3).
+    SynRecv,
+    /// `TCP_FIN_WAIT1` (4).
+    FinWait1,
+    /// `TCP_FIN_WAIT2` (5).
+    FinWait2,
+    /// `TCP_TIME_WAIT` (6).
+    TimeWait,
+    /// `TCP_CLOSE` (7).
+    Close,
+    /// `TCP_CLOSE_WAIT` (8).
+    CloseWait,
+    /// `TCP_LAST_ACK` (9).
+    LastAck,
+    /// `TCP_LISTEN` (10).
+    Listen,
+    /// `TCP_CLOSING` (11).
+    Closing,
+    /// `TCP_NEW_SYN_RECV` (12): a request socket waiting in a listener's queue.
+    NewSynRecv,
+    /// `TCP_BOUND_INACTIVE` (13): bound, neither listening nor connected.
+    BoundInactive,
+    /// A number this crate does not know.
+    Unknown(u8),
+}
+
+impl TcpState {
+    /// The state with the kernel's number `raw`.
+    pub fn from_raw(raw: u8) -> TcpState {
+        use TcpState::*;
+        match raw {
+            1 => Established,
+            2 => SynSent,
+            3 => SynRecv,
+            4 => FinWait1,
+            5 => FinWait2,
+            6 => TimeWait,
+            7 => Close,
+            8 => CloseWait,
+            9 => LastAck,
+            10 => Listen,
+            11 => Closing,
+            12 => NewSynRecv,
+            13 => BoundInactive,
+            other => Unknown(other),
+        }
+    }
+
+    /// The kernel's number for this state.
+    pub fn raw(self) -> u8 {
+        use TcpState::*;
+        match self {
+            Established => 1,
+            SynSent => 2,
+            SynRecv => 3,
+            FinWait1 => 4,
+            FinWait2 => 5,
+            TimeWait => 6,
+            Close => 7,
+            CloseWait => 8,
+            LastAck => 9,
+            Listen => 10,
+            Closing => 11,
+            NewSynRecv => 12,
+            BoundInactive => 13,
+            Unknown(raw) => raw,
+        }
+    }
+
+    /// This state's bit in an `idiag_states` mask (0 for states past bit 31).
+    pub fn mask(self) -> u32 {
+        1u32.checked_shl(u32::from(self.raw())).unwrap_or(0)
+    }
+}
+
+/// `struct inet_diag_sockid`: what identifies one socket to the kernel.
+///
+/// Ports are kept in host order here and written big-endian on the wire.
+/// Addresses are the raw bytes: an IPv4 address takes the first four.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SockId {
+    /// Local port.
+    pub sport: u16,
+    /// Remote port.
+    pub dport: u16,
+    /// Local address (IPv4 in bytes 0..4).
+    pub src: [u8; 16],
+    /// Remote address (IPv4 in bytes 0..4).
+    pub dst: [u8; 16],
+    /// Bound interface index (`idiag_if`), 0 for none.
+    pub ifindex: u32,
+    /// The socket cookie (`sock_gen_cookie`), or [`INET_DIAG_NOCOOKIE`].
+    pub cookie: u64,
+}
+
+impl SockId {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.sport.to_be_bytes());
+        out.extend_from_slice(&self.dport.to_be_bytes());
+        out.extend_from_slice(&self.src);
+        out.extend_from_slice(&self.dst);
+        out.extend_from_slice(&self.ifindex.to_ne_bytes());
+        // idiag_cookie[0] holds the low half, [1] the high half
+        // (sock_diag_save_cookie in net/core/sock_diag.c).
+        out.extend_from_slice(&(self.cookie as u32).to_ne_bytes());
+        out.extend_from_slice(&((self.cookie >> 32) as u32).to_ne_bytes());
+    }
+
+    fn decode(b: &[u8]) -> Option<SockId> {
+        Some(SockId {
+            sport: u16::from_be_bytes(array(b, 0)?),
+            dport: u16::from_be_bytes(array(b, 2)?),
+            src: array(b, 4)?,
+            dst: array(b, 20)?,
+            ifindex: u32_ne(b, 36)?,
+            cookie: u64::from(u32_ne(b, 40)?) | (u64::from(u32_ne(b, 44)?) << 32),
+        })
+    }
+}
+
+/// A `SOCK_DIAG_BY_FAMILY` dump request (`struct inet_diag_req_v2`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpRequest {
+    /// Which family's tables to dump.
+    pub family: Family,
+    /// `idiag_ext`: bit `n - 1` asks for reply attribute `n` (e.g.
+    /// `1 << (INET_DIAG_INFO - 1)` for `tcp_info`).
+    pub ext: u8,
+    /// `idiag_states`: a mask of `1 << state`.
+    pub states: u32,
+    /// An `INET_DIAG_REQ_BYTECODE` filter program, if any.
+    pub bytecode: Option<Vec<u8>>,
+}
+
+impl DumpRequest {
+    /// A dump of the TCP sockets of `family` in the states of `states`.
+    pub fn tcp(family: Family, states: u32) -> DumpRequest {
+        DumpRequest { family, ext: 0, states, bytecode: None }
+    }
+
+    /// The same request, also asking for `tcp_info` (`INET_DIAG_INFO`).
+    pub fn with_tcp_info(mut self) -> DumpRequest {
+        self.ext |= 1 << (INET_DIAG_INFO - 1);
+        self
+    }
+}
+
+fn push_header(out: &mut Vec<u8>, len: usize, kind: u16, flags: u16, seq: u32) {
+    out.extend_from_slice(&(len as u32).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&flags.to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel is 0
+}
+
+fn push_req(out: &mut Vec<u8>, family: Family, ext: u8, states: u32, id: &SockId) {
+    out.push(family.raw());
+    out.push(IPPROTO_TCP);
+    out.push(ext);
+    out.push(0); // pad
+    out.extend_from_slice(&states.to_ne_bytes());
+    id.encode(out);
+}
+
+const fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Append a dump request with sequence number `seq` to `out`.
+pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) {
+    let attr_len = req.bytecode.as_ref().map_or(0, |code| align4(4 + code.len()));
+    let len = NLMSG_HDRLEN + REQ_V2_LEN + attr_len;
+    out.reserve(len);
+    push_header(out, len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq);
+    let any = SockId {
+        sport: 0,
+        dport: 0,
+        src: [0; 16],
+        dst: [0; 16],
+        ifindex: 0,
+        cookie: INET_DIAG_NOCOOKIE,
+    };
+    push_req(out, req.family, req.ext, req.states, &any);
+    if let Some(code) = &req.bytecode {
+        out.extend_from_slice(&((4 + code.len()) as u16).to_ne_bytes());
+        out.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+        out.extend_from_slice(code);
+        out.resize(out.len() + (align4(code.len()) - code.len()), 0);
+    }
+}
+
+/// Append a `SOCK_DESTROY` request for the socket `id` of `family`, asking
+/// for an acknowledgement, with sequence number `seq`.
+///
+/// The request names every state: the kernel looks the socket up by its
+/// tuple, then checks the cookie, so a cookie from a dump is what keeps the
+/// lookup from settling on a listener or on a newer socket (SPEC §3).
+pub fn encode_destroy(family: Family, id: &SockId, seq: u32, out: &mut Vec<u8>) {
+    let len = NLMSG_HDRLEN + REQ_V2_LEN;
+    out.reserve(len);
+    push_header(out, len, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, seq);
+    push_req(out, family, 0, u32::MAX, id);
+}
+
+/// One `struct inet_diag_msg` and the attributes this crate reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InetDiagMsg {
+    /// The socket's family (`idiag_family`).
+    pub family: Family,
+    /// The socket's state (`idiag_state`).
+    pub state: TcpState,
+    /// Which timer is pending (`idiag_timer`).
+    pub timer: u8,
+    /// Retransmits of the pending timer (`idiag_retrans`).
+    pub retrans: u8,
+    /// The socket's identity, cookie included.
+    pub id: SockId,
+    /// Milliseconds until the timer fires (`idiag_expires`).
+    pub expires: u32,
+    /// Receive queue bytes, or the accept backlog for a listener.
+    pub rqueue: u32,
+    /// Send queue bytes, or the backlog limit for a listener.
+    pub wqueue: u32,
+    /// Owner's uid (0 for TIME-WAIT and request sockets).
+    pub uid: u32,
+    /// Socket inode (0 for TIME-WAIT and request sockets).
+    pub inode: u32,
+    /// `INET_DIAG_SHUTDOWN`: the shutdown bits, when the kernel sent them.
+    pub shutdown: Option<u8>,
+    /// `INET_DIAG_SKV6ONLY`: whether an IPv6 socket is `IPV6_V6ONLY`.
+    pub v6only: Option<bool>,
+    /// `INET_DIAG_INFO`, when it was asked for and sent.
+    pub tcp_info: Option<TcpInfo>,
+}
+
+impl InetDiagMsg {
+    /// Parse the payload of a `SOCK_DIAG_BY_FAMILY` reply message.
+    pub fn parse(payload: &[u8]) -> Result<InetDiagMsg, Error> {
+        let fixed = payload
+            .get(..INET_DIAG_MSG_LEN)
+            .ok_or_else(|| invalid(format!("inet_diag_msg of {} bytes, want 72", payload.len())))?;
+        let family = Family::from_raw(fixed[0])
+            .ok_or_else(|| invalid(format!("unknown address family {}", fixed[0])))?;
+        let id = SockId::decode(fixed.get(4..4 + SOCKID_LEN).unwrap_or_default())
+            .ok_or_else(|| invalid("short inet_diag_sockid".into()))?;
+        let word = |off| u32_ne(fixed, off).ok_or_else(|| invalid("short inet_diag_msg".into()));
+        let mut msg = InetDiagMsg {
+            family,
+            state: TcpState::from_raw(fixed[1]),
+            timer: fixed[2],
+            retrans: fixed[3],
+            id,
+            expires: word(52)?,
+            rqueue: word(56)?,
+            wqueue: word(60)?,
+            uid: word(64)?,
+            inode: word(68)?,
+            shutdown: None,
+            v6only: None,
+            tcp_info: None,
+        };
+        let mut rest = payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default();
+        while !rest.is_empty() {
+            let (kind, data, next) = next_attr(rest)?;
+            match kind {
+                INET_DIAG_INFO => msg.tcp_info = Some(TcpInfo::parse(data)),
+                INET_DIAG_SHUTDOWN => msg.shutdown = data.first().copied(),
+                INET_DIAG_SKV6ONLY => msg.v6only = data.first().map(|&b| b != 0),
+                _ => {} // attributes grow with kernel versions; skip the rest
+            }
+            rest = next;
+        }
+        Ok(msg)
+    }
+}
+
+/// Split one `struct rtattr` (or `nlattr`) off the front of `buf`:
+/// its type (flag bits masked off), payload and what follows it.
+fn next_attr(buf: &[u8]) -> Result<(u16, &[u8], &[u8]), Error> {
+    let len = usize::from(u16::from_ne_bytes(
+        array(buf, 0).ok_or_else(|| invalid("truncated attribute header".into()))?,
+    ));
+    let kind = u16::from_ne_bytes(array(buf, 2).unwrap_or_default()) & 0x3fff;
+    if len < 4 || len > buf.len() {
+        return Err(invalid(format!("attribute length {len} outside its {} bytes", buf.len())));
+    }
+    let data = buf.get(4..len).unwrap_or_default();
+    let next = buf.get(align4(len).min(buf.len())..).unwrap_or_default();
+    Ok((kind, data, next))
+}
+
+/// `struct nlmsghdr`, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// `nlmsg_len`: the whole message, header included.
+    pub len: u32,
+    /// `nlmsg_type`.
+    pub kind: u16,
+    /// `nlmsg_flags`.
+    pub flags: u16,
+    /// `nlmsg_seq`: the sequence number of the request this answers.
+    pub seq: u32,
+    /// `nlmsg_pid`.
+    pub pid: u32,
+}
+
+/// What one netlink message in a reply says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// A socket record from a dump.
+    Diag(InetDiagMsg),
+    /// `NLMSG_DONE`: the end of a dump; a non-zero errno means it failed.
+    Done {
+        /// The positive errno the dump ended with, 0 for success.
+        errno: i32,
+    },
+    /// `NLMSG_ERROR`: errno 0 is an acknowledgement, anything else a failure.
+    Ack {
+        /// The positive errno, 0 for success.
+        errno: i32,
+    },
+    /// `NLMSG_NOOP` or a type this crate does not read.
+    Other,
+    /// `NLMSG_OVERRUN`: the kernel dropped data.
+    Overrun,
+}
+
+/// An iterator over the netlink messages of one datagram.
+///
+/// It stops after the first malformed message: a length that does not fit
+/// means nothing after it can be trusted.
+#[derive(Clone, Debug)]
+pub struct Messages<'a> {
+    rest: &'a [u8],
+}
+
+/// Split a received datagram into its messages.
+pub fn parse_datagram(buf: &[u8]) -> Messages<'_> {
+    Messages { rest: buf }
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = Result<(Header, Reply), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let result = self.split();
+        if result.is_err() {
+            self.rest = &[];
+        }
+        Some(result)
+    }
+}
+
+impl<'a> Messages<'a> {
+    fn split(&mut self) -> Result<(Header, Reply), Error> {
+        let buf = self.rest;
+        let header = Header {
+            len: u32_ne(buf, 0).ok_or_else(|| invalid(format!("{} stray bytes after the last message", buf.len())))?,
+            kind: u16::from_ne_bytes(array(buf, 4).ok_or_else(|| invalid("truncated header".into()))?),
+            flags: u16::from_ne_bytes(array(buf, 6).ok_or_else(|| invalid("truncated header".into()))?),
+            seq: u32_ne(buf, 8).ok_or_else(|| invalid("truncated header".into()))?,
+            pid: u32_ne(buf, 12).ok_or_else(|| invalid("truncated header".into()))?,
+        };
+        let len = usize::try_from(header.len).unwrap_or(usize::MAX);
+        if len < NLMSG_HDRLEN || len > buf.len() {
+            return Err(invalid(format!(
+                "message length {len} outside the {} bytes received",
+                buf.len()
+            )));
+        }
+        let payload = buf.get(NLMSG_HDRLEN..len).unwrap_or_default();
+        self.rest = buf.get(align4(len).min(buf.len())..).unwrap_or_default();
+        let reply = match header.kind {
+            NLMSG_ERROR => Reply::Ack { errno: negated_errno(payload, "NLMSG_ERROR")? },
+            NLMSG_DONE => Reply::Done {
+                // The kernel always sends the int; an empty DONE is tolerated.
+                errno: if payload.is_empty() { 0 } else { negated_errno(payload, "NLMSG_DONE")? },
+            },
+            NLMSG_OVERRUN => Reply::Overrun,
+            NLMSG_NOOP => Reply::Other,
+            SOCK_DIAG_BY_FAMILY => Reply::Diag(InetDiagMsg::parse(payload)?),
+            _ => Reply::Other,
+        };
+        Ok((header, reply))
+    }
+}
+
+fn negated_errno(payload: &[u8], what: &str) -> Result<i32, Error> {
+    let raw = i32::from_ne_bytes(
+        array(payload, 0).ok_or_else(|| invalid(format!("{what} without its error code")))?,
+    );
+    // The kernel sends -errno; anything positive is not something it sends.
+    if raw > 0 {
+        return Err(invalid(format!("{what} with positive error code {raw}")));
+    }
+    Ok(raw.checked_neg().unwrap_or(i32::MAX))
+}
+
+fn invalid(msg: String) -> Error {
+    Error::Invalid(msg)
+}
+
+pub(crate) fn array<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
+    b.get(off..off.checked_add(N)?)?.try_into().ok()
+}
+
+pub(crate) fn u32_ne(b: &[u8], off: usize) -> Option<u32> {
+    array(b, off).map(u32::from_ne_bytes)
+}

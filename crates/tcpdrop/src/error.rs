@@ -1,0 +1,84 @@
+//! Errors of the library, as data a caller can match on.
+
+use std::io;
+
+/// Why the caller may not drop connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Privilege {
+    /// `CAP_NET_ADMIN` is in the effective set (the kernel may still refuse
+    /// when the network namespace belongs to another user namespace).
+    Effective,
+    /// `CAP_NET_ADMIN` is permitted but not effective: the caller could raise
+    /// it ("not elevated", Windows' 317).
+    PermittedOnly,
+    /// `CAP_NET_ADMIN` is not even permitted (Windows' `ERROR_ACCESS_DENIED`).
+    Missing,
+}
+
+/// Everything that can go wrong listing or dropping connections.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No connection matched.
+    #[error("no such connection")]
+    NotFound,
+    /// The kernel refused to drop for lack of `CAP_NET_ADMIN`.
+    #[error("{}", match .0 {
+        Privilege::PermittedOnly => "dropping needs CAP_NET_ADMIN in the effective set: it is permitted but not raised (not elevated)",
+        Privilege::Missing => "dropping needs CAP_NET_ADMIN: run as root",
+        Privilege::Effective => "dropping needs CAP_NET_ADMIN over this network namespace, which another user namespace owns",
+    })]
+    AccessDenied(Privilege),
+    /// The kernel cannot destroy sockets: built without
+    /// `CONFIG_INET_DIAG_DESTROY`, without `inet_diag`, or (before Linux 6.0)
+    /// asked to destroy a TIME-WAIT socket.
+    #[error("the kernel cannot destroy sockets (it needs CONFIG_INET_DIAG_DESTROY=y and the inet_diag/tcp_diag modules)")]
+    NotSupported,
+    /// A caller's argument is wrong.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A network namespace could not be entered.
+    #[error("network namespace {path}: {reason}")]
+    Namespace {
+        /// What the caller named.
+        path: String,
+        /// Why it failed, with the remedy.
+        reason: String,
+    },
+    /// The kernel's reply could not be read.
+    #[error("netlink: {0}")]
+    Netlink(String),
+    /// Any other system error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// The Win32 error code `SetTcpEntry` returns for this error.
+    pub fn win32_code(&self) -> u32 {
+        use crate::winapi::codes::*;
+        match self {
+            Error::NotFound => ERROR_MR_MID_NOT_FOUND,
+            Error::AccessDenied(Privilege::PermittedOnly) => ERROR_MR_MID_NOT_FOUND,
+            Error::AccessDenied(_) => ERROR_ACCESS_DENIED,
+            Error::NotSupported => ERROR_NOT_SUPPORTED,
+            Error::InvalidArgument(_) => ERROR_INVALID_PARAMETER,
+            Error::Namespace { .. } => ERROR_INVALID_PARAMETER,
+            Error::Netlink(_) | Error::Io(_) => ERROR_GEN_FAILURE,
+        }
+    }
+
+    /// Turn a `sockdiag` error into ours; `EPERM` is classified by reading the
+    /// calling thread's capabilities.
+    pub(crate) fn from_diag(err: sockdiag::Error) -> Error {
+        match err {
+            sockdiag::Error::NotFound { .. } => Error::NotFound,
+            sockdiag::Error::PermissionDenied => Error::AccessDenied(crate::privilege::net_admin()),
+            sockdiag::Error::NotSupported { .. } => Error::NotSupported,
+            sockdiag::Error::Invalid(msg) => Error::Netlink(msg),
+            sockdiag::Error::Interrupted => {
+                Error::Netlink("the dump kept being interrupted by concurrent changes".into())
+            }
+            sockdiag::Error::Io(err) => Error::Io(err),
+        }
+    }
+}

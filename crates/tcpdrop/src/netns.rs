@@ -1,0 +1,101 @@
+//! Network namespaces: a handle on one, and running code inside it.
+//!
+//! `setns(2)` moves only the calling thread, and a netlink socket belongs to
+//! the namespace it was created in (SPEC §3). So work for another namespace
+//! runs on a short-lived thread that entered it; a socket made there keeps
+//! working from any thread.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+
+use crate::error::Error;
+
+/// Where `ip netns add NAME` puts its namespaces.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// An open network namespace (a file descriptor on an nsfs file).
+#[derive(Debug)]
+pub struct Netns {
+    file: File,
+    path: PathBuf,
+}
+
+impl Netns {
+    /// Open a namespace by name (`/run/netns/NAME`, as `ip netns` names
+    /// them) or by path (any nsfs file, such as `/proc/PID/ns/net`).
+    ///
+    /// A bare name is looked up under [`NETNS_RUN_DIR`]; anything with a
+    /// `/` is a path. The file is checked to be a network namespace.
+    pub fn open(name_or_path: &str) -> Result<Netns, Error> {
+        let path = if name_or_path.contains('/') {
+            PathBuf::from(name_or_path)
+        } else {
+            Path::new(NETNS_RUN_DIR).join(name_or_path)
+        };
+        let shown = name_or_path.to_string();
+        if name_or_path.is_empty() || name_or_path == "." || name_or_path == ".." {
+            return Err(Error::Namespace {
+                path: shown,
+                reason: "not a namespace name: give a name from `ip netns list` or a path such as /proc/PID/ns/net".into(),
+            });
+        }
+        let file = File::open(&path).map_err(|err| Error::Namespace {
+            path: shown.clone(),
+            reason: match err.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "{} does not exist: give a name from `ip netns list` or a path such as /proc/PID/ns/net",
+                    path.display()
+                ),
+                std::io::ErrorKind::PermissionDenied => {
+                    format!("cannot open {}: permission denied (run as root)", path.display())
+                }
+                _ => format!("cannot open {}: {err}", path.display()),
+            },
+        })?;
+        let netns = Netns { file, path };
+        netns.check()?;
+        Ok(netns)
+    }
+
+    /// The path it was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Fail unless the file is a network namespace, by entering it on a
+    /// throwaway thread (`setns` refuses any other file with `EINVAL`).
+    fn check(&self) -> Result<(), Error> {
+        self.run(|| ())
+    }
+
+    /// Run `work` on a new thread inside this namespace and return its
+    /// result. The calling thread's namespace does not change.
+    pub fn run<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T, Error> {
+        let fd = self.file.as_fd();
+        let path = self.path.display().to_string();
+        let shown = path.clone();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    move_into_link_name_space(fd, Some(LinkNameSpaceType::Network)).map_err(
+                        |errno| Error::Namespace {
+                            path: path.clone(),
+                            reason: match errno {
+                                rustix::io::Errno::INVAL => "not a network namespace (an nsfs file such as /proc/PID/ns/net or /run/netns/NAME is needed)".to_string(),
+                                rustix::io::Errno::PERM => "entering a network namespace needs CAP_SYS_ADMIN: run as root".to_string(),
+                                other => format!("setns failed: {}", std::io::Error::from(other)),
+                            },
+                        },
+                    )?;
+                    Ok(work())
+                })
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(Error::Namespace { path: shown, reason: "the namespace thread panicked".into() })
+                })
+        })
+    }
+}

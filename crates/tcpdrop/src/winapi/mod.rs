@@ -1,0 +1,3 @@
+//! The Windows IP Helper TCP calls, with their exact semantics and codes.
+
+pub mod codes;
