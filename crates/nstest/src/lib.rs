@@ -1,0 +1,206 @@
+//! Test support shared by the workspace's integration tests.
+//!
+//! Each test runs its body with [`in_netns`]: on a thread of its own that has
+//! left for a fresh network namespace (`unshare(CLONE_NEWNET)`) with `lo` up.
+//! Processes spawned from that thread (`ss`, the `tcpdrop` binary, C test
+//! programs) inherit the namespace, so what they see is what the test built.
+
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::time::Duration;
+
+/// Run `body` in a fresh network namespace with `lo` up, on its own thread.
+///
+/// Panics (failing the test) if the namespace cannot be made: the tests need
+/// root, as CI has.
+pub fn in_netns<T: Send>(body: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // SAFETY: unshare(2) with CLONE_NEWNET touches only this
+                // thread's namespace membership.
+                let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "unshare(CLONE_NEWNET) failed: {} (the tests need root)", io::Error::last_os_error());
+                lo_up();
+                body()
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Bring `lo` up in the calling thread's network namespace (`SIOCSIFFLAGS`).
+pub fn lo_up() {
+    // SAFETY: a plain datagram socket used only for the ioctls below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: req is a valid ifreq naming "lo"; the union's flags member is
+    // the one SIOCGIFFLAGS/SIOCSIFFLAGS use.
+    unsafe {
+        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req), 0, "SIOCGIFFLAGS lo");
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        assert_eq!(libc::ioctl(fd, libc::SIOCSIFFLAGS, &req), 0, "SIOCSIFFLAGS lo: {}", io::Error::last_os_error());
+        libc::close(fd);
+    }
+}
+
+/// A listener on `addr` (`"127.0.0.1:0"` picks a free port).
+pub fn listen(addr: &str) -> TcpListener {
+    TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"))
+}
+
+/// A dual-stack listener on `[::]:port` that also accepts IPv4 (mapped).
+pub fn listen_dual(port: u16) -> TcpListener {
+    // std's IPv6 listeners are dual-stack by default on Linux (bindv6only=0),
+    // but set IPV6_V6ONLY=0 explicitly so the test does not depend on sysctl.
+    // SAFETY: plain socket calls on a descriptor we own.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let zero: libc::c_int = 0;
+        let one: libc::c_int = 1;
+        let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        libc::setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, (&zero as *const libc::c_int).cast(), len);
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), len);
+        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sa.sin6_port = port.to_be();
+        let rc = libc::bind(fd, (&sa as *const libc::sockaddr_in6).cast(), std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t);
+        assert_eq!(rc, 0, "bind [::]:{port}: {}", io::Error::last_os_error());
+        assert_eq!(libc::listen(fd, 128), 0);
+        use std::os::fd::FromRawFd;
+        TcpListener::from_raw_fd(fd)
+    }
+}
+
+/// An established connection: (client end, server end).
+pub fn connect(listener: &TcpListener) -> (TcpStream, TcpStream) {
+    let mut addr = listener.local_addr().expect("local_addr");
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => "127.0.0.1".parse().expect("ip"),
+            SocketAddr::V6(_) => "::1".parse().expect("ip"),
+        });
+    }
+    connect_to(listener, addr)
+}
+
+/// An established connection to `addr`, accepted by `listener`.
+pub fn connect_to(listener: &TcpListener, addr: SocketAddr) -> (TcpStream, TcpStream) {
+    let client = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let (server, _) = listener.accept().expect("accept");
+    (client, server)
+}
+
+/// A TIME-WAIT socket: the client closes first, the server answers the FIN
+/// and closes, leaving the client's end in TIME-WAIT. Returns its local
+/// address.
+pub fn time_wait(listener: &TcpListener) -> SocketAddr {
+    let (client, mut server) = connect(listener);
+    let local = client.local_addr().expect("local_addr");
+    client.shutdown(Shutdown::Write).expect("shutdown");
+    let mut buf = [0u8; 1];
+    assert_eq!(server.read(&mut buf).expect("read EOF"), 0);
+    drop(server);
+    // Wait for the client's socket to take the server's FIN.
+    std::thread::sleep(Duration::from_millis(50));
+    drop(client);
+    local
+}
+
+/// The errno a blocking read on `stream` fails with, within a second
+/// (`None` if it returned data, EOF, or timed out).
+pub fn read_errno(stream: &mut TcpStream) -> Option<i32> {
+    stream.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+    let mut buf = [0u8; 16];
+    match stream.read(&mut buf) {
+        Ok(_) => None,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => None,
+        Err(e) => e.raw_os_error(),
+    }
+}
+
+/// The socket's pending error (`SO_ERROR`), read without consuming data.
+pub fn so_error(stream: &TcpStream) -> i32 {
+    let mut err: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt with a correctly sized out-buffer.
+    unsafe {
+        libc::getsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut libc::c_int).cast(), &mut len);
+    }
+    err
+}
+
+/// Whether `listener` still accepts: a new connection to it is accepted.
+pub fn still_accepts(listener: &TcpListener) -> bool {
+    listener.set_nonblocking(false).ok();
+    let mut addr = listener.local_addr().expect("local_addr");
+    if addr.ip().is_unspecified() {
+        addr.set_ip("127.0.0.1".parse().expect("ip"));
+    }
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+        Ok(_c) => listener.accept().is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Run `ss` with `args` in the calling thread's namespace; its stdout.
+pub fn ss(args: &[&str]) -> String {
+    let out = Command::new("ss").args(args).output().expect("run ss (iproute2)");
+    assert!(out.status.success(), "ss {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("ss output is UTF-8")
+}
+
+/// `ss -tanH state all` as sorted `(STATE, local, remote)` triples, with
+/// v4-mapped addresses (`[::ffff:1.2.3.4]:80`) written as IPv4 and
+/// `*` ports as 0, so they compare with tcpdrop's listing.
+pub fn ss_rows() -> Vec<(String, String, String)> {
+    let mut rows: Vec<_> = ss(&["-tanH", "state", "all"])
+        .lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 5 {
+                return None;
+            }
+            Some((cols[0].to_string(), normalize_ss_addr(cols[3]), normalize_ss_addr(cols[4])))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// `ss`'s way of writing an address, turned into Rust's `SocketAddr` text.
+pub fn normalize_ss_addr(addr: &str) -> String {
+    let (host, port) = addr.rsplit_once(':').expect("ss address has a port");
+    let port = if port == "*" { "0" } else { port };
+    let host = host.strip_prefix("[::ffff:").and_then(|h| h.strip_suffix(']')).map(str::to_string).unwrap_or_else(|| host.to_string());
+    let host = match host.as_str() {
+        // ss writes the unspecified address of a dual-stack socket as `*`.
+        "*" | "[::]" | "[*]" => "[::]".to_string(),
+        h => h.to_string(),
+    };
+    format!("{host}:{port}")
+}
+
+/// Close `stream` with a reset (`SO_LINGER` 0), so no TIME-WAIT is left.
+pub fn abort_close(stream: TcpStream) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: setsockopt with a correctly sized linger struct.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    drop(stream);
+}

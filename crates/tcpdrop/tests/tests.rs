@@ -1,0 +1,5 @@
+//! Integration tests of the tcpdrop library against the real kernel, each in
+//! a fresh network namespace (see the `nstest` crate).
+
+mod drop_safety;
+mod listing;
