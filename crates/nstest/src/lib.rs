@@ -22,7 +22,12 @@ pub fn in_netns<T: Send>(body: impl FnOnce() -> T + Send) -> T {
                 // SAFETY: unshare(2) with CLONE_NEWNET touches only this
                 // thread's namespace membership.
                 let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "unshare(CLONE_NEWNET) failed: {} (the tests need root)", io::Error::last_os_error());
+                assert_eq!(
+                    rc,
+                    0,
+                    "unshare(CLONE_NEWNET) failed: {} (the tests need root)",
+                    io::Error::last_os_error()
+                );
                 lo_up();
                 body()
             })
@@ -44,9 +49,18 @@ pub fn lo_up() {
     // SAFETY: req is a valid ifreq naming "lo"; the union's flags member is
     // the one SIOCGIFFLAGS/SIOCSIFFLAGS use.
     unsafe {
-        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req), 0, "SIOCGIFFLAGS lo");
+        assert_eq!(
+            libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req),
+            0,
+            "SIOCGIFFLAGS lo"
+        );
         req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        assert_eq!(libc::ioctl(fd, libc::SIOCSIFFLAGS, &req), 0, "SIOCSIFFLAGS lo: {}", io::Error::last_os_error());
+        assert_eq!(
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &req),
+            0,
+            "SIOCSIFFLAGS lo: {}",
+            io::Error::last_os_error()
+        );
         libc::close(fd);
     }
 }
@@ -67,12 +81,28 @@ pub fn listen_dual(port: u16) -> TcpListener {
         let zero: libc::c_int = 0;
         let one: libc::c_int = 1;
         let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        libc::setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, (&zero as *const libc::c_int).cast(), len);
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), len);
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_V6ONLY,
+            (&zero as *const libc::c_int).cast(),
+            len,
+        );
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            len,
+        );
         let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
         sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
         sa.sin6_port = port.to_be();
-        let rc = libc::bind(fd, (&sa as *const libc::sockaddr_in6).cast(), std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t);
+        let rc = libc::bind(
+            fd,
+            (&sa as *const libc::sockaddr_in6).cast(),
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        );
         assert_eq!(rc, 0, "bind [::]:{port}: {}", io::Error::last_os_error());
         assert_eq!(libc::listen(fd, 128), 0);
         use std::os::fd::FromRawFd;
@@ -118,11 +148,15 @@ pub fn time_wait(listener: &TcpListener) -> SocketAddr {
 /// The errno a blocking read on `stream` fails with, within a second
 /// (`None` if it returned data, EOF, or timed out).
 pub fn read_errno(stream: &mut TcpStream) -> Option<i32> {
-    stream.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("timeout");
     let mut buf = [0u8; 16];
     match stream.read(&mut buf) {
         Ok(_) => None,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => None,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            None
+        }
         Err(e) => e.raw_os_error(),
     }
 }
@@ -133,7 +167,13 @@ pub fn so_error(stream: &TcpStream) -> i32 {
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt with a correctly sized out-buffer.
     unsafe {
-        libc::getsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut libc::c_int).cast(), &mut len);
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut libc::c_int).cast(),
+            &mut len,
+        );
     }
     err
 }
@@ -153,8 +193,15 @@ pub fn still_accepts(listener: &TcpListener) -> bool {
 
 /// Run `ss` with `args` in the calling thread's namespace; its stdout.
 pub fn ss(args: &[&str]) -> String {
-    let out = Command::new("ss").args(args).output().expect("run ss (iproute2)");
-    assert!(out.status.success(), "ss {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ss")
+        .args(args)
+        .output()
+        .expect("run ss (iproute2)");
+    assert!(
+        out.status.success(),
+        "ss {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("ss output is UTF-8")
 }
 
@@ -169,7 +216,11 @@ pub fn ss_rows() -> Vec<(String, String, String)> {
             if cols.len() < 5 {
                 return None;
             }
-            Some((cols[0].to_string(), normalize_ss_addr(cols[3]), normalize_ss_addr(cols[4])))
+            Some((
+                cols[0].to_string(),
+                normalize_ss_addr(cols[3]),
+                normalize_ss_addr(cols[4]),
+            ))
         })
         .collect();
     rows.sort();
@@ -180,7 +231,11 @@ pub fn ss_rows() -> Vec<(String, String, String)> {
 pub fn normalize_ss_addr(addr: &str) -> String {
     let (host, port) = addr.rsplit_once(':').expect("ss address has a port");
     let port = if port == "*" { "0" } else { port };
-    let host = host.strip_prefix("[::ffff:").and_then(|h| h.strip_suffix(']')).map(str::to_string).unwrap_or_else(|| host.to_string());
+    let host = host
+        .strip_prefix("[::ffff:")
+        .and_then(|h| h.strip_suffix(']'))
+        .map(str::to_string)
+        .unwrap_or_else(|| host.to_string());
     let host = match host.as_str() {
         // ss writes the unspecified address of a dual-stack socket as `*`.
         "*" | "[::]" | "[*]" => "[::]".to_string(),
@@ -191,7 +246,10 @@ pub fn normalize_ss_addr(addr: &str) -> String {
 
 /// Close `stream` with a reset (`SO_LINGER` 0), so no TIME-WAIT is left.
 pub fn abort_close(stream: TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: setsockopt with a correctly sized linger struct.
     unsafe {
         libc::setsockopt(

@@ -5,8 +5,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 use rustix::net::{
-    netlink, AddressFamily, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendFlags,
-    SocketFlags, SocketType,
+    netlink, AddressFamily, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendFlags, SocketFlags,
+    SocketType,
 };
 
 use crate::msg::{self, DumpRequest, Family, Header, InetDiagMsg, Reply, SockId, NLM_F_DUMP_INTR};
@@ -64,7 +64,12 @@ impl Client {
         })?;
         // A larger buffer is an optimisation; the default still works.
         let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&fd, SOCKET_RCVBUF);
-        Ok(Client { fd, seq: 0, rx: vec![0; RECV_BUF_LEN], tx: Vec::with_capacity(4096) })
+        Ok(Client {
+            fd,
+            seq: 0,
+            rx: vec![0; RECV_BUF_LEN],
+            tx: Vec::with_capacity(4096),
+        })
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -116,7 +121,15 @@ impl Client {
         self.tx.clear();
         msg::encode_dump(request, seq, &mut self.tx);
         self.send_tx()?;
-        Ok(Dump { client: self, seq, pos: 0, len: 0, interrupted: false, done: false, finished: false })
+        Ok(Dump {
+            client: self,
+            seq,
+            pos: 0,
+            len: 0,
+            interrupted: false,
+            done: false,
+            finished: false,
+        })
     }
 
     /// Abort one socket ([`SOCK_DESTROY`](crate::SOCK_DESTROY)) and wait for
@@ -127,7 +140,9 @@ impl Client {
     pub fn destroy(&mut self, family: Family, id: &SockId) -> Result<(), Error> {
         let mut results = Vec::with_capacity(1);
         self.destroy_batch(&[(family, *id)], &mut results)?;
-        results.pop().unwrap_or_else(|| Err(Error::Invalid("no answer to SOCK_DESTROY".into())))
+        results
+            .pop()
+            .unwrap_or_else(|| Err(Error::Invalid("no answer to SOCK_DESTROY".into())))
     }
 
     /// Abort many sockets, [`DESTROY_BATCH`] requests per `sendmsg`, pushing
@@ -159,17 +174,29 @@ impl Client {
                 for message in msg::parse_datagram(datagram) {
                     let (header, reply) = message?;
                     let index = header.seq.wrapping_sub(first) as usize;
-                    let Reply::Ack { errno } = reply else { continue };
+                    let Reply::Ack { errno } = reply else {
+                        continue;
+                    };
                     // An ack for another request (an abandoned earlier one) is
                     // not ours to count.
-                    let Some(slot) = answers.get_mut(index) else { continue };
+                    let Some(slot) = answers.get_mut(index) else {
+                        continue;
+                    };
                     if slot.is_none() {
                         missing -= 1;
                     }
-                    *slot = Some(if errno == 0 { Ok(()) } else { Err(Error::from_errno(errno)) });
+                    *slot = Some(if errno == 0 {
+                        Ok(())
+                    } else {
+                        Err(Error::from_errno(errno))
+                    });
                 }
             }
-            results.extend(answers.into_iter().map(|a| a.unwrap_or(Err(Error::Interrupted))));
+            results.extend(
+                answers
+                    .into_iter()
+                    .map(|a| a.unwrap_or(Err(Error::Interrupted))),
+            );
             debug_assert_eq!(results.len(), base + chunk.len());
         }
         Ok(())
@@ -233,7 +260,11 @@ impl Dump<'_> {
             match reply {
                 Reply::Diag(record) => return Ok(Some(record)),
                 Reply::Done { errno: 0 } => {
-                    return if self.interrupted { Err(Error::Interrupted) } else { Ok(None) };
+                    return if self.interrupted {
+                        Err(Error::Interrupted)
+                    } else {
+                        Ok(None)
+                    };
                 }
                 Reply::Done { errno } | Reply::Ack { errno } if errno != 0 => {
                     return Err(Error::from_errno(errno))

@@ -49,7 +49,7 @@ impl Error {
             e::ESTALE => Error::NotFound { stale: true },
             e::EPERM | e::EACCES => Error::PermissionDenied,
             e::EOPNOTSUPP | e::EPROTONOSUPPORT | e::ENOSYS => Error::NotSupported { errno },
-            e::EINVAL => Error::Invalid(format!("the kernel rejected the request (EINVAL)")),
+            e::EINVAL => Error::Invalid("the kernel rejected the request (EINVAL)".into()),
             _ => Error::Io(io::Error::from_raw_os_error(errno)),
         }
     }

@@ -226,7 +226,12 @@ pub struct DumpRequest {
 impl DumpRequest {
     /// A dump of the TCP sockets of `family` in the states of `states`.
     pub fn tcp(family: Family, states: u32) -> DumpRequest {
-        DumpRequest { family, ext: 0, states, bytecode: None }
+        DumpRequest {
+            family,
+            ext: 0,
+            states,
+            bytecode: None,
+        }
     }
 
     /// The same request, also asking for `tcp_info` (`INET_DIAG_INFO`).
@@ -259,10 +264,19 @@ const fn align4(n: usize) -> usize {
 
 /// Append a dump request with sequence number `seq` to `out`.
 pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) {
-    let attr_len = req.bytecode.as_ref().map_or(0, |code| align4(4 + code.len()));
+    let attr_len = req
+        .bytecode
+        .as_ref()
+        .map_or(0, |code| align4(4 + code.len()));
     let len = NLMSG_HDRLEN + REQ_V2_LEN + attr_len;
     out.reserve(len);
-    push_header(out, len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq);
+    push_header(
+        out,
+        len,
+        SOCK_DIAG_BY_FAMILY,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        seq,
+    );
     let any = SockId {
         sport: 0,
         dport: 0,
@@ -321,7 +335,7 @@ pub struct InetDiagMsg {
     /// `INET_DIAG_SKV6ONLY`: whether an IPv6 socket is `IPV6_V6ONLY`.
     pub v6only: Option<bool>,
     /// `INET_DIAG_INFO`, when it was asked for and sent.
-    pub tcp_info: Option<TcpInfo>,
+    pub tcp_info: Option<Box<TcpInfo>>,
 }
 
 impl InetDiagMsg {
@@ -354,7 +368,7 @@ impl InetDiagMsg {
         while !rest.is_empty() {
             let (kind, data, next) = next_attr(rest)?;
             match kind {
-                INET_DIAG_INFO => msg.tcp_info = Some(TcpInfo::parse(data)),
+                INET_DIAG_INFO => msg.tcp_info = Some(Box::new(TcpInfo::parse(data))),
                 INET_DIAG_SHUTDOWN => msg.shutdown = data.first().copied(),
                 INET_DIAG_SKV6ONLY => msg.v6only = data.first().map(|&b| b != 0),
                 _ => {} // attributes grow with kernel versions; skip the rest
@@ -373,7 +387,10 @@ fn next_attr(buf: &[u8]) -> Result<(u16, &[u8], &[u8]), Error> {
     ));
     let kind = u16::from_ne_bytes(array(buf, 2).unwrap_or_default()) & 0x3fff;
     if len < 4 || len > buf.len() {
-        return Err(invalid(format!("attribute length {len} outside its {} bytes", buf.len())));
+        return Err(invalid(format!(
+            "attribute length {len} outside its {} bytes",
+            buf.len()
+        )));
     }
     let data = buf.get(4..len).unwrap_or_default();
     let next = buf.get(align4(len).min(buf.len())..).unwrap_or_default();
@@ -449,9 +466,15 @@ impl<'a> Messages<'a> {
     fn split(&mut self) -> Result<(Header, Reply), Error> {
         let buf = self.rest;
         let header = Header {
-            len: u32_ne(buf, 0).ok_or_else(|| invalid(format!("{} stray bytes after the last message", buf.len())))?,
-            kind: u16::from_ne_bytes(array(buf, 4).ok_or_else(|| invalid("truncated header".into()))?),
-            flags: u16::from_ne_bytes(array(buf, 6).ok_or_else(|| invalid("truncated header".into()))?),
+            len: u32_ne(buf, 0).ok_or_else(|| {
+                invalid(format!("{} stray bytes after the last message", buf.len()))
+            })?,
+            kind: u16::from_ne_bytes(
+                array(buf, 4).ok_or_else(|| invalid("truncated header".into()))?,
+            ),
+            flags: u16::from_ne_bytes(
+                array(buf, 6).ok_or_else(|| invalid("truncated header".into()))?,
+            ),
             seq: u32_ne(buf, 8).ok_or_else(|| invalid("truncated header".into()))?,
             pid: u32_ne(buf, 12).ok_or_else(|| invalid("truncated header".into()))?,
         };
@@ -465,10 +488,16 @@ impl<'a> Messages<'a> {
         let payload = buf.get(NLMSG_HDRLEN..len).unwrap_or_default();
         self.rest = buf.get(align4(len).min(buf.len())..).unwrap_or_default();
         let reply = match header.kind {
-            NLMSG_ERROR => Reply::Ack { errno: negated_errno(payload, "NLMSG_ERROR")? },
+            NLMSG_ERROR => Reply::Ack {
+                errno: negated_errno(payload, "NLMSG_ERROR")?,
+            },
             NLMSG_DONE => Reply::Done {
                 // The kernel always sends the int; an empty DONE is tolerated.
-                errno: if payload.is_empty() { 0 } else { negated_errno(payload, "NLMSG_DONE")? },
+                errno: if payload.is_empty() {
+                    0
+                } else {
+                    negated_errno(payload, "NLMSG_DONE")?
+                },
             },
             NLMSG_OVERRUN => Reply::Overrun,
             NLMSG_NOOP => Reply::Other,

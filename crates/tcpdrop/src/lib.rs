@@ -25,7 +25,9 @@
 #![warn(missing_docs)]
 
 #[cfg(not(target_os = "linux"))]
-compile_error!("tcpdrop drops connections through Linux's NETLINK_SOCK_DIAG; it supports Linux only");
+compile_error!(
+    "tcpdrop drops connections through Linux's NETLINK_SOCK_DIAG; it supports Linux only"
+);
 
 mod conn;
 mod error;

@@ -1,6 +1,6 @@
 //! Who may drop: `CAP_NET_ADMIN`, read with `capget(2)`.
 
-use rustix::thread::{CapabilitySet, capabilities};
+use rustix::thread::{capabilities, CapabilitySet};
 
 use crate::error::Privilege;
 

@@ -24,7 +24,10 @@ pub struct Query {
 
 impl Default for Query {
     fn default() -> Query {
-        Query { family: None, states: StateSet::ALL }
+        Query {
+            family: None,
+            states: StateSet::ALL,
+        }
     }
 }
 
@@ -107,11 +110,13 @@ pub struct DropReport {
 impl DropReport {
     /// How many were dropped, gone and failed.
     pub fn counts(&self) -> (usize, usize, usize) {
-        self.results.iter().fold((0, 0, 0), |(d, g, f), (_, o)| match o {
-            Outcome::Dropped => (d + 1, g, f),
-            Outcome::Gone(_) => (d, g + 1, f),
-            Outcome::Failed(_) => (d, g, f + 1),
-        })
+        self.results
+            .iter()
+            .fold((0, 0, 0), |(d, g, f), (_, o)| match o {
+                Outcome::Dropped => (d + 1, g, f),
+                Outcome::Gone(_) => (d, g + 1, f),
+                Outcome::Failed(_) => (d, g, f + 1),
+            })
     }
 }
 
@@ -133,7 +138,9 @@ pub struct Session {
 impl Session {
     /// A session in the calling thread's network namespace.
     pub fn new() -> Result<Session, Error> {
-        Ok(Session { client: Client::new().map_err(Error::from_diag)? })
+        Ok(Session {
+            client: Client::new().map_err(Error::from_diag)?,
+        })
     }
 
     /// A session in the network namespace `netns`. The calling thread stays
@@ -161,7 +168,9 @@ impl Session {
                 for record in self.client.dump(&request).map_err(Error::from_diag)? {
                     match record {
                         Ok(record) => {
-                            let Some(conn) = Connection::from_diag(&record) else { continue };
+                            let Some(conn) = Connection::from_diag(&record) else {
+                                continue;
+                            };
                             if !query.admits(&conn) {
                                 continue;
                             }
@@ -233,7 +242,10 @@ impl Session {
     /// calls). Once the kernel refuses for lack of privilege, the rest are not
     /// tried and fail the same way.
     pub fn drop_rows(&mut self, targets: Vec<Connection>) -> Vec<(Connection, Outcome)> {
-        let ids: Vec<_> = targets.iter().map(|c| (c.socket_family(), c.sock_id())).collect();
+        let ids: Vec<_> = targets
+            .iter()
+            .map(|c| (c.socket_family(), c.sock_id()))
+            .collect();
         let mut results = Vec::with_capacity(ids.len());
         // The first request goes alone: if the kernel refuses it for lack of
         // privilege or support, nothing more is sent and the rest fail alike.
@@ -301,21 +313,30 @@ impl Session {
         // be reset by the drop.
         let mut others: HashMap<(SocketAddr, SocketAddr), Connection> = HashMap::new();
         let mut wanted: HashSet<(SocketAddr, SocketAddr)> = HashSet::new();
-        self.for_each(&Query { family: None, states: StateSet::ALL }, |conn| {
-            let chosen = query.admits(&conn)
-                && (options.listeners || !conn.is_listener())
-                && choose(&conn);
-            if chosen {
-                wanted.insert((conn.remote, conn.local));
-                targets.push(conn);
-            } else if !conn.is_listener() {
-                others.insert((conn.local, conn.remote), conn);
-            }
-            ControlFlow::Continue(())
-        })?;
+        self.for_each(
+            &Query {
+                family: None,
+                states: StateSet::ALL,
+            },
+            |conn| {
+                let chosen = query.admits(&conn)
+                    && (options.listeners || !conn.is_listener())
+                    && choose(&conn);
+                if chosen {
+                    wanted.insert((conn.remote, conn.local));
+                    targets.push(conn);
+                } else if !conn.is_listener() {
+                    others.insert((conn.local, conn.remote), conn);
+                }
+                ControlFlow::Continue(())
+            },
+        )?;
         others.retain(|key, _| wanted.contains(key));
         let results = self.drop_rows(targets);
-        let mut report = DropReport { results, collateral: Vec::new() };
+        let mut report = DropReport {
+            results,
+            collateral: Vec::new(),
+        };
         let mut peers: Vec<Connection> = report
             .results
             .iter()
@@ -351,4 +372,3 @@ impl Session {
         Ok(report)
     }
 }
-

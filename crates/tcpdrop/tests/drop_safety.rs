@@ -12,10 +12,17 @@ fn exact_drop_aborts_the_owner_and_resets_the_peer() {
         let (_other_client, _other_server) = connect(&listener);
         let report = Session::new()
             .unwrap()
-            .drop_tuple(client.local_addr().unwrap(), client.peer_addr().unwrap(), DropOptions::default())
+            .drop_tuple(
+                client.local_addr().unwrap(),
+                client.peer_addr().unwrap(),
+                DropOptions::default(),
+            )
             .expect("drop");
         assert_eq!(report.results.len(), 1);
-        assert!(matches!(report.results[0].1, Outcome::Dropped), "{report:?}");
+        assert!(
+            matches!(report.results[0].1, Outcome::Dropped),
+            "{report:?}"
+        );
         assert_eq!(read_errno(&mut client), Some(ECONNABORTED));
         assert_eq!(read_errno(&mut server), Some(ECONNRESET));
         // The server end, reset by the drop, is reported as collateral.
@@ -32,7 +39,10 @@ fn a_missing_tuple_leaves_the_listener_accepting() {
         let port = listener.local_addr().unwrap().port();
         let local = format!("127.0.0.1:{port}").parse().unwrap();
         let remote = "127.0.0.1:1".parse().unwrap();
-        let err = Session::new().unwrap().drop_tuple(local, remote, DropOptions::default()).unwrap_err();
+        let err = Session::new()
+            .unwrap()
+            .drop_tuple(local, remote, DropOptions::default())
+            .unwrap_err();
         assert!(matches!(err, Error::NotFound), "{err:?}");
         assert!(still_accepts(&listener));
     });
@@ -54,14 +64,26 @@ fn a_stale_row_is_gone_and_the_new_connection_on_its_tuple_survives() {
             unsafe {
                 let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
                 let one: libc::c_int = 1;
-                libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), 4);
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_REUSEADDR,
+                    (&one as *const libc::c_int).cast(),
+                    4,
+                );
                 let mut sa: libc::sockaddr_in = std::mem::zeroed();
                 sa.sin_family = libc::AF_INET as u16;
                 sa.sin_port = port.to_be();
                 sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-                assert_eq!(libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16), 0);
+                assert_eq!(
+                    libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16),
+                    0
+                );
                 sa.sin_port = listener.local_addr().unwrap().port().to_be();
-                assert_eq!(libc::connect(fd, (&sa as *const libc::sockaddr_in).cast(), 16), 0);
+                assert_eq!(
+                    libc::connect(fd, (&sa as *const libc::sockaddr_in).cast(), 16),
+                    0
+                );
                 std::net::TcpStream::from_raw_fd(fd)
             }
         };
@@ -78,7 +100,13 @@ fn a_stale_row_is_gone_and_the_new_connection_on_its_tuple_survives() {
         let mut new = connect_from(port);
         let (mut new_server, _) = listener.accept().unwrap();
         let results = session.drop_rows(vec![old_row]);
-        assert!(matches!(results[0].1, Outcome::Gone(GoneReason::Replaced | GoneReason::Closed)), "{results:?}");
+        assert!(
+            matches!(
+                results[0].1,
+                Outcome::Gone(GoneReason::Replaced | GoneReason::Closed)
+            ),
+            "{results:?}"
+        );
         assert_eq!(read_errno(&mut new), None, "the new connection was hit");
         use std::io::Write;
         new_server.write_all(b"x").unwrap();

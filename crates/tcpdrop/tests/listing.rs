@@ -8,7 +8,13 @@ fn our_rows() -> Vec<(String, String, String)> {
         .list(&Query::all())
         .expect("list")
         .into_iter()
-        .map(|c| (c.state.ss_name().to_string(), c.local.to_string(), c.remote.to_string()))
+        .map(|c| {
+            (
+                c.state.ss_name().to_string(),
+                c.local.to_string(),
+                c.remote.to_string(),
+            )
+        })
         .collect();
     rows.sort();
     rows
