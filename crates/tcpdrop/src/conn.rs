@@ -142,6 +142,26 @@ impl State {
         }
     }
 
+    /// The single state `name` denotes, in `ss`'s spelling, RFC 793's or the
+    /// column name `ss` prints; case-insensitive, `_` read as `-`.
+    pub fn from_name(name: &str) -> Option<State> {
+        let name = name.to_ascii_lowercase().replace('_', "-");
+        Some(match name.as_str() {
+            "established" | "estab" => State::Established,
+            "syn-sent" => State::SynSent,
+            "syn-recv" | "syn-rcv" | "syn-received" => State::SynReceived,
+            "fin-wait-1" | "fin-wait1" => State::FinWait1,
+            "fin-wait-2" | "fin-wait2" => State::FinWait2,
+            "time-wait" => State::TimeWait,
+            "closed" | "close" | "unconn" | "unconnected" => State::Closed,
+            "close-wait" => State::CloseWait,
+            "last-ack" => State::LastAck,
+            "listening" | "listen" => State::Listen,
+            "closing" => State::Closing,
+            _ => return None,
+        })
+    }
+
     /// The Windows `MIB_TCP_STATE` value (CLOSED = 1 ... TIME_WAIT = 11).
     pub fn mib_state(self) -> u32 {
         match self {
@@ -214,6 +234,27 @@ impl StateSet {
     /// The kernel mask (`idiag_states`).
     pub fn kernel_mask(self) -> u32 {
         self.0
+    }
+
+    /// The set a state name or group names, as `ss` spells them
+    /// (`established`, `syn-recv`, `listening`, `connected`,
+    /// `synchronized`, `bucket`, `big`, `all`, ...), also accepting the RFC
+    /// 793 names (`LISTEN`, `SYN-RECEIVED`, `CLOSE_WAIT`, ...) and the
+    /// column names `ss` prints (`ESTAB`, `UNCONN`). Case does not matter,
+    /// `_` is read as `-`. `None` for anything else.
+    pub fn from_name(name: &str) -> Option<StateSet> {
+        let name = name.to_ascii_lowercase().replace('_', "-");
+        let connected = StateSet::ALL.without(State::Listen).without(State::Closed);
+        Some(match name.as_str() {
+            "all" => StateSet::ALL,
+            "connected" => connected,
+            "synchronized" => connected.without(State::SynSent),
+            "bucket" => StateSet::only(State::SynReceived).with(State::TimeWait),
+            "big" => StateSet::ALL
+                .without(State::SynReceived)
+                .without(State::TimeWait),
+            _ => StateSet::only(State::from_name(&name)?),
+        })
     }
 
     /// The states in the set, in the kernel's order.

@@ -150,6 +150,22 @@ impl Session {
         Ok(Session { client })
     }
 
+    /// The index of the network interface `name` in this session's
+    /// namespace (`SIOCGIFINDEX`), for `%scope` suffixes.
+    pub fn interface_index(&self, name: &str) -> Result<u32, Error> {
+        rustix::net::netdevice::name_to_index(&self.client, name).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "unknown interface '{name}': `ip link` lists the interfaces of this namespace"
+            ))
+        })
+    }
+
+    /// The name of the network interface with index `index` in this
+    /// session's namespace, if there is one.
+    pub fn interface_name(&self, index: u32) -> Option<String> {
+        rustix::net::netdevice::index_to_name(&self.client, index).ok()
+    }
+
     /// Stream every socket `query` selects to `visit`, which may stop early.
     ///
     /// An interrupted dump is repeated from the start (up to three times) only

@@ -1,0 +1,65 @@
+use std::net::TcpStream;
+
+use nstest::{connect, in_netns, listen, listen_dual, ss_rows, time_wait};
+
+use crate::util::{json_lines, tcpdrop};
+
+#[test]
+fn listing_agrees_with_ss() {
+    in_netns(|| {
+        let v4 = listen("127.0.0.1:0");
+        let v6 = listen("[::1]:0");
+        let dual = listen_dual(0);
+        let _a = connect(&v4);
+        let _b = connect(&v6);
+        let _m = TcpStream::connect(("127.0.0.1", dual.local_addr().unwrap().port())).unwrap();
+        let _ms = dual.accept().unwrap();
+        time_wait(&v4);
+        let run = tcpdrop(&["-l"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut ours: Vec<(String, String, String)> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                (
+                    cols[0].to_string(),
+                    cols[3].to_string(),
+                    cols[4].to_string(),
+                )
+            })
+            .collect();
+        ours.sort();
+        assert_eq!(ours, ss_rows());
+    });
+}
+
+#[test]
+fn json_listing_filters_by_family() {
+    in_netns(|| {
+        let v4 = listen("127.0.0.1:0");
+        let v6 = listen("[::1]:0");
+        let _a = connect(&v4);
+        let _b = connect(&v6);
+        let run = tcpdrop(&["-l", "-6", "--json"]);
+        assert_eq!(run.code, 0);
+        let rows = json_lines(&run.stdout);
+        assert_eq!(rows.len(), 3);
+        assert!(rows.iter().all(|r| r["family"] == "ipv6"));
+        assert!(rows.iter().all(|r| r.get("result").is_none()));
+        let run = tcpdrop(&["-l", "-4", "-s", "listening", "--json"]);
+        let rows = json_lines(&run.stdout);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["state"], "LISTEN");
+        assert_eq!(rows[0]["remote"], "0.0.0.0:0");
+    });
+}
+
+#[test]
+fn an_empty_selection_exits_1() {
+    in_netns(|| {
+        let run = tcpdrop(&["-l", "-s", "established"]);
+        assert_eq!(run.code, 1);
+        assert_eq!(run.stdout, "");
+    });
+}

@@ -1,0 +1,10 @@
+//! The `tcpdrop` command against the real kernel: each test builds a fresh
+//! network namespace, runs the binary inside it and checks the effect from
+//! the outside (the sockets' owners, `ss`).
+
+mod util;
+
+mod bad_input;
+mod drop;
+mod list;
+mod privilege;
