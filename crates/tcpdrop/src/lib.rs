@@ -31,6 +31,7 @@ compile_error!(
 
 mod conn;
 mod error;
+pub mod filter;
 pub mod netns;
 pub mod privilege;
 mod session;

@@ -1,0 +1,335 @@
+//! The filter language of `ss` (ss(8), "FILTER"), parsed without `ss` and
+//! evaluated against [`Connection`]s.
+//!
+//! ```
+//! use tcpdrop::filter::Filter;
+//! let f = Filter::parse(&["state", "established", "( dport = :443 or src 10.0.0.0/8 )"])?;
+//! assert_eq!(f.to_string(), "state established (dport = :443 or src 10.0.0.0/8)");
+//! # Ok::<(), tcpdrop::filter::FilterError>(())
+//! ```
+//!
+//! The grammar is the one of iproute2's `misc/ssfilter.y` and `misc/ss.c`
+//! (checked against ss 6.1):
+//!
+//! ```text
+//! filter   := { ("state" | "exclude" | "excl") STATE } [ exprlist ]
+//! exprlist := expr { [ "and" | "&&" | "&" | "or" | "||" | "|" ] expr }
+//! expr     := "(" exprlist ")" | ("not" | "!") expr
+//!           | ("src" | "dst") [ "=" ] HOST
+//!           | ("sport" | "dport") [ OP ] PORT
+//! ```
+//!
+//! - `state`/`exclude` words come first, as `ss` reads them before the
+//!   expression: the first sets the state mask (`state` from nothing,
+//!   `exclude` from `all`), later ones add (`state`) or remove (`exclude`).
+//!   Without them every state may match ([`Filter::states`]).
+//! - `and` and `or` have the same precedence and group left to right, as in
+//!   `ss`: `a or b and c` is `(a or b) and c`. Two terms side by side are
+//!   joined by `and`. `not` binds to the one term after it.
+//! - `OP` is `=` `==` `eq` (also when left out), `!=` `ne` `neq`, `<` `lt`,
+//!   `>` `gt`, `<=` `le` `leq`, `>=` `ge` `geq`; `PORT` is `:N` or `N`
+//!   (C notation: `0x50` is 80, `010` is 8, as `ss` reads it), or `*` for any.
+//! - `HOST` is `ADDR[/LEN][:PORT]`, `[ADDR[/LEN]][:PORT]`, `*[:PORT]` or
+//!   `:PORT`; `ADDR` is IPv4 in `ss`'s legacy notation (`10.8` is
+//!   `10.8.0.0`), IPv6 (in brackets unless it has a `/LEN`), or `any`/`all`
+//!   for any address; `LEN` is a number or a dotted mask.
+//!
+//! Operators may be glued to their operands (`dport=:443`, `(src`, `!src`)
+//! and one word may hold several tokens (`'sport = :22 or sport = :80'`).
+//!
+//! Where tcpdrop and `ss` differ, tcpdrop is stricter or saner; see
+//! [`Filter::matches_like_ss`] for the one difference in what matches.
+
+use std::fmt;
+
+use crate::conn::{Connection, State, StateSet};
+
+mod eval;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+/// A parsed `ss` filter: the state terms and the expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filter {
+    states: Option<StateSet>,
+    expr: Option<Expr>,
+}
+
+/// Why a filter could not be parsed, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterError {
+    message: String,
+    word: usize,
+    offset: usize,
+}
+
+impl FilterError {
+    /// The one-line message, e.g. `filter: expected ':PORT' after 'dport =', found 'abc'`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The index (from 0) of the word, among those given to
+    /// [`Filter::parse`], that holds the offending token (for a filter that
+    /// ends too early: the last word).
+    pub fn word(&self) -> usize {
+        self.word
+    }
+
+    /// The byte offset of the offending token in its word (for a filter
+    /// that ends too early: the word's length).
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (word {}, byte {})",
+            self.message,
+            self.word.saturating_add(1),
+            self.offset
+        )
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+impl Filter {
+    /// Parse the words of a command line (after the options), as `ss` does.
+    pub fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
+        parse::parse(words)
+    }
+
+    /// Whether `conn` is selected: its state is one of [`Filter::states`]
+    /// and the expression holds for it, as the kernel evaluates `ss`'s
+    /// filter bytecode. An IPv4 address term matches v4-mapped connections;
+    /// an address term never matches a connection of the other family.
+    pub fn matches(&self, conn: &Connection) -> bool {
+        self.states().contains(conn.state)
+            && self
+                .expr
+                .as_ref()
+                .is_none_or(|e| eval::eval(e, &eval::Sock::of(conn), eval::Mode::Kernel))
+    }
+
+    /// Whether `ss` 6.x would list `conn` for this filter.
+    ///
+    /// `ss` hands the expression to the kernel as bytecode *and* checks it
+    /// again in user space, where an address term ignores the address
+    /// family (iproute2 `inet_addr_match` compares raw bytes, and a `/0`
+    /// prefix matches anything). A row is shown only if both agree. This
+    /// differs from [`Filter::matches`] only for an address term of one
+    /// family under `not` and a socket of the other: `not src 0.0.0.0/0`
+    /// lists no IPv6 socket in `ss`, though none has an IPv4 source, and
+    /// `not src 0.0.0.0/8` hides `[::1]` (its first byte is 0).
+    pub fn matches_like_ss(&self, conn: &Connection) -> bool {
+        self.matches(conn)
+            && self
+                .expr
+                .as_ref()
+                .is_none_or(|e| eval::eval(e, &eval::Sock::of(conn), eval::Mode::SsUserspace))
+    }
+
+    /// The states a connection must be in to match: those the `state` and
+    /// `exclude` words select, every state if there are none. Dump only
+    /// these.
+    pub fn states(&self) -> StateSet {
+        self.states.unwrap_or(StateSet::ALL)
+    }
+
+    /// The states the `state`/`exclude` words select, `None` without such
+    /// words (a caller may then apply its own default, as `ss` lists only
+    /// connected sockets without `-a`).
+    pub fn explicit_states(&self) -> Option<StateSet> {
+        self.states
+    }
+
+    /// Whether the filter has no words at all: it selects every connection.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_none() && self.expr.is_none()
+    }
+}
+
+/// The normalized filter, which parses back to the same filter: state
+/// words first (`state NAME`... for the resulting set), then the expression
+/// with `and`/`or`/`not`, spaces between tokens and parentheses only where
+/// needed.
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if let Some(states) = self.states {
+            if states == StateSet::ALL {
+                f.write_str("state all")?;
+            } else if states.is_empty() {
+                f.write_str("exclude all")?;
+            } else {
+                for state in states.iter() {
+                    write!(f, "{sep}state {}", state_word(state))?;
+                    sep = " ";
+                }
+            }
+            sep = " ";
+        }
+        if let Some(expr) = &self.expr {
+            write!(f, "{sep}{expr}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The name `ss` reads for a state after `state`.
+fn state_word(state: State) -> &'static str {
+    match state {
+        State::Established => "established",
+        State::SynSent => "syn-sent",
+        State::SynReceived => "syn-recv",
+        State::FinWait1 => "fin-wait-1",
+        State::FinWait2 => "fin-wait-2",
+        State::TimeWait => "time-wait",
+        State::Closed => "closed",
+        State::CloseWait => "close-wait",
+        State::LastAck => "last-ack",
+        State::Listen => "listening",
+        State::Closing => "closing",
+    }
+}
+
+/// Which end of a connection a term looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    /// `src`, `sport`: the local end.
+    Src,
+    /// `dst`, `dport`: the remote end.
+    Dst,
+}
+
+/// A port comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PortOp {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+/// `and` or `or`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BinOp {
+    And,
+    Or,
+}
+
+/// An address prefix: the address bytes as the kernel keeps them (IPv4 in
+/// the first four) and the prefix length in bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Prefix {
+    v6: bool,
+    bytes: [u8; 16],
+    len: u8,
+}
+
+/// The expression. `and`/`or` chains are kept flat (`Seq`), so a long
+/// chain costs no recursion; `Seq` never starts with a `Seq`, since `ss`
+/// groups left to right.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Expr {
+    /// `src`/`dst`: an address prefix (`None`: any) and a port (`None`: any).
+    Host {
+        end: End,
+        addr: Option<Prefix>,
+        port: Option<u16>,
+    },
+    /// `sport`/`dport` compared with a port (`None`: `*`, any).
+    Port {
+        end: End,
+        op: PortOp,
+        port: Option<u16>,
+    },
+    Not(Box<Expr>),
+    Seq(Box<Expr>, Vec<(BinOp, Expr)>),
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Host { end, addr, port } => {
+                f.write_str(match end {
+                    End::Src => "src ",
+                    End::Dst => "dst ",
+                })?;
+                match addr {
+                    None if port.is_none() => return f.write_str("*"),
+                    None => f.write_str("*")?,
+                    Some(p) => write!(f, "{p}")?,
+                }
+                match port {
+                    Some(port) => write!(f, ":{port}"),
+                    None => Ok(()),
+                }
+            }
+            Expr::Port { end, op, port } => {
+                f.write_str(match end {
+                    End::Src => "sport ",
+                    End::Dst => "dport ",
+                })?;
+                f.write_str(match op {
+                    PortOp::Eq => "= ",
+                    PortOp::Ne => "!= ",
+                    PortOp::Lt => "< ",
+                    PortOp::Gt => "> ",
+                    PortOp::Le => "<= ",
+                    PortOp::Ge => ">= ",
+                })?;
+                match port {
+                    Some(port) => write!(f, ":{port}"),
+                    None => f.write_str("*"),
+                }
+            }
+            Expr::Not(inner) => match **inner {
+                Expr::Seq(..) => write!(f, "not ({inner})"),
+                _ => write!(f, "not {inner}"),
+            },
+            Expr::Seq(first, rest) => {
+                write!(f, "{first}")?;
+                for (op, e) in rest {
+                    f.write_str(match op {
+                        BinOp::And => " and ",
+                        BinOp::Or => " or ",
+                    })?;
+                    match e {
+                        Expr::Seq(..) => write!(f, "({e})")?,
+                        _ => write!(f, "{e}")?,
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.v6 {
+            let addr = std::net::Ipv6Addr::from(self.bytes);
+            if self.len == 128 {
+                write!(f, "[{addr}]")
+            } else {
+                write!(f, "[{addr}/{}]", self.len)
+            }
+        } else {
+            let [a, b, c, d, ..] = self.bytes;
+            let addr = std::net::Ipv4Addr::new(a, b, c, d);
+            if self.len == 32 {
+                write!(f, "{addr}")
+            } else {
+                write!(f, "{addr}/{}", self.len)
+            }
+        }
+    }
+}

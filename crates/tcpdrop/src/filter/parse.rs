@@ -1,0 +1,597 @@
+//! Words to tokens to a [`Filter`], following iproute2's `misc/ssfilter.y`
+//! (grammar and tokens) and `misc/ss.c` (`state`/`exclude` words,
+//! `parse_hostcond`, `scan_state`).
+
+use std::net::Ipv6Addr;
+
+use super::{BinOp, End, Expr, Filter, FilterError, PortOp, Prefix};
+use crate::conn::{State, StateSet};
+
+/// How deep parentheses and `not` may nest: bounds the recursion of the
+/// parser, the evaluator and `Drop` whatever the input.
+const MAX_DEPTH: usize = 100;
+
+/// The state names `ss` knows, listed in errors.
+const STATE_NAMES: &str = "established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, \
+     closed, close-wait, last-ack, listening, closing, or a group: all, connected, synchronized, \
+     bucket, big";
+
+/// One token and where it came from.
+#[derive(Clone, Copy, Debug)]
+struct Tok<'a> {
+    text: &'a str,
+    word: usize,
+    offset: usize,
+}
+
+/// What a token means to the grammar (`yylex` in `ssfilter.y`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    LParen,
+    RParen,
+    Not,
+    Bin(BinOp),
+    Op(PortOp),
+    Src,
+    Dst,
+    Sport,
+    Dport,
+    State,
+    Exclude,
+    /// An `ss` condition tcpdrop does not evaluate.
+    Unsupported,
+    Word,
+}
+
+fn kind(text: &str) -> Kind {
+    match text {
+        "(" => Kind::LParen,
+        ")" => Kind::RParen,
+        "!" | "not" => Kind::Not,
+        "&" | "&&" | "and" => Kind::Bin(BinOp::And),
+        "|" | "||" | "or" => Kind::Bin(BinOp::Or),
+        "=" | "==" | "eq" => Kind::Op(PortOp::Eq),
+        "!=" | "ne" | "neq" => Kind::Op(PortOp::Ne),
+        "<" | "lt" => Kind::Op(PortOp::Lt),
+        ">" | "gt" => Kind::Op(PortOp::Gt),
+        "<=" | "le" | "leq" => Kind::Op(PortOp::Le),
+        ">=" | "ge" | "geq" => Kind::Op(PortOp::Ge),
+        "src" => Kind::Src,
+        "dst" => Kind::Dst,
+        "sport" => Kind::Sport,
+        "dport" => Kind::Dport,
+        "state" => Kind::State,
+        "exclude" | "excl" => Kind::Exclude,
+        "dev" | "fwmark" | "cgroup" | "autobound" => Kind::Unsupported,
+        _ => Kind::Word,
+    }
+}
+
+/// Split the words into tokens: at blanks, as `ss` does, and also around
+/// the operator characters `( ) ! = < > & |`, which no address, port or
+/// state name contains, so `dport=:443` and `(src` work too.
+fn lex<S: AsRef<str>>(words: &[S]) -> Vec<Tok<'_>> {
+    let mut toks = Vec::new();
+    for (word, text) in words.iter().enumerate() {
+        let text = text.as_ref();
+        let mut start = None;
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let op = matches!(c, '(' | ')' | '!' | '=' | '<' | '>' | '&' | '|');
+            if c.is_whitespace() || op {
+                if let Some(s) = start.take() {
+                    if let Some(t) = text.get(s..i) {
+                        toks.push(Tok {
+                            text: t,
+                            word,
+                            offset: s,
+                        });
+                    }
+                }
+            }
+            if op {
+                let next = chars.peek().map(|&(_, n)| n);
+                let two = matches!(
+                    (c, next),
+                    ('=', Some('='))
+                        | ('!' | '<' | '>', Some('='))
+                        | ('&', Some('&'))
+                        | ('|', Some('|'))
+                );
+                let end = if two {
+                    chars.next();
+                    i.saturating_add(2)
+                } else {
+                    i.saturating_add(1)
+                };
+                if let Some(t) = text.get(i..end) {
+                    toks.push(Tok {
+                        text: t,
+                        word,
+                        offset: i,
+                    });
+                }
+            } else if !c.is_whitespace() && start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            if let Some(t) = text.get(s..) {
+                toks.push(Tok {
+                    text: t,
+                    word,
+                    offset: s,
+                });
+            }
+        }
+    }
+    toks
+}
+
+struct Parser<'a> {
+    toks: Vec<Tok<'a>>,
+    pos: usize,
+    /// Where the input ends, for errors about a missing token.
+    end: (usize, usize),
+}
+
+pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
+    let end = words
+        .len()
+        .checked_sub(1)
+        .and_then(|last| words.get(last).map(|w| (last, w.as_ref().len())))
+        .unwrap_or((0, 0));
+    let mut p = Parser {
+        toks: lex(words),
+        pos: 0,
+        end,
+    };
+    let states = p.states()?;
+    let expr = match p.peek() {
+        None => None,
+        Some(_) => Some(p.exprlist(0)?),
+    };
+    if let Some(tok) = p.peek() {
+        // exprlist stops only at the end or at a ')'.
+        return Err(p.error_at(Some(tok), "filter: found ')' with no '(' open".to_string()));
+    }
+    Ok(Filter { states, expr })
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<Tok<'a>> {
+        self.toks.get(self.pos).copied()
+    }
+
+    fn peek_kind(&self) -> Option<Kind> {
+        self.peek().map(|t| kind(t.text))
+    }
+
+    fn bump(&mut self) -> Option<Tok<'a>> {
+        let tok = self.peek();
+        if tok.is_some() {
+            self.pos = self.pos.saturating_add(1);
+        }
+        tok
+    }
+
+    fn error_at(&self, tok: Option<Tok<'_>>, message: String) -> FilterError {
+        let (word, offset) = tok.map_or(self.end, |t| (t.word, t.offset));
+        FilterError {
+            message,
+            word,
+            offset,
+        }
+    }
+
+    /// The tokens from `from` up to the current one, as the user wrote them.
+    fn context(&self, from: usize) -> String {
+        self.toks
+            .get(from..self.pos)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| t.text)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// "expected WHAT after 'CONTEXT', found 'TOKEN'HINT" at the current token.
+    fn expected(&self, what: &str, from: usize, hint: &str) -> FilterError {
+        let tok = self.peek();
+        let context = self.context(from);
+        let after = if context.is_empty() {
+            String::new()
+        } else {
+            format!(" after '{context}'")
+        };
+        let found = match tok {
+            Some(t) => format!("'{}'", t.text),
+            None => "the end of the filter".to_string(),
+        };
+        self.error_at(
+            tok,
+            format!("filter: expected {what}{after}, found {found}{hint}"),
+        )
+    }
+
+    /// The leading `state`/`exclude` words (`ss.c` `main`): the first sets
+    /// the mask, later ones add or remove.
+    fn states(&mut self) -> Result<Option<StateSet>, FilterError> {
+        let mut mask: Option<StateSet> = None;
+        while let Some(k @ (Kind::State | Kind::Exclude)) = self.peek_kind() {
+            let from = self.pos;
+            self.bump();
+            let set = match self.peek() {
+                Some(t) if kind(t.text) == Kind::Word => scan_state(t.text),
+                _ => None,
+            };
+            let Some(set) = set else {
+                return Err(self.expected("a state name", from, &format!(" ({STATE_NAMES})")));
+            };
+            self.bump();
+            mask = Some(match k {
+                Kind::State => mask.unwrap_or(StateSet::EMPTY).union(set),
+                _ => set
+                    .iter()
+                    .fold(mask.unwrap_or(StateSet::ALL), StateSet::without),
+            });
+        }
+        Ok(mask)
+    }
+
+    /// `exprlist`: terms joined by `and`/`or` or nothing (`and`), grouped
+    /// left to right with equal precedence, as `ssfilter.y` does.
+    fn exprlist(&mut self, depth: usize) -> Result<Expr, FilterError> {
+        let first = self.expr(depth)?;
+        let (first, mut rest) = match first {
+            Expr::Seq(first, rest) => (first, rest),
+            other => (Box::new(other), Vec::new()),
+        };
+        loop {
+            let op = match self.peek_kind() {
+                None | Some(Kind::RParen) => break,
+                Some(Kind::Bin(op)) => {
+                    let from = self.pos;
+                    self.bump();
+                    if matches!(self.peek_kind(), None | Some(Kind::RParen | Kind::Bin(_))) {
+                        return Err(self.expected("a condition", from, ""));
+                    }
+                    op
+                }
+                Some(_) => BinOp::And,
+            };
+            rest.push((op, self.expr(depth)?));
+        }
+        Ok(if rest.is_empty() {
+            *first
+        } else {
+            Expr::Seq(first, rest)
+        })
+    }
+
+    fn expr(&mut self, depth: usize) -> Result<Expr, FilterError> {
+        let from = self.pos;
+        let Some(tok) = self.peek() else {
+            return Err(self.expected("a condition (src, dst, sport, dport, not, '(')", from, ""));
+        };
+        let deeper = || {
+            depth
+                .checked_add(1)
+                .filter(|d| *d <= MAX_DEPTH)
+                .ok_or_else(|| {
+                    self.error_at(
+                        Some(tok),
+                        format!("filter: parentheses and 'not' nest deeper than {MAX_DEPTH}"),
+                    )
+                })
+        };
+        match kind(tok.text) {
+            Kind::LParen => {
+                let depth = deeper()?;
+                self.bump();
+                if self.peek_kind() == Some(Kind::RParen) {
+                    return Err(self.expected("a condition", from, ""));
+                }
+                let inner = self.exprlist(depth)?;
+                if self.peek_kind() != Some(Kind::RParen) {
+                    let open = format!(
+                        " (to close the '(' of word {} byte {})",
+                        tok.word.saturating_add(1),
+                        tok.offset
+                    );
+                    return Err(self.expected("')'", self.pos, &open));
+                }
+                self.bump();
+                Ok(inner)
+            }
+            Kind::Not => {
+                let depth = deeper()?;
+                self.bump();
+                Ok(Expr::Not(Box::new(self.expr(depth)?)))
+            }
+            Kind::Src | Kind::Dst => {
+                self.bump();
+                let end = if kind(tok.text) == Kind::Src {
+                    End::Src
+                } else {
+                    End::Dst
+                };
+                if self.peek_kind() == Some(Kind::Op(PortOp::Eq)) {
+                    self.bump();
+                }
+                let word = match self.peek() {
+                    Some(t) if kind(t.text) == Kind::Word => t.text,
+                    _ => return Err(self.expected("an address", from, "")),
+                };
+                match host(word) {
+                    Ok((addr, port)) => {
+                        self.bump();
+                        Ok(Expr::Host { end, addr, port })
+                    }
+                    Err(hint) => Err(self.expected("an address", from, &hint)),
+                }
+            }
+            Kind::Sport | Kind::Dport => {
+                self.bump();
+                let end = if kind(tok.text) == Kind::Sport {
+                    End::Src
+                } else {
+                    End::Dst
+                };
+                let op = match self.peek_kind() {
+                    Some(Kind::Op(op)) => {
+                        self.bump();
+                        op
+                    }
+                    _ => PortOp::Eq,
+                };
+                let word = match self.peek() {
+                    Some(t) if kind(t.text) == Kind::Word => t.text,
+                    _ => return Err(self.expected("':PORT'", from, "")),
+                };
+                let port = match port_spec(word.strip_prefix(':').unwrap_or(word)) {
+                    Ok(port) => port,
+                    Err(hint) => return Err(self.expected("':PORT'", from, &hint)),
+                };
+                if port.is_none() && !matches!(op, PortOp::Eq | PortOp::Ne) {
+                    return Err(self.expected(
+                        "':PORT'",
+                        from,
+                        " (any port, '*', can only be compared with = or !=)",
+                    ));
+                }
+                self.bump();
+                Ok(Expr::Port { end, op, port })
+            }
+            Kind::State | Kind::Exclude => Err(self.error_at(
+                Some(tok),
+                format!(
+                    "filter: '{}' must come before the other conditions, as in ss, found after '{}'",
+                    tok.text,
+                    self.context(0)
+                ),
+            )),
+            Kind::Unsupported => Err(self.error_at(
+                Some(tok),
+                format!(
+                    "filter: ss's '{}' condition is not supported by tcpdrop",
+                    tok.text
+                ),
+            )),
+            Kind::RParen | Kind::Bin(_) | Kind::Op(_) | Kind::Word => Err(self.expected(
+                "a condition (src, dst, sport, dport, not, '(')",
+                from.saturating_sub(1),
+                "",
+            )),
+        }
+    }
+}
+
+/// `ss.c` `scan_state`: a state or a group, any case.
+fn scan_state(name: &str) -> Option<StateSet> {
+    let name = name.to_ascii_lowercase();
+    let connected = StateSet::ALL.without(State::Closed).without(State::Listen);
+    Some(match name.as_str() {
+        "all" => StateSet::ALL,
+        "connected" => connected,
+        "synchronized" => connected.without(State::SynSent),
+        "bucket" => StateSet::only(State::SynReceived).with(State::TimeWait),
+        "big" => StateSet::ALL
+            .without(State::SynReceived)
+            .without(State::TimeWait),
+        // ss's SS_UNKNOWN, a state no TCP socket is in.
+        "unknown" => StateSet::EMPTY,
+        "established" => StateSet::only(State::Established),
+        "syn-sent" => StateSet::only(State::SynSent),
+        "syn-recv" | "syn-rcv" => StateSet::only(State::SynReceived),
+        "fin-wait-1" => StateSet::only(State::FinWait1),
+        "fin-wait-2" => StateSet::only(State::FinWait2),
+        "time-wait" => StateSet::only(State::TimeWait),
+        "closed" | "close" | "unconnected" => StateSet::only(State::Closed),
+        "close-wait" => StateSet::only(State::CloseWait),
+        "last-ack" => StateSet::only(State::LastAck),
+        "listening" => StateSet::only(State::Listen),
+        "closing" => StateSet::only(State::Closing),
+        _ => return None,
+    })
+}
+
+/// `ss.c` `parse_hostcond` for an internet address: `ADDR[/LEN][:PORT]`,
+/// `[ADDR[/LEN]][:PORT]`, `*[:PORT]`, `:PORT`. The error is a hint for the
+/// message.
+fn host(word: &str) -> Result<(Option<Prefix>, Option<u16>), String> {
+    for family in ["inet:", "inet6:", "unix:", "link:", "netlink:", "vsock:"] {
+        if word.starts_with(family) {
+            return Err(format!(
+                " (ss's '{family}' address prefix is not supported by tcpdrop)"
+            ));
+        }
+    }
+    let (addr, port) = if let Some(inner) = word.strip_prefix('[') {
+        let Some((addr, after)) = inner.split_once(']') else {
+            return Err(" (no ']' after '[')".to_string());
+        };
+        match after {
+            "" => (addr, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (addr, Some(port)),
+                None => return Err(" (expected ':PORT' after ']')".to_string()),
+            },
+        }
+    } else if let Some(after) = word.strip_prefix('*') {
+        match after {
+            "" => ("", None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("", Some(port)),
+                None => return Err(" (expected ':PORT' after '*')".to_string()),
+            },
+        }
+    } else {
+        // ss takes the last ':' (after the '/' if there is one) as the
+        // port's, so a bare IPv6 address would lose its last group: ss
+        // reads `fd00::1:80` as [fd00::1]:80 and rejects `::1`. Ask for
+        // brackets instead of guessing.
+        let slash = word.find('/');
+        if slash.is_none() && word.matches(':').count() >= 2 {
+            return Err(format!(
+                " (write an IPv6 address in brackets: '[{word}]', or '[ADDR]:PORT')"
+            ));
+        }
+        let from = slash.unwrap_or(0);
+        match word
+            .get(from..)
+            .and_then(|tail| tail.rfind(':'))
+            .and_then(|i| i.checked_add(from))
+        {
+            Some(colon) => (
+                word.get(..colon).unwrap_or_default(),
+                word.get(colon.saturating_add(1)..),
+            ),
+            None => (word, None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(p) => port_spec(p)?,
+    };
+    let addr = match addr {
+        "" | "*" => None,
+        a => prefix(a)?,
+    };
+    Ok((addr, port))
+}
+
+/// A port: a number in C notation (`ss` reads it with `strtol(.., 0)`), or
+/// `*`/nothing for any port.
+fn port_spec(text: &str) -> Result<Option<u16>, String> {
+    if text.is_empty() || text == "*" {
+        return Ok(None);
+    }
+    match c_number(text) {
+        Some((n, used)) if used == text.len() => u16::try_from(n)
+            .map(Some)
+            .map_err(|_| " (a port is 0 to 65535)".to_string()),
+        _ if text.bytes().any(|b| b.is_ascii_alphabetic()) && !text.starts_with("0x") => {
+            Err(" (service names are not looked up; give the port number)".to_string())
+        }
+        _ => Err(String::new()),
+    }
+}
+
+/// An address prefix, `None` for `any`/`all`/`default` (`lib/utils.c`
+/// `get_prefix_1`).
+fn prefix(text: &str) -> Result<Option<Prefix>, String> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    if matches!(addr, "any" | "all" | "default") {
+        return match len {
+            None => Ok(None),
+            Some(_) => Err(format!(" ('{addr}' takes no prefix length)")),
+        };
+    }
+    let (v6, bytes) = if addr.contains(':') {
+        match addr.parse::<Ipv6Addr>() {
+            Ok(a) => (true, a.octets()),
+            Err(_) if addr.contains('%') => {
+                return Err(" (ss takes no '%scope' on IPv6 addresses)".to_string())
+            }
+            Err(_) => return Err(String::new()),
+        }
+    } else {
+        match ipv4_legacy(addr) {
+            Some([a, b, c, d]) => (false, [a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            None if addr.bytes().any(|b| b.is_ascii_alphabetic()) => {
+                return Err(" (host names are not resolved; give an IP address literal)".to_string())
+            }
+            None => return Err(String::new()),
+        }
+    };
+    let max: u8 = if v6 { 128 } else { 32 };
+    let len = match len {
+        None => max,
+        Some(l) => match netmask(l) {
+            Some(n) if n <= u32::from(max) => u8::try_from(n).unwrap_or(max),
+            _ => return Err(format!(" (a prefix length is 0 to {max} or a netmask)")),
+        },
+    };
+    Ok(Some(Prefix { v6, bytes, len }))
+}
+
+/// `lib/utils.c` `get_netmask`: a number in C notation, or a dotted
+/// contiguous netmask.
+fn netmask(text: &str) -> Option<u32> {
+    match c_number(text) {
+        Some((n, used)) if used == text.len() => u32::try_from(n).ok(),
+        _ => {
+            let mask = u32::from_be_bytes(ipv4_legacy(text)?);
+            // Contiguous ones from the top: inverting gives 2^k - 1.
+            let inv = !mask;
+            (inv & inv.wrapping_add(1) == 0).then_some(mask.leading_ones())
+        }
+    }
+}
+
+/// `lib/utils.c` `get_addr_ipv4`: up to four dot-separated numbers in C
+/// notation, missing ones zero (`10.8` is `10.8.0.0`, `10` is `10.0.0.0`).
+fn ipv4_legacy(text: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut rest = text;
+    for (i, slot) in out.iter_mut().enumerate() {
+        let (n, used) = c_number(rest)?;
+        *slot = u8::try_from(n).ok()?;
+        let after = rest.get(used..)?;
+        if after.is_empty() {
+            return Some(out);
+        }
+        if i == 3 {
+            return None;
+        }
+        rest = after.strip_prefix('.')?;
+    }
+    None
+}
+
+/// The number at the start of `text` as `strtoul(text, &end, 0)` reads it
+/// (`0x` hex, leading `0` octal, else decimal; no sign, no blanks), and how
+/// many bytes it took; `None` without digits. Saturates on overflow, which
+/// every caller rejects as out of range.
+fn c_number(text: &str) -> Option<(u64, usize)> {
+    let bytes = text.as_bytes();
+    let hex_digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let (radix, start) = match (bytes.first(), bytes.get(1)) {
+        (Some(b'0'), Some(b'x' | b'X')) if hex_digit(2) => (16, 2),
+        (Some(b'0'), _) => (8, 0),
+        _ => (10, 0),
+    };
+    let mut value: u64 = 0;
+    let mut used = start;
+    while let Some(d) = bytes.get(used).and_then(|&b| char::from(b).to_digit(radix)) {
+        value = value
+            .saturating_mul(u64::from(radix))
+            .saturating_add(u64::from(d));
+        used = used.saturating_add(1);
+    }
+    (used > start).then_some((value, used))
+}
