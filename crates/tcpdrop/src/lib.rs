@@ -34,6 +34,7 @@ mod error;
 pub mod filter;
 pub mod netns;
 pub mod privilege;
+pub mod procs;
 mod session;
 pub mod winapi;
 

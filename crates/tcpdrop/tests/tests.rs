@@ -3,3 +3,4 @@
 
 mod drop_safety;
 mod listing;
+mod winapi;

@@ -1,0 +1,109 @@
+//! [`Win32Error`]: a Win32 error code and its `FormatMessage` text.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::codes::*;
+use crate::Error;
+
+/// A Win32 error code as the IP Helper calls return it, with the English
+/// text `FormatMessage` gives for it.
+///
+/// ```
+/// use tcpdrop::winapi::Win32Error;
+/// assert_eq!(Win32Error(87).message(), "The parameter is incorrect.");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Win32Error(pub u32);
+
+impl Win32Error {
+    /// The code itself.
+    pub fn code(self) -> u32 {
+        self.0
+    }
+
+    /// `FormatMessage(FORMAT_MESSAGE_FROM_SYSTEM, ...)`'s English text for the
+    /// code, for the codes these calls return (SPEC §1); a generic text
+    /// naming the number for any other.
+    ///
+    /// The text of 317 keeps its `%1`/`%2` inserts, as Windows' message table
+    /// holds it.
+    #[doc(alias = "FormatMessage")]
+    pub fn message(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self.0 {
+            NO_ERROR => "The operation completed successfully.",
+            ERROR_ACCESS_DENIED => "Access is denied.",
+            ERROR_GEN_FAILURE => "A device attached to the system is not functioning.",
+            ERROR_NOT_SUPPORTED => "The request is not supported.",
+            ERROR_NETWORK_ACCESS_DENIED => "Network access is denied.",
+            ERROR_INVALID_PARAMETER => "The parameter is incorrect.",
+            ERROR_INSUFFICIENT_BUFFER => "The data area passed to a system call is too small.",
+            ERROR_MR_MID_NOT_FOUND => {
+                "The system cannot find message text for message number 0x%1 in the message file for %2."
+            }
+            ERROR_NOT_FOUND => "Element not found.",
+            code => return Cow::Owned(format!("Unknown error {code} (0x{code:X}).")),
+        })
+    }
+}
+
+impl fmt::Display for Win32Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (Win32 error {})", self.message(), self.0)
+    }
+}
+
+impl std::error::Error for Win32Error {}
+
+impl From<Error> for Win32Error {
+    fn from(err: Error) -> Win32Error {
+        Win32Error(err.win32_code())
+    }
+}
+
+impl From<&Error> for Win32Error {
+    fn from(err: &Error) -> Win32Error {
+        Win32Error(err.win32_code())
+    }
+}
+
+impl From<Win32Error> for u32 {
+    fn from(err: Win32Error) -> u32 {
+        err.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_of_the_spec_has_its_windows_text() {
+        let texts = [
+            (0, "The operation completed successfully."),
+            (5, "Access is denied."),
+            (31, "A device attached to the system is not functioning."),
+            (50, "The request is not supported."),
+            (65, "Network access is denied."),
+            (87, "The parameter is incorrect."),
+            (122, "The data area passed to a system call is too small."),
+            (
+                317,
+                "The system cannot find message text for message number 0x%1 in the message file for %2.",
+            ),
+            (1168, "Element not found."),
+        ];
+        for (code, text) in texts {
+            assert_eq!(Win32Error(code).message(), text, "code {code}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_code_gets_a_generic_text_naming_it() {
+        assert_eq!(Win32Error(4242).message(), "Unknown error 4242 (0x1092).");
+        assert_eq!(
+            Win32Error(87).to_string(),
+            "The parameter is incorrect. (Win32 error 87)"
+        );
+    }
+}

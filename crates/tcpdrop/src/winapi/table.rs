@@ -1,0 +1,534 @@
+//! The `GetTcpTable` family: the TCP sockets of the namespace as MIB rows,
+//! as `Vec`s for Rust callers and written into a caller's buffer with the
+//! Windows size protocol for C callers. Both go through the same code: the
+//! buffer functions write out what the `Vec` functions return.
+
+use core::ffi::c_void;
+use core::mem::{offset_of, size_of};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+
+use super::codes::*;
+use super::error::Win32Error;
+use super::types::*;
+use crate::procs::SocketOwners;
+use crate::{Connection, Query, Session, State, StateSet};
+
+/// Which kernel sockets a table holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Table {
+    /// `AF_INET` sockets.
+    V4,
+    /// `AF_INET6` sockets, v4-mapped connections included.
+    V6,
+}
+
+/// Which states a table holds (`TCP_TABLE_*_LISTENER` / `_CONNECTIONS` / `_ALL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Select {
+    Listeners,
+    Connections,
+    All,
+}
+
+impl Select {
+    fn states(self) -> StateSet {
+        match self {
+            Select::Listeners => StateSet::only(State::Listen),
+            Select::Connections => StateSet::all_but_listen(),
+            Select::All => StateSet::ALL,
+        }
+    }
+}
+
+/// One end of a row, as the numbers `bOrder` compares: the address as a
+/// host-order number, then (IPv6) the scope id, then the port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct End {
+    addr: u128,
+    scope: u32,
+    port: u16,
+}
+
+impl End {
+    fn new(table: Table, end: &SocketAddr) -> End {
+        let (addr, scope) = match (table, end) {
+            (Table::V4, SocketAddr::V4(v4)) => (u128::from(u32::from(*v4.ip())), 0),
+            // A v4-mapped connection is shown as ::ffff:a.b.c.d again.
+            (Table::V6, SocketAddr::V4(v4)) => (u128::from(v4.ip().to_ipv6_mapped()), 0),
+            (_, SocketAddr::V6(v6)) => (u128::from(*v6.ip()), v6.scope_id()),
+        };
+        End {
+            addr,
+            scope,
+            port: end.port(),
+        }
+    }
+
+    /// The IPv4 address in `in_addr` byte order, as a DWORD holds it.
+    fn in_addr(&self) -> u32 {
+        u32::from_ne_bytes((self.addr as u32).to_be_bytes())
+    }
+
+    /// The IPv6 address bytes (`IN6_ADDR`).
+    fn in6_addr(&self) -> [u8; 16] {
+        self.addr.to_be_bytes()
+    }
+
+    /// The port as a row holds it: network order in the low 16 bits.
+    fn port_dword(&self) -> u32 {
+        u32::from(self.port.to_be())
+    }
+}
+
+/// A socket as every row type is built from it.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    local: End,
+    remote: End,
+    state: u32,
+    inode: u32,
+    pid: u32,
+}
+
+/// The sockets of one table, in the kernel's order or, with `order`,
+/// sorted as `bOrder` asks; with `pids`, their owning processes.
+fn entries(
+    table: Table,
+    select: Select,
+    order: bool,
+    pids: bool,
+) -> Result<Vec<Entry>, Win32Error> {
+    let kernel_family = match table {
+        Table::V4 => sockdiag::Family::Inet,
+        Table::V6 => sockdiag::Family::Inet6,
+    };
+    let query = Query {
+        family: None,
+        states: select.states(),
+    };
+    let mut out = Vec::new();
+    Session::new()?.for_each(&query, |conn: Connection| {
+        if conn.socket_family() == kernel_family {
+            let listener = conn.is_listener();
+            out.push(Entry {
+                local: End::new(table, &conn.local),
+                // LISTEN rows carry remote address and port 0.
+                remote: if listener {
+                    End::default()
+                } else {
+                    End::new(table, &conn.remote)
+                },
+                state: conn.state.mib_state(),
+                inode: conn.inode,
+                pid: 0,
+            });
+        }
+        ControlFlow::Continue(())
+    })?;
+    if order {
+        out.sort_by_key(|e| (e.local, e.remote));
+    }
+    if pids {
+        let inodes: HashSet<u32> = out.iter().map(|e| e.inode).collect();
+        let owners = SocketOwners::scan(&inodes);
+        for e in &mut out {
+            e.pid = owners.pid(e.inode);
+        }
+    }
+    Ok(out)
+}
+
+fn v4_row(e: &Entry) -> MIB_TCPROW {
+    MIB_TCPROW {
+        dwState: e.state,
+        dwLocalAddr: e.local.in_addr(),
+        dwLocalPort: e.local.port_dword(),
+        dwRemoteAddr: e.remote.in_addr(),
+        dwRemotePort: e.remote.port_dword(),
+    }
+}
+
+fn v4_owner_row(e: &Entry) -> MIB_TCPROW_OWNER_PID {
+    let r = v4_row(e);
+    MIB_TCPROW_OWNER_PID {
+        dwState: r.dwState,
+        dwLocalAddr: r.dwLocalAddr,
+        dwLocalPort: r.dwLocalPort,
+        dwRemoteAddr: r.dwRemoteAddr,
+        dwRemotePort: r.dwRemotePort,
+        dwOwningPid: e.pid,
+    }
+}
+
+fn v4_row2(e: &Entry) -> MIB_TCPROW2 {
+    let r = v4_row(e);
+    MIB_TCPROW2 {
+        dwState: r.dwState,
+        dwLocalAddr: r.dwLocalAddr,
+        dwLocalPort: r.dwLocalPort,
+        dwRemoteAddr: r.dwRemoteAddr,
+        dwRemotePort: r.dwRemotePort,
+        dwOwningPid: e.pid,
+        dwOffloadState: TCP_CONNECTION_OFFLOAD_STATE_IN_HOST,
+    }
+}
+
+fn v6_row(e: &Entry) -> MIB_TCP6ROW {
+    MIB_TCP6ROW {
+        State: e.state,
+        LocalAddr: e.local.in6_addr(),
+        dwLocalScopeId: e.local.scope,
+        dwLocalPort: e.local.port_dword(),
+        RemoteAddr: e.remote.in6_addr(),
+        dwRemoteScopeId: e.remote.scope,
+        dwRemotePort: e.remote.port_dword(),
+    }
+}
+
+fn v6_owner_row(e: &Entry) -> MIB_TCP6ROW_OWNER_PID {
+    MIB_TCP6ROW_OWNER_PID {
+        ucLocalAddr: e.local.in6_addr(),
+        dwLocalScopeId: e.local.scope,
+        dwLocalPort: e.local.port_dword(),
+        ucRemoteAddr: e.remote.in6_addr(),
+        dwRemoteScopeId: e.remote.scope,
+        dwRemotePort: e.remote.port_dword(),
+        dwState: e.state,
+        dwOwningPid: e.pid,
+    }
+}
+
+fn v6_row2(e: &Entry) -> MIB_TCP6ROW2 {
+    MIB_TCP6ROW2 {
+        LocalAddr: e.local.in6_addr(),
+        dwLocalScopeId: e.local.scope,
+        dwLocalPort: e.local.port_dword(),
+        RemoteAddr: e.remote.in6_addr(),
+        dwRemoteScopeId: e.remote.scope,
+        dwRemotePort: e.remote.port_dword(),
+        State: e.state,
+        dwOwningPid: e.pid,
+        dwOffloadState: TCP_CONNECTION_OFFLOAD_STATE_IN_HOST,
+    }
+}
+
+fn rows<R>(
+    table: Table,
+    select: Select,
+    order: bool,
+    pids: bool,
+    row: fn(&Entry) -> R,
+) -> Result<Vec<R>, Win32Error> {
+    Ok(entries(table, select, order, pids)?
+        .iter()
+        .map(row)
+        .collect())
+}
+
+/// `GetTcpTable`: every `AF_INET` TCP socket of the calling thread's network
+/// namespace, every state, as [`MIB_TCPROW`]s; with `order`, sorted by local
+/// address, local port, remote address, remote port (host-order numbers).
+///
+/// IPv4 connections on dual-stack IPv6 sockets are in [`tcp6_table`], as
+/// Windows (and Wine) report them. LISTEN rows carry remote 0.
+#[doc(alias = "GetTcpTable")]
+pub fn tcp_table(order: bool) -> Result<Vec<MIB_TCPROW>, Win32Error> {
+    rows(Table::V4, Select::All, order, false, v4_row)
+}
+
+/// `GetTcpTable2`: [`tcp_table`] with owning pids and offload state.
+///
+/// Owners are found by reading `/proc/*/fd` (see [`crate::procs`]); a
+/// socket without a visible owner (TIME-WAIT, another user's process for an
+/// unprivileged caller) has pid 0.
+#[doc(alias = "GetTcpTable2")]
+pub fn tcp_table2(order: bool) -> Result<Vec<MIB_TCPROW2>, Win32Error> {
+    rows(Table::V4, Select::All, order, true, v4_row2)
+}
+
+/// `GetTcp6Table`: every `AF_INET6` TCP socket, v4-mapped connections
+/// included (as `::ffff:a.b.c.d`), as [`MIB_TCP6ROW`]s; with `order`,
+/// sorted by local address, scope id, port, then remote address, scope id,
+/// port.
+#[doc(alias = "GetTcp6Table")]
+pub fn tcp6_table(order: bool) -> Result<Vec<MIB_TCP6ROW>, Win32Error> {
+    rows(Table::V6, Select::All, order, false, v6_row)
+}
+
+/// `GetTcp6Table2`: [`tcp6_table`] with owning pids and offload state.
+#[doc(alias = "GetTcp6Table2")]
+pub fn tcp6_table2(order: bool) -> Result<Vec<MIB_TCP6ROW2>, Win32Error> {
+    rows(Table::V6, Select::All, order, true, v6_row2)
+}
+
+/// The rows [`extended_tcp_table`] returns: the table type follows the
+/// family and the `TCP_TABLE_CLASS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExtendedTcpTable {
+    /// `AF_INET`, `TCP_TABLE_BASIC_*`: `MIB_TCPTABLE` rows.
+    Basic(Vec<MIB_TCPROW>),
+    /// `AF_INET`, `TCP_TABLE_OWNER_PID_*`: `MIB_TCPTABLE_OWNER_PID` rows.
+    OwnerPid(Vec<MIB_TCPROW_OWNER_PID>),
+    /// `AF_INET6`, `TCP_TABLE_BASIC_*`: `MIB_TCP6TABLE` rows.
+    Basic6(Vec<MIB_TCP6ROW>),
+    /// `AF_INET6`, `TCP_TABLE_OWNER_PID_*`: `MIB_TCP6TABLE_OWNER_PID` rows.
+    OwnerPid6(Vec<MIB_TCP6ROW_OWNER_PID>),
+}
+
+impl ExtendedTcpTable {
+    /// How many rows it holds.
+    pub fn len(&self) -> usize {
+        match self {
+            ExtendedTcpTable::Basic(r) => r.len(),
+            ExtendedTcpTable::OwnerPid(r) => r.len(),
+            ExtendedTcpTable::Basic6(r) => r.len(),
+            ExtendedTcpTable::OwnerPid6(r) => r.len(),
+        }
+    }
+
+    /// Whether it holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `GetExtendedTcpTable` without the buffer: the table of family `af`
+/// ([`AF_INET`] or Windows' [`AF_INET6`], 23) and class `class`
+/// (`TCP_TABLE_*`).
+///
+/// `TCP_TABLE_OWNER_MODULE_*` (6–8) is `ERROR_NOT_SUPPORTED` (50): Linux
+/// has no owning-module information. Any other family or class is
+/// `ERROR_INVALID_PARAMETER` (87).
+#[doc(alias = "GetExtendedTcpTable")]
+pub fn extended_tcp_table(
+    order: bool,
+    af: u32,
+    class: u32,
+) -> Result<ExtendedTcpTable, Win32Error> {
+    let table = match af {
+        AF_INET => Table::V4,
+        AF_INET6 => Table::V6,
+        _ => return Err(Win32Error(ERROR_INVALID_PARAMETER)),
+    };
+    let (select, pids) = match class {
+        TCP_TABLE_BASIC_LISTENER => (Select::Listeners, false),
+        TCP_TABLE_BASIC_CONNECTIONS => (Select::Connections, false),
+        TCP_TABLE_BASIC_ALL => (Select::All, false),
+        TCP_TABLE_OWNER_PID_LISTENER => (Select::Listeners, true),
+        TCP_TABLE_OWNER_PID_CONNECTIONS => (Select::Connections, true),
+        TCP_TABLE_OWNER_PID_ALL => (Select::All, true),
+        TCP_TABLE_OWNER_MODULE_LISTENER..=TCP_TABLE_OWNER_MODULE_ALL => {
+            return Err(Win32Error(ERROR_NOT_SUPPORTED))
+        }
+        _ => return Err(Win32Error(ERROR_INVALID_PARAMETER)),
+    };
+    Ok(match (table, pids) {
+        (Table::V4, false) => ExtendedTcpTable::Basic(rows(table, select, order, false, v4_row)?),
+        (Table::V4, true) => {
+            ExtendedTcpTable::OwnerPid(rows(table, select, order, true, v4_owner_row)?)
+        }
+        (Table::V6, false) => ExtendedTcpTable::Basic6(rows(table, select, order, false, v6_row)?),
+        (Table::V6, true) => {
+            ExtendedTcpTable::OwnerPid6(rows(table, select, order, true, v6_owner_row)?)
+        }
+    })
+}
+
+/// Write `rows` as a table (`DWORD dwNumEntries` at 0, rows from
+/// `rows_at`) into the caller's buffer with the Windows size protocol.
+///
+/// # Safety
+///
+/// `size` is non-null and valid for reading and writing a `u32`; `table`
+/// is null or valid for writing `*size` bytes. Neither needs alignment.
+unsafe fn deliver<R: Copy>(
+    table: *mut u8,
+    size: *mut u32,
+    rows_at: usize,
+    rows: Result<Vec<R>, Win32Error>,
+) -> u32 {
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(err) => return err.0,
+    };
+    let bytes = rows.len().saturating_mul(size_of::<R>());
+    // A table too large for a DWORD cannot be asked for: the caller gets
+    // the largest size and, again, ERROR_INSUFFICIENT_BUFFER.
+    let needed = u32::try_from(rows_at.saturating_add(bytes)).unwrap_or(u32::MAX);
+    let entries = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+    // SAFETY: the caller guarantees `size` is valid for a u32 read.
+    let have = unsafe { size.read_unaligned() };
+    if table.is_null() || have < needed || needed == u32::MAX {
+        // SAFETY: the caller guarantees `size` is valid for a u32 write.
+        unsafe { size.write_unaligned(needed) };
+        return ERROR_INSUFFICIENT_BUFFER;
+    }
+    // SAFETY: `table` is valid for `have >= needed` bytes (caller), which
+    // covers the count at 0 and `bytes` bytes of rows from `rows_at`; the
+    // rows are plain `repr(C)` integers and the source is a live Vec that
+    // cannot overlap the caller's buffer.
+    unsafe {
+        table.cast::<u32>().write_unaligned(entries);
+        core::ptr::copy_nonoverlapping(rows.as_ptr().cast::<u8>(), table.add(rows_at), bytes);
+        size.write_unaligned(needed);
+    }
+    NO_ERROR
+}
+
+/// `GetTcpTable(pTcpTable, pdwSize, bOrder)`: [`tcp_table`] written into
+/// the caller's buffer.
+///
+/// `size` NULL → 87. `table` NULL or `*size` smaller than
+/// `offsetof(MIB_TCPTABLE, table) + n * sizeof(MIB_TCPROW)` → 122
+/// (`ERROR_INSUFFICIENT_BUFFER`) with that size written to `*size`. On
+/// success (0) `*size` holds the same size.
+///
+/// # Safety
+///
+/// `size` is NULL or valid for reading and writing a `u32`; `table` is NULL
+/// or valid for writing `*size` bytes.
+#[doc(alias = "GetTcpTable")]
+pub unsafe fn get_tcp_table(table: *mut MIB_TCPTABLE, size: *mut u32, order: bool) -> u32 {
+    if size.is_null() {
+        return ERROR_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        deliver(
+            table.cast(),
+            size,
+            offset_of!(MIB_TCPTABLE, table),
+            tcp_table(order),
+        )
+    }
+}
+
+/// `GetTcpTable2(TcpTable, SizePointer, Order)`: [`tcp_table2`] written
+/// into the caller's buffer, with [`get_tcp_table`]'s size protocol.
+///
+/// # Safety
+///
+/// As [`get_tcp_table`].
+#[doc(alias = "GetTcpTable2")]
+pub unsafe fn get_tcp_table2(table: *mut MIB_TCPTABLE2, size: *mut u32, order: bool) -> u32 {
+    if size.is_null() {
+        return ERROR_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        deliver(
+            table.cast(),
+            size,
+            offset_of!(MIB_TCPTABLE2, table),
+            tcp_table2(order),
+        )
+    }
+}
+
+/// `GetTcp6Table(TcpTable, SizePointer, Order)`: [`tcp6_table`] written
+/// into the caller's buffer, with [`get_tcp_table`]'s size protocol.
+///
+/// # Safety
+///
+/// As [`get_tcp_table`].
+#[doc(alias = "GetTcp6Table")]
+pub unsafe fn get_tcp6_table(table: *mut MIB_TCP6TABLE, size: *mut u32, order: bool) -> u32 {
+    if size.is_null() {
+        return ERROR_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        deliver(
+            table.cast(),
+            size,
+            offset_of!(MIB_TCP6TABLE, table),
+            tcp6_table(order),
+        )
+    }
+}
+
+/// `GetTcp6Table2(TcpTable, SizePointer, Order)`: [`tcp6_table2`] written
+/// into the caller's buffer, with [`get_tcp_table`]'s size protocol.
+///
+/// # Safety
+///
+/// As [`get_tcp_table`].
+#[doc(alias = "GetTcp6Table2")]
+pub unsafe fn get_tcp6_table2(table: *mut MIB_TCP6TABLE2, size: *mut u32, order: bool) -> u32 {
+    if size.is_null() {
+        return ERROR_INVALID_PARAMETER;
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        deliver(
+            table.cast(),
+            size,
+            offset_of!(MIB_TCP6TABLE2, table),
+            tcp6_table2(order),
+        )
+    }
+}
+
+/// `GetExtendedTcpTable(pTcpTable, pdwSize, bOrder, ulAf, TableClass,
+/// Reserved)`: [`extended_tcp_table`] written into the caller's buffer as
+/// the table type the class names, with [`get_tcp_table`]'s size protocol.
+///
+/// `size` NULL, `reserved` ≠ 0, a family other than [`AF_INET`] (2) and
+/// [`AF_INET6`] (23), or an unknown class → 87; `TCP_TABLE_OWNER_MODULE_*`
+/// → 50.
+///
+/// # Safety
+///
+/// As [`get_tcp_table`].
+#[doc(alias = "GetExtendedTcpTable")]
+pub unsafe fn get_extended_tcp_table(
+    table: *mut c_void,
+    size: *mut u32,
+    order: bool,
+    af: u32,
+    class: u32,
+    reserved: u32,
+) -> u32 {
+    if size.is_null() || reserved != 0 {
+        return ERROR_INVALID_PARAMETER;
+    }
+    let table = table.cast::<u8>();
+    let rows = match extended_tcp_table(order, af, class) {
+        Ok(rows) => rows,
+        Err(err) => return err.0,
+    };
+    match rows {
+        ExtendedTcpTable::Basic(rows) => {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { deliver(table, size, offset_of!(MIB_TCPTABLE, table), Ok(rows)) }
+        }
+        ExtendedTcpTable::OwnerPid(rows) => {
+            // SAFETY: forwarded from this function's contract.
+            unsafe {
+                deliver(
+                    table,
+                    size,
+                    offset_of!(MIB_TCPTABLE_OWNER_PID, table),
+                    Ok(rows),
+                )
+            }
+        }
+        ExtendedTcpTable::Basic6(rows) => {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { deliver(table, size, offset_of!(MIB_TCP6TABLE, table), Ok(rows)) }
+        }
+        ExtendedTcpTable::OwnerPid6(rows) => {
+            // SAFETY: forwarded from this function's contract.
+            unsafe {
+                deliver(
+                    table,
+                    size,
+                    offset_of!(MIB_TCP6TABLE_OWNER_PID, table),
+                    Ok(rows),
+                )
+            }
+        }
+    }
+}
