@@ -262,3 +262,103 @@ pub fn abort_close(stream: TcpStream) {
     }
     drop(stream);
 }
+
+/// `ss ARGS` (e.g. `["-tanH", "sport", "=", ":80"]`) as sorted `(STATE,
+/// local, remote)` triples, normalized as [`ss_rows`] does. STATE is empty
+/// when `ss` leaves out its State column, which it does when the filter
+/// selects a single state.
+pub fn ss_rows_with(args: &[&str]) -> Vec<(String, String, String)> {
+    let mut rows: Vec<_> = ss(args)
+        .lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            match cols.as_slice() {
+                [state, _, _, local, remote, ..] => Some((
+                    state.to_string(),
+                    normalize_ss_addr(local),
+                    normalize_ss_addr(remote),
+                )),
+                [_, _, local, remote] => Some((
+                    String::new(),
+                    normalize_ss_addr(local),
+                    normalize_ss_addr(remote),
+                )),
+                _ => None,
+            }
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// An established connection from the client address `from` (a chosen
+/// source address and port; port 0 lets the kernel pick) to `to`, accepted
+/// by `listener`: (client end, server end).
+pub fn connect_from(
+    from: SocketAddr,
+    to: SocketAddr,
+    listener: &TcpListener,
+) -> (TcpStream, TcpStream) {
+    use std::os::fd::FromRawFd;
+    let (family, storage, len) = raw_sockaddr(from);
+    let (_, to_storage, to_len) = raw_sockaddr(to);
+    // SAFETY: plain socket calls on a descriptor we own, with sockaddr
+    // buffers of the lengths given.
+    let client = unsafe {
+        let fd = libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", io::Error::last_os_error());
+        let stream = TcpStream::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let rc = libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len);
+        assert_eq!(rc, 0, "bind {from}: {}", io::Error::last_os_error());
+        let rc = libc::connect(
+            fd,
+            (&to_storage as *const libc::sockaddr_storage).cast(),
+            to_len,
+        );
+        assert_eq!(
+            rc,
+            0,
+            "connect {from} -> {to}: {}",
+            io::Error::last_os_error()
+        );
+        stream
+    };
+    let (server, _) = listener.accept().expect("accept");
+    (client, server)
+}
+
+/// `addr` as a C socket address: (family, storage, length).
+fn raw_sockaddr(addr: SocketAddr) -> (libc::c_int, libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for any
+            // socket address.
+            let sin = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in) };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            (libc::AF_INET, storage, len)
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: as above.
+            let sin6 = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in6) };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_addr.s6_addr = v6.ip().octets();
+            sin6.sin6_scope_id = v6.scope_id();
+            let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            (libc::AF_INET6, storage, len)
+        }
+    }
+}

@@ -2,5 +2,6 @@
 //! a fresh network namespace (see the `nstest` crate).
 
 mod drop_safety;
+mod filter;
 mod listing;
 mod winapi;

@@ -126,12 +126,30 @@ impl Filter {
     /// family under `not` and a socket of the other: `not src 0.0.0.0/0`
     /// lists no IPv6 socket in `ss`, though none has an IPv4 source, and
     /// `not src 0.0.0.0/8` hides `[::1]` (its first byte is 0).
+    ///
+    /// And `ss` ignores an empty state mask (`state established exclude
+    /// established`), listing the states it lists without `-a` instead
+    /// (established, syn-sent, fin-wait-1/2, close-wait, last-ack, closing),
+    /// where [`Filter::matches`] selects nothing. Dump every state to see
+    /// those.
     pub fn matches_like_ss(&self, conn: &Connection) -> bool {
-        self.matches(conn)
-            && self
-                .expr
-                .as_ref()
-                .is_none_or(|e| eval::eval(e, &eval::Sock::of(conn), eval::Mode::SsUserspace))
+        let states = match self.states {
+            Some(set) if set.is_empty() => [
+                State::Listen,
+                State::Closed,
+                State::TimeWait,
+                State::SynReceived,
+            ]
+            .into_iter()
+            .fold(StateSet::ALL, StateSet::without),
+            _ => self.states(),
+        };
+        let sock = eval::Sock::of(conn);
+        states.contains(conn.state)
+            && self.expr.as_ref().is_none_or(|e| {
+                eval::eval(e, &sock, eval::Mode::Kernel)
+                    && eval::eval(e, &sock, eval::Mode::SsUserspace)
+            })
     }
 
     /// The states a connection must be in to match: those the `state` and
