@@ -4,7 +4,8 @@
 //! ```
 //! use tcpdrop::filter::Filter;
 //! let f = Filter::parse(&["state", "established", "( dport = :443 or src 10.0.0.0/8 )"])?;
-//! assert_eq!(f.to_string(), "state established (dport = :443 or src 10.0.0.0/8)");
+//! // State words are not part of the expression: no parentheses needed.
+//! assert_eq!(f.to_string(), "state established dport = :443 or src 10.0.0.0/8");
 //! # Ok::<(), tcpdrop::filter::FilterError>(())
 //! ```
 //!
