@@ -1,0 +1,111 @@
+//! `make install PREFIX=...` installs what a C project needs, and
+//! `cc prog.c $(pkg-config --cflags --libs iphlpapi)` builds against it.
+
+use std::path::Path;
+use std::process::Command;
+
+use nstest::{connect, in_netns, listen, read_errno};
+
+use crate::util::{c_source, checked, crate_dir, library_dir, scratch};
+
+const ECONNABORTED: i32 = 103;
+
+fn sh(script: &str, prefix: &Path) -> String {
+    let out = Command::new("sh")
+        .args(["-ec", script])
+        .env("PREFIX", prefix)
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .env("SRC", c_source("example"))
+        .output()
+        .expect("run sh");
+    checked(Path::new("sh"), out)
+}
+
+#[test]
+fn make_install_then_pkg_config_builds_and_runs_a_c_program() {
+    let prefix = scratch().join("prefix");
+    let profile_dir = library_dir();
+    let profile = profile_dir.file_name().unwrap().to_str().unwrap();
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(crate_dir())
+        .arg("install")
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("PROFILE={profile}"))
+        .arg(format!(
+            "CARGO_TARGET_DIR={}",
+            profile_dir.parent().unwrap().display()
+        ))
+        .output()
+        .expect("run make");
+    checked(Path::new("make install"), out);
+    for file in [
+        "lib/libiphlpapi.so",
+        "lib/libiphlpapi.a",
+        "include/iphlpapi.h",
+        "lib/pkgconfig/iphlpapi.pc",
+    ] {
+        assert!(prefix.join(file).is_file(), "{file} not installed");
+    }
+    let flags = sh("pkg-config --cflags --libs iphlpapi", &prefix);
+    assert!(
+        flags.contains(&format!("-I{}/include", prefix.display())),
+        "{flags}"
+    );
+    assert!(flags.contains("-liphlpapi"), "{flags}");
+
+    let shared = scratch().join("example-installed");
+    let stat = scratch().join("example-installed-static");
+    sh(
+        &format!(
+            "cc -std=c11 -Wall -Wextra -Werror \"$SRC\" $(pkg-config --cflags --libs iphlpapi) -o {}",
+            shared.display()
+        ),
+        &prefix,
+    );
+    // Static: the archive and pkg-config's private libraries.
+    sh(
+        &format!(
+            "cc -std=c11 -Wall -Wextra -Werror \"$SRC\" $(pkg-config --cflags iphlpapi) \
+             \"$PREFIX/lib/libiphlpapi.a\" \
+             $(pkg-config --static --libs-only-l iphlpapi | sed 's/-liphlpapi//') -o {}",
+            stat.display()
+        ),
+        &prefix,
+    );
+    let needed = sh(&format!("readelf -d {} || true", stat.display()), &prefix);
+    assert!(!needed.contains("libiphlpapi"), "{needed}");
+
+    in_netns(|| {
+        for (exe, lib_path) in [(&shared, Some(prefix.join("lib"))), (&stat, None)] {
+            let listener = listen("127.0.0.1:0");
+            let (mut client, _server) = connect(&listener);
+            let local = client.local_addr().unwrap();
+            let remote = client.peer_addr().unwrap();
+            let mut cmd = Command::new(exe);
+            cmd.args([
+                local.ip().to_string(),
+                local.port().to_string(),
+                remote.ip().to_string(),
+                remote.port().to_string(),
+            ]);
+            if let Some(dir) = lib_path {
+                cmd.env("LD_LIBRARY_PATH", dir);
+            }
+            let out = checked(exe, cmd.output().expect("run example"));
+            assert_eq!(out, "0 The operation completed successfully.\n");
+            assert_eq!(read_errno(&mut client), Some(ECONNABORTED));
+        }
+    });
+
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(crate_dir())
+        .arg("uninstall")
+        .arg(format!("PREFIX={}", prefix.display()))
+        .output()
+        .expect("run make uninstall");
+    checked(Path::new("make uninstall"), out);
+    assert!(!prefix.join("include/iphlpapi.h").exists());
+    assert!(!prefix.join("lib/libiphlpapi.so").exists());
+}

@@ -1,0 +1,8 @@
+//! Tests of libiphlpapi from C: the header against the Rust layouts, C
+//! programs linked with the built library running in fresh network
+//! namespaces, and `make install` with pkg-config.
+
+mod header;
+mod install;
+mod programs;
+mod util;
