@@ -161,9 +161,18 @@ fn set_tcp_entry_from_c_with_another_state_or_null_is_87_and_touches_nothing() {
     });
 }
 
+/// A directory removed when dropped, even when the test fails.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 /// A copy of the program and the library that user `nobody` can run: the
 /// build tree need not be readable by others.
-fn world_runnable(name: &str) -> (PathBuf, PathBuf) {
+fn world_runnable(name: &str) -> (PathBuf, TempDir) {
     let dir = std::env::temp_dir().join(format!("iphlpapi-nobody-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -174,7 +183,7 @@ fn world_runnable(name: &str) -> (PathBuf, PathBuf) {
     for f in [&lib, &exe] {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    (exe, dir)
+    (exe, TempDir(dir))
 }
 
 #[test]
@@ -200,7 +209,7 @@ fn set_tcp_entry_from_c_without_cap_net_admin_is_access_denied() {
                 &remote.ip().to_string(),
                 &remote.port().to_string(),
             ])
-            .env("LD_LIBRARY_PATH", &dir)
+            .env("LD_LIBRARY_PATH", &dir.0)
             .output()
             .expect("run setpriv (util-linux)");
         let out = checked(&exe, out);
@@ -210,7 +219,6 @@ fn set_tcp_entry_from_c_without_cap_net_admin_is_access_denied() {
         let mut buf = [0u8; 1];
         client.read_exact(&mut buf).unwrap();
     });
-    std::fs::remove_dir_all(dir).ok();
 }
 
 /// One row `extended` printed.
