@@ -28,6 +28,9 @@ mod error;
 mod msg;
 mod tcp_info;
 
+#[cfg(test)]
+mod tests;
+
 pub use client::{Client, Dump};
 pub use error::Error;
 pub use msg::{
