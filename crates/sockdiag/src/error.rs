@@ -9,10 +9,16 @@ use std::io;
 pub enum Error {
     /// No socket matched the request (`ENOENT`), or the socket that holds the
     /// tuple now is another one than the cookie named (`ESTALE`).
+    ///
+    /// For TCP the two cannot be told apart: the destroy path
+    /// (`inet_diag_find_one_icsk` in `net/ipv4/inet_diag.c`) answers a cookie
+    /// mismatch on a live tuple with `ENOENT`, so a stale cookie arrives as
+    /// `stale: false` too (seen on Linux 6.18).
     #[error("no such socket ({})", if *.stale { "its cookie names a socket that no longer exists" } else { "the kernel found none" })]
     NotFound {
         /// `true` when the kernel said `ESTALE`: the 4-tuple exists but
         /// belongs to a newer socket than the one the cookie identified.
+        /// The TCP destroy path never says so (see above).
         stale: bool,
     },
     /// The kernel refused for lack of `CAP_NET_ADMIN` over the socket's
