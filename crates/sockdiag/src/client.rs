@@ -119,7 +119,7 @@ impl Client {
     pub fn dump(&mut self, request: &DumpRequest) -> Result<Dump<'_>, Error> {
         let seq = self.next_seq();
         self.tx.clear();
-        msg::encode_dump(request, seq, &mut self.tx);
+        msg::encode_dump(request, seq, &mut self.tx)?;
         self.send_tx()?;
         Ok(Dump {
             client: self,

@@ -262,8 +262,21 @@ const fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
+/// The longest filter program one `INET_DIAG_REQ_BYTECODE` attribute can
+/// carry: its `nla_len` is a `u16` that counts the 4-byte header too.
+const MAX_BYTECODE_LEN: usize = u16::MAX as usize - 4;
+
 /// Append a dump request with sequence number `seq` to `out`.
-pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) {
+///
+/// Fails with [`Error::Invalid`], appending nothing, when the bytecode is
+/// longer than an attribute can hold (65531 bytes).
+pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) -> Result<(), Error> {
+    if let Some(code) = req.bytecode.as_ref().filter(|c| c.len() > MAX_BYTECODE_LEN) {
+        return Err(invalid(format!(
+            "a filter program of {} bytes; an attribute holds {MAX_BYTECODE_LEN}",
+            code.len()
+        )));
+    }
     let attr_len = req
         .bytecode
         .as_ref()
@@ -292,6 +305,7 @@ pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) {
         out.extend_from_slice(code);
         out.resize(out.len() + (align4(code.len()) - code.len()), 0);
     }
+    Ok(())
 }
 
 /// Append a `SOCK_DESTROY` request for the socket `id` of `family`, asking

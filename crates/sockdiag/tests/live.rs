@@ -154,6 +154,24 @@ fn dump_asks_only_for_the_states_in_its_mask() {
 }
 
 #[test]
+fn a_dump_with_an_oversized_filter_is_refused_before_sending() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let mut diag = Client::new().expect("netlink socket");
+        let request = DumpRequest {
+            bytecode: Some(vec![0; 70_000]),
+            ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
+        };
+        let result = diag.dump(&request).map(|_| ());
+        assert!(matches!(result, Err(Error::Invalid(_))), "{result:?}");
+        // Nothing was sent, so nothing is left to read before the next dump.
+        let records = dump_inet(&mut diag);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].inode, inode(&listener));
+    });
+}
+
+#[test]
 fn a_dump_dropped_early_is_drained_and_the_next_one_works() {
     in_netns(|| {
         let listener = listen("127.0.0.1:0");

@@ -74,7 +74,7 @@ const DUMP_UNALIGNED_BYTECODE_TAIL: [u8; 12] = [
 #[test]
 fn encode_dump_without_bytecode() {
     let mut out = Vec::new();
-    encode_dump(&DumpRequest::tcp(Family::Inet, ALL_TCP_STATES), 7, &mut out);
+    encode_dump(&DumpRequest::tcp(Family::Inet, ALL_TCP_STATES), 7, &mut out).unwrap();
     assert_eq!(out, DUMP_INET);
 }
 
@@ -85,7 +85,7 @@ fn encode_dump_with_bytecode_and_tcp_info() {
         ..DumpRequest::tcp(Family::Inet6, 1 << 1 | 1 << 10).with_tcp_info()
     };
     let mut out = Vec::new();
-    encode_dump(&request, 0x0102_0304, &mut out);
+    encode_dump(&request, 0x0102_0304, &mut out).unwrap();
     assert_eq!(out, DUMP_INET6_BYTECODE_INFO);
 }
 
@@ -96,7 +96,7 @@ fn encode_dump_pads_an_unaligned_bytecode() {
         ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
     };
     let mut out = Vec::new();
-    encode_dump(&request, 7, &mut out);
+    encode_dump(&request, 7, &mut out).unwrap();
     let mut want = DUMP_INET.to_vec();
     want[0] = 84; // nlmsg_len: 16 + 56 + 12
     want.extend_from_slice(&DUMP_UNALIGNED_BYTECODE_TAIL);
@@ -106,9 +106,41 @@ fn encode_dump_pads_an_unaligned_bytecode() {
 #[test]
 fn encode_dump_appends_to_what_is_there() {
     let mut out = vec![0xee; 3];
-    encode_dump(&DumpRequest::tcp(Family::Inet, ALL_TCP_STATES), 7, &mut out);
+    encode_dump(&DumpRequest::tcp(Family::Inet, ALL_TCP_STATES), 7, &mut out).unwrap();
     assert_eq!(out[..3], [0xee; 3]);
     assert_eq!(out[3..], DUMP_INET);
+}
+
+#[test]
+fn encode_dump_takes_the_longest_bytecode_an_attribute_holds() {
+    let request = DumpRequest {
+        bytecode: Some(vec![0; 65531]),
+        ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
+    };
+    let mut out = Vec::new();
+    encode_dump(&request, 7, &mut out).unwrap();
+    #[rustfmt::skip]
+    let attr_header: [u8; 4] = [
+        0xff, 0xff,             // nla_len: 4 + 65531, the most a u16 holds
+        1, 0,                   // nla_type: INET_DIAG_REQ_BYTECODE
+    ];
+    assert_eq!(out[72..76], attr_header);
+    // nlmsg_len: 16 + 56 + 65536 (nla_len padded) = 0x10048
+    assert_eq!(out[..4], [0x48, 0x00, 0x01, 0x00]);
+    assert_eq!(out.len(), 0x10048);
+}
+
+#[test]
+fn encode_dump_refuses_a_bytecode_nla_len_cannot_count() {
+    // nla_len would wrap to 0 and the kernel would misread the request.
+    let request = DumpRequest {
+        bytecode: Some(vec![0; 65532]),
+        ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
+    };
+    let mut out = vec![0xee];
+    let result = encode_dump(&request, 7, &mut out);
+    assert!(matches!(result, Err(Error::Invalid(_))), "{result:?}");
+    assert_eq!(out, [0xee], "nothing appended");
 }
 
 #[rustfmt::skip]

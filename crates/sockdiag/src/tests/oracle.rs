@@ -109,7 +109,7 @@ proptest! {
     ) {
         let request = DumpRequest { family, ext, states, bytecode: bytecode.clone() };
         let mut out = Vec::new();
-        encode_dump(&request, seq, &mut out);
+        encode_dump(&request, seq, &mut out).unwrap();
         let (header, req, attrs) = oracle_read(&out);
         prop_assert_eq!(header.length as usize, out.len());
         prop_assert_eq!(header.message_type, netlink_packet_sock_diag::SOCK_DIAG_BY_FAMILY);
@@ -283,7 +283,8 @@ fn the_oracle_reads_a_tcp_info_dump_as_one() {
         &DumpRequest::tcp(Family::Inet6, crate::ALL_TCP_STATES).with_tcp_info(),
         3,
         &mut out,
-    );
+    )
+    .unwrap();
     let (_, req, _) = oracle_read(&out);
     assert_eq!(
         req.extensions,

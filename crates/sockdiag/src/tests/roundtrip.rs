@@ -218,7 +218,7 @@ proptest! {
     #[test]
     fn dump_round_trips(request in dump_request(), seq in any::<u32>()) {
         let mut out = Vec::new();
-        encode_dump(&request, seq, &mut out);
+        encode_dump(&request, seq, &mut out).unwrap();
         prop_assert_eq!(out.len() % 4, 0);
         let reqs = decode_requests(&out);
         prop_assert_eq!(reqs.len(), 1);
