@@ -74,15 +74,15 @@ impl<W: Write> Printer<W> {
             let conn = row.conn;
             write!(
                 self.out,
-                "{:<11} {:>6} {:>6} {:<local_width$} {:<remote_width$}",
+                "{:<11} {:>6} {:>6} {:<local_width$} ",
                 conn.state.ss_name(),
                 conn.recv_q,
                 conn.send_q,
                 local,
-                remote
             )?;
-            if let Some(detail) = &row.detail {
-                write!(self.out, "  ({detail})")?;
+            match &row.detail {
+                Some(detail) => write!(self.out, "{remote:<remote_width$}  ({detail})")?,
+                None => write!(self.out, "{remote}")?,
             }
             writeln!(self.out)?;
         }

@@ -1,4 +1,7 @@
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 /// The result of one run of the binary.
 pub struct Run {
@@ -26,6 +29,22 @@ pub fn tcpdrop(args: &[&str]) -> Run {
         .into()
 }
 
+/// A copy of the binary that user nobody can run wherever the checkout
+/// lives (a clone under /root is not reachable by nobody).
+fn binary_for_nobody() -> PathBuf {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("tcpdrop-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        let copy = dir.join("tcpdrop");
+        std::fs::copy(env!("CARGO_BIN_EXE_tcpdrop"), &copy).expect("copy binary");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        copy
+    })
+    .clone()
+}
+
 /// Run `tcpdrop ARGS` as user nobody with no capabilities at all.
 pub fn tcpdrop_unprivileged(args: &[&str]) -> Run {
     Command::new("setpriv")
@@ -36,7 +55,7 @@ pub fn tcpdrop_unprivileged(args: &[&str]) -> Run {
             "--inh-caps=-all",
             "--bounding-set=-all",
         ])
-        .arg(env!("CARGO_BIN_EXE_tcpdrop"))
+        .arg(binary_for_nobody())
         .args(args)
         .output()
         .expect("run setpriv (util-linux)")
