@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::process::ExitCode;
 
 use clap::Parser;
+use tcpdrop::filter::Filter;
 use tcpdrop::{
     Connection, DropOptions, Error, Family, Netns, Outcome, Query, Session, State, StateSet,
 };
@@ -104,6 +105,17 @@ enum Target {
     Everything,
     /// Exactly one connection.
     Tuple(SocketAddr, SocketAddr),
+    /// Those an `ss` filter expression selects.
+    Filter(Filter),
+}
+
+/// Whether the words name the `listening` state itself (not just a group
+/// such as `all` that holds it).
+fn names_listening(words: &[String]) -> bool {
+    words.iter().any(|word| {
+        word.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+            .any(|token| matches!(State::from_name(token), Some(State::Listen)))
+    })
 }
 
 /// The states named with `-s`, and whether `listening` was named explicitly.
@@ -131,26 +143,36 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         _ => None,
     };
     let (states, listeners_named) = parse_states(&cli.states)?;
-    let typed = if cli.args.is_empty() {
-        None
-    } else if tuple::is_filter(&cli.args) {
-        return Err(Failure::usage(format!(
-            "'{}' starts a filter expression, which this version does not read yet: \
-             name a connection, or use -a/-s/-4/-6",
-            cli.args.join(" ")
-        )));
-    } else {
-        Some(tuple::parse(&cli.args).map_err(Failure::usage)?)
-    };
-    if typed.is_some() && cli.all {
-        return Err(Failure::usage("give either a connection or -a, not both"));
+    let (mut typed, mut filter) = (None, None);
+    if tuple::is_filter(&cli.args) {
+        filter = Some(Filter::parse(&cli.args).map_err(|err| Failure::usage(err.to_string()))?);
+    } else if !cli.args.is_empty() {
+        typed = Some(tuple::parse(&cli.args).map_err(Failure::usage)?);
     }
-    if !cli.list && !cli.dry_run && typed.is_none() && !cli.all && states.is_none() {
+    if (typed.is_some() || filter.is_some()) && cli.all {
         return Err(Failure::usage(
-            "nothing to drop: name a connection (LADDR LPORT RADDR RPORT), or give -a or -s STATE \
-             (-l lists, -n shows what would be dropped)",
+            "-a drops everything: give it without a connection or filter",
         ));
     }
+    if !cli.list
+        && !cli.dry_run
+        && typed.is_none()
+        && filter.is_none()
+        && !cli.all
+        && states.is_none()
+    {
+        return Err(Failure::usage(
+            "nothing to drop: name a connection (LADDR LPORT RADDR RPORT), give a filter, \
+             -s STATE or -a (-l lists, -n shows what would be dropped)",
+        ));
+    }
+    // A filter's own `state listening` asks for listeners as -s does.
+    let listeners_named = listeners_named
+        || filter.as_ref().is_some_and(|f| {
+            f.explicit_states()
+                .is_some_and(|s| s.contains(State::Listen))
+                && names_listening(&cli.args)
+        });
     if cli.list && (cli.dry_run || cli.all) {
         return Err(Failure::usage("-l lists; it does not go with -a or -n"));
     }
@@ -159,20 +181,26 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         Some(name) => Session::in_netns(&Netns::open(name)?)?,
         None => Session::new()?,
     };
-    let target = match typed {
-        None => Target::Everything,
-        Some((local, remote)) => Target::Tuple(
+    let mut wanted_states = states.unwrap_or(StateSet::ALL);
+    let target = match (typed, filter) {
+        (Some((local, remote)), _) => Target::Tuple(
             socket_addr(&session, &local)?,
             socket_addr(&session, &remote)?,
         ),
+        (None, Some(filter)) => {
+            wanted_states = wanted_states.intersection(filter.states());
+            Target::Filter(filter)
+        }
+        (None, None) => Target::Everything,
     };
     let query = Query {
         family,
-        states: states.unwrap_or(StateSet::ALL),
+        states: wanted_states,
     };
     let choose = |c: &Connection| match &target {
         Target::Everything => true,
         Target::Tuple(local, remote) => c.has_tuple(local, remote),
+        Target::Filter(filter) => filter.matches(c),
     };
     let header = !cli.no_header && !cli.json && io::stdout().is_terminal();
     let mut printer = Printer::new(io::stdout().lock(), cli.json, header);
@@ -289,6 +317,7 @@ fn clone_refusal(err: &Error) -> Error {
 fn nothing_matched(session: &mut Session, target: &Target, listeners_named: bool) -> Failure {
     let message = match target {
         Target::Everything => "no connection matched".to_string(),
+        Target::Filter(filter) => format!("no connection matched the filter '{filter}'"),
         Target::Tuple(local, remote) => {
             let listener = !listeners_named
                 && session.list(&Query::all()).is_ok_and(|all| {

@@ -39,7 +39,10 @@ fn bad_input_exits_2_with_one_clear_line_and_touches_nothing() {
                 vec!["[fe80::1%nosuchif]:80", "[fe80::2]:90"],
                 "unknown interface 'nosuchif'",
             ),
-            (vec!["-a", "127.0.0.1:1", "127.0.0.1:2"], "not both"),
+            (
+                vec!["-a", "127.0.0.1:1", "127.0.0.1:2"],
+                "-a drops everything",
+            ),
             (vec![], "nothing to drop"),
             (
                 vec!["--netns", "no-such-namespace", "-l"],
@@ -51,6 +54,12 @@ fn bad_input_exits_2_with_one_clear_line_and_touches_nothing() {
             ),
             (vec!["--frobnicate"], "unexpected argument '--frobnicate'"),
             (vec!["-4", "-6", "-l"], "cannot be used with"),
+            (
+                vec!["dport", "=", "abc"],
+                "filter: expected ':PORT' after 'dport =', found 'abc'",
+            ),
+            (vec!["( src 127.0.0.1"], "filter:"),
+            (vec!["src", "localhost"], "filter:"),
         ];
         for (args, want) in cases {
             let run = tcpdrop(&args);

@@ -179,3 +179,37 @@ fn state_selection_drops_only_that_state() {
         assert_eq!(read_errno(&mut client), None);
     });
 }
+
+#[test]
+fn a_filter_drops_what_it_selects_and_spares_listeners() {
+    in_netns(|| {
+        let web = listen("127.0.0.1:0");
+        let other = listen("127.0.0.1:0");
+        let (mut to_web, _web_server) = connect(&web);
+        let (mut to_other, _other_server) = connect(&other);
+        let port = web.local_addr().unwrap().port();
+        let dport = format!("dport = :{port}");
+        // Only the client end matches `dport`: the server end's remote port is ephemeral.
+        let run = tcpdrop(&["--json", &dport]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows = json_lines(&run.stdout);
+        let chosen: Vec<_> = rows
+            .iter()
+            .filter(|r| r.get("collateral").is_none())
+            .collect();
+        assert_eq!(chosen.len(), 1, "{rows:?}");
+        assert_eq!(chosen[0]["remote"], web.local_addr().unwrap().to_string());
+        assert_eq!(read_errno(&mut to_web), Some(ECONNABORTED));
+        assert_eq!(read_errno(&mut to_other), None);
+        assert!(still_accepts(&web));
+
+        // `sport` selects the listener too, but it goes only when named.
+        let sport = format!("sport = :{port}");
+        tcpdrop(&[&sport]);
+        assert!(still_accepts(&web));
+        let run = tcpdrop(&["state", "listening", &sport]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(!still_accepts(&web));
+        assert!(still_accepts(&other));
+    });
+}

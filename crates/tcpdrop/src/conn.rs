@@ -221,6 +221,11 @@ impl StateSet {
         StateSet(self.0 | other.0)
     }
 
+    /// The states in both sets.
+    pub fn intersection(self, other: StateSet) -> StateSet {
+        StateSet(self.0 & other.0)
+    }
+
     /// Whether `state` is in the set.
     pub fn contains(self, state: State) -> bool {
         self.0 & state.kernel_mask() != 0

@@ -5,7 +5,7 @@
 use std::net::Ipv6Addr;
 
 use super::{BinOp, End, Expr, Filter, FilterError, PortOp, Prefix};
-use crate::conn::{State, StateSet};
+use crate::conn::StateSet;
 
 /// How deep parentheses and `not` may nest: bounds the recursion of the
 /// parser, the evaluator and `Drop` whatever the input.
@@ -387,33 +387,14 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// `ss.c` `scan_state`: a state or a group, any case.
+/// `ss.c` `scan_state`: a state or a group, any case; also the RFC 793
+/// spellings [`StateSet::from_name`] reads (`listen`, `syn-received`).
 fn scan_state(name: &str) -> Option<StateSet> {
-    let name = name.to_ascii_lowercase();
-    let connected = StateSet::ALL.without(State::Closed).without(State::Listen);
-    Some(match name.as_str() {
-        "all" => StateSet::ALL,
-        "connected" => connected,
-        "synchronized" => connected.without(State::SynSent),
-        "bucket" => StateSet::only(State::SynReceived).with(State::TimeWait),
-        "big" => StateSet::ALL
-            .without(State::SynReceived)
-            .without(State::TimeWait),
+    if name.eq_ignore_ascii_case("unknown") {
         // ss's SS_UNKNOWN, a state no TCP socket is in.
-        "unknown" => StateSet::EMPTY,
-        "established" => StateSet::only(State::Established),
-        "syn-sent" => StateSet::only(State::SynSent),
-        "syn-recv" | "syn-rcv" => StateSet::only(State::SynReceived),
-        "fin-wait-1" => StateSet::only(State::FinWait1),
-        "fin-wait-2" => StateSet::only(State::FinWait2),
-        "time-wait" => StateSet::only(State::TimeWait),
-        "closed" | "close" | "unconnected" => StateSet::only(State::Closed),
-        "close-wait" => StateSet::only(State::CloseWait),
-        "last-ack" => StateSet::only(State::LastAck),
-        "listening" => StateSet::only(State::Listen),
-        "closing" => StateSet::only(State::Closing),
-        _ => return None,
-    })
+        return Some(StateSet::EMPTY);
+    }
+    StateSet::from_name(name)
 }
 
 /// `ss.c` `parse_hostcond` for an internet address: `ADDR[/LEN][:PORT]`,

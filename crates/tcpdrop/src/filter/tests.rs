@@ -282,6 +282,9 @@ fn state_words_set_the_mask_as_ss_does() {
         ("close-wait", State::CloseWait),
         ("last-ack", State::LastAck),
         ("listening", State::Listen),
+        // RFC 793 spellings, which ss itself refuses, are read too.
+        ("listen", State::Listen),
+        ("SYN-RECEIVED", State::SynReceived),
         ("closing", State::Closing),
     ] {
         assert_eq!(states(&format!("state {name}")), only(state), "{name}");
@@ -369,10 +372,10 @@ fn errors_name_the_word_what_was_expected_and_where() {
         "filter: expected an address after 'src', found the end of the filter"
     );
     assert_eq!((e.word(), e.offset()), (0, 3));
-    let e = err(&["state", "listen"]);
+    let e = err(&["state", "listenning"]);
     assert!(
         e.message().starts_with(
-            "filter: expected a state name after 'state', found 'listen' (established, "
+            "filter: expected a state name after 'state', found 'listenning' (established, "
         ),
         "{e}"
     );
