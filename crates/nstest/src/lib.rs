@@ -362,3 +362,38 @@ fn raw_sockaddr(addr: SocketAddr) -> (libc::c_int, libc::sockaddr_storage, libc:
         }
     }
 }
+
+/// Add `addr/len` to `lo` in the calling thread's namespace and wait until
+/// it can be used: the kernel installs an IPv6 address's local route from a
+/// work queue, even with `nodad`, so a connect right after `ip addr add` can
+/// fail with ENETUNREACH.
+pub fn add_address(addr_with_len: &str) {
+    let status = Command::new("ip")
+        .args(["addr", "add", addr_with_len, "dev", "lo", "nodad"])
+        .status()
+        .expect("run ip (iproute2)");
+    assert!(status.success(), "ip addr add {addr_with_len}");
+    let host = addr_with_len.split('/').next().unwrap_or(addr_with_len);
+    let ip: std::net::IpAddr = host.parse().expect("an address");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        // A datagram to the address itself arrives only once the local
+        // route is in place.
+        if let Ok(receiver) = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)) {
+            receiver
+                .set_read_timeout(Some(Duration::from_millis(50)))
+                .ok();
+            let target = receiver.local_addr().expect("local_addr");
+            let sender = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).expect("udp");
+            let mut buf = [0u8; 1];
+            if sender.send_to(b"x", target).is_ok() && receiver.recv(&mut buf).is_ok() {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{host} never became usable"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

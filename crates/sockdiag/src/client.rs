@@ -96,10 +96,14 @@ impl Client {
 
     /// Receive one datagram into `self.rx`, returning its length.
     fn recv(&mut self) -> Result<usize, Error> {
+        self.recv_with(RecvFlags::empty())
+    }
+
+    fn recv_with(&mut self, flags: RecvFlags) -> Result<usize, Error> {
         loop {
             let mut iov = [IoSliceMut::new(&mut self.rx)];
             let mut control = RecvAncillaryBuffer::default();
-            match rustix::net::recvmsg(&self.fd, &mut iov, &mut control, RecvFlags::empty()) {
+            match rustix::net::recvmsg(&self.fd, &mut iov, &mut control, flags) {
                 Ok(got) if got.flags.contains(ReturnFlags::TRUNC) => {
                     return Err(Error::Invalid(format!(
                         "a reply did not fit the {RECV_BUF_LEN}-byte receive buffer (MSG_TRUNC)"
@@ -129,6 +133,7 @@ impl Client {
             interrupted: false,
             done: false,
             finished: false,
+            corrupt: false,
         })
     }
 
@@ -221,13 +226,28 @@ pub struct Dump<'a> {
     done: bool,
     /// The iterator has returned `None` or an error and is fused.
     finished: bool,
+    /// A malformed message was seen: the rest of its datagram, where the
+    /// end of the reply might have been, is lost, so draining must not
+    /// block waiting for an end that may never come.
+    corrupt: bool,
 }
 
 impl Dump<'_> {
     fn step(&mut self) -> Result<Option<InetDiagMsg>, Error> {
         loop {
             if self.pos >= self.len {
-                self.len = self.client.recv().inspect_err(|_| self.done = true)?;
+                // The kernel produces the next part of a dump inside
+                // recvmsg, so a non-blocking read still drains a live dump;
+                // EAGAIN then means the reply has ended.
+                let flags = if self.corrupt {
+                    RecvFlags::DONTWAIT
+                } else {
+                    RecvFlags::empty()
+                };
+                self.len = self
+                    .client
+                    .recv_with(flags)
+                    .inspect_err(|_| self.done = true)?;
                 self.pos = 0;
                 if self.len == 0 {
                     return Err(Error::Invalid("the netlink socket returned no data".into()));
@@ -242,6 +262,7 @@ impl Dump<'_> {
                 Ok(parsed) => parsed,
                 Err(err) => {
                     self.pos = self.len;
+                    self.corrupt = true;
                     return Err(err);
                 }
             };

@@ -258,6 +258,30 @@ impl Session {
     /// calls). Once the kernel refuses for lack of privilege, the rest are not
     /// tried and fail the same way.
     pub fn drop_rows(&mut self, targets: Vec<Connection>) -> Vec<(Connection, Outcome)> {
+        let mut results = self.destroy_rows(targets);
+        if results
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Gone(GoneReason::Closed)))
+        {
+            if let Ok(alive) = self.alive() {
+                mark_replaced(&mut results, &alive);
+            }
+        }
+        results
+    }
+
+    /// The sockets alive now, by tuple, with their cookies.
+    fn alive(&mut self) -> Result<HashMap<(SocketAddr, SocketAddr), u64>, Error> {
+        let mut alive = HashMap::new();
+        self.for_each(&Query::all(), |conn| {
+            alive.insert((conn.local, conn.remote), conn.cookie);
+            ControlFlow::Continue(())
+        })?;
+        Ok(alive)
+    }
+
+    /// [`Session::drop_rows`] without the look afterwards.
+    fn destroy_rows(&mut self, targets: Vec<Connection>) -> Vec<(Connection, Outcome)> {
         let ids: Vec<_> = targets
             .iter()
             .map(|c| (c.socket_family(), c.sock_id()))
@@ -348,7 +372,7 @@ impl Session {
             },
         )?;
         others.retain(|key, _| wanted.contains(key));
-        let results = self.drop_rows(targets);
+        let results = self.destroy_rows(targets);
         let mut report = DropReport {
             results,
             collateral: Vec::new(),
@@ -359,13 +383,16 @@ impl Session {
             .filter(|(_, o)| matches!(o, Outcome::Dropped))
             .filter_map(|(c, _)| others.remove(&(c.remote, c.local)))
             .collect();
-        if !peers.is_empty() {
-            let mut alive = HashSet::new();
-            self.for_each(&Query::all(), |conn| {
-                alive.insert(conn.cookie);
-                ControlFlow::Continue(())
-            })?;
-            peers.retain(|p| !alive.contains(&p.cookie));
+        let closed = report
+            .results
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Gone(GoneReason::Closed)));
+        if !peers.is_empty() || closed {
+            // One look afterwards serves both questions: which peers the
+            // resets closed, and which "gone" tuples a newer socket holds.
+            let alive = self.alive()?;
+            mark_replaced(&mut report.results, &alive);
+            peers.retain(|p| alive.get(&(p.local, p.remote)) != Some(&p.cookie));
             report.collateral = peers;
         }
         Ok(report)
@@ -386,5 +413,24 @@ impl Session {
             return Err(Error::NotFound);
         }
         Ok(report)
+    }
+}
+
+/// The kernel answers `ENOENT` both for a socket that closed and for a
+/// cookie that no longer matches the socket on the tuple (TCP's lookup folds
+/// `ESTALE` into `ENOENT`), so tell them apart by looking: a "closed" row
+/// whose tuple is held by a socket with another cookie was replaced.
+fn mark_replaced(
+    results: &mut [(Connection, Outcome)],
+    alive: &HashMap<(SocketAddr, SocketAddr), u64>,
+) {
+    for (conn, outcome) in results.iter_mut() {
+        if matches!(outcome, Outcome::Gone(GoneReason::Closed)) {
+            if let Some(cookie) = alive.get(&(conn.local, conn.remote)) {
+                if *cookie != conn.cookie {
+                    *outcome = Outcome::Gone(GoneReason::Replaced);
+                }
+            }
+        }
     }
 }

@@ -101,10 +101,7 @@ fn a_stale_row_is_gone_and_the_new_connection_on_its_tuple_survives() {
         let (mut new_server, _) = listener.accept().unwrap();
         let results = session.drop_rows(vec![old_row]);
         assert!(
-            matches!(
-                results[0].1,
-                Outcome::Gone(GoneReason::Replaced | GoneReason::Closed)
-            ),
+            matches!(results[0].1, Outcome::Gone(GoneReason::Replaced)),
             "{results:?}"
         );
         assert_eq!(read_errno(&mut new), None, "the new connection was hit");

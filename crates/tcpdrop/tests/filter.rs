@@ -2,7 +2,6 @@
 //! sockets, a filter must select exactly the rows `ss -tanH FILTER` lists.
 
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
 use std::time::Duration;
 
 use nstest::{connect_from, in_netns, listen, listen_dual, ss_rows_with, time_wait};
@@ -28,11 +27,7 @@ fn addr(text: &str) -> SocketAddr {
 /// and TIME-WAIT sockets in both families.
 fn populate() -> Population {
     for a in ["fd00::1/64", "fd00::2/64"] {
-        let status = Command::new("ip")
-            .args(["-6", "addr", "add", a, "dev", "lo", "nodad"])
-            .status()
-            .expect("run ip (iproute2)");
-        assert!(status.success(), "ip -6 addr add {a}");
+        nstest::add_address(a);
     }
     let l80a = listen("127.0.0.1:80");
     let l80b = listen("127.0.0.2:80");
