@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::{BinOp, End, Expr, PortOp, Prefix};
-use crate::conn::Connection;
+use crate::conn::{Connection, State, StateSet};
 
 /// Whose semantics to apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +22,7 @@ pub(super) enum Mode {
 /// kernel's 16-byte form (IPv4 in the first four bytes of an `AF_INET`
 /// socket, `::ffff:a.b.c.d` on an `AF_INET6` one).
 pub(super) struct Sock {
+    state: State,
     v6: bool,
     local: [u8; 16],
     remote: [u8; 16],
@@ -33,6 +34,7 @@ impl Sock {
     pub(super) fn of(conn: &Connection) -> Sock {
         let v6 = conn.socket_family() == sockdiag::Family::Inet6;
         Sock {
+            state: conn.state,
             v6,
             local: kernel_bytes(conn.local.ip(), v6),
             remote: kernel_bytes(conn.remote.ip(), v6),
@@ -89,6 +91,7 @@ pub(super) fn eval(expr: &Expr, sock: &Sock, mode: Mode) -> bool {
                 PortOp::Gt => have > want,
             }
         }
+        Expr::State { exclude, set, .. } => set.contains(sock.state) != *exclude,
         Expr::Not(inner) => !eval(inner, sock, mode),
         Expr::Seq(first, rest) => {
             rest.iter()
@@ -98,6 +101,57 @@ pub(super) fn eval(expr: &Expr, sock: &Sock, mode: Mode) -> bool {
                 })
         }
     }
+}
+
+/// The states in which `expr` can be `want` (true or false): exact for the
+/// `state` conditions, every state for an address or port term, whose
+/// outcome does not depend on the state. A superset of the truth, so a dump
+/// narrowed to it misses nothing.
+pub(super) fn possible_states(expr: &Expr, want: bool) -> StateSet {
+    match expr {
+        Expr::Host { .. } | Expr::Port { .. } => StateSet::ALL,
+        Expr::State { exclude, set, .. } => {
+            if *exclude != want {
+                *set
+            } else {
+                complement(*set)
+            }
+        }
+        Expr::Not(inner) => possible_states(inner, !want),
+        Expr::Seq(first, rest) => {
+            rest.iter()
+                .fold(possible_states(first, want), |acc, (op, e)| {
+                    let next = possible_states(e, want);
+                    // `a and b` is true only where both can be, false where
+                    // either can be; `or` the other way round.
+                    match (op, want) {
+                        (BinOp::And, true) | (BinOp::Or, false) => acc.intersection(next),
+                        (BinOp::And, false) | (BinOp::Or, true) => acc.union(next),
+                    }
+                })
+        }
+    }
+}
+
+/// Whether `expr` holds a `state listening` condition that is not negated
+/// (`positive`: under an even number of `not`s).
+pub(super) fn names_listening(expr: &Expr, positive: bool) -> bool {
+    match expr {
+        Expr::Host { .. } | Expr::Port { .. } => false,
+        Expr::State { exclude, set, .. } => {
+            positive != *exclude && *set == StateSet::only(State::Listen)
+        }
+        Expr::Not(inner) => names_listening(inner, !positive),
+        Expr::Seq(first, rest) => {
+            names_listening(first, positive)
+                || rest.iter().any(|(_, e)| names_listening(e, positive))
+        }
+    }
+}
+
+/// Every state not in `set`.
+fn complement(set: StateSet) -> StateSet {
+    set.iter().fold(StateSet::ALL, StateSet::without)
 }
 
 /// `INET_DIAG_BC_S_COND`/`D_COND`: the families must agree, but an IPv4

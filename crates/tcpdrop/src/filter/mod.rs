@@ -18,12 +18,19 @@
 //! expr     := "(" exprlist ")" | ("not" | "!") expr
 //!           | ("src" | "dst") [ "=" ] HOST
 //!           | ("sport" | "dport") [ OP ] PORT
+//!           | ("state" | "exclude" | "excl") STATE      (tcpdrop only)
 //! ```
 //!
 //! - `state`/`exclude` words come first, as `ss` reads them before the
 //!   expression: the first sets the state mask (`state` from nothing,
 //!   `exclude` from `all`), later ones add (`state`) or remove (`exclude`).
 //!   Without them every state may match ([`Filter::states`]).
+//! - Past the leading words, `state NAME` and `exclude NAME` are conditions
+//!   like any other: true when the connection's state is (is not) one that
+//!   NAME names. So `dport = :443 or ( src 10.0.0.0/8 and state
+//!   established )` works, which `ss` 6.1 refuses ("an inet prefix is
+//!   expected rather than state"). A filter that starts with `state` keeps
+//!   `ss`'s reading: those words apply to the whole expression.
 //! - `and` and `or` have the same precedence and group left to right, as in
 //!   `ss`: `a or b and c` is `(a or b) and c`. Two terms side by side are
 //!   joined by `and`. `not` binds to the one term after it.
@@ -54,6 +61,9 @@ mod tests;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filter {
     states: Option<StateSet>,
+    /// Whether a leading `state` word named `listening` itself (not a
+    /// group holding it) and no later `exclude` took it away.
+    listening_named: bool,
     expr: Option<Expr>,
 }
 
@@ -110,7 +120,7 @@ impl Filter {
     /// filter bytecode. An IPv4 address term matches v4-mapped connections;
     /// an address term never matches a connection of the other family.
     pub fn matches(&self, conn: &Connection) -> bool {
-        self.states().contains(conn.state)
+        self.leading_states().contains(conn.state)
             && self
                 .expr
                 .as_ref()
@@ -143,7 +153,7 @@ impl Filter {
             ]
             .into_iter()
             .fold(StateSet::ALL, StateSet::without),
-            _ => self.states(),
+            _ => self.leading_states(),
         };
         let sock = eval::Sock::of(conn);
         states.contains(conn.state)
@@ -153,18 +163,44 @@ impl Filter {
             })
     }
 
-    /// The states a connection must be in to match: those the `state` and
-    /// `exclude` words select, every state if there are none. Dump only
-    /// these.
+    /// The states a connection must be in to match: those the leading
+    /// `state` and `exclude` words select (every state if there are none),
+    /// narrowed by the `state` conditions of the expression where they
+    /// decide the outcome (`sport = :22 and state established`). Every
+    /// connection that matches is in one of these, so dump only these.
     pub fn states(&self) -> StateSet {
+        let leading = self.leading_states();
+        match &self.expr {
+            None => leading,
+            Some(expr) => leading.intersection(eval::possible_states(expr, true)),
+        }
+    }
+
+    /// The states the leading words select, every state without them.
+    fn leading_states(&self) -> StateSet {
         self.states.unwrap_or(StateSet::ALL)
     }
 
-    /// The states the `state`/`exclude` words select, `None` without such
-    /// words (a caller may then apply its own default, as `ss` lists only
-    /// connected sockets without `-a`).
+    /// The states the leading `state`/`exclude` words select, `None`
+    /// without such words (a caller may then apply its own default, as `ss`
+    /// lists only connected sockets without `-a`). `state` conditions
+    /// inside the expression are not counted here; see [`Filter::states`].
     pub fn explicit_states(&self) -> Option<StateSet> {
         self.states
+    }
+
+    /// Whether the filter asks for listening sockets by name: a leading
+    /// `state listening` (not a group such as `all` that holds it, and not
+    /// taken back by a later `exclude`), or a `state listening` condition
+    /// that is not negated. A caller that spares listeners unless asked
+    /// (as `tcpdrop` does) uses this as the asking.
+    pub fn names_listening(&self) -> bool {
+        let leading = self.listening_named && self.leading_states().contains(State::Listen);
+        let inner = self
+            .expr
+            .as_ref()
+            .is_some_and(|e| eval::names_listening(e, true));
+        (leading || inner) && self.states().contains(State::Listen)
     }
 
     /// Whether the filter has no words at all: it selects every connection.
@@ -181,10 +217,18 @@ impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sep = "";
         if let Some(states) = self.states {
-            if states == StateSet::ALL {
+            if states == StateSet::ALL && !self.listening_named {
                 f.write_str("state all")?;
+            } else if states == StateSet::ALL {
+                f.write_str("state all state listening")?;
             } else if states.is_empty() {
                 f.write_str("exclude all")?;
+            } else if states.contains(State::Listen) && !self.listening_named {
+                // Naming `listening` would ask for listeners; a group does not.
+                f.write_str("state all")?;
+                for state in State::ALL.into_iter().filter(|s| !states.contains(*s)) {
+                    write!(f, " exclude {}", state_word(state))?;
+                }
             } else {
                 for state in states.iter() {
                     write!(f, "{sep}state {}", state_word(state))?;
@@ -194,10 +238,32 @@ impl fmt::Display for Filter {
             sep = " ";
         }
         if let Some(expr) = &self.expr {
-            write!(f, "{sep}{expr}")?;
+            // A leading `state` word would be read as one of the state words
+            // that come first: group the expression to keep it a condition.
+            if expr.starts_with_state_word() {
+                write!(f, "{sep}({expr})")?;
+            } else {
+                write!(f, "{sep}{expr}")?;
+            }
         }
         Ok(())
     }
+}
+
+/// The word `ss` reads after `state` for this set: a state's name, a
+/// group's (`all`, `connected`, `synchronized`, `bucket`, `big`) or
+/// `unknown` for none; `None` for a set no single word names.
+fn set_word(set: StateSet) -> Option<&'static str> {
+    if set.is_empty() {
+        return Some("unknown");
+    }
+    let mut states = set.iter();
+    if let (Some(state), None) = (states.next(), states.next()) {
+        return Some(state_word(state));
+    }
+    ["all", "connected", "synchronized", "bucket", "big"]
+        .into_iter()
+        .find(|group| StateSet::from_name(group) == Some(set))
 }
 
 /// The name `ss` reads for a state after `state`.
@@ -270,8 +336,28 @@ enum Expr {
         op: PortOp,
         port: Option<u16>,
     },
+    /// `state NAME` (true when the connection's state is in the set) or
+    /// `exclude NAME` (true when it is not), as a condition inside the
+    /// expression; `word` is the name as [`fmt::Display`] writes it.
+    State {
+        exclude: bool,
+        set: StateSet,
+        word: &'static str,
+    },
     Not(Box<Expr>),
     Seq(Box<Expr>, Vec<(BinOp, Expr)>),
+}
+
+impl Expr {
+    /// Whether the expression's text starts with a `state`/`exclude` word,
+    /// which at the start of a filter would be read as a leading state word.
+    fn starts_with_state_word(&self) -> bool {
+        match self {
+            Expr::State { .. } => true,
+            Expr::Seq(first, _) => first.starts_with_state_word(),
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for Expr {
@@ -309,6 +395,10 @@ impl fmt::Display for Expr {
                     Some(port) => write!(f, ":{port}"),
                     None => f.write_str("*"),
                 }
+            }
+            Expr::State { exclude, word, .. } => {
+                let kw = if *exclude { "exclude" } else { "state" };
+                write!(f, "{kw} {word}")
             }
             Expr::Not(inner) => match **inner {
                 Expr::Seq(..) => write!(f, "not ({inner})"),

@@ -4,8 +4,8 @@
 
 use std::net::Ipv6Addr;
 
-use super::{BinOp, End, Expr, Filter, FilterError, PortOp, Prefix};
-use crate::conn::StateSet;
+use super::{set_word, BinOp, End, Expr, Filter, FilterError, PortOp, Prefix};
+use crate::conn::{State, StateSet};
 
 /// How deep parentheses and `not` may nest: bounds the recursion of the
 /// parser, the evaluator and `Drop` whatever the input.
@@ -146,7 +146,17 @@ pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
         pos: 0,
         end,
     };
-    let states = p.states()?;
+    let (states, listening_named) = p.states()?;
+    if let (Some(_), Some(Kind::Bin(_))) = (states, p.peek_kind()) {
+        // `state established or dport = :80`: ss refuses it too, since
+        // leading state words are not part of the expression.
+        return Err(p.expected(
+            "a condition",
+            0,
+            " (state words at the start apply to the whole filter; to use a state as a \
+             condition, put the expression in parentheses: '( state NAME or ... )')",
+        ));
+    }
     let expr = match p.peek() {
         None => None,
         Some(_) => Some(p.exprlist(0)?),
@@ -155,7 +165,11 @@ pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
         // exprlist stops only at the end or at a ')'.
         return Err(p.error_at(Some(tok), "filter: found ')' with no '(' open".to_string()));
     }
-    Ok(Filter { states, expr })
+    Ok(Filter {
+        states,
+        listening_named,
+        expr,
+    })
 }
 
 impl<'a> Parser<'a> {
@@ -215,9 +229,11 @@ impl<'a> Parser<'a> {
     }
 
     /// The leading `state`/`exclude` words (`ss.c` `main`): the first sets
-    /// the mask, later ones add or remove.
-    fn states(&mut self) -> Result<Option<StateSet>, FilterError> {
+    /// the mask, later ones add or remove. Also whether a `state` word named
+    /// `listening` itself and no later `exclude` took it back.
+    fn states(&mut self) -> Result<(Option<StateSet>, bool), FilterError> {
         let mut mask: Option<StateSet> = None;
+        let mut listening_named = false;
         while let Some(k @ (Kind::State | Kind::Exclude)) = self.peek_kind() {
             let from = self.pos;
             self.bump();
@@ -229,6 +245,11 @@ impl<'a> Parser<'a> {
                 return Err(self.expected("a state name", from, &format!(" ({STATE_NAMES})")));
             };
             self.bump();
+            if set == StateSet::only(State::Listen) {
+                listening_named = k == Kind::State;
+            } else if k == Kind::Exclude && set.contains(State::Listen) {
+                listening_named = false;
+            }
             mask = Some(match k {
                 Kind::State => mask.unwrap_or(StateSet::EMPTY).union(set),
                 _ => set
@@ -236,7 +257,8 @@ impl<'a> Parser<'a> {
                     .fold(mask.unwrap_or(StateSet::ALL), StateSet::without),
             });
         }
-        Ok(mask)
+        let listening_named = listening_named && mask.is_some_and(|m| m.contains(State::Listen));
+        Ok((mask, listening_named))
     }
 
     /// `exprlist`: terms joined by `and`/`or` or nothing (`and`), grouped
@@ -272,7 +294,11 @@ impl<'a> Parser<'a> {
     fn expr(&mut self, depth: usize) -> Result<Expr, FilterError> {
         let from = self.pos;
         let Some(tok) = self.peek() else {
-            return Err(self.expected("a condition (src, dst, sport, dport, not, '(')", from, ""));
+            return Err(self.expected(
+                "a condition (src, dst, sport, dport, state, not, '(')",
+                from,
+                "",
+            ));
         };
         let deeper = || {
             depth
@@ -363,14 +389,24 @@ impl<'a> Parser<'a> {
                 self.bump();
                 Ok(Expr::Port { end, op, port })
             }
-            Kind::State | Kind::Exclude => Err(self.error_at(
-                Some(tok),
-                format!(
-                    "filter: '{}' must come before the other conditions, as in ss, found after '{}'",
-                    tok.text,
-                    self.context(0)
-                ),
-            )),
+            Kind::State | Kind::Exclude => {
+                // Inside the expression a state word is a condition
+                // (tcpdrop's extension; ss 6.1 refuses it).
+                self.bump();
+                let set = match self.peek() {
+                    Some(t) if kind(t.text) == Kind::Word => scan_state(t.text),
+                    _ => None,
+                };
+                let Some((set, word)) = set.and_then(|set| Some((set, set_word(set)?))) else {
+                    return Err(self.expected("a state name", from, &format!(" ({STATE_NAMES})")));
+                };
+                self.bump();
+                Ok(Expr::State {
+                    exclude: kind(tok.text) == Kind::Exclude,
+                    set,
+                    word,
+                })
+            }
             Kind::Unsupported => Err(self.error_at(
                 Some(tok),
                 format!(
@@ -379,7 +415,7 @@ impl<'a> Parser<'a> {
                 ),
             )),
             Kind::RParen | Kind::Bin(_) | Kind::Op(_) | Kind::Word => Err(self.expected(
-                "a condition (src, dst, sport, dport, not, '(')",
+                "a condition (src, dst, sport, dport, state, not, '(')",
                 from.saturating_sub(1),
                 "",
             )),

@@ -380,12 +380,28 @@ fn errors_name_the_word_what_was_expected_and_where() {
         "{e}"
     );
     assert_eq!((e.word(), e.offset()), (1, 0));
-    let e = err(&["sport = :22", "state", "established"]);
-    assert_eq!(
-        e.message(),
-        "filter: 'state' must come before the other conditions, as in ss, found after 'sport = :22'"
+    let e = err(&["sport = :22", "state", "establishd"]);
+    assert!(
+        e.message().starts_with(
+            "filter: expected a state name after 'state', found 'establishd' (established, "
+        ),
+        "{e}"
     );
-    assert_eq!((e.word(), e.offset()), (1, 0));
+    assert_eq!((e.word(), e.offset()), (2, 0));
+    let e = err(&["sport = :22 and exclude"]);
+    assert!(
+        e.message()
+            .starts_with("filter: expected a state name after 'exclude', found the end"),
+        "{e}"
+    );
+    let e = err(&["state established or dport = :80"]);
+    assert!(
+        e.message().starts_with(
+            "filter: expected a condition after 'state established', found 'or' (state words at the start"
+        ),
+        "{e}"
+    );
+    assert_eq!((e.word(), e.offset()), (0, 18));
     let e = err(&["( sport = :22"]);
     assert_eq!(
         e.message(),
@@ -413,7 +429,7 @@ fn errors_name_the_word_what_was_expected_and_where() {
     let e = err(&["sport = :22 bogus"]);
     assert_eq!(
         e.message(),
-        "filter: expected a condition (src, dst, sport, dport, not, '(') after ':22', found 'bogus'"
+        "filter: expected a condition (src, dst, sport, dport, state, not, '(') after ':22', found 'bogus'"
     );
     let e = err(&["not"]);
     assert!(e.message().ends_with("found the end of the filter"), "{e}");
@@ -526,6 +542,114 @@ fn ss_compatible_matching_keeps_ss_family_blind_user_space_check() {
     assert!(f("not src [::/0]").matches(&v4) && !f("not src [::/0]").matches_like_ss(&v4));
 }
 
+#[test]
+fn state_conditions_inside_the_expression() {
+    let tw = conn(TcpState::TimeWait, "10.1.2.3:80", "10.9.9.9:5000", false);
+    let est10 = est("10.1.2.3:80", "10.9.9.9:5000");
+    let est_other = est("192.168.1.1:80", "10.9.9.9:5000");
+    let https = conn(TcpState::SynSent, "192.168.1.1:5000", "1.1.1.1:443", false);
+    let listener = conn(TcpState::Listen, "10.1.2.3:80", "0.0.0.0:0", false);
+    let done = f("dport = :443 or ( src 10.0.0.0/8 and state established )");
+    assert_eq!(
+        done.to_string(),
+        "dport = :443 or (src 10.0.0.0/8 and state established)"
+    );
+    assert_eq!(done.explicit_states(), None);
+    assert!(done.matches(&est10));
+    assert!(done.matches(&https));
+    assert!(!done.matches(&tw), "TIME-WAIT is not established");
+    assert!(!done.matches(&est_other), "not in 10.0.0.0/8");
+    assert!(!done.matches(&listener));
+    // `dport = :443` may hold in any state: nothing can narrow the dump.
+    assert_eq!(done.states(), StateSet::ALL);
+
+    // Where the state decides, the dump is narrowed; never below what matches.
+    let only = StateSet::only;
+    assert_eq!(
+        f("sport = :80 and state established").states(),
+        only(State::Established)
+    );
+    assert_eq!(
+        f("sport = :80 and exclude listening").states(),
+        StateSet::ALL.without(State::Listen)
+    );
+    assert_eq!(
+        f("not state listening").states(),
+        StateSet::ALL.without(State::Listen)
+    );
+    assert_eq!(
+        f("not ( sport = :1 or exclude time-wait )").states(),
+        only(State::TimeWait)
+    );
+    assert_eq!(
+        f("( state time-wait or state established ) and sport = :80").states(),
+        only(State::TimeWait).with(State::Established)
+    );
+    assert_eq!(
+        f("state established ( sport = :80 and state time-wait )").states(),
+        StateSet::EMPTY
+    );
+    assert_eq!(
+        f("( state bucket )").states(),
+        StateSet::from_name("bucket").unwrap()
+    );
+    assert!(f("sport = :80 and state unknown").states().is_empty());
+    assert!(f("sport = :80 exclude big").matches(&tw));
+    assert!(!f("sport = :80 exclude big").matches(&est10));
+
+    // A filter whose expression starts with a state condition prints with
+    // parentheses, or it would read back as leading state words.
+    for text in [
+        "( state established or sport = :22 )",
+        "( exclude synchronized )",
+        "state listening ( state established or sport = :22 )",
+    ] {
+        let filter = f(text);
+        assert_eq!(f(&filter.to_string()), filter, "{text} -> {filter}");
+    }
+    assert_eq!(
+        norm("( state established or sport = :22 )"),
+        "(state established or sport = :22)"
+    );
+    assert_eq!(
+        norm("sport = :22 state ESTAB"),
+        "sport = :22 and state established"
+    );
+    assert_eq!(
+        norm("sport = :22 excl connected"),
+        "sport = :22 and exclude connected"
+    );
+}
+
+#[test]
+fn listeners_are_named_only_by_listening_itself() {
+    for (text, named) in [
+        ("state listening", true),
+        ("state listen sport = :80", true),
+        ("state all", false),
+        ("exclude established", false),
+        ("state listening exclude listening", false),
+        ("state listening exclude all state listening", true),
+        ("state listening exclude big", false),
+        ("state listening state established", true),
+        ("sport = :80", false),
+        ("sport = :80 and state listening", true),
+        ("sport = :80 or not state listening", false),
+        ("sport = :80 and not exclude listening", true),
+        ("sport = :80 and exclude listening", false),
+        (
+            "sport = :80 and ( state listening or state time-wait )",
+            true,
+        ),
+        (
+            "state established ( sport = :80 or state listening )",
+            false,
+        ),
+    ] {
+        assert_eq!(f(text).names_listening(), named, "{text}");
+    }
+}
+
 fn arb_port() -> impl Strategy<Value = String> {
     prop_oneof![
         (0u16..=65535).prop_map(|p| format!(":{p}")),
@@ -570,6 +694,17 @@ fn arb_expr() -> impl Strategy<Value = String> {
             0u16..=65535
         )
             .prop_map(|(k, o, p)| format!("{k} {o} :{p}")),
+        (
+            prop_oneof![Just("state"), Just("exclude")],
+            prop_oneof![
+                Just("established"),
+                Just("listening"),
+                Just("bucket"),
+                Just("unknown"),
+                Just("all")
+            ]
+        )
+            .prop_map(|(k, s)| format!("{k} {s}")),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
@@ -596,11 +731,27 @@ proptest! {
         expr in proptest::option::of(arb_expr()),
     ) {
         let mut words: Vec<String> = states.iter().flat_map(|(k, s)| [k.to_string(), s.to_string()]).collect();
-        words.extend(expr);
+        // Grouped, so that a state condition at its start stays a condition.
+        words.extend(expr.map(|e| format!("( {e} )")));
         let filter = Filter::parse(&words).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let again = Filter::parse(&[filter.to_string()]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&again, &filter);
         prop_assert_eq!(again.to_string(), filter.to_string());
+    }
+
+    #[test]
+    fn states_hold_every_state_a_match_can_be_in(expr in arb_expr()) {
+        let filter = Filter::parse(&[format!("( {expr} )")]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for state in [TcpState::Established, TcpState::SynSent, TcpState::SynRecv, TcpState::FinWait1,
+                      TcpState::FinWait2, TcpState::TimeWait, TcpState::Close, TcpState::CloseWait,
+                      TcpState::LastAck, TcpState::Listen, TcpState::Closing] {
+            for (local, remote) in [("127.0.0.1:80", "10.0.0.1:443"), ("[::1]:22", "[fd00::1]:5000")] {
+                let c = conn(state, local, remote, false);
+                if filter.matches(&c) {
+                    prop_assert!(filter.states().contains(c.state), "{} matches {:?} outside {:?}", filter, c.state, filter.states());
+                }
+            }
+        }
     }
 
     #[test]
