@@ -21,6 +21,7 @@ pub const NETNS_RUN_DIR: &str = "/run/netns";
 pub struct Netns {
     file: File,
     path: PathBuf,
+    name: String,
 }
 
 impl Netns {
@@ -55,7 +56,11 @@ impl Netns {
                 _ => format!("cannot open {}: {err}", path.display()),
             },
         })?;
-        let netns = Netns { file, path };
+        let netns = Netns {
+            file,
+            path,
+            name: shown,
+        };
         netns.check()?;
         Ok(netns)
     }
@@ -63,6 +68,71 @@ impl Netns {
     /// The path it was opened from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What it was opened as: the name or path given to [`Netns::open`]
+    /// (for [`Netns::all`], the name under [`NETNS_RUN_DIR`] or
+    /// `/proc/PID/ns/net`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Every network namespace that can be found, each once: those named
+    /// under [`NETNS_RUN_DIR`] (by name, sorted), then those held by
+    /// processes (as `/proc/PID/ns/net`, the lowest pid's), the caller's own
+    /// included.
+    ///
+    /// Two paths are the same namespace when they are the same nsfs inode
+    /// (device and inode number, [`nsfs`]). A namespace whose process exits
+    /// during the search, or a file that is not a namespace (a stale entry
+    /// `ip netns` left), is skipped. Namespaces that nothing names and no
+    /// process holds (kept alive only by a bind mount elsewhere or an open
+    /// descriptor) cannot be found this way.
+    ///
+    /// [`nsfs`]: https://man7.org/linux/man-pages/man7/namespaces.7.html
+    pub fn all() -> Vec<Netns> {
+        let mut candidates: Vec<String> = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(NETNS_RUN_DIR) {
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            names.sort();
+            candidates.extend(names);
+        }
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            let mut pids: Vec<u32> = entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect();
+            pids.sort_unstable();
+            candidates.extend(pids.into_iter().map(|pid| format!("/proc/{pid}/ns/net")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        for candidate in candidates {
+            let path = if candidate.contains('/') {
+                PathBuf::from(&candidate)
+            } else {
+                Path::new(NETNS_RUN_DIR).join(&candidate)
+            };
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            use std::os::unix::fs::MetadataExt;
+            let key = (meta.dev(), meta.ino());
+            if seen.contains(&key) {
+                continue;
+            }
+            // Counted only once open: a process that exits now must not hide
+            // the namespace from the next process holding it.
+            if let Ok(netns) = Netns::open(&candidate) {
+                seen.insert(key);
+                found.push(netns);
+            }
+        }
+        found
     }
 
     /// Fail unless the file is a network namespace, by entering it on a
