@@ -1,4 +1,9 @@
-//! The command line, as a declaration: each flag's doc comment is its help.
+//! The command line, as a declaration: each flag's doc comment is its help,
+//! and `tcpdrop(8)` and the shell completions are generated from it
+//! (`tcpdrop --generate man|bash|zsh|fish|elvish`).
+//!
+//! Every option's long help ends with an example, so the man page carries one
+//! for each.
 
 use clap::Parser;
 
@@ -10,60 +15,186 @@ use crate::exit_codes;
 /// tcpdrop drops only connections it has just found in a fresh dump, naming
 /// each to the kernel by its socket cookie: a connection that is gone is
 /// reported gone, and never falls back to the listener on its port.
+///
+/// Connections are chosen by a tuple (BSD tcpdrop's form), by an ss filter
+/// expression (ss(8), FILTER), by state, by owning process or user, in one
+/// network namespace or all of them; --watch keeps dropping what matches
+/// as it appears.
 #[derive(Debug, Parser)]
 #[command(
     name = "tcpdrop",
     version,
     override_usage = "tcpdrop [OPTIONS] LADDR LPORT RADDR RPORT\n       \
                       tcpdrop [OPTIONS] LADDR:LPORT RADDR:RPORT\n       \
+                      tcpdrop [OPTIONS] FILTER...\n       \
                       tcpdrop [OPTIONS] -a | -s STATE...\n       \
-                      tcpdrop -l [OPTIONS]",
+                      tcpdrop -l [OPTIONS] [FILTER...]",
     after_help = AFTER_HELP,
+    after_long_help = AFTER_LONG_HELP,
 )]
 pub struct Cli {
     /// List the matching connections instead of dropping them (needs no privilege).
+    ///
+    /// Example: tcpdrop -l 'dport = :443 or ( src 10.0.0.0/8 and state established )'
     #[arg(short = 'l', long)]
     pub list: bool,
 
-    /// Drop every connection, listeners excluded (narrow it with -s, -4, -6).
+    /// Drop every connection, listeners excluded (narrow it with -s, -4, -6, --process, ...).
+    ///
+    /// Example: tcpdrop -a --process nginx
     #[arg(short = 'a', long)]
     pub all: bool,
 
-    /// Only connections in STATE; repeatable. ss's names: established, syn-sent,
-    /// syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait,
-    /// last-ack, listening, closing, and the groups connected, synchronized,
-    /// bucket, big, all. A listener is dropped only when `listening` is named.
+    /// Only connections in STATE; repeatable.
+    ///
+    /// ss's names: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2,
+    /// time-wait, closed, close-wait, last-ack, listening, closing, and the
+    /// groups connected, synchronized, bucket, big, all. A listener is
+    /// dropped only when `listening` is named.
+    ///
+    /// Example: tcpdrop -s time-wait -s close-wait
     #[arg(short = 's', long = "state", value_name = "STATE")]
     pub states: Vec<String>,
 
     /// Show what would be dropped; drop nothing.
+    ///
+    /// Example: tcpdrop -n -a --uid www-data
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
     /// Only IPv4 connections (including IPv4 on dual-stack IPv6 sockets).
+    ///
+    /// Example: tcpdrop -a -4
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
     pub ipv4: bool,
 
     /// Only IPv6 connections.
+    ///
+    /// Example: tcpdrop -l -6
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
 
     /// Print one JSON object per connection, one per line.
+    ///
+    /// Fields: family, state, local, remote, mapped, uid, inode, cookie,
+    /// recv_q, send_q; when dropping result, error (and reason when gone);
+    /// owners ([{"pid", "command"}]) with -p; netns with -N or --all-netns.
+    ///
+    /// Example: tcpdrop -l --json -p
     #[arg(long)]
     pub json: bool,
 
+    /// Show the processes that own each socket (PID and command name).
+    ///
+    /// A socket can have several owners (a descriptor inherited across
+    /// fork); TIME-WAIT and SYN-RECV sockets have none. Found by reading
+    /// /proc/*/fd once, only for the sockets the other options selected.
+    ///
+    /// Example: tcpdrop -l -p 'sport = :22'
+    #[arg(short = 'p', long)]
+    pub processes: bool,
+
+    /// Only sockets owned by process PID; repeatable (any of them).
+    ///
+    /// TIME-WAIT and SYN-RECV sockets have no owner and never match.
+    ///
+    /// Example: tcpdrop --pid 1234 -a
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<u32>,
+
+    /// Only sockets owned by a process whose command name (as in
+    /// /proc/PID/comm, at most 15 characters) is NAME; repeatable.
+    ///
+    /// NAME may be a pattern with `*` (any characters) and `?` (one
+    /// character). TIME-WAIT and SYN-RECV sockets have no owner and never
+    /// match.
+    ///
+    /// Example: tcpdrop --process 'php-fpm*' -a
+    #[arg(long, value_name = "NAME")]
+    pub process: Vec<String>,
+
+    /// Only sockets of user USER (a name from /etc/passwd, or a number);
+    /// repeatable.
+    ///
+    /// The kernel records the user that created each socket. TIME-WAIT and
+    /// SYN-RECV sockets carry no user (the kernel shows 0) and never match.
+    ///
+    /// Example: tcpdrop --uid nobody -a
+    #[arg(long, value_name = "USER|UID")]
+    pub uid: Vec<String>,
+
     /// Work in the network namespace NAME (from `ip netns list`) or PATH
     /// (an nsfs file such as /proc/PID/ns/net).
+    ///
+    /// Example: tcpdrop --netns blue --process nginx -a
     #[arg(short = 'N', long, value_name = "NAME|PATH")]
     pub netns: Option<String>,
 
+    /// Work in every network namespace found: those named under /run/netns
+    /// and those held by processes, each once, this one included.
+    ///
+    /// Each row is tagged with its namespace (its name, or
+    /// /proc/PID/ns/net).
+    ///
+    /// Example: tcpdrop --all-netns -l 'dport = :5432'
+    #[arg(long, conflicts_with = "netns")]
+    pub all_netns: bool,
+
+    /// Keep dropping every connection that matches, as it appears, checking
+    /// every INTERVAL (default 1s; e.g. 500ms, 2s, 1m), until interrupted
+    /// (SIGINT, SIGTERM), --count or --timeout.
+    ///
+    /// Each drop is printed as it happens; a summary follows on stderr.
+    /// Exit status 1 if nothing ever matched.
+    ///
+    /// Example: tcpdrop --watch=500ms --count 10 'dport = :6379'
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1s",
+        conflicts_with_all = ["list", "dry_run"],
+    )]
+    pub watch: Option<String>,
+
+    /// With --watch: stop after N connections were dropped.
+    ///
+    /// Example: tcpdrop --watch --count 1 --process curl -a
+    #[arg(long, value_name = "N", requires = "watch")]
+    pub count: Option<u64>,
+
+    /// With --watch: stop after DURATION (e.g. 30s, 5m, 1h).
+    ///
+    /// Example: tcpdrop --watch --timeout 5m -s syn-sent
+    #[arg(long, value_name = "DURATION", requires = "watch")]
+    pub timeout: Option<String>,
+
     /// Never print the column header (it is printed only on a terminal).
+    ///
+    /// Example: tcpdrop -l -H | wc -l
     #[arg(short = 'H', long)]
     pub no_header: bool,
 
+    /// Write the manual page or a shell completion script to stdout.
+    #[arg(
+        long,
+        value_name = "KIND",
+        hide = true,
+        value_parser = ["man", "bash", "zsh", "fish", "elvish"],
+    )]
+    pub generate: Option<String>,
+
     /// The connection to drop: LADDR LPORT RADDR RPORT, or LADDR:LPORT
-    /// RADDR:RPORT (IPv6 as [ADDR]:PORT, with %SCOPE if link-local).
-    #[arg(value_name = "CONNECTION")]
+    /// RADDR:RPORT (IPv6 as [ADDR]:PORT, with %SCOPE if link-local); or an
+    /// ss filter expression.
+    ///
+    /// FILTER is ss's language: state/exclude words, then conditions src,
+    /// dst, sport, dport joined by and, or, not and parentheses; `state
+    /// NAME` may also be a condition inside the expression.
+    ///
+    /// Example: tcpdrop 10.0.0.5 443 10.0.0.9 51234
+    #[arg(value_name = "CONNECTION|FILTER")]
     pub args: Vec<String>,
 }
 
@@ -74,6 +205,39 @@ const AFTER_HELP: &str = concat!(
     "  tcpdrop '[::1]:8080' '[::1]:40112'       the same, IPv6\n",
     "  tcpdrop -n -s time-wait                 show which TIME-WAIT sockets would go\n",
     "  tcpdrop -a -4 --json                    drop every IPv4 connection, JSON out\n",
+    "  tcpdrop 'dport = :443'                  drop what an ss filter selects\n",
+    "  tcpdrop --netns blue --process nginx -a drop nginx's connections in netns blue\n",
+    "  tcpdrop --watch --count 3 'dport = :80' drop the next three as they appear\n",
+    "\n",
+    exit_codes::help_table!(),
+);
+
+const AFTER_LONG_HELP: &str = concat!(
+    "Examples:\n",
+    "  tcpdrop -l\n",
+    "      List every TCP connection (State, Recv-Q, Send-Q, Local, Remote).\n",
+    "  tcpdrop 10.0.0.5 443 10.0.0.9 51234\n",
+    "  tcpdrop 10.0.0.5:443 10.0.0.9:51234\n",
+    "      Drop exactly this connection (exit 1 if there is none).\n",
+    "  tcpdrop -l 'dport = :443 or ( src 10.0.0.0/8 and state established )'\n",
+    "      List what an ss filter selects; without -l, drop it.\n",
+    "  tcpdrop -n -s time-wait\n",
+    "      Show which TIME-WAIT sockets would be dropped.\n",
+    "  tcpdrop -s listening 0.0.0.0:8080 0.0.0.0:0\n",
+    "      A listener is dropped only when `listening` is named.\n",
+    "  tcpdrop -l -p --uid www-data\n",
+    "      List the connections of user www-data with their processes.\n",
+    "  tcpdrop --netns blue --process nginx -a\n",
+    "      Drop every connection of nginx in network namespace blue.\n",
+    "  tcpdrop --all-netns -l --json\n",
+    "      List the connections of every namespace, each tagged with it.\n",
+    "  tcpdrop --watch=500ms --timeout 10m 'dport = :6379'\n",
+    "      For ten minutes, drop every new connection to port 6379.\n",
+    "\n",
+    "Output: one line per connection; when dropping, its outcome first: dropped,\n",
+    "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",
+    "loopback peer reset by a drop), failed (with the reason) or would-drop; then\n",
+    "a summary on stderr. Colour only on a terminal, never with NO_COLOR set.\n",
     "\n",
     exit_codes::help_table!(),
 );
@@ -81,10 +245,10 @@ const AFTER_HELP: &str = concat!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn help_documents_every_exit_code() {
-        use clap::CommandFactory;
         let help = Cli::command().render_long_help().to_string();
         for code in [
             exit_codes::OK,
@@ -103,7 +267,25 @@ mod tests {
 
     #[test]
     fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_visible_option_has_an_example_in_its_long_help() {
+        let cmd = Cli::command();
+        for arg in cmd.get_arguments() {
+            if arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version") {
+                continue;
+            }
+            let long = arg
+                .get_long_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(
+                long.contains("Example: tcpdrop"),
+                "--{} has no example in its long help",
+                arg.get_id()
+            );
+        }
     }
 }

@@ -2,21 +2,28 @@
 
 mod cli;
 mod exit_codes;
+mod generate;
 mod output;
+mod owners;
 mod tuple;
+mod watch;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use tcpdrop::filter::Filter;
+use tcpdrop::procs::SocketOwners;
 use tcpdrop::{
-    Connection, DropOptions, Error, Family, Netns, Outcome, Query, Session, State, StateSet,
+    Connection, DropOptions, DropReport, Error, Family, Netns, Outcome, Query, Session, State,
+    StateSet,
 };
 
 use crate::cli::Cli;
 use crate::output::{Printer, Row};
+use crate::owners::OwnerFilter;
 
 /// A reason to stop: the exit status and the one line that explains it
 /// (empty for a quiet exit, such as a closed pipe).
@@ -99,7 +106,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// What the positional words named.
+/// What the positional words named, in one namespace.
 enum Target {
     /// Every connection the other options allow.
     Everything,
@@ -109,13 +116,56 @@ enum Target {
     Filter(Filter),
 }
 
-/// Whether the words name the `listening` state itself (not just a group
-/// such as `all` that holds it).
-fn names_listening(words: &[String]) -> bool {
-    words.iter().any(|word| {
-        word.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-            .any(|token| matches!(State::from_name(token), Some(State::Listen)))
-    })
+/// What the positional words named, as typed: a tuple's `%scope` is looked
+/// up in each namespace.
+enum Typed {
+    Everything,
+    Tuple(tuple::Endpoint, tuple::Endpoint),
+    Filter(Filter),
+}
+
+/// What the options decided, the same in every namespace.
+struct Plan {
+    query: Query,
+    typed: Typed,
+    /// Listeners may be chosen: `listening` was named.
+    listeners: bool,
+    owners: OwnerFilter,
+    /// `-p`: show the owning processes.
+    show_owners: bool,
+}
+
+/// One network namespace to work in.
+struct Space {
+    /// Its name or path, when namespaces were named (`-N`, `--all-netns`).
+    label: Option<String>,
+    session: Session,
+    target: Target,
+}
+
+/// How `--watch` runs.
+struct WatchPlan {
+    interval: Duration,
+    count: Option<u64>,
+    timeout: Option<Duration>,
+}
+
+/// The outcomes of a run, summed over namespaces and rounds.
+#[derive(Default)]
+struct Totals {
+    chosen: usize,
+    dropped: u64,
+    gone: usize,
+    failed: usize,
+}
+
+impl Totals {
+    fn summary(&self) -> String {
+        format!(
+            "dropped {}, gone {}, failed {}",
+            self.dropped, self.gone, self.failed
+        )
+    }
 }
 
 /// The states named with `-s`, and whether `listening` was named explicitly.
@@ -136,123 +186,279 @@ fn parse_states(names: &[String]) -> Result<(Option<StateSet>, bool), Failure> {
     Ok((set, listeners))
 }
 
-fn run(cli: &Cli) -> Result<u8, Failure> {
+/// Read the options into a plan; every usage error is found here, before
+/// anything is opened or touched.
+fn plan(cli: &Cli) -> Result<Plan, Failure> {
     let family = match (cli.ipv4, cli.ipv6) {
         (true, _) => Some(Family::Ipv4),
         (_, true) => Some(Family::Ipv6),
         _ => None,
     };
     let (states, listeners_named) = parse_states(&cli.states)?;
-    let (mut typed, mut filter) = (None, None);
-    if tuple::is_filter(&cli.args) {
-        filter = Some(Filter::parse(&cli.args).map_err(|err| Failure::usage(err.to_string()))?);
+    let typed = if tuple::is_filter(&cli.args) {
+        Typed::Filter(Filter::parse(&cli.args).map_err(|err| Failure::usage(err.to_string()))?)
     } else if !cli.args.is_empty() {
-        typed = Some(tuple::parse(&cli.args).map_err(Failure::usage)?);
-    }
-    if (typed.is_some() || filter.is_some()) && cli.all {
+        let (local, remote) = tuple::parse(&cli.args).map_err(Failure::usage)?;
+        Typed::Tuple(local, remote)
+    } else {
+        Typed::Everything
+    };
+    let named = !matches!(typed, Typed::Everything);
+    let owners = OwnerFilter::new(&cli.pid, &cli.process, &cli.uid).map_err(Failure::usage)?;
+    if named && cli.all {
         return Err(Failure::usage(
             "-a drops everything: give it without a connection or filter",
         ));
     }
-    if !cli.list
-        && !cli.dry_run
-        && typed.is_none()
-        && filter.is_none()
-        && !cli.all
-        && states.is_none()
-    {
+    if !cli.list && !cli.dry_run && !named && !cli.all && states.is_none() && !owners.is_active() {
         return Err(Failure::usage(
             "nothing to drop: name a connection (LADDR LPORT RADDR RPORT), give a filter, \
-             -s STATE or -a (-l lists, -n shows what would be dropped)",
+             -s STATE, --pid, --process, --uid or -a (-l lists, -n shows what would be dropped)",
         ));
     }
-    // A filter's own `state listening` asks for listeners as -s does.
-    let listeners_named = listeners_named
-        || filter.as_ref().is_some_and(|f| {
-            f.explicit_states()
-                .is_some_and(|s| s.contains(State::Listen))
-                && names_listening(&cli.args)
-        });
     if cli.list && (cli.dry_run || cli.all) {
         return Err(Failure::usage("-l lists; it does not go with -a or -n"));
     }
+    // A filter's own `state listening` asks for listeners as -s does.
+    let listeners = listeners_named || matches!(&typed, Typed::Filter(f) if f.names_listening());
+    let mut wanted = states.unwrap_or(StateSet::ALL);
+    if let Typed::Filter(filter) = &typed {
+        wanted = wanted.intersection(filter.states());
+    }
+    Ok(Plan {
+        query: Query {
+            family,
+            states: wanted,
+        },
+        typed,
+        listeners,
+        owners,
+        show_owners: cli.processes,
+    })
+}
 
-    let mut session = match &cli.netns {
-        Some(name) => Session::in_netns(&Netns::open(name)?)?,
-        None => Session::new()?,
+/// The namespaces to work in, each with its session and target.
+fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Vec<Space>, Failure> {
+    let sessions: Vec<(Option<String>, Session)> = if cli.all_netns {
+        Netns::all()
+            .into_iter()
+            .map(|ns| Ok((Some(ns.name().to_string()), Session::in_netns(&ns)?)))
+            .collect::<Result<_, Error>>()?
+    } else if let Some(name) = &cli.netns {
+        let ns = Netns::open(name)?;
+        vec![(Some(ns.name().to_string()), Session::in_netns(&ns)?)]
+    } else {
+        vec![(None, Session::new()?)]
     };
-    let mut wanted_states = states.unwrap_or(StateSet::ALL);
-    let target = match (typed, filter) {
-        (Some((local, remote)), _) => Target::Tuple(
-            socket_addr(&session, &local)?,
-            socket_addr(&session, &remote)?,
-        ),
-        (None, Some(filter)) => {
-            wanted_states = wanted_states.intersection(filter.states());
-            Target::Filter(filter)
-        }
-        (None, None) => Target::Everything,
-    };
-    let query = Query {
-        family,
-        states: wanted_states,
-    };
-    let choose = |c: &Connection| match &target {
+    sessions
+        .into_iter()
+        .map(|(label, session)| {
+            let target = match &plan.typed {
+                Typed::Everything => Target::Everything,
+                Typed::Filter(filter) => Target::Filter(filter.clone()),
+                Typed::Tuple(local, remote) => Target::Tuple(
+                    socket_addr(&session, local)?,
+                    socket_addr(&session, remote)?,
+                ),
+            };
+            Ok(Space {
+                label,
+                session,
+                target,
+            })
+        })
+        .collect()
+}
+
+/// Whether the positional words select `c`.
+fn targeted(target: &Target, c: &Connection) -> bool {
+    match target {
         Target::Everything => true,
         Target::Tuple(local, remote) => c.has_tuple(local, remote),
         Target::Filter(filter) => filter.matches(c),
+    }
+}
+
+fn run(cli: &Cli) -> Result<u8, Failure> {
+    if let Some(kind) = &cli.generate {
+        generate::write(kind, &mut io::stdout().lock())?;
+        return Ok(exit_codes::OK);
+    }
+    let plan = plan(cli)?;
+    let watch = match &cli.watch {
+        None => None,
+        Some(interval) => Some(WatchPlan {
+            interval: watch::parse_duration(interval)
+                .map_err(|e| Failure::usage(format!("--watch: {e}")))?,
+            count: cli.count,
+            timeout: cli
+                .timeout
+                .as_deref()
+                .map(watch::parse_duration)
+                .transpose()
+                .map_err(|e| Failure::usage(format!("--timeout: {e}")))?,
+        }),
     };
+    if cli.count == Some(0) {
+        return Err(Failure::usage(
+            "--count 0 would stop before starting: give 1 or more",
+        ));
+    }
+    // Blocked before any thread starts, so that every thread inherits it.
+    let signals = match watch {
+        Some(_) => Some(watch::Signals::block().map_err(|e| Failure::from(Error::Io(e)))?),
+        None => None,
+    };
+    let mut spaces = open_spaces(cli, &plan)?;
     let header = !cli.no_header && !cli.json && io::stdout().is_terminal();
     let mut printer = Printer::new(io::stdout().lock(), cli.json, header);
+    printer.colour = output::use_colour(
+        io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR"),
+        cli.json,
+    );
+    printer.netns_column = cli.all_netns;
+    printer.owners_column = cli.processes;
 
     if cli.list || cli.dry_run {
-        let rows: Vec<Connection> = session
-            .list(&query)?
+        return list(cli, &plan, &mut spaces, &mut printer);
+    }
+    match (watch, signals) {
+        (Some(watch), Some(signals)) => {
+            watch_drops(&plan, &mut spaces, &mut printer, &watch, &signals)
+        }
+        _ => drop_once(&plan, &mut spaces, &mut printer),
+    }
+}
+
+/// `-l` and `-n`: print what is selected, touch nothing.
+fn list<W: Write>(
+    cli: &Cli,
+    plan: &Plan,
+    spaces: &mut [Space],
+    printer: &mut Printer<W>,
+) -> Result<u8, Failure> {
+    let mut shown_total = 0;
+    for space in spaces.iter_mut() {
+        let conns: Vec<Connection> = space
+            .session
+            .list(&plan.query)?
             .into_iter()
-            .filter(|c| choose(c) && (cli.list || listeners_named || !c.is_listener()))
+            .filter(|c| {
+                targeted(&space.target, c) && (cli.list || plan.listeners || !c.is_listener())
+            })
             .collect();
+        let owners = (plan.show_owners || plan.owners.needs_processes())
+            .then(|| SocketOwners::scan(&conns.iter().map(|c| c.inode).collect()));
+        let owners_of = |c: &Connection| owners.as_ref().map_or(&[][..], |o| o.owners(c.inode));
         let result = if cli.dry_run {
             Some("would-drop")
         } else {
             None
         };
-        let scope_name = |index: u32| session.interface_name(index);
-        let shown: Vec<Row<'_>> = rows
+        let shown: Vec<Row<'_>> = conns
             .iter()
+            .filter(|c| plan.owners.admits(c, owners_of(c)))
             .map(|conn| Row {
                 conn,
                 result,
                 detail: None,
                 collateral: false,
+                owners: plan.show_owners.then(|| owners_of(conn)),
+                netns: space.label.as_deref(),
             })
             .collect();
+        let scope_name = |index: u32| space.session.interface_name(index);
         printer.rows(&shown, &scope_name)?;
-        if cli.dry_run {
-            eprintln!("would drop {}", rows.len());
-        }
-        if rows.is_empty() {
-            return Err(nothing_matched(&mut session, &target, listeners_named));
-        }
-        return Ok(exit_codes::OK);
+        shown_total += shown.len();
     }
+    if cli.dry_run {
+        eprintln!("would drop {shown_total}");
+    }
+    if shown_total == 0 {
+        return Err(nothing_matched(spaces, plan));
+    }
+    Ok(exit_codes::OK)
+}
 
-    let options = DropOptions {
-        listeners: listeners_named,
+/// One namespace's drop: the owners looked up first when they select or
+/// are shown, then the safe drop of what the options choose, at most
+/// `limit` of them.
+fn drop_space(
+    space: &mut Space,
+    plan: &Plan,
+    limit: Option<u64>,
+) -> Result<(DropReport, Option<SocketOwners>), Failure> {
+    let Space {
+        session, target, ..
+    } = space;
+    let owners = if plan.show_owners || plan.owners.needs_processes() {
+        let inodes = session
+            .list(&plan.query)?
+            .iter()
+            .filter(|c| targeted(target, c))
+            .map(|c| c.inode)
+            .collect();
+        Some(SocketOwners::scan(&inodes))
+    } else {
+        None
     };
-    let report = session.drop_where(&query, options, choose)?;
-    if report.results.is_empty() {
-        return Err(nothing_matched(&mut session, &target, listeners_named));
-    }
-    let (dropped, gone, failed) = report.counts();
-    // When the kernel refused the very first drop for lack of privilege or
-    // support, nothing was dropped and one line says why.
-    let refusal = report
+    let mut taken: u64 = 0;
+    let options = DropOptions {
+        listeners: plan.listeners,
+    };
+    let report = session.drop_where(&plan.query, options, |c| {
+        // A socket that appeared after the owner scan has no owner in it,
+        // so --pid/--process leave it for the next look.
+        let owned = owners.as_ref().map_or(&[][..], |o| o.owners(c.inode));
+        let chosen =
+            targeted(target, c) && plan.owners.admits(c, owned) && limit.is_none_or(|l| taken < l);
+        if chosen {
+            taken = taken.saturating_add(1);
+        }
+        chosen
+    })?;
+    let owners = match owners {
+        // The reset peers were not chosen, so not looked up: look now.
+        Some(mut owners) if plan.show_owners && !report.collateral.is_empty() => {
+            owners.extend(SocketOwners::scan(
+                &report.collateral.iter().map(|c| c.inode).collect(),
+            ));
+            Some(owners)
+        }
+        other => other,
+    };
+    Ok((report, owners))
+}
+
+/// The refusal that stopped a drop before anything was touched: no
+/// privilege, or no kernel support.
+fn refusal(report: &DropReport) -> Option<&Error> {
+    report
         .results
         .iter()
         .find_map(|(_, outcome)| match outcome {
             Outcome::Failed(err @ (Error::AccessDenied(_) | Error::NotSupported)) => Some(err),
             _ => None,
-        });
+        })
+}
+
+/// Print one namespace's report and add it to `totals`; the refusal that
+/// stops the run, if the kernel refused.
+fn print_report<W: Write>(
+    space: &Space,
+    plan: &Plan,
+    report: &DropReport,
+    owners: Option<&SocketOwners>,
+    printer: &mut Printer<W>,
+    totals: &mut Totals,
+) -> Result<Option<Failure>, Failure> {
+    let (dropped, gone, failed) = report.counts();
+    let shown_owners = |c: &Connection| {
+        plan.show_owners
+            .then(|| owners.map_or(&[][..], |o| o.owners(c.inode)))
+    };
+    let netns = space.label.as_deref();
     let mut rows: Vec<Row<'_>> = report
         .results
         .iter()
@@ -265,6 +471,8 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
                 Outcome::Failed(err) => Some(err.to_string()),
             },
             collateral: false,
+            owners: shown_owners(conn),
+            netns,
         })
         .collect();
     rows.extend(report.collateral.iter().map(|conn| Row {
@@ -272,33 +480,126 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         result: Some("gone"),
         detail: Some(tcpdrop::GoneReason::ResetByPeerDrop.describe().to_string()),
         collateral: true,
+        owners: shown_owners(conn),
+        netns,
     }));
-    let scope_name = |index: u32| session.interface_name(index);
-    let everything_refused = dropped == 0 && gone == 0 && refusal.is_some();
-    if cli.json || !everything_refused {
+    let refused = refusal(report);
+    // When the kernel refused the very first drop for lack of privilege or
+    // support, nothing was dropped and one line says why.
+    let everything_refused = dropped == 0 && gone == 0 && refused.is_some();
+    if printer.is_json() || !everything_refused {
+        let scope_name = |index: u32| space.session.interface_name(index);
         printer.rows(&rows, &scope_name)?;
     }
-    let collateral = report.collateral.len();
-    eprintln!(
-        "dropped {dropped}, gone {}, failed {failed}",
-        gone + collateral
-    );
-    if let Some(err) = refusal {
+    totals.chosen = totals.chosen.saturating_add(report.results.len());
+    totals.dropped = totals.dropped.saturating_add(dropped as u64);
+    totals.gone = totals
+        .gone
+        .saturating_add(gone)
+        .saturating_add(report.collateral.len());
+    totals.failed = totals.failed.saturating_add(failed);
+    Ok(refused.map(|err| {
         let code = Failure::from(clone_refusal(err)).code;
-        let suffix = if dropped == 0 {
+        let suffix = if totals.dropped == 0 {
             " (nothing was dropped)"
         } else {
             ""
         };
-        return Err(Failure {
+        Failure {
             code,
             message: format!("{err}{suffix}"),
-        });
+        }
+    }))
+}
+
+/// Drop what is selected, in every namespace, once.
+fn drop_once<W: Write>(
+    plan: &Plan,
+    spaces: &mut [Space],
+    printer: &mut Printer<W>,
+) -> Result<u8, Failure> {
+    let mut totals = Totals::default();
+    for space in spaces.iter_mut() {
+        let (report, owners) = drop_space(space, plan, None)?;
+        if let Some(stop) =
+            print_report(space, plan, &report, owners.as_ref(), printer, &mut totals)?
+        {
+            eprintln!("{}", totals.summary());
+            return Err(stop);
+        }
     }
-    if failed > 0 {
+    if totals.chosen == 0 {
+        return Err(nothing_matched(spaces, plan));
+    }
+    eprintln!("{}", totals.summary());
+    if totals.failed > 0 {
         return Err(Failure {
             code: exit_codes::PARTIAL,
-            message: format!("{failed} of {} drops failed", report.results.len()),
+            message: format!("{} of {} drops failed", totals.failed, totals.chosen),
+        });
+    }
+    Ok(exit_codes::OK)
+}
+
+/// `--watch`: drop what is selected, round after round, until a signal,
+/// `--count` or `--timeout`; then the summary.
+fn watch_drops<W: Write>(
+    plan: &Plan,
+    spaces: &mut [Space],
+    printer: &mut Printer<W>,
+    watch: &WatchPlan,
+    signals: &watch::Signals,
+) -> Result<u8, Failure> {
+    let deadline = watch.timeout.map(|t| Instant::now() + t);
+    let mut totals = Totals::default();
+    let mut rounds: u64 = 0;
+    let count_reached = |totals: &Totals| watch.count.is_some_and(|c| totals.dropped >= c);
+    loop {
+        rounds = rounds.saturating_add(1);
+        for space in spaces.iter_mut() {
+            if count_reached(&totals) {
+                break;
+            }
+            let limit = watch.count.map(|c| c.saturating_sub(totals.dropped));
+            let (report, owners) = drop_space(space, plan, limit)?;
+            if let Some(stop) =
+                print_report(space, plan, &report, owners.as_ref(), printer, &mut totals)?
+            {
+                eprintln!("{} in {rounds} rounds", totals.summary());
+                return Err(stop);
+            }
+        }
+        if count_reached(&totals) {
+            break;
+        }
+        let wait = match deadline {
+            None => watch.interval,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                left.min(watch.interval)
+            }
+        };
+        if signals.wait(wait).is_some() {
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+    }
+    eprintln!("{} in {rounds} rounds", totals.summary());
+    if totals.failed > 0 {
+        return Err(Failure {
+            code: exit_codes::PARTIAL,
+            message: format!("{} of {} drops failed", totals.failed, totals.chosen),
+        });
+    }
+    if totals.chosen == 0 {
+        return Err(Failure {
+            code: exit_codes::NO_MATCH,
+            message: format!("no connection matched in {rounds} rounds"),
         });
     }
     Ok(exit_codes::OK)
@@ -314,23 +615,32 @@ fn clone_refusal(err: &Error) -> Error {
 
 /// Exit 1, saying what did not match; for a tuple that names a listener not
 /// asked for, say how to ask.
-fn nothing_matched(session: &mut Session, target: &Target, listeners_named: bool) -> Failure {
-    let message = match target {
-        Target::Everything => "no connection matched".to_string(),
-        Target::Filter(filter) => format!("no connection matched the filter '{filter}'"),
-        Target::Tuple(local, remote) => {
-            let listener = !listeners_named
-                && session.list(&Query::all()).is_ok_and(|all| {
-                    all.iter()
-                        .any(|c| c.is_listener() && c.has_tuple(local, remote))
-                });
-            if listener {
-                format!("{local} is a listening socket: add -s listening to drop it")
-            } else {
-                format!("no such connection: {local} {remote}")
+fn nothing_matched(spaces: &mut [Space], plan: &Plan) -> Failure {
+    let mut message = match spaces.first_mut() {
+        None => "no network namespace found".to_string(),
+        Some(space) => match &space.target {
+            Target::Everything => "no connection matched".to_string(),
+            Target::Filter(filter) => format!("no connection matched the filter '{filter}'"),
+            Target::Tuple(local, remote) => {
+                let listener = !plan.listeners
+                    && space.session.list(&Query::all()).is_ok_and(|all| {
+                        all.iter()
+                            .any(|c| c.is_listener() && c.has_tuple(local, remote))
+                    });
+                if listener {
+                    format!("{local} is a listening socket: add -s listening to drop it")
+                } else {
+                    format!("no such connection: {local} {remote}")
+                }
             }
-        }
+        },
     };
+    if plan.owners.is_active() {
+        message.push_str(" (with the owners asked for by --pid/--process/--uid)");
+    }
+    if spaces.len() > 1 {
+        message.push_str(" in any network namespace");
+    }
     Failure {
         code: exit_codes::NO_MATCH,
         message,

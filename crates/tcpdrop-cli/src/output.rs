@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use serde_json::{json, Map, Value};
+use tcpdrop::procs::Owner;
 use tcpdrop::Connection;
 
 /// Where rows go, and in which form.
@@ -12,6 +13,12 @@ pub struct Printer<W: Write> {
     out: W,
     json: bool,
     header: bool,
+    /// Colour the outcomes with ANSI codes (a terminal, no NO_COLOR, no JSON).
+    pub colour: bool,
+    /// Lead each row with its network namespace (`--all-netns`).
+    pub netns_column: bool,
+    /// End each row with its owning processes (`-p`).
+    pub owners_column: bool,
 }
 
 /// One row of output: a connection and, when dropping, what became of it.
@@ -24,15 +31,63 @@ pub struct Row<'a> {
     pub detail: Option<String>,
     /// Not chosen, but closed by the run (a loopback peer reset).
     pub collateral: bool,
+    /// The processes that own it, when asked for (`-p`).
+    pub owners: Option<&'a [Owner]>,
+    /// The network namespace it is in, when more than the caller's is in play.
+    pub netns: Option<&'a str>,
+}
+
+/// Whether to colour the output: only on a terminal, never with `NO_COLOR`
+/// set (to anything, <https://no-color.org>), never as JSON.
+pub fn use_colour(terminal: bool, no_color: Option<std::ffi::OsString>, json: bool) -> bool {
+    terminal && no_color.is_none() && !json
+}
+
+/// `text` in the colour of the outcome it names (dropped green, gone
+/// yellow, failed red, would-drop cyan), `text` itself for anything else.
+fn paint(result: &str, text: &str) -> String {
+    let code = match result {
+        "dropped" => "32",
+        "gone" => "33",
+        "failed" => "31",
+        "would-drop" => "36",
+        _ => return text.to_string(),
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// The owners as `command/pid`, comma-separated; `-` for none.
+pub fn owners_text(owners: &[Owner]) -> String {
+    if owners.is_empty() {
+        return "-".to_string();
+    }
+    owners
+        .iter()
+        .map(|o| format!("{}/{}", o.command, o.pid))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl<W: Write> Printer<W> {
     /// A printer writing to `out`; `header` is whether to print a column header.
     pub fn new(out: W, json: bool, header: bool) -> Printer<W> {
-        Printer { out, json, header }
+        Printer {
+            out,
+            json,
+            header,
+            colour: false,
+            netns_column: false,
+            owners_column: false,
+        }
     }
 
-    /// Print `rows`, aligned (or as JSON lines), then flush.
+    /// Whether rows are printed as JSON.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Print `rows`, aligned (or as JSON lines), then flush. The header
+    /// comes once, before the first rows printed.
     pub fn rows(
         &mut self,
         rows: &[Row<'_>],
@@ -56,20 +111,53 @@ impl<W: Write> Printer<W> {
             .collect();
         let local_width = texts.iter().map(|t| t.0.len()).max().unwrap_or(0).max(5);
         let remote_width = texts.iter().map(|t| t.1.len()).max().unwrap_or(0).max(6);
+        let processes: Vec<String> = rows
+            .iter()
+            .map(|r| owners_text(r.owners.unwrap_or_default()))
+            .collect();
+        let process_width = processes.iter().map(String::len).max().unwrap_or(0).max(7);
+        let netns_width = rows
+            .iter()
+            .map(|r| r.netns.unwrap_or("").len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
         let dropping = rows.iter().any(|r| r.result.is_some());
         if self.header && !rows.is_empty() {
+            self.header = false;
+            if self.netns_column {
+                write!(self.out, "{:<netns_width$} ", "Netns")?;
+            }
             if dropping {
                 write!(self.out, "{:<11}", "Result")?;
             }
-            writeln!(
+            write!(
                 self.out,
-                "{:<11} {:>6} {:>6} {:<local_width$} Remote",
+                "{:<11} {:>6} {:>6} {:<local_width$} ",
                 "State", "Recv-Q", "Send-Q", "Local"
             )?;
+            if self.owners_column {
+                write!(self.out, "{:<remote_width$} Process", "Remote")?;
+            } else {
+                write!(self.out, "Remote")?;
+            }
+            writeln!(self.out)?;
         }
-        for (row, (local, remote)) in rows.iter().zip(&texts) {
+        for ((row, (local, remote)), process) in rows.iter().zip(&texts).zip(&processes) {
+            if self.netns_column {
+                write!(self.out, "{:<netns_width$} ", row.netns.unwrap_or("-"))?;
+            }
             if dropping {
-                write!(self.out, "{:<11}", row.result.unwrap_or(""))?;
+                let result = row.result.unwrap_or("");
+                let padded = format!("{result:<11}");
+                if self.colour {
+                    // Pad first: escape codes take no room on the screen.
+                    let width = result.len();
+                    let (word, pad) = padded.split_at(width);
+                    write!(self.out, "{}{pad}", paint(result, word))?;
+                } else {
+                    write!(self.out, "{padded}")?;
+                }
             }
             let conn = row.conn;
             write!(
@@ -80,9 +168,14 @@ impl<W: Write> Printer<W> {
                 conn.send_q,
                 local,
             )?;
-            match &row.detail {
-                Some(detail) => write!(self.out, "{remote:<remote_width$}  ({detail})")?,
-                None => write!(self.out, "{remote}")?,
+            match (&row.detail, self.owners_column) {
+                (Some(detail), true) => write!(
+                    self.out,
+                    "{remote:<remote_width$} {process:<process_width$}  ({detail})"
+                )?,
+                (None, true) => write!(self.out, "{remote:<remote_width$} {process}")?,
+                (Some(detail), false) => write!(self.out, "{remote:<remote_width$}  ({detail})")?,
+                (None, false) => write!(self.out, "{remote}")?,
             }
             writeln!(self.out)?;
         }
@@ -116,6 +209,16 @@ fn json_row(row: &Row<'_>, scope_name: &dyn Fn(u32) -> Option<String>) -> Map<St
     map.insert("cookie".into(), json!(c.cookie));
     map.insert("recv_q".into(), json!(c.recv_q));
     map.insert("send_q".into(), json!(c.send_q));
+    if let Some(owners) = row.owners {
+        let owners: Vec<Value> = owners
+            .iter()
+            .map(|o| json!({"pid": o.pid, "command": o.command}))
+            .collect();
+        map.insert("owners".into(), Value::Array(owners));
+    }
+    if let Some(netns) = row.netns {
+        map.insert("netns".into(), json!(netns));
+    }
     if let Some(result) = row.result {
         map.insert("result".into(), json!(result));
         let error = if result == "failed" {
@@ -132,4 +235,41 @@ fn json_row(row: &Row<'_>, scope_name: &dyn Fn(u32) -> Option<String>) -> Map<St
         }
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color_or_json() {
+        assert!(use_colour(true, None, false));
+        assert!(!use_colour(false, None, false));
+        assert!(!use_colour(true, Some("1".into()), false));
+        assert!(!use_colour(true, Some("".into()), false));
+        assert!(!use_colour(true, None, true));
+    }
+
+    #[test]
+    fn outcomes_are_painted_and_others_are_not() {
+        assert_eq!(paint("dropped", "dropped"), "\x1b[32mdropped\x1b[0m");
+        assert_eq!(paint("failed", "failed"), "\x1b[31mfailed\x1b[0m");
+        assert_eq!(paint("ESTAB", "ESTAB"), "ESTAB");
+    }
+
+    #[test]
+    fn owners_are_written_command_slash_pid() {
+        let owners = [
+            Owner {
+                pid: 1234,
+                command: "nginx".into(),
+            },
+            Owner {
+                pid: 1235,
+                command: "nginx".into(),
+            },
+        ];
+        assert_eq!(owners_text(&owners), "nginx/1234,nginx/1235");
+        assert_eq!(owners_text(&[]), "-");
+    }
 }

@@ -128,6 +128,16 @@ impl SocketOwners {
         self.owners(inode).first().map_or(0, |o| o.pid)
     }
 
+    /// Add the owners another scan found (of other sockets, or the same).
+    pub fn extend(&mut self, other: SocketOwners) {
+        for (inode, owners) in other.by_inode {
+            let mine = self.by_inode.entry(inode).or_default();
+            mine.extend(owners);
+            mine.sort();
+            mine.dedup();
+        }
+    }
+
     /// How many of the asked-for sockets have at least one owner.
     pub fn len(&self) -> usize {
         self.by_inode.len()
