@@ -52,6 +52,9 @@ use std::fmt;
 
 use crate::conn::{Connection, State, StateSet};
 
+pub use bytecode::Bytecode;
+
+mod bytecode;
 mod eval;
 mod parse;
 #[cfg(test)]
@@ -206,6 +209,22 @@ impl Filter {
     /// Whether the filter has no words at all: it selects every connection.
     pub fn is_empty(&self) -> bool {
         self.states.is_none() && self.expr.is_none()
+    }
+
+    /// The expression compiled to `inet_diag` bytecode, for the kernel to
+    /// apply while it dumps (`None` when it has no expression, or the
+    /// program would select everything or be too long). The program selects
+    /// a superset of [`Filter::matches`] (exactly it when
+    /// [`Bytecode::is_exact`]); with `swapped`, of the connections whose
+    /// *other* end matches (`src` and `dst` exchanged). The states are not
+    /// in it: dump [`Filter::states`].
+    pub fn bytecode(&self, swapped: bool) -> Option<Bytecode> {
+        let expr = self.expr.as_ref()?;
+        if swapped {
+            bytecode::compile_expr(&bytecode::swap_ends(expr))
+        } else {
+            bytecode::compile_expr(expr)
+        }
     }
 }
 
