@@ -242,12 +242,11 @@ fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Vec<Space>, Failure> {
     let sessions: Vec<(Option<String>, Session)> = if cli.all_netns {
         Netns::all()
             .into_iter()
-            .take(2)
             .map(|ns| Ok((Some(ns.name().to_string()), Session::in_netns(&ns)?)))
             .collect::<Result<_, Error>>()?
     } else if let Some(name) = &cli.netns {
         let ns = Netns::open(name)?;
-        vec![(Some(ns.name().to_string()), Session::new()?)]
+        vec![(Some(ns.name().to_string()), Session::in_netns(&ns)?)]
     } else {
         vec![(None, Session::new()?)]
     };
@@ -566,7 +565,7 @@ fn watch_drops<W: Write>(
     let deadline = watch.timeout.map(|t| Instant::now() + t);
     let mut totals = Totals::default();
     let mut rounds: u64 = 0;
-    let count_reached = |_: &Totals| false;
+    let count_reached = |totals: &Totals| watch.count.is_some_and(|c| totals.dropped >= c);
     loop {
         rounds = rounds.saturating_add(1);
         for space in spaces.iter_mut() {
