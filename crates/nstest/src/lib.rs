@@ -397,3 +397,244 @@ pub fn add_address(addr_with_len: &str) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A child process that owns one connection: it connected to a listener of
+/// the test, then blocks reading from it, and reports how the read ended.
+///
+/// Made with a bare `fork(2)` (no `exec`), so it is in the network namespace
+/// of the thread that made it, and does nothing after the fork but system
+/// calls. It closes every descriptor it inherited but its report pipe, so it
+/// owns exactly its own socket. Killed when dropped.
+pub struct OwnerChild {
+    pid: libc::pid_t,
+    report: std::fs::File,
+    local: SocketAddr,
+    reaped: bool,
+}
+
+/// Fork a child that connects to `to` (a loopback address; the test accepts
+/// the connection on its listener), names itself `comm` (`PR_SET_NAME`, at
+/// most 15 bytes) and, with `uid`, first becomes that user and group.
+pub fn spawn_owner(to: SocketAddr, comm: &str, uid: Option<u32>) -> OwnerChild {
+    use std::io::Read as _;
+    use std::os::fd::FromRawFd;
+    let name = std::ffi::CString::new(comm).expect("comm without NUL");
+    let (family, storage, len) = raw_sockaddr(to);
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let [read_end, write_end] = fds;
+    // SAFETY: the child runs only async-signal-safe system calls on data
+    // prepared before the fork, then _exit; it never returns into Rust code.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+    if pid == 0 {
+        // SAFETY: as above; every pointer is to memory prepared before fork.
+        unsafe { owner_child(write_end, &name, uid, family, &storage, len) }
+    }
+    // SAFETY: the parent's copy of the write end is ours to close; the read
+    // end becomes a File that owns it.
+    let mut report = unsafe {
+        libc::close(write_end);
+        std::fs::File::from_raw_fd(read_end)
+    };
+    let mut hello = [0u8; 8];
+    report
+        .read_exact(&mut hello)
+        .expect("the owner child reports its connection");
+    let status = i32::from_ne_bytes([hello[0], hello[1], hello[2], hello[3]]);
+    assert_eq!(
+        status,
+        0,
+        "owner child could not connect to {to}: {}",
+        io::Error::from_raw_os_error(status)
+    );
+    let port = u16::from_be_bytes([hello[4], hello[5]]);
+    OwnerChild {
+        pid,
+        report,
+        local: SocketAddr::new(to.ip(), port),
+        reaped: false,
+    }
+}
+
+/// The child's side of [`spawn_owner`]; reports on descriptor 3.
+///
+/// # Safety
+///
+/// Call only in a freshly forked child: it closes descriptors it does not own.
+unsafe fn owner_child(
+    report: libc::c_int,
+    name: &std::ffi::CStr,
+    uid: Option<u32>,
+    family: libc::c_int,
+    to: &libc::sockaddr_storage,
+    to_len: libc::socklen_t,
+) -> ! {
+    // SAFETY: the caller guarantees a forked child; each call below is a
+    // plain system call on memory that lives until _exit.
+    unsafe {
+        let say = |words: &[i32]| {
+            let mut buf = [0u8; 8];
+            for (chunk, w) in buf.chunks_mut(4).zip(words) {
+                chunk.copy_from_slice(&w.to_ne_bytes());
+            }
+            let n = words.len().min(2) * 4;
+            libc::write(3, buf.as_ptr().cast(), n);
+        };
+        let fail = |say: &dyn Fn(&[i32])| -> ! {
+            say(&[*libc::__errno_location(), 0]);
+            libc::_exit(1)
+        };
+        if report != 3 {
+            libc::dup2(report, 3);
+        }
+        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+        if let Some(uid) = uid {
+            // Raw system calls: this process has one thread, and glibc's
+            // wrappers would try to reach others.
+            if libc::syscall(libc::SYS_setresgid, uid, uid, uid) != 0
+                || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0
+            {
+                fail(&say);
+            }
+        }
+        let fd = libc::socket(family, libc::SOCK_STREAM, 0);
+        if fd < 0 || libc::connect(fd, (to as *const libc::sockaddr_storage).cast(), to_len) != 0 {
+            fail(&say);
+        }
+        let mut me: libc::sockaddr_storage = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        libc::getsockname(
+            fd,
+            (&mut me as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        );
+        // sin_port and sin6_port both sit at offset 2, in network order.
+        let bytes =
+            std::slice::from_raw_parts((&me as *const libc::sockaddr_storage).cast::<u8>(), 4);
+        say(&[0, i32::from_ne_bytes([bytes[2], bytes[3], 0, 0])]);
+        let timeout = libc::timeval {
+            tv_sec: 20,
+            tv_usec: 0,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&timeout as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+        let mut byte = 0u8;
+        let n = libc::read(fd, (&mut byte as *mut u8).cast(), 1);
+        let outcome = match n {
+            n if n < 0 => *libc::__errno_location(),
+            0 => 0,
+            _ => -1,
+        };
+        say(&[outcome]);
+        libc::_exit(0)
+    }
+}
+
+impl OwnerChild {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.pid.unsigned_abs()
+    }
+
+    /// Its end of the connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// How its blocking read ended: `Some(errno)` if it failed (ECONNABORTED
+    /// when the connection was dropped; EAGAIN after 20 s of nothing),
+    /// `None` for end of file or data. Waits for the child.
+    pub fn read_outcome(mut self) -> Option<i32> {
+        use std::io::Read as _;
+        let mut buf = [0u8; 4];
+        let got = self.report.read_exact(&mut buf).ok();
+        self.reap();
+        got.and_then(|()| match i32::from_ne_bytes(buf) {
+            e if e > 0 => Some(e),
+            _ => None,
+        })
+    }
+
+    fn reap(&mut self) {
+        if self.reaped {
+            return;
+        }
+        self.reaped = true;
+        // SAFETY: pid is our own child, not yet waited for.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+impl Drop for OwnerChild {
+    fn drop(&mut self) {
+        self.reap();
+    }
+}
+
+/// A named network namespace (`ip netns add NAME`), deleted when dropped,
+/// even when the test fails.
+pub struct NamedNetns {
+    name: String,
+}
+
+impl NamedNetns {
+    /// Make `tcpdrop-test-PID-N`, a fresh name for this test process, with
+    /// `lo` up.
+    pub fn add() -> NamedNetns {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("tcpdrop-test-{}-{n}", std::process::id());
+        let status = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip (iproute2)");
+        assert!(status.success(), "ip netns add {name}");
+        let netns = NamedNetns { name };
+        netns.run(lo_up);
+        netns
+    }
+
+    /// Its name, as `ip netns list` shows it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Run `body` on a thread inside this namespace. Sockets made there
+    /// stay in it whichever thread uses them afterwards.
+    pub fn run<T: Send>(&self, body: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                    // SAFETY: setns(2) on a namespace file we opened; it moves
+                    // only this thread.
+                    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                    assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
+                    body()
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
+impl Drop for NamedNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}

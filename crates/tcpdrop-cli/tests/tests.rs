@@ -5,6 +5,11 @@
 mod util;
 
 mod bad_input;
+mod docs;
 mod drop;
+mod filter_expr;
 mod list;
+mod netns;
+mod owners;
 mod privilege;
+mod watch;

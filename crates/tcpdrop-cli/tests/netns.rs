@@ -1,0 +1,128 @@
+//! `--netns` and `--all-netns` against named namespaces the tests make
+//! (`ip netns add`, deleted again even when a test fails).
+
+use nstest::{connect, connect_from, in_netns, listen, read_errno, spawn_owner, NamedNetns};
+
+use crate::util::{json_lines, tcpdrop};
+
+const ECONNABORTED: i32 = 103;
+
+#[test]
+fn netns_drops_inside_the_named_namespace_and_nothing_here() {
+    in_netns(|| {
+        let ns = NamedNetns::add();
+        let (listener_in, mut client_in, _server_in) = ns.run(|| {
+            let listener = listen("127.0.0.1:0");
+            let (client, server) = connect(&listener);
+            (listener, client, server)
+        });
+        // The very same tuple in the caller's namespace.
+        let server_addr = listener_in.local_addr().unwrap();
+        let client_addr = client_in.local_addr().unwrap();
+        let listener_here = listen(&server_addr.to_string());
+        let (mut client_here, _server_here) =
+            connect_from(client_addr, server_addr, &listener_here);
+        let run = tcpdrop(&[
+            "--netns",
+            ns.name(),
+            "--json",
+            &format!("dport = :{}", server_addr.port()),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows = json_lines(&run.stdout);
+        assert_eq!(rows[0]["result"], "dropped", "{rows:?}");
+        assert_eq!(rows[0]["netns"], ns.name());
+        assert_eq!(read_errno(&mut client_in), Some(ECONNABORTED));
+        assert_eq!(
+            read_errno(&mut client_here),
+            None,
+            "the caller's twin was hit"
+        );
+    });
+}
+
+#[test]
+fn netns_with_process_drops_that_process_in_that_namespace() {
+    in_netns(|| {
+        let ns = NamedNetns::add();
+        let (listener_in, inside) = ns.run(|| {
+            let listener = listen("127.0.0.1:0");
+            let child = spawn_owner(listener.local_addr().unwrap(), "tdnginx", None);
+            (listener, child)
+        });
+        let _inside_server = listener_in.accept().unwrap();
+        // A namesake here, on the same port.
+        let listener_here = listen(&listener_in.local_addr().unwrap().to_string());
+        let here = spawn_owner(listener_here.local_addr().unwrap(), "tdnginx", None);
+        let _here_server = listener_here.accept().unwrap();
+        let run = tcpdrop(&["--netns", ns.name(), "--process", "tdnginx", "-a", "--json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows = json_lines(&run.stdout);
+        let picked: Vec<_> = rows
+            .iter()
+            .filter(|r| r.get("collateral").is_none())
+            .collect();
+        assert_eq!(picked.len(), 1, "{rows:?}");
+        assert_eq!(picked[0]["local"], inside.local_addr().to_string());
+        assert_eq!(inside.read_outcome(), Some(ECONNABORTED));
+        let listed = tcpdrop(&["-l", "--process", "tdnginx", "--json"]);
+        assert_eq!(listed.code, 0, "{}", listed.stderr);
+        let rows = json_lines(&listed.stdout);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0]["local"], here.local_addr().to_string());
+    });
+}
+
+#[test]
+fn all_netns_drops_in_every_namespace_and_tags_each_row() {
+    in_netns(|| {
+        let blue = NamedNetns::add();
+        let red = NamedNetns::add();
+        let (listener_blue, mut client_blue, _sb) = blue.run(|| {
+            let listener = listen("127.0.0.1:0");
+            let (client, server) = connect(&listener);
+            (listener, client, server)
+        });
+        let port = listener_blue.local_addr().unwrap().port();
+        let at = format!("127.0.0.1:{port}");
+        let (_listener_red, mut client_red, _sr) = red.run(|| {
+            let listener = listen(&at);
+            let (client, server) = connect(&listener);
+            (listener, client, server)
+        });
+        let listener_here = listen(&at);
+        let (mut client_here, _sh) = connect(&listener_here);
+        // Only these three connections: a port no other namespace uses, to
+        // a listener of this test.
+        let filter = format!("src 127.0.0.1 and dport = :{port}");
+        let run = tcpdrop(&["--all-netns", "--json", &filter]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows = json_lines(&run.stdout);
+        let mut tags: Vec<String> = rows
+            .iter()
+            .filter(|r| r.get("collateral").is_none())
+            .map(|r| {
+                assert_eq!(r["result"], "dropped", "{r}");
+                r["netns"].as_str().unwrap().to_string()
+            })
+            .collect();
+        tags.sort();
+        assert_eq!(tags.len(), 3, "{rows:?}");
+        assert!(tags.contains(&blue.name().to_string()), "{tags:?}");
+        assert!(tags.contains(&red.name().to_string()), "{tags:?}");
+        assert!(
+            tags.iter()
+                .any(|t| t.starts_with("/proc/") && t.ends_with("/ns/net")),
+            "the caller's namespace is not tagged by a process: {tags:?}"
+        );
+        for client in [&mut client_blue, &mut client_red, &mut client_here] {
+            assert_eq!(read_errno(client), Some(ECONNABORTED));
+        }
+        // Human output leads with the namespace.
+        let (mut again, _s) = connect(&listener_here);
+        let run = tcpdrop(&["--all-netns", "-l", &filter]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.starts_with("/proc/"), "{}", run.stdout);
+        assert_eq!(read_errno(&mut again), None);
+    });
+}
