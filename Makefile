@@ -1,0 +1,66 @@
+# Build and install the tcpdrop command with its manual page tcpdrop(8) and
+# its bash, zsh and fish completions, all generated from the binary's own
+# argument definitions (tcpdrop --generate man|bash|zsh|fish).
+#
+#   make install                                   # under /usr/local
+#   make install PREFIX=$HOME/.local
+#   make install PREFIX=/usr DESTDIR=/tmp/stage    # packaging
+#   make uninstall PREFIX=...
+#   make install-lib                               # the C ABI: crates/iphlpapi/Makefile
+#
+# Variables: PREFIX, BINDIR, MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR,
+# DESTDIR, PROFILE (release, the default, or debug), CARGO, CARGO_TARGET_DIR.
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+CARGO ?= cargo
+PROFILE ?= release
+CARGO_TARGET_DIR ?= $(ROOT)/target
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+ifeq ($(PROFILE),debug)
+PROFILE_FLAG :=
+else
+PROFILE_FLAG := --profile $(PROFILE)
+endif
+BIN := $(CARGO_TARGET_DIR)/$(PROFILE)/tcpdrop
+GEN := $(CARGO_TARGET_DIR)/$(PROFILE)/generated
+
+.PHONY: all build generated install uninstall install-lib uninstall-lib
+
+all: build generated
+
+build:
+	cd "$(ROOT)" && CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" $(CARGO) build -p tcpdrop-cli $(PROFILE_FLAG)
+
+generated: build
+	mkdir -p "$(GEN)"
+	"$(BIN)" --generate man > "$(GEN)/tcpdrop.8"
+	"$(BIN)" --generate bash > "$(GEN)/tcpdrop.bash"
+	"$(BIN)" --generate zsh > "$(GEN)/_tcpdrop"
+	"$(BIN)" --generate fish > "$(GEN)/tcpdrop.fish"
+
+install: generated
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)" \
+	           "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"
+	install -m 0755 "$(BIN)" "$(DESTDIR)$(BINDIR)/tcpdrop"
+	install -m 0644 "$(GEN)/tcpdrop.8" "$(DESTDIR)$(MANDIR)/man8/tcpdrop.8"
+	install -m 0644 "$(GEN)/tcpdrop.bash" "$(DESTDIR)$(BASHCOMPDIR)/tcpdrop"
+	install -m 0644 "$(GEN)/_tcpdrop" "$(DESTDIR)$(ZSHCOMPDIR)/_tcpdrop"
+	install -m 0644 "$(GEN)/tcpdrop.fish" "$(DESTDIR)$(FISHCOMPDIR)/tcpdrop.fish"
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/tcpdrop" "$(DESTDIR)$(MANDIR)/man8/tcpdrop.8" \
+	      "$(DESTDIR)$(BASHCOMPDIR)/tcpdrop" "$(DESTDIR)$(ZSHCOMPDIR)/_tcpdrop" \
+	      "$(DESTDIR)$(FISHCOMPDIR)/tcpdrop.fish"
+
+install-lib:
+	$(MAKE) -C "$(ROOT)/crates/iphlpapi" install
+
+uninstall-lib:
+	$(MAKE) -C "$(ROOT)/crates/iphlpapi" uninstall
