@@ -119,10 +119,8 @@ fn raise_nofile() -> io::Result<usize> {
 /// other thread exists; children inherit it.
 fn enter_fresh_netns() -> io::Result<()> {
     // SAFETY: unshare(CLONE_NEWNET) only changes this thread's namespace.
-    check(
-        unsafe { libc::unshare(libc::CLONE_NEWNET) },
-        "unshare(CLONE_NEWNET) (run as root)",
-    )?;
+    let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    check(rc, "unshare(CLONE_NEWNET) (run as root)")?;
     // SAFETY: a datagram socket used only for the ioctls below; ifreq is
     // plain old data and the flags member is the one SIOC[GS]IFFLAGS use.
     unsafe {

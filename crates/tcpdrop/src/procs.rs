@@ -35,6 +35,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::mem::MaybeUninit;
+
+use rustix::fs::{openat, readlinkat_raw, Dir, Mode, OFlags, CWD};
+
+/// How the scan opens a directory.
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC);
 
 /// Where the kernel shows processes.
 const PROC: &str = "/proc";
@@ -70,27 +78,42 @@ impl SocketOwners {
         if inodes.iter().all(|&inode| inode == 0) {
             return SocketOwners { by_inode };
         }
-        let Ok(entries) = fs::read_dir(PROC) else {
+        // Everything is opened relative to directory descriptors
+        // (openat/readlinkat): no path is built or resolved from the root
+        // per descriptor, and a link is read into a stack buffer.
+        let Ok(proc) = openat(CWD, PROC, DIR_FLAGS, Mode::empty()) else {
             return SocketOwners { by_inode };
         };
-        for entry in entries.flatten() {
+        let Ok(processes) = Dir::read_from(&proc) else {
+            return SocketOwners { by_inode };
+        };
+        for entry in processes.flatten() {
             let Some(pid) = entry
                 .file_name()
                 .to_str()
+                .ok()
                 .and_then(|n| n.parse::<u32>().ok())
             else {
                 continue;
             };
-            let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
+            let Ok(fd_dir) = openat(&proc, format!("{pid}/fd"), DIR_FLAGS, Mode::empty()) else {
+                continue;
+            };
+            let Ok(fds) = Dir::read_from(&fd_dir) else {
                 continue;
             };
             // The same socket may sit on several descriptors of one process.
             let mut found: HashSet<u32> = HashSet::new();
+            let mut link = [MaybeUninit::<u8>::uninit(); 64];
             for fd in fds.flatten() {
-                let Ok(target) = fs::read_link(fd.path()) else {
+                let name = fd.file_name();
+                if name.to_bytes().first() == Some(&b'.') {
+                    continue;
+                }
+                let Ok((text, _)) = readlinkat_raw(&fd_dir, name, &mut link) else {
                     continue;
                 };
-                if let Some(inode) = target.to_str().and_then(socket_inode) {
+                if let Some(inode) = socket_inode_bytes(text) {
                     if inode != 0 && inodes.contains(&inode) {
                         found.insert(inode);
                     }
@@ -99,7 +122,7 @@ impl SocketOwners {
             if found.is_empty() {
                 continue;
             }
-            let command = fs::read_to_string(entry.path().join("comm"))
+            let command = fs::read_to_string(format!("{PROC}/{pid}/comm"))
                 .map(|c| c.trim_end_matches('\n').to_string())
                 .unwrap_or_default();
             for inode in found {
@@ -147,6 +170,11 @@ impl SocketOwners {
     pub fn is_empty(&self) -> bool {
         self.by_inode.is_empty()
     }
+}
+
+/// [`socket_inode`] on the raw bytes of a link.
+fn socket_inode_bytes(link: &[u8]) -> Option<u32> {
+    socket_inode(std::str::from_utf8(link).ok()?)
 }
 
 /// The inode in a descriptor's link text `socket:[INODE]`.

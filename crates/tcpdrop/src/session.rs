@@ -731,7 +731,7 @@ struct Look {
 impl Look {
     /// Sorts `peers` by their ends, the order `alive` follows.
     fn new(peers: &mut [Connection], results: &[(Connection, Outcome)]) -> Look {
-        peers.sort_unstable_by(|a, b| (a.local, a.remote).cmp(&(b.local, b.remote)));
+        peers.sort_unstable_by_key(|p| (p.local, p.remote));
         Look {
             alive: vec![false; peers.len()],
             closed: results

@@ -2,7 +2,9 @@
 //! a fresh network namespace (see the `nstest` crate).
 
 mod churn;
+mod bytecode;
 mod drop_safety;
 mod filter;
+mod fuzz_corpus;
 mod listing;
 mod winapi;

@@ -487,7 +487,10 @@ mod tests {
         Connection::from_diag(&msg).expect("an established row")
     }
 
-    fn sockets() -> Vec<(bool, [u8; 16], [u8; 16], u16, u16)> {
+    /// A socket for [`run`]: IPv6?, source, destination, ports.
+    type RawSock = (bool, [u8; 16], [u8; 16], u16, u16);
+
+    fn sockets() -> Vec<RawSock> {
         let v4 = |a: [u8; 4]| {
             let mut b = [0u8; 16];
             b[..4].copy_from_slice(&a);
