@@ -2,6 +2,7 @@
 //! programs linked with the built library running in fresh network
 //! namespaces, and `make install` with pkg-config.
 
+mod fuzz_corpus;
 mod header;
 mod install;
 mod programs;

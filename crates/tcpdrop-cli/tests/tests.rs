@@ -8,6 +8,7 @@ mod bad_input;
 mod docs;
 mod drop;
 mod filter_expr;
+mod fuzz_corpus;
 mod list;
 mod netns;
 mod owners;

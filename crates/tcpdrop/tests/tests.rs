@@ -1,8 +1,8 @@
 //! Integration tests of the tcpdrop library against the real kernel, each in
 //! a fresh network namespace (see the `nstest` crate).
 
-mod churn;
 mod bytecode;
+mod churn;
 mod drop_safety;
 mod filter;
 mod fuzz_corpus;

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz targets (run as root: it makes a
+network namespace to capture real sock_diag replies).
+
+    unshare -n python3 fuzz/seeds.py
+
+netlink_reply: real dump datagrams (IPv4, IPv6, v4-mapped, listeners,
+TIME-WAIT, with and without INET_DIAG_INFO), real SOCK_DESTROY acks, and
+crafted broken ones. filter, tuple, c_abi: hand-written inputs.
+"""
+import os, socket, struct, subprocess, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    path = os.path.join(HERE, "corpus", target, name)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def nlmsg(kind, flags, seq, payload):
+    return struct.pack("=IHHII", 16 + len(payload), kind, flags, seq, 0) + payload
+
+
+def req_v2(family, ext, states, sport=0, dport=0, cookie=0):
+    sockid = struct.pack(">HH", sport, dport) + bytes(32) + struct.pack("=III", 0, cookie & 0xFFFFFFFF, cookie >> 32)
+    return struct.pack("=BBBBI", family, 6, ext, 0, states) + sockid
+
+
+def capture():
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    keep = []
+    l4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l4.bind(("127.0.0.1", 8080)); l4.listen(8); keep.append(l4)
+    l6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    l6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    l6.bind(("::", 8443)); l6.listen(8); keep.append(l6)
+    for addr in [("127.0.0.1", 8080), ("::1", 8443), ("127.0.0.1", 8443)]:
+        fam = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+        c = socket.socket(fam, socket.SOCK_STREAM); c.connect(addr); keep.append(c)
+        c.send(b"hello")
+    for l in (l4, l6):
+        for _ in range(2 if l is l6 else 1):
+            keep.append(l.accept()[0])
+    # A TIME-WAIT socket.
+    c = socket.socket(); c.connect(("127.0.0.1", 8080)); s, _ = l4.accept()
+    c.close(); time.sleep(0.05); s.close(); time.sleep(0.05)
+    nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)
+    nl.bind((0, 0))
+    seq = 1
+    n = 0
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for ext in (0, 1 << 1):  # INET_DIAG_INFO is attribute 2: bit 1
+            nl.send(nlmsg(20, 0x301, seq, req_v2(family, ext, 0x1FFE)))
+            while True:
+                data = nl.recv(65536)
+                write("netlink_reply", f"dump-{family}-{ext}-{n}", data)
+                n += 1
+                kind = struct.unpack_from("=H", data, 4)[0]
+                if kind in (2, 3):
+                    break
+                # Also the first message alone, and its payload alone.
+                length = struct.unpack_from("=I", data, 0)[0]
+                if n < 12:
+                    write("netlink_reply", f"record-{family}-{ext}-{n}", data[:length])
+            seq += 1
+    # A batch of destroys that find nothing: one ENOENT ack each.
+    batch = b"".join(nlmsg(21, 0x5, seq + i, req_v2(socket.AF_INET, 0, 0xFFFFFFFF)) for i in range(3))
+    nl.send(batch)
+    for i in range(3):
+        write("netlink_reply", f"ack-enoent-{i}", nl.recv(65536))
+
+
+def crafted():
+    rec = bytearray(72)
+    rec[0] = socket.AF_INET; rec[1] = 1
+    rec[4:8] = struct.pack(">HH", 8080, 40000)
+    rec[8:12] = bytes([127, 0, 0, 1]); rec[24:28] = bytes([127, 0, 0, 1])
+    rec[44:52] = struct.pack("=II", 0x1234, 0)
+    rec = bytes(rec)
+    attr = lambda kind, data: struct.pack("=HH", 4 + len(data), kind) + data + bytes(-len(data) % 4)
+    cases = {
+        "empty": b"",
+        "short-header": nlmsg(20, 2, 1, rec)[:10],
+        "len-below-header": struct.pack("=IHHII", 8, 20, 2, 1, 0),
+        "len-beyond-datagram": struct.pack("=IHHII", 4096, 20, 2, 1, 0) + rec,
+        "len-max": struct.pack("=IHHII", 0xFFFFFFFF, 20, 2, 1, 0) + rec,
+        "short-record": nlmsg(20, 2, 1, rec[:40]),
+        "unknown-family": nlmsg(20, 2, 1, bytes([99]) + rec[1:]),
+        "unknown-type": nlmsg(0x7777, 0, 1, b"xyz!"),
+        "unaligned-then-done": nlmsg(20, 2, 1, rec + b"\x01") + nlmsg(3, 2, 1, b"\0\0\0\0"),
+        "attr-len-small": nlmsg(20, 2, 1, rec + struct.pack("=HH", 2, 2)),
+        "attr-len-large": nlmsg(20, 2, 1, rec + struct.pack("=HH", 400, 2) + bytes(4)),
+        "attrs-known-unknown": nlmsg(20, 2, 1, rec + attr(2, bytes(7)) + attr(8, b"\1") + attr(26, b"\0") + attr(99, b"zz")),
+        "tcp-info-huge": nlmsg(20, 2, 1, rec + attr(2, bytes(1000))),
+        "error-positive": nlmsg(2, 0, 1, struct.pack("=i", 5) + bytes(16)),
+        "error-min": nlmsg(2, 0, 1, struct.pack("=i", -2**31) + bytes(16)),
+        "error-short": nlmsg(2, 0, 1, b"\xfe\xff"),
+        "done-empty": nlmsg(3, 2, 1, b""),
+        "done-error": nlmsg(3, 2, 1, struct.pack("=i", -16)),
+        "overrun": nlmsg(4, 0, 1, b""),
+        "noop": nlmsg(1, 0, 1, b""),
+        "dump-intr": nlmsg(20, 0x12, 1, rec) + nlmsg(3, 0x12, 1, bytes(4)),
+        "wrong-seq": nlmsg(20, 2, 77, rec) + nlmsg(3, 2, 77, bytes(4)),
+        "trailing-garbage": nlmsg(3, 2, 1, bytes(4)) + b"\x01\x02\x03",
+        "bare-record": rec,
+    }
+    for name, data in cases.items():
+        write("netlink_reply", "crafted-" + name, data)
+    for i, text in enumerate([
+        "dport = :443", "state established\n( dport = :443 or src 10.0.0.0/8 )",
+        "sport >= :1024 and sport <= :2048", "not dst [::1]", "src 10.8/16:80",
+        "exclude time-wait\nexclude listening\ndst *:22", "( sport gt :0x50 ) || ! dport neq 010",
+        "src [fe80::1]/64", "dst 127.0.0.1/255.0.0.0", "state all state listening",
+        "sport = *", "src any", "( ( (", "dport = :99999", "state bogus",
+    ]):
+        fam = bytes([i % 2]) + rec[1:]
+        write("filter", f"seed-{i}", fam + text.encode())
+    for i, text in enumerate([
+        "10.0.0.1\n80\n10.0.0.2\n5000", "10.0.0.1:80\n10.0.0.2:5000",
+        "[fe80::1%lo]:22\n[fe80::9%lo]:40112", "fe80::1%2\n80\nfe80::2%2\n9",
+        "[::ffff:127.0.0.1]:80\n127.0.0.1:9", "::1:80\n::1:90", "10.0.0.1:80",
+        "dport = :443", "1\n2\n3\n4\n5", "[::1]:080\n[::2]:65535",
+    ]):
+        write("tuple", f"seed-{i}", text.encode())
+    calls = {
+        # GetTcpTable: ask, then exactly what was asked for, sorted.
+        "size-protocol-v4": bytes([0, 3, 1, 0, 1]),
+        "size-protocol-v6-short": bytes([2, 3, 0, 0xFF, 0]),
+        "extended-all-classes": b"".join(bytes([4, 3, 1, 1, af, c, 0, 0]) for af in (0, 2) for c in range(4)),
+        "null-size": bytes([1, 0, 0]),
+        "null-table": bytes([3, 1, 0x40, 0, 1]),
+        "set-real-rows": bytes([5, 1, 12, 0, 0, 0, 0, 5, 2, 12, 0, 0, 0, 0, 5, 3, 5]),
+        "set-raw-row": bytes([5, 200, 12]) + bytes(range(20)),
+        "format": bytes([6, 87, 40, 6, 200, 3, 6, 5, 255]),
+    }
+    for name, data in calls.items():
+        write("c_abi", name, data)
+
+
+if __name__ == "__main__":
+    capture()
+    crafted()
