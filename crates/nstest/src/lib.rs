@@ -11,11 +11,105 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Duration;
 
+/// How this test process can make network namespaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Root in the initial user namespace, as CI runs: every test runs.
+    RealRoot,
+    /// Root inside a user namespace (a test re-run by [`in_netns`] under
+    /// `unshare --user`, or the whole suite run that way): namespaces work,
+    /// but no other uid exists and nothing outside can be touched.
+    UserNamespace,
+    /// A normal user who may make user namespaces: each test that needs a
+    /// network namespace re-runs itself in a user + network namespace.
+    Unprivileged,
+    /// A normal user who may not: such tests are skipped, with the reason.
+    Unavailable(String),
+}
+
+/// The [`Mode`] of this process, found once.
+pub fn mode() -> &'static Mode {
+    static MODE: std::sync::OnceLock<Mode> = std::sync::OnceLock::new();
+    MODE.get_or_init(|| {
+        if std::env::var_os(INNER).is_some() {
+            return Mode::UserNamespace;
+        }
+        // SAFETY: geteuid has no failure mode and touches no memory.
+        if unsafe { libc::geteuid() } == 0 {
+            // The initial user namespace maps all 2^32 ids onto themselves.
+            let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+            let identity = map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"];
+            return if identity {
+                Mode::RealRoot
+            } else {
+                Mode::UserNamespace
+            };
+        }
+        match Command::new("unshare")
+            .args(["--user", "--map-root-user", "--net", "true"])
+            .output()
+        {
+            Ok(out) if out.status.success() => Mode::Unprivileged,
+            Ok(out) => Mode::Unavailable(format!(
+                "not root, and unprivileged user namespaces are refused here ({}); run as root",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(err) => Mode::Unavailable(format!(
+                "not root, and unshare(1) cannot run ({err}); run as root"
+            )),
+        }
+    })
+}
+
+/// Set in a test re-run inside a user namespace.
+const INNER: &str = "NSTEST_IN_USERNS";
+
+/// The name of the running test (libtest names each test's thread after it).
+fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unknown test")
+        .to_string()
+}
+
+/// Say that the running test is skipped, and why, where the test runner's
+/// output capture does not hide it (a direct write to stderr, not
+/// `eprintln!`). Skipping happens only when not real root: as root (CI),
+/// nothing is ever skipped.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let line = format!("nstest: SKIPPED {}: {reason}\n", test_name());
+    let _ = io::stderr().write_all(line.as_bytes());
+}
+
+/// Whether the running test may go on: `true` as real root; otherwise the
+/// test is reported skipped with `reason` (what it needs that only real root
+/// has, such as other uids for `setpriv` or mounts for `ip netns add`).
+pub fn require_real_root(reason: &str) -> bool {
+    if *mode() == Mode::RealRoot {
+        return true;
+    }
+    skip(&format!("needs real root: {reason}"));
+    false
+}
+
 /// Run `body` in a fresh network namespace with `lo` up, on its own thread.
 ///
-/// Panics (failing the test) if the namespace cannot be made: the tests need
-/// root, as CI has.
-pub fn in_netns<T: Send>(body: impl FnOnce() -> T + Send) -> T {
+/// As root, the thread unshares its network namespace. As a normal user
+/// who may make user namespaces, the test re-runs itself (`--exact`) under
+/// `unshare --user --map-root-user`, where it is root of its own user and
+/// network namespaces, and this call returns once that run passed, failing
+/// the test if it did not. Where neither works the test is skipped, saying
+/// why.
+pub fn in_netns(body: impl FnOnce() + Send) {
+    match mode() {
+        Mode::RealRoot | Mode::UserNamespace => in_own_netns(body),
+        Mode::Unprivileged => rerun_in_user_namespace(),
+        Mode::Unavailable(reason) => skip(reason),
+    }
+}
+
+fn in_own_netns(body: impl FnOnce() + Send) {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -34,6 +128,31 @@ pub fn in_netns<T: Send>(body: impl FnOnce() -> T + Send) -> T {
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// A process with threads cannot enter a new user namespace, so the test
+/// binary runs this one test again, alone, in a new one.
+fn rerun_in_user_namespace() {
+    let name = test_name();
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--"])
+        .arg(&exe)
+        .args([name.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(INNER, "1")
+        .output()
+        .expect("run unshare(1)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in stderr.lines().filter(|l| l.starts_with("nstest: SKIPPED")) {
+        use std::io::Write;
+        let _ = io::stderr().write_all(format!("{line}\n").as_bytes());
+    }
+    // A filter that matched nothing also exits 0: demand the one test ran.
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{name} in a user namespace failed:\n{stdout}\n{stderr}"
+    );
 }
 
 /// Bring `lo` up in the calling thread's network namespace (`SIOCSIFFLAGS`).

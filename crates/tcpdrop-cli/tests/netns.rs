@@ -9,6 +9,9 @@ const ECONNABORTED: i32 = 103;
 
 #[test]
 fn netns_drops_inside_the_named_namespace_and_nothing_here() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
     in_netns(|| {
         let ns = NamedNetns::add();
         let (listener_in, mut client_in, _server_in) = ns.run(|| {
@@ -43,6 +46,9 @@ fn netns_drops_inside_the_named_namespace_and_nothing_here() {
 
 #[test]
 fn netns_with_process_drops_that_process_in_that_namespace() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
     in_netns(|| {
         let ns = NamedNetns::add();
         let (listener_in, inside) = ns.run(|| {
@@ -75,6 +81,9 @@ fn netns_with_process_drops_that_process_in_that_namespace() {
 
 #[test]
 fn all_netns_drops_in_every_namespace_and_tags_each_row() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
     in_netns(|| {
         let blue = NamedNetns::add();
         let red = NamedNetns::add();

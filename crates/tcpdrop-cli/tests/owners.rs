@@ -93,6 +93,9 @@ fn process_selects_by_command_name_or_pattern() {
 
 #[test]
 fn uid_selects_by_the_user_that_made_the_socket() {
+    if !nstest::require_real_root("a child switches to uid 65534") {
+        return;
+    }
     in_netns(|| {
         let listener = listen("127.0.0.1:0");
         let to = listener.local_addr().unwrap();
