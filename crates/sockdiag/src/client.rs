@@ -188,7 +188,7 @@ impl Client {
                         continue;
                     };
                     if slot.is_none() {
-                        missing -= 1;
+                        missing = missing.saturating_sub(1);
                     }
                     *slot = Some(if errno == 0 {
                         Ok(())
@@ -202,7 +202,7 @@ impl Client {
                     .into_iter()
                     .map(|a| a.unwrap_or(Err(Error::Interrupted))),
             );
-            debug_assert_eq!(results.len(), base + chunk.len());
+            debug_assert_eq!(results.len(), base.saturating_add(chunk.len()));
         }
         Ok(())
     }

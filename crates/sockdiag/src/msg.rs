@@ -259,7 +259,7 @@ fn push_req(out: &mut Vec<u8>, family: Family, ext: u8, states: u32, id: &SockId
 }
 
 const fn align4(n: usize) -> usize {
-    (n + 3) & !3
+    n.saturating_add(3) & !3
 }
 
 /// The longest filter program one `INET_DIAG_REQ_BYTECODE` attribute can
@@ -280,8 +280,8 @@ pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) -> Result<(),
     let attr_len = req
         .bytecode
         .as_ref()
-        .map_or(0, |code| align4(4 + code.len()));
-    let len = NLMSG_HDRLEN + REQ_V2_LEN + attr_len;
+        .map_or(0, |code| align4(code.len().saturating_add(4)));
+    let len = attr_len.saturating_add(NLMSG_HDRLEN + REQ_V2_LEN);
     out.reserve(len);
     push_header(
         out,
@@ -300,10 +300,15 @@ pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) -> Result<(),
     };
     push_req(out, req.family, req.ext, req.states, &any);
     if let Some(code) = &req.bytecode {
-        out.extend_from_slice(&((4 + code.len()) as u16).to_ne_bytes());
+        // The length was checked against u16 above.
+        let attr = u16::try_from(code.len().saturating_add(4)).unwrap_or(u16::MAX);
+        out.extend_from_slice(&attr.to_ne_bytes());
         out.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
         out.extend_from_slice(code);
-        out.resize(out.len() + (align4(code.len()) - code.len()), 0);
+        let padded = out
+            .len()
+            .saturating_add(align4(code.len()).saturating_sub(code.len()));
+        out.resize(padded, 0);
     }
     Ok(())
 }
@@ -358,16 +363,18 @@ impl InetDiagMsg {
         let fixed = payload
             .get(..INET_DIAG_MSG_LEN)
             .ok_or_else(|| invalid(format!("inet_diag_msg of {} bytes, want 72", payload.len())))?;
-        let family = Family::from_raw(fixed[0])
-            .ok_or_else(|| invalid(format!("unknown address family {}", fixed[0])))?;
+        let [raw_family, raw_state, timer, retrans] =
+            array(fixed, 0).ok_or_else(|| invalid("short inet_diag_msg".into()))?;
+        let family = Family::from_raw(raw_family)
+            .ok_or_else(|| invalid(format!("unknown address family {raw_family}")))?;
         let id = SockId::decode(fixed.get(4..4 + SOCKID_LEN).unwrap_or_default())
             .ok_or_else(|| invalid("short inet_diag_sockid".into()))?;
         let word = |off| u32_ne(fixed, off).ok_or_else(|| invalid("short inet_diag_msg".into()));
         let mut msg = InetDiagMsg {
             family,
-            state: TcpState::from_raw(fixed[1]),
-            timer: fixed[2],
-            retrans: fixed[3],
+            state: TcpState::from_raw(raw_state),
+            timer,
+            retrans,
             id,
             expires: word(52)?,
             rqueue: word(56)?,

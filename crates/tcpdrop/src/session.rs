@@ -746,8 +746,10 @@ impl Look {
     fn see(&mut self, peers: &[Connection], conn: &Connection) {
         let key = (conn.local, conn.remote);
         if let Ok(i) = peers.binary_search_by(|p| (p.local, p.remote).cmp(&key)) {
-            if peers[i].cookie == conn.cookie {
-                self.alive[i] = true;
+            if peers.get(i).is_some_and(|p| p.cookie == conn.cookie) {
+                if let Some(alive) = self.alive.get_mut(i) {
+                    *alive = true;
+                }
             }
         }
         if self.closed.contains(&key) {

@@ -91,24 +91,27 @@ impl Block {
         let fail = self.len() + 4;
         let mut at = 0;
         while at < self.len() {
-            let code = self.code[at];
+            let code = *self.code.get(at)?;
             let size = op_size(code, self.code.get(at + 4).copied());
+            // inet_diag_bc_op: `yes` is the u8 at +1, `no` the u16 at +2.
             for (field, width) in [(1usize, 1usize), (2, 2)] {
+                let pos = at.checked_add(field)?;
                 let value = if width == 1 {
-                    usize::from(self.code[at + field])
+                    usize::from(*self.code.get(pos)?)
                 } else {
-                    usize::from(u16::from_ne_bytes([
-                        self.code[at + field],
-                        self.code[at + field + 1],
-                    ]))
+                    usize::from(u16::from_ne_bytes(
+                        self.code.get(pos..pos.checked_add(2)?)?.try_into().ok()?,
+                    ))
                 };
-                if at + value == fail {
-                    let moved = value + by;
+                if at.checked_add(value)? == fail {
+                    let moved = value.checked_add(by)?;
                     if width == 1 {
-                        self.code[at + field] = u8::try_from(moved).ok()?;
+                        *self.code.get_mut(pos)? = u8::try_from(moved).ok()?;
                     } else {
                         let bytes = u16::try_from(moved).ok()?.to_ne_bytes();
-                        self.code[at + field..at + field + 2].copy_from_slice(&bytes);
+                        self.code
+                            .get_mut(pos..pos.checked_add(2)?)?
+                            .copy_from_slice(&bytes);
                     }
                 }
             }
