@@ -124,6 +124,25 @@ impl Client {
         let seq = self.next_seq();
         self.tx.clear();
         msg::encode_dump(request, seq, &mut self.tx)?;
+        self.start_dump(seq)
+    }
+
+    /// Start a dump of the TCP sockets of both families in one walk of the
+    /// kernel's tables ([`TCPDIAG_GETSOCK`](crate::TCPDIAG_GETSOCK), see
+    /// [`encode_dump_both_families`](crate::encode_dump_both_families));
+    /// `request.family` does not narrow it.
+    ///
+    /// A kernel that does not serve this request answers with an error as
+    /// the iterator's first item (`EINVAL`, `ENOENT` or `EOPNOTSUPP`):
+    /// then [`Client::dump`] once per family gives the same records.
+    pub fn dump_both_families(&mut self, request: &DumpRequest) -> Result<Dump<'_>, Error> {
+        let seq = self.next_seq();
+        self.tx.clear();
+        msg::encode_dump_both_families(request, seq, &mut self.tx)?;
+        self.start_dump(seq)
+    }
+
+    fn start_dump(&mut self, seq: u32) -> Result<Dump<'_>, Error> {
         self.send_tx()?;
         Ok(Dump {
             client: self,

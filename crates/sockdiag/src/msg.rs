@@ -11,6 +11,8 @@ use crate::Error;
 pub const NLMSG_HDRLEN: usize = 16;
 /// Length of `struct inet_diag_req_v2`.
 pub const REQ_V2_LEN: usize = 56;
+/// Length of `struct inet_diag_req`, the request of [`TCPDIAG_GETSOCK`].
+pub const REQ_V1_LEN: usize = 60;
 /// Length of `struct inet_diag_msg`.
 pub const INET_DIAG_MSG_LEN: usize = 72;
 /// Length of `struct inet_diag_sockid`.
@@ -20,6 +22,12 @@ const SOCKID_LEN: usize = 48;
 pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// `SOCK_DESTROY`: abort one socket, found by its `inet_diag_sockid`.
 pub const SOCK_DESTROY: u16 = 21;
+/// `TCPDIAG_GETSOCK`: the older TCP dump request (`struct inet_diag_req`).
+/// The kernel serves its dumps with `sdiag_family = AF_UNSPEC`
+/// (`inet_diag_dump_compat` in `net/ipv4/inet_diag.c`), so one walk of the
+/// shared TCP hash tables returns the sockets of both families; the replies
+/// carry this type too.
+pub const TCPDIAG_GETSOCK: u16 = 18;
 
 const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
@@ -271,16 +279,7 @@ const MAX_BYTECODE_LEN: usize = u16::MAX as usize - 4;
 /// Fails with [`Error::Invalid`], appending nothing, when the bytecode is
 /// longer than an attribute can hold (65531 bytes).
 pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) -> Result<(), Error> {
-    if let Some(code) = req.bytecode.as_ref().filter(|c| c.len() > MAX_BYTECODE_LEN) {
-        return Err(invalid(format!(
-            "a filter program of {} bytes; an attribute holds {MAX_BYTECODE_LEN}",
-            code.len()
-        )));
-    }
-    let attr_len = req
-        .bytecode
-        .as_ref()
-        .map_or(0, |code| align4(code.len().saturating_add(4)));
+    let attr_len = bytecode_attr_len(req)?;
     let len = attr_len.saturating_add(NLMSG_HDRLEN + REQ_V2_LEN);
     out.reserve(len);
     push_header(
@@ -290,17 +289,69 @@ pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) -> Result<(),
         NLM_F_REQUEST | NLM_F_DUMP,
         seq,
     );
-    let any = SockId {
-        sport: 0,
-        dport: 0,
-        src: [0; 16],
-        dst: [0; 16],
-        ifindex: 0,
-        cookie: INET_DIAG_NOCOOKIE,
-    };
-    push_req(out, req.family, req.ext, req.states, &any);
+    push_req(out, req.family, req.ext, req.states, &WILDCARD);
+    push_bytecode(out, req);
+    Ok(())
+}
+
+/// Append the same dump as a [`TCPDIAG_GETSOCK`] request (`struct
+/// inet_diag_req`) with sequence number `seq` to `out`: the kernel answers
+/// it with the TCP sockets of **both** families from one walk of its hash
+/// tables, where a [`SOCK_DIAG_BY_FAMILY`] request per family walks them
+/// once each. `req.family` goes into `idiag_family`, which the kernel
+/// ignores for a dump (`inet_diag_dump_compat` sets `AF_UNSPEC`).
+///
+/// Fails with [`Error::Invalid`], appending nothing, when the bytecode is
+/// longer than an attribute can hold (65531 bytes).
+pub fn encode_dump_both_families(
+    req: &DumpRequest,
+    seq: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let attr_len = bytecode_attr_len(req)?;
+    let len = attr_len.saturating_add(NLMSG_HDRLEN + REQ_V1_LEN);
+    out.reserve(len);
+    push_header(out, len, TCPDIAG_GETSOCK, NLM_F_REQUEST | NLM_F_DUMP, seq);
+    out.push(req.family.raw());
+    out.push(0); // idiag_src_len: unused by the kernel
+    out.push(0); // idiag_dst_len: unused by the kernel
+    out.push(req.ext);
+    WILDCARD.encode(out);
+    out.extend_from_slice(&req.states.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes()); // idiag_dbs: unused
+    push_bytecode(out, req);
+    Ok(())
+}
+
+/// The `inet_diag_sockid` of a dump: any socket.
+const WILDCARD: SockId = SockId {
+    sport: 0,
+    dport: 0,
+    src: [0; 16],
+    dst: [0; 16],
+    ifindex: 0,
+    cookie: INET_DIAG_NOCOOKIE,
+};
+
+/// The padded length of the request's bytecode attribute (0 without one),
+/// or [`Error::Invalid`] when the program is too long for an attribute.
+fn bytecode_attr_len(req: &DumpRequest) -> Result<usize, Error> {
+    if let Some(code) = req.bytecode.as_ref().filter(|c| c.len() > MAX_BYTECODE_LEN) {
+        return Err(invalid(format!(
+            "a filter program of {} bytes; an attribute holds {MAX_BYTECODE_LEN}",
+            code.len()
+        )));
+    }
+    Ok(req
+        .bytecode
+        .as_ref()
+        .map_or(0, |code| align4(code.len().saturating_add(4))))
+}
+
+/// Append the request's `INET_DIAG_REQ_BYTECODE` attribute, if it has a
+/// program (whose length [`bytecode_attr_len`] checked).
+fn push_bytecode(out: &mut Vec<u8>, req: &DumpRequest) {
     if let Some(code) = &req.bytecode {
-        // The length was checked against u16 above.
         let attr = u16::try_from(code.len().saturating_add(4)).unwrap_or(u16::MAX);
         out.extend_from_slice(&attr.to_ne_bytes());
         out.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
@@ -310,7 +361,6 @@ pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) -> Result<(),
             .saturating_add(align4(code.len()).saturating_sub(code.len()));
         out.resize(padded, 0);
     }
-    Ok(())
 }
 
 /// Append a `SOCK_DESTROY` request for the socket `id` of `family`, asking
@@ -522,7 +572,9 @@ impl<'a> Messages<'a> {
             },
             NLMSG_OVERRUN => Reply::Overrun,
             NLMSG_NOOP => Reply::Other,
-            SOCK_DIAG_BY_FAMILY => Reply::Diag(InetDiagMsg::parse(payload)?),
+            // Records answer both dump requests in the same layout; each
+            // reply carries the type of the request it answers.
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => Reply::Diag(InetDiagMsg::parse(payload)?),
             _ => Reply::Other,
         };
         Ok((header, reply))

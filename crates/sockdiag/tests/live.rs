@@ -345,3 +345,67 @@ fn ipv6_sockets_are_listed_and_destroyed_through_af_inet6() {
         assert_eq!(read_errno(&mut client), Some(ECONNABORTED as i32));
     });
 }
+
+#[test]
+fn one_walk_dumps_both_families_as_the_two_family_dumps_do() {
+    in_netns(|| {
+        let v4 = listen("127.0.0.1:0");
+        let v6 = listen("[::1]:0");
+        let (_a, _b) = connect(&v4);
+        let (_c, _d) = connect(&v6);
+        let mut diag = Client::new().expect("netlink socket");
+        let mut want: Vec<(Family, SockId)> = dump_inet(&mut diag)
+            .into_iter()
+            .chain(dump(
+                &mut diag,
+                &DumpRequest::tcp(Family::Inet6, ALL_TCP_STATES),
+            ))
+            .map(|r| (r.family, r.id))
+            .collect();
+        want.sort_by_key(|(f, id)| (*f, id.cookie));
+        assert_eq!(want.len(), 6, "{want:#?}");
+
+        // The request's family does not narrow the one walk.
+        for family in [Family::Inet, Family::Inet6] {
+            let mut got: Vec<(Family, SockId)> = diag
+                .dump_both_families(&DumpRequest::tcp(family, ALL_TCP_STATES))
+                .expect("start dump")
+                .map(|r| r.map(|r| (r.family, r.id)))
+                .collect::<Result<_, _>>()
+                .expect("dump");
+            got.sort_by_key(|(f, id)| (*f, id.cookie));
+            assert_eq!(got, want);
+        }
+
+        // The state mask applies as in a family dump ...
+        let established = diag
+            .dump_both_families(&DumpRequest::tcp(
+                Family::Inet,
+                TcpState::Established.mask(),
+            ))
+            .expect("start dump")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("dump");
+        assert_eq!(established.len(), 4, "{established:#?}");
+        assert!(established.iter().all(|r| r.state == TcpState::Established));
+        assert_eq!(
+            established
+                .iter()
+                .filter(|r| r.family == Family::Inet6)
+                .count(),
+            2
+        );
+        // ... and so does a bytecode filter: "sport >= 65535" matches none
+        // of these sockets (their ports are ephemeral, below 65535).
+        let request = DumpRequest {
+            bytecode: Some(vec![2, 8, 12, 0, 0, 0, 0xff, 0xff]),
+            ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
+        };
+        let none = diag
+            .dump_both_families(&request)
+            .expect("start dump")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("dump");
+        assert!(none.is_empty(), "{none:#?}");
+    });
+}

@@ -4,8 +4,8 @@
 
 use super::wire::cat;
 use crate::{
-    encode_destroy, encode_dump, parse_datagram, DumpRequest, Error, Family, Header, InetDiagMsg,
-    Reply, SockId, TcpInfo, TcpState, ALL_TCP_STATES,
+    encode_destroy, encode_dump, encode_dump_both_families, parse_datagram, DumpRequest, Error,
+    Family, Header, InetDiagMsg, Reply, SockId, TcpInfo, TcpState, ALL_TCP_STATES,
 };
 
 #[rustfmt::skip]
@@ -139,6 +139,76 @@ fn encode_dump_refuses_a_bytecode_nla_len_cannot_count() {
     };
     let mut out = vec![0xee];
     let result = encode_dump(&request, 7, &mut out);
+    assert!(matches!(result, Err(Error::Invalid(_))), "{result:?}");
+    assert_eq!(out, [0xee], "nothing appended");
+}
+
+#[rustfmt::skip]
+const DUMP_BOTH_BYTECODE: [u8; 88] = [
+    // nlmsghdr
+    88, 0, 0, 0,                // nlmsg_len: 16 + 60 + 12
+    18, 0,                      // nlmsg_type: TCPDIAG_GETSOCK
+    0x01, 0x03,                 // nlmsg_flags: NLM_F_REQUEST | NLM_F_DUMP
+    9, 0, 0, 0,                 // nlmsg_seq
+    0, 0, 0, 0,                 // nlmsg_pid
+    // inet_diag_req (v1): the kernel dumps it with AF_UNSPEC, both families
+    2,                          // idiag_family: AF_INET, ignored by a dump
+    0,                          // idiag_src_len: unused
+    0,                          // idiag_dst_len: unused
+    0x02,                       // idiag_ext: 1 << (INET_DIAG_INFO - 1)
+    // inet_diag_sockid: a wildcard, before the states in this layout
+    0, 0,                       // idiag_sport
+    0, 0,                       // idiag_dport
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // idiag_src
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // idiag_dst
+    0, 0, 0, 0,                 // idiag_if
+    0xff, 0xff, 0xff, 0xff,     // idiag_cookie[0]: INET_DIAG_NOCOOKIE
+    0xff, 0xff, 0xff, 0xff,     // idiag_cookie[1]: INET_DIAG_NOCOOKIE
+    0xfe, 0x1f, 0, 0,           // idiag_states: ALL_TCP_STATES
+    0, 0, 0, 0,                 // idiag_dbs: unused
+    // nlattr, as after inet_diag_req_v2
+    12, 0,                      // nla_len: 4 + 8
+    1, 0,                       // nla_type: INET_DIAG_REQ_BYTECODE
+    2, 8, 12, 0,                // inet_diag_bc_op: INET_DIAG_BC_S_GE, yes 8, no 12
+    0, 0, 0x00, 0x04,           // inet_diag_bc_op: operand, no = port 1024
+];
+
+#[test]
+fn encode_dump_both_families_as_tcpdiag_getsock() {
+    let request = DumpRequest {
+        bytecode: Some(vec![2, 8, 12, 0, 0, 0, 0x00, 0x04]),
+        ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES).with_tcp_info()
+    };
+    let mut out = vec![0xee];
+    encode_dump_both_families(&request, 9, &mut out).unwrap();
+    assert_eq!(out[..1], [0xee], "appended after what was there");
+    assert_eq!(out[1..], DUMP_BOTH_BYTECODE);
+}
+
+#[test]
+fn encode_dump_both_families_without_bytecode_is_header_and_request() {
+    let mut out = Vec::new();
+    encode_dump_both_families(
+        &DumpRequest::tcp(Family::Inet6, ALL_TCP_STATES),
+        9,
+        &mut out,
+    )
+    .unwrap();
+    let mut want = DUMP_BOTH_BYTECODE[..76].to_vec();
+    want[0] = 76; // nlmsg_len: 16 + 60
+    want[16] = 10; // idiag_family: AF_INET6
+    want[19] = 0; // idiag_ext: none
+    assert_eq!(out, want);
+}
+
+#[test]
+fn encode_dump_both_families_refuses_a_bytecode_nla_len_cannot_count() {
+    let request = DumpRequest {
+        bytecode: Some(vec![0; 65532]),
+        ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
+    };
+    let mut out = vec![0xee];
+    let result = encode_dump_both_families(&request, 7, &mut out);
     assert!(matches!(result, Err(Error::Invalid(_))), "{result:?}");
     assert_eq!(out, [0xee], "nothing appended");
 }
@@ -546,6 +616,22 @@ fn record_with_short_tcp_info() {
         ..msg_v4()
     };
     assert_eq!(reply, Reply::Diag(want));
+}
+
+#[test]
+fn record_answering_tcpdiag_getsock_is_a_record() {
+    #[rustfmt::skip]
+    let header: [u8; 16] = [
+        88, 0, 0, 0,            // nlmsg_len: 16 + 72
+        18, 0,                  // nlmsg_type: TCPDIAG_GETSOCK, as the request
+        0x02, 0x00,             // nlmsg_flags: NLM_F_MULTI
+        9, 0, 0, 0,             // nlmsg_seq
+        0x34, 0x12, 0, 0,       // nlmsg_pid
+    ];
+    let datagram = cat(&[&header, &MSG_V4]);
+    let (head, reply) = only(&datagram);
+    assert_eq!(head.kind, 18);
+    assert_eq!(reply, Reply::Diag(msg_v4()));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::wire::{ack, attr, decode_requests, diag_payload, done, nlmsg, Record}
 use crate::{
     encode_destroy, encode_dump, parse_datagram, DumpRequest, Family, Header, InetDiagMsg, Reply,
     SockId, TcpInfo, TcpState, INET_DIAG_NOCOOKIE, INET_DIAG_REQ_BYTECODE, NLMSG_HDRLEN, NLM_F_ACK,
-    NLM_F_DUMP, NLM_F_REQUEST, REQ_V2_LEN, SOCK_DESTROY, SOCK_DIAG_BY_FAMILY,
+    NLM_F_DUMP, NLM_F_REQUEST, REQ_V2_LEN, SOCK_DESTROY, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK,
 };
 
 fn family() -> impl Strategy<Value = Family> {
@@ -140,7 +140,9 @@ fn reply() -> impl Strategy<Value = (Vec<u8>, Header, Reply)> {
             (bytes, h, Reply::Done { errno })
         }),
         (any::<u32>(), 5u16..0xffff, vec(any::<u8>(), 0..40))
-            .prop_filter("not a type we read", |(_, k, _)| *k != SOCK_DIAG_BY_FAMILY)
+            .prop_filter("not a type we read", |(_, k, _)| {
+                *k != SOCK_DIAG_BY_FAMILY && *k != TCPDIAG_GETSOCK
+            })
             .prop_map(move |(seq, kind, payload)| {
                 let bytes = nlmsg(kind, 0, seq, &payload);
                 let h = header(&bytes);
