@@ -12,6 +12,8 @@ use rustix::net::{
 use crate::msg::{self, DumpRequest, Family, Header, InetDiagMsg, Reply, SockId, NLM_F_DUMP_INTR};
 use crate::Error;
 
+use crate::fault::DumpFault as FaultKind;
+
 /// Room for one datagram. The kernel caps a dump skb near 32 KiB
 /// (`netlink_dump`, `SKB_WITH_OVERHEAD(32768)`); twice that leaves margin,
 /// and a datagram that still does not fit is reported, never cut silently.
@@ -33,6 +35,8 @@ pub struct Client {
     seq: u32,
     rx: Vec<u8>,
     tx: Vec<u8>,
+    #[cfg(feature = "fault-injection")]
+    faults: crate::fault::Faults,
 }
 
 impl AsFd for Client {
@@ -69,6 +73,8 @@ impl Client {
             seq: 0,
             rx: vec![0; RECV_BUF_LEN],
             tx: Vec::with_capacity(4096),
+            #[cfg(feature = "fault-injection")]
+            faults: crate::fault::Faults::from_env(),
         })
     }
 
@@ -144,15 +150,23 @@ impl Client {
 
     fn start_dump(&mut self, seq: u32) -> Result<Dump<'_>, Error> {
         self.send_tx()?;
+        #[cfg(feature = "fault-injection")]
+        let fault = self.faults.next_dump();
+        #[cfg(not(feature = "fault-injection"))]
+        let fault = None;
         Ok(Dump {
             client: self,
             seq,
             pos: 0,
             len: 0,
-            interrupted: false,
+            interrupted: fault == Some(FaultKind::Interrupted),
             done: false,
             finished: false,
             corrupt: false,
+            failure: match fault {
+                Some(FaultKind::Errno(errno)) => Some(errno),
+                _ => None,
+            },
         })
     }
 
@@ -176,6 +190,21 @@ impl Client {
     /// a failure of the socket itself, after which the results of the targets
     /// not yet answered are unknown (and not pushed).
     pub fn destroy_batch(
+        &mut self,
+        targets: &[(Family, SockId)],
+        results: &mut Vec<Result<(), Error>>,
+    ) -> Result<(), Error> {
+        #[cfg(feature = "fault-injection")]
+        if let (real, Some(errno)) = self.faults.destroys(targets.len()) {
+            let (head, tail) = targets.split_at(real);
+            self.destroy_in_batches(head, results)?;
+            results.extend(tail.iter().map(|_| Err(Error::from_errno(errno))));
+            return Ok(());
+        }
+        self.destroy_in_batches(targets, results)
+    }
+
+    fn destroy_in_batches(
         &mut self,
         targets: &[(Family, SockId)],
         results: &mut Vec<Result<(), Error>>,
@@ -245,6 +274,8 @@ pub struct Dump<'a> {
     done: bool,
     /// The iterator has returned `None` or an error and is fused.
     finished: bool,
+    /// An errno to fail with before the first record (fault injection).
+    failure: Option<i32>,
     /// A malformed message was seen: the rest of its datagram, where the
     /// end of the reply might have been, is lost, so draining must not
     /// block waiting for an end that may never come.
@@ -253,6 +284,10 @@ pub struct Dump<'a> {
 
 impl Dump<'_> {
     fn step(&mut self) -> Result<Option<InetDiagMsg>, Error> {
+        if let Some(errno) = self.failure.take() {
+            // The kernel's reply is still coming: Drop drains it.
+            return Err(Error::Io(std::io::Error::from_raw_os_error(errno)));
+        }
         loop {
             if self.pos >= self.len {
                 // The kernel produces the next part of a dump inside

@@ -44,6 +44,7 @@ compile_error!("sockdiag speaks NETLINK_SOCK_DIAG, which only Linux has");
 
 mod client;
 mod error;
+mod fault;
 mod msg;
 mod tcp_info;
 

@@ -7,6 +7,7 @@ mod util;
 mod bad_input;
 mod docs;
 mod drop;
+mod faults;
 mod filter_expr;
 mod fuzz_corpus;
 mod list;

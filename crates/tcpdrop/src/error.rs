@@ -23,9 +23,9 @@ pub enum Error {
     NotFound,
     /// The kernel refused to drop for lack of `CAP_NET_ADMIN`.
     #[error("{}", match .0 {
-        Privilege::PermittedOnly => "dropping needs CAP_NET_ADMIN in the effective set: it is permitted but not raised (not elevated)",
+        Privilege::PermittedOnly => "dropping needs CAP_NET_ADMIN in effect: this process may raise it but has not (not elevated); raise it, or run as root",
         Privilege::Missing => "dropping needs CAP_NET_ADMIN: run as root",
-        Privilege::Effective => "dropping needs CAP_NET_ADMIN over this network namespace, which another user namespace owns",
+        Privilege::Effective => "the kernel refused: dropping needs CAP_NET_ADMIN in the user namespace that owns this network namespace; run as root there",
     })]
     AccessDenied(Privilege),
     /// The kernel cannot destroy sockets: built without

@@ -68,3 +68,59 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect()
 }
+
+/// Run `tcpdrop ARGS` with `SOCKDIAG_FAULTS=faults`: test builds of the
+/// binary then meet a kernel that fails as the faults say (sockdiag's
+/// `fault-injection` feature; release builds ignore the variable).
+pub fn tcpdrop_with_faults(faults: &str, args: &[&str]) -> Run {
+    Command::new(env!("CARGO_BIN_EXE_tcpdrop"))
+        .args(args)
+        .env("SOCKDIAG_FAULTS", faults)
+        .output()
+        .expect("run tcpdrop")
+        .into()
+}
+
+/// Run `tcpdrop ARGS` as user nobody from a copy of the binary that carries
+/// CAP_NET_ADMIN as a permitted file capability but not an effective one:
+/// the process may raise the capability but has not ("not elevated").
+pub fn tcpdrop_not_elevated(args: &[&str]) -> Run {
+    let dir = tempfile_dir("tcpdrop-not-elevated");
+    let copy = dir.join("tcpdrop");
+    std::fs::copy(env!("CARGO_BIN_EXE_tcpdrop"), &copy).expect("copy binary");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let status = Command::new("setcap")
+        .args(["cap_net_admin+p"])
+        .arg(&copy)
+        .status()
+        .expect("run setcap (libcap2-bin)");
+    assert!(status.success(), "setcap cap_net_admin+p");
+    let run = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&copy)
+        .args(args)
+        .output()
+        .expect("run setpriv (util-linux)")
+        .into();
+    let _ = std::fs::remove_dir_all(&dir);
+    run
+}
+
+/// A fresh world-readable directory under the system's temp dir.
+fn tempfile_dir(name: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    dir
+}
