@@ -159,6 +159,9 @@ pub struct Session {
     /// Extra diag sockets in the same namespace, made on the first large
     /// drop and kept.
     helpers: Vec<Client>,
+    /// Both families are dumped in one walk (`TCPDIAG_GETSOCK`) until the
+    /// kernel refuses that request.
+    one_walk: bool,
 }
 
 impl Session {
@@ -168,6 +171,7 @@ impl Session {
             client: Client::new().map_err(Error::from_diag)?,
             home: File::open("/proc/thread-self/ns/net").ok(),
             helpers: Vec::new(),
+            one_walk: true,
         })
     }
 
@@ -182,6 +186,7 @@ impl Session {
             client,
             home,
             helpers: Vec::new(),
+            one_walk: true,
         })
     }
 
@@ -287,48 +292,83 @@ impl Session {
     }
 
     /// A dump of `query`, narrowed in the kernel by `program` when given.
+    ///
+    /// When both families' tables are wanted, one `TCPDIAG_GETSOCK` walk
+    /// returns them both: the kernel keeps IPv4 and IPv6 TCP sockets in the
+    /// same hash tables, and a `SOCK_DIAG_BY_FAMILY` dump per family walks
+    /// all of them twice. A kernel that refuses that request gets the two
+    /// dumps instead, from then on.
     fn dump(
         &mut self,
         query: &Query,
         program: Option<&[u8]>,
         mut visit: impl FnMut(Connection) -> ControlFlow<()>,
     ) -> Result<(), Error> {
-        for &table in query.tables() {
-            let mut request = DumpRequest::tcp(table, query.states.kernel_mask());
-            request.bytecode = program.map(<[u8]>::to_vec);
-            let mut visited = false;
-            for attempt in 1..=DUMP_ATTEMPTS {
-                let mut stop = false;
-                let mut failure = None;
-                for record in self.client.dump(&request).map_err(Error::from_diag)? {
-                    match record {
-                        Ok(record) => {
-                            let Some(conn) = Connection::from_diag(&record) else {
-                                continue;
-                            };
-                            if !query.admits(&conn) {
-                                continue;
-                            }
-                            visited = true;
-                            if visit(conn).is_break() {
-                                stop = true;
-                                break;
-                            }
-                        }
-                        Err(err) => failure = Some(err),
-                    }
+        let tables = query.tables();
+        if tables.len() > 1 && self.one_walk {
+            match self.dump_table(None, query, program, &mut visit) {
+                Ok(_) => return Ok(()),
+                Err(failure) if !failure.visited && refuses_request(&failure.error) => {
+                    self.one_walk = false;
                 }
-                if stop {
-                    return Ok(());
-                }
-                match failure {
-                    None => break,
-                    Some(sockdiag::Error::Interrupted) if !visited && attempt < DUMP_ATTEMPTS => {}
-                    Some(err) => return Err(Error::from_diag(err)),
-                }
+                Err(failure) => return Err(Error::from_diag(failure.error)),
+            }
+        }
+        for &table in tables {
+            match self.dump_table(Some(table), query, program, &mut visit) {
+                Ok(ControlFlow::Continue(())) => {}
+                Ok(ControlFlow::Break(())) => return Ok(()),
+                Err(failure) => return Err(Error::from_diag(failure.error)),
             }
         }
         Ok(())
+    }
+
+    /// One dump: of `table`, or of both families in one walk (`None`),
+    /// repeated (up to [`DUMP_ATTEMPTS`] times) when the kernel flags it as
+    /// interrupted before anything was visited. `Break` when `visit` stopped it.
+    fn dump_table(
+        &mut self,
+        table: Option<sockdiag::Family>,
+        query: &Query,
+        program: Option<&[u8]>,
+        visit: &mut impl FnMut(Connection) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, DumpFailure> {
+        let family = table.unwrap_or(sockdiag::Family::Inet);
+        let mut request = DumpRequest::tcp(family, query.states.kernel_mask());
+        request.bytecode = program.map(<[u8]>::to_vec);
+        let mut visited = false;
+        for attempt in 1..=DUMP_ATTEMPTS {
+            let mut failure = None;
+            let started = match table {
+                Some(_) => self.client.dump(&request),
+                None => self.client.dump_both_families(&request),
+            };
+            let dump = started.map_err(|error| DumpFailure { error, visited })?;
+            for record in dump {
+                match record {
+                    Ok(record) => {
+                        let Some(conn) = Connection::from_diag(&record) else {
+                            continue;
+                        };
+                        if !query.admits(&conn) {
+                            continue;
+                        }
+                        visited = true;
+                        if visit(conn).is_break() {
+                            return Ok(ControlFlow::Break(()));
+                        }
+                    }
+                    Err(err) => failure = Some(err),
+                }
+            }
+            match failure {
+                None => break,
+                Some(sockdiag::Error::Interrupted) if !visited && attempt < DUMP_ATTEMPTS => {}
+                Some(error) => return Err(DumpFailure { error, visited }),
+            }
+        }
+        Ok(ControlFlow::Continue(()))
     }
 
     /// Every socket `query` selects.
@@ -775,6 +815,25 @@ fn mark_replaced(
             }
         }
     }
+}
+
+/// A dump that failed, and whether it had visited any socket first (then
+/// it cannot be repeated without visiting some twice).
+struct DumpFailure {
+    error: sockdiag::Error,
+    visited: bool,
+}
+
+/// Whether a dump's error says the kernel does not serve that request
+/// (`EOPNOTSUPP` without the compat handler, `EINVAL` or `ENOENT` for a
+/// request type it does not know), rather than that the dump failed.
+fn refuses_request(error: &sockdiag::Error) -> bool {
+    matches!(
+        error,
+        sockdiag::Error::NotSupported { .. }
+            | sockdiag::Error::Invalid(_)
+            | sockdiag::Error::NotFound { .. }
+    )
 }
 
 /// Whether two open files are the same (same device and inode), as two
