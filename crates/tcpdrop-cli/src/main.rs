@@ -10,6 +10,7 @@ mod watch;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,7 @@ use clap::Parser;
 use tcpdrop::filter::Filter;
 use tcpdrop::procs::SocketOwners;
 use tcpdrop::{
-    Connection, DropOptions, DropReport, Error, Family, Netns, Outcome, Query, Session, State,
-    StateSet,
+    Connection, DropOptions, Error, Family, Netns, Outcome, Query, Session, State, StateSet,
 };
 
 use crate::cli::Cli;
@@ -320,7 +320,12 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     };
     let mut spaces = open_spaces(cli, &plan)?;
     let header = !cli.no_header && !cli.json && io::stdout().is_terminal();
-    let mut printer = Printer::new(io::stdout().lock(), cli.json, header);
+    // Rows go out in large writes: stdout alone writes line by line.
+    let mut printer = Printer::new(
+        io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        cli.json,
+        header,
+    );
     printer.colour = output::use_colour(
         io::stdout().is_terminal(),
         std::env::var_os("NO_COLOR"),
@@ -341,43 +346,86 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
 }
 
 /// `-l` and `-n`: print what is selected, touch nothing.
+///
+/// Without owners to look up, each row is written as the kernel hands it
+/// over; with them, the selection is listed first, as the scan of
+/// `/proc/*/fd` reads only the owners of the sockets listed.
 fn list<W: Write>(
     cli: &Cli,
     plan: &Plan,
     spaces: &mut [Space],
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
-    let mut shown_total = 0;
+    let mut shown_total: usize = 0;
+    let result = cli.dry_run.then_some("would-drop");
     for space in spaces.iter_mut() {
-        let conns: Vec<Connection> = select(&mut space.session, &space.target, &plan.query)?
-            .into_iter()
-            .filter(|c| {
-                targeted(&space.target, c) && (cli.list || plan.listeners || !c.is_listener())
-            })
-            .collect();
-        let owners = (plan.show_owners || plan.owners.needs_processes())
-            .then(|| SocketOwners::scan(&conns.iter().map(|c| c.inode).collect()));
-        let owners_of = |c: &Connection| owners.as_ref().map_or(&[][..], |o| o.owners(c.inode));
-        let result = if cli.dry_run {
-            Some("would-drop")
-        } else {
-            None
+        let names = space.session.interface_names()?;
+        let scope_name = |index: u32| names.name(index);
+        let netns = space.label.as_deref();
+        let target = &space.target;
+        let keep = |c: &Connection| {
+            targeted(target, c) && (cli.list || plan.listeners || !c.is_listener())
         };
-        let shown: Vec<Row<'_>> = conns
-            .iter()
-            .filter(|c| plan.owners.admits(c, owners_of(c)))
-            .map(|conn| Row {
-                conn,
-                result,
-                detail: None,
-                collateral: false,
-                owners: plan.show_owners.then(|| owners_of(conn)),
-                netns: space.label.as_deref(),
-            })
-            .collect();
-        let scope_name = |index: u32| space.session.interface_name(index);
-        printer.rows(&shown, &scope_name)?;
-        shown_total += shown.len();
+        if plan.show_owners || plan.owners.needs_processes() {
+            let conns: Vec<Connection> = select(&mut space.session, target, &plan.query)?
+                .into_iter()
+                .filter(|c| keep(c))
+                .collect();
+            let owners = SocketOwners::scan(&conns.iter().map(|c| c.inode).collect());
+            for conn in &conns {
+                let owned = owners.owners(conn.inode);
+                if !plan.owners.admits(conn, owned) {
+                    continue;
+                }
+                let row = Row {
+                    conn,
+                    result,
+                    detail: None,
+                    collateral: false,
+                    owners: plan.show_owners.then_some(owned),
+                    netns,
+                };
+                printer.row(&row, &scope_name)?;
+                shown_total = shown_total.saturating_add(1);
+            }
+        } else {
+            let mut failed: Option<io::Error> = None;
+            let mut visit = |conn: Connection| {
+                if !keep(&conn) || !plan.owners.admits(&conn, &[]) {
+                    return ControlFlow::Continue(());
+                }
+                let row = Row {
+                    conn: &conn,
+                    result,
+                    detail: None,
+                    collateral: false,
+                    owners: None,
+                    netns,
+                };
+                match printer.row(&row, &scope_name) {
+                    Ok(()) => {
+                        shown_total = shown_total.saturating_add(1);
+                        ControlFlow::Continue(())
+                    }
+                    Err(err) => {
+                        failed = Some(err);
+                        ControlFlow::Break(())
+                    }
+                }
+            };
+            match target {
+                Target::Filter(filter) => {
+                    space
+                        .session
+                        .for_each_matching(&plan.query, filter, &mut visit)?
+                }
+                _ => space.session.for_each(&plan.query, &mut visit)?,
+            }
+            if let Some(err) = failed {
+                return Err(err.into());
+            }
+        }
+        printer.finish()?;
     }
     if cli.dry_run {
         eprintln!("would drop {shown_total}");
@@ -390,14 +438,19 @@ fn list<W: Write>(
 
 /// One namespace's drop: the owners looked up first when they select or
 /// are shown, then the safe drop of what the options choose, at most
-/// `limit` of them.
-fn drop_space(
+/// `limit` of them, each outcome printed as it is known and added to
+/// `totals`. The refusal that stops the run, if the kernel refused.
+fn drop_space<W: Write>(
     space: &mut Space,
     plan: &Plan,
     limit: Option<u64>,
-) -> Result<(DropReport, Option<SocketOwners>), Failure> {
+    printer: &mut Printer<W>,
+    totals: &mut Totals,
+) -> Result<Option<Failure>, Failure> {
     let Space {
-        session, target, ..
+        session,
+        target,
+        label,
     } = space;
     let owners = if plan.show_owners || plan.owners.needs_processes() {
         let inodes = select(session, target, &plan.query)?
@@ -409,6 +462,9 @@ fn drop_space(
     } else {
         None
     };
+    let names = session.interface_names()?;
+    let scope_name = |index: u32| names.name(index);
+    let netns = label.as_deref();
     let target: &Target = target;
     let mut taken: u64 = 0;
     let options = DropOptions {
@@ -425,93 +481,86 @@ fn drop_space(
         }
         chosen
     };
-    // A filter runs in the kernel too, so only what it matches is copied out.
-    let report = match target {
-        Target::Filter(filter) => session.drop_matching(&plan.query, filter, options, choose)?,
-        _ => session.drop_where(&plan.query, options, choose)?,
-    };
-    let owners = match owners {
-        // The reset peers were not chosen, so not looked up: look now.
-        Some(mut owners) if plan.show_owners && !report.collateral.is_empty() => {
-            owners.extend(SocketOwners::scan(
-                &report.collateral.iter().map(|c| c.inode).collect(),
-            ));
-            Some(owners)
+    let mut refused: Option<Error> = None;
+    let (mut dropped, mut gone) = (0usize, 0usize);
+    let mut failed: Option<io::Error> = None;
+    // The reset peers were not chosen, so their owners were not looked up:
+    // with -p they wait for a scan of their own.
+    let mut collateral: Vec<Connection> = Vec::new();
+    let on_outcome = |conn: Connection, outcome: Outcome, is_collateral: bool| {
+        let refusal = matches!(
+            outcome,
+            Outcome::Failed(Error::AccessDenied(_) | Error::NotSupported)
+        );
+        if let (Outcome::Failed(err), true, None) = (&outcome, refusal, &refused) {
+            refused = Some(clone_refusal(err));
         }
-        other => other,
-    };
-    Ok((report, owners))
-}
-
-/// The refusal that stopped a drop before anything was touched: no
-/// privilege, or no kernel support.
-fn refusal(report: &DropReport) -> Option<&Error> {
-    report
-        .results
-        .iter()
-        .find_map(|(_, outcome)| match outcome {
-            Outcome::Failed(err @ (Error::AccessDenied(_) | Error::NotSupported)) => Some(err),
-            _ => None,
-        })
-}
-
-/// Print one namespace's report and add it to `totals`; the refusal that
-/// stops the run, if the kernel refused.
-fn print_report<W: Write>(
-    space: &Space,
-    plan: &Plan,
-    report: &DropReport,
-    owners: Option<&SocketOwners>,
-    printer: &mut Printer<W>,
-    totals: &mut Totals,
-) -> Result<Option<Failure>, Failure> {
-    let (dropped, gone, failed) = report.counts();
-    let shown_owners = |c: &Connection| {
-        plan.show_owners
-            .then(|| owners.map_or(&[][..], |o| o.owners(c.inode)))
-    };
-    let netns = space.label.as_deref();
-    let mut rows: Vec<Row<'_>> = report
-        .results
-        .iter()
-        .map(|(conn, outcome)| Row {
-            conn,
+        match outcome {
+            Outcome::Dropped => dropped += 1,
+            Outcome::Gone(_) => gone += 1,
+            Outcome::Failed(_) => {}
+        }
+        // When the kernel refused the very first drop for lack of privilege
+        // or support, nothing is dropped and one line says why.
+        if failed.is_some() || (refusal && dropped == 0 && gone == 0 && !printer.is_json()) {
+            return;
+        }
+        if is_collateral && plan.show_owners {
+            collateral.push(conn);
+            return;
+        }
+        let owned = owners.as_ref().map_or(&[][..], |o| o.owners(conn.inode));
+        let row = Row {
+            conn: &conn,
             result: Some(outcome.name()),
-            detail: match outcome {
+            detail: match &outcome {
                 Outcome::Dropped => None,
                 Outcome::Gone(reason) => Some(reason.describe().to_string()),
                 Outcome::Failed(err) => Some(err.to_string()),
             },
-            collateral: false,
-            owners: shown_owners(conn),
+            collateral: is_collateral,
+            owners: plan.show_owners.then_some(owned),
             netns,
-        })
-        .collect();
-    rows.extend(report.collateral.iter().map(|conn| Row {
-        conn,
-        result: Some("gone"),
-        detail: Some(tcpdrop::GoneReason::ResetByPeerDrop.describe().to_string()),
-        collateral: true,
-        owners: shown_owners(conn),
-        netns,
-    }));
-    let refused = refusal(report);
-    // When the kernel refused the very first drop for lack of privilege or
-    // support, nothing was dropped and one line says why.
-    let everything_refused = dropped == 0 && gone == 0 && refused.is_some();
-    if printer.is_json() || !everything_refused {
-        let scope_name = |index: u32| space.session.interface_name(index);
-        printer.rows(&rows, &scope_name)?;
+        };
+        if let Err(err) = printer.row(&row, &scope_name) {
+            failed = Some(err);
+        }
+    };
+    // A filter runs in the kernel too, so only what it matches is copied out.
+    let counts = match target {
+        Target::Filter(filter) => {
+            session.drop_matching_each(&plan.query, filter, options, choose, on_outcome)?
+        }
+        _ => session.drop_where_each(&plan.query, options, choose, on_outcome)?,
+    };
+    if let Some(err) = failed {
+        return Err(err.into());
     }
-    totals.chosen = totals.chosen.saturating_add(report.results.len());
-    totals.dropped = totals.dropped.saturating_add(dropped as u64);
+    if !collateral.is_empty() {
+        let owners = SocketOwners::scan(&collateral.iter().map(|c| c.inode).collect());
+        let reason = tcpdrop::GoneReason::ResetByPeerDrop.describe();
+        for conn in &collateral {
+            let row = Row {
+                conn,
+                result: Some("gone"),
+                detail: Some(reason.to_string()),
+                collateral: true,
+                owners: Some(owners.owners(conn.inode)),
+                netns,
+            };
+            printer.row(&row, &scope_name)?;
+        }
+    }
+    printer.finish()?;
+    totals.chosen = totals.chosen.saturating_add(counts.chosen());
+    totals.dropped = totals.dropped.saturating_add(counts.dropped as u64);
     totals.gone = totals
         .gone
-        .saturating_add(gone)
-        .saturating_add(report.collateral.len());
-    totals.failed = totals.failed.saturating_add(failed);
+        .saturating_add(counts.gone)
+        .saturating_add(counts.collateral);
+    totals.failed = totals.failed.saturating_add(counts.failed);
     Ok(refused.map(|err| {
-        let code = Failure::from(clone_refusal(err)).code;
+        let code = Failure::from(clone_refusal(&err)).code;
         let suffix = if totals.dropped == 0 {
             " (nothing was dropped)"
         } else {
@@ -532,10 +581,7 @@ fn drop_once<W: Write>(
 ) -> Result<u8, Failure> {
     let mut totals = Totals::default();
     for space in spaces.iter_mut() {
-        let (report, owners) = drop_space(space, plan, None)?;
-        if let Some(stop) =
-            print_report(space, plan, &report, owners.as_ref(), printer, &mut totals)?
-        {
+        if let Some(stop) = drop_space(space, plan, None, printer, &mut totals)? {
             eprintln!("{}", totals.summary());
             return Err(stop);
         }
@@ -573,10 +619,7 @@ fn watch_drops<W: Write>(
                 break;
             }
             let limit = watch.count.map(|c| c.saturating_sub(totals.dropped));
-            let (report, owners) = drop_space(space, plan, limit)?;
-            if let Some(stop) =
-                print_report(space, plan, &report, owners.as_ref(), printer, &mut totals)?
-            {
+            if let Some(stop) = drop_space(space, plan, limit, printer, &mut totals)? {
                 eprintln!("{} in {rounds} rounds", totals.summary());
                 return Err(stop);
             }

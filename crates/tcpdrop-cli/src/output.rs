@@ -9,6 +9,11 @@ use tcpdrop::procs::Owner;
 use tcpdrop::Connection;
 
 /// Where rows go, and in which form.
+///
+/// Rows are written as they come: JSON at once, aligned columns through a
+/// look-ahead of [`LOOKAHEAD`] rows whose widths set the columns' (widths
+/// only grow after that), so memory stays bounded however many rows there
+/// are, and a short listing is aligned as a whole.
 pub struct Printer<W: Write> {
     out: W,
     json: bool,
@@ -19,6 +24,48 @@ pub struct Printer<W: Write> {
     pub netns_column: bool,
     /// End each row with its owning processes (`-p`).
     pub owners_column: bool,
+    /// Rows formatted but not yet written.
+    pending: Vec<Cells>,
+    /// Column widths so far: they only grow.
+    widths: Widths,
+    /// A Result column is shown (some row had an outcome).
+    dropping: bool,
+}
+
+/// How many aligned rows are held back to size the columns.
+pub const LOOKAHEAD: usize = 1024;
+
+/// Column widths, at least the headers'.
+#[derive(Clone, Copy)]
+struct Widths {
+    local: usize,
+    remote: usize,
+    process: usize,
+    netns: usize,
+}
+
+impl Default for Widths {
+    fn default() -> Widths {
+        Widths {
+            local: 5,
+            remote: 6,
+            process: 7,
+            netns: 5,
+        }
+    }
+}
+
+/// One aligned row, formatted, waiting for its column widths.
+struct Cells {
+    netns: Option<String>,
+    result: Option<&'static str>,
+    state: &'static str,
+    recv_q: u32,
+    send_q: u32,
+    local: String,
+    remote: String,
+    process: String,
+    detail: Option<String>,
 }
 
 /// One row of output: a connection and, when dropping, what became of it.
@@ -78,6 +125,9 @@ impl<W: Write> Printer<W> {
             colour: false,
             netns_column: false,
             owners_column: false,
+            pending: Vec::new(),
+            widths: Widths::default(),
+            dropping: false,
         }
     }
 
@@ -86,49 +136,74 @@ impl<W: Write> Printer<W> {
         self.json
     }
 
-    /// Print `rows`, aligned (or as JSON lines), then flush. The header
-    /// comes once, before the first rows printed.
-    pub fn rows(
+    /// Print one row: a JSON line at once, or aligned columns once the
+    /// look-ahead is full (or at [`finish`](Printer::finish)).
+    pub fn row(
         &mut self,
-        rows: &[Row<'_>],
+        row: &Row<'_>,
         scope_name: &dyn Fn(u32) -> Option<String>,
     ) -> io::Result<()> {
         if self.json {
-            for row in rows {
-                let value = Value::Object(json_row(row, scope_name));
-                writeln!(self.out, "{value}")?;
-            }
-            return self.out.flush();
+            let value = Value::Object(json_row(row, scope_name));
+            return writeln!(self.out, "{value}");
         }
-        let texts: Vec<(String, String)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    address(&r.conn.local, scope_name),
-                    address(&r.conn.remote, scope_name),
-                )
-            })
-            .collect();
-        let local_width = texts.iter().map(|t| t.0.len()).max().unwrap_or(0).max(5);
-        let remote_width = texts.iter().map(|t| t.1.len()).max().unwrap_or(0).max(6);
-        let processes: Vec<String> = rows
-            .iter()
-            .map(|r| owners_text(r.owners.unwrap_or_default()))
-            .collect();
-        let process_width = processes.iter().map(String::len).max().unwrap_or(0).max(7);
-        let netns_width = rows
-            .iter()
-            .map(|r| r.netns.unwrap_or("").len())
-            .max()
-            .unwrap_or(0)
-            .max(5);
-        let dropping = rows.iter().any(|r| r.result.is_some());
-        if self.header && !rows.is_empty() {
+        let conn = row.conn;
+        self.pending.push(Cells {
+            netns: self
+                .netns_column
+                .then(|| row.netns.unwrap_or("-").to_string()),
+            result: row.result,
+            state: conn.state.ss_name(),
+            recv_q: conn.recv_q,
+            send_q: conn.send_q,
+            local: address(&conn.local, scope_name),
+            remote: address(&conn.remote, scope_name),
+            process: if self.owners_column {
+                owners_text(row.owners.unwrap_or_default())
+            } else {
+                String::new()
+            },
+            detail: row.detail.clone(),
+        });
+        if self.pending.len() >= LOOKAHEAD {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Write what is held back and flush: the rows so far are out.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.write_pending()?;
+        self.out.flush()
+    }
+
+    /// Write the held-back rows, sized together with what came before. The
+    /// header comes once, before the first rows written.
+    fn write_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.widths;
+        for c in &self.pending {
+            w.local = w.local.max(c.local.len());
+            w.remote = w.remote.max(c.remote.len());
+            w.process = w.process.max(c.process.len());
+            w.netns = w.netns.max(c.netns.as_deref().map_or(0, str::len));
+        }
+        self.widths = w;
+        self.dropping |= self.pending.iter().any(|c| c.result.is_some());
+        let Widths {
+            local: local_width,
+            remote: remote_width,
+            process: process_width,
+            netns: netns_width,
+        } = w;
+        if self.header {
             self.header = false;
             if self.netns_column {
                 write!(self.out, "{:<netns_width$} ", "Netns")?;
             }
-            if dropping {
+            if self.dropping {
                 write!(self.out, "{:<11}", "Result")?;
             }
             write!(
@@ -143,32 +218,27 @@ impl<W: Write> Printer<W> {
             }
             writeln!(self.out)?;
         }
-        for ((row, (local, remote)), process) in rows.iter().zip(&texts).zip(&processes) {
-            if self.netns_column {
-                write!(self.out, "{:<netns_width$} ", row.netns.unwrap_or("-"))?;
+        for c in self.pending.drain(..) {
+            if let Some(netns) = &c.netns {
+                write!(self.out, "{netns:<netns_width$} ")?;
             }
-            if dropping {
-                let result = row.result.unwrap_or("");
-                let padded = format!("{result:<11}");
+            if self.dropping {
+                let result = c.result.unwrap_or("");
                 if self.colour {
-                    // Pad first: escape codes take no room on the screen.
-                    let width = result.len();
-                    let (word, pad) = padded.split_at(width);
-                    write!(self.out, "{}{pad}", paint(result, word))?;
+                    // Pad apart: escape codes take no room on the screen.
+                    let pad = 11usize.saturating_sub(result.len());
+                    write!(self.out, "{}{:pad$}", paint(result, result), "")?;
                 } else {
-                    write!(self.out, "{padded}")?;
+                    write!(self.out, "{result:<11}")?;
                 }
             }
-            let conn = row.conn;
             write!(
                 self.out,
                 "{:<11} {:>6} {:>6} {:<local_width$} ",
-                conn.state.ss_name(),
-                conn.recv_q,
-                conn.send_q,
-                local,
+                c.state, c.recv_q, c.send_q, c.local,
             )?;
-            match (&row.detail, self.owners_column) {
+            let (remote, process) = (&c.remote, &c.process);
+            match (&c.detail, self.owners_column) {
                 (Some(detail), true) => write!(
                     self.out,
                     "{remote:<remote_width$} {process:<process_width$}  ({detail})"
@@ -179,7 +249,7 @@ impl<W: Write> Printer<W> {
             }
             writeln!(self.out)?;
         }
-        self.out.flush()
+        Ok(())
     }
 }
 

@@ -57,7 +57,9 @@ pub mod winapi;
 pub use conn::{canonical_ip, same_end, Connection, Family, State, StateSet};
 pub use error::{Error, Privilege};
 pub use netns::Netns;
-pub use session::{DropOptions, DropReport, GoneReason, Outcome, Query, Session};
+pub use session::{
+    DropCounts, DropOptions, DropReport, GoneReason, InterfaceNames, Outcome, Query, Session,
+};
 pub use sockdiag::TcpState;
 
 /// Every TCP connection of the calling thread's network namespace, both

@@ -2,14 +2,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::net::SocketAddr;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::ops::ControlFlow;
 use std::os::fd::AsFd;
 
 use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
-use sockdiag::{Client, DumpRequest};
+use sockdiag::{Client, DumpRequest, TcpState};
 
-use crate::conn::{Connection, Family, State, StateSet};
+use crate::conn::{Connection, Family, StateSet};
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::netns::Netns;
@@ -127,6 +127,17 @@ pub struct DropReport {
 }
 
 impl DropReport {
+    /// A callback for [`Session::drop_where_each`] that fills this report.
+    fn collector(&mut self) -> impl FnMut(Connection, Outcome, bool) + '_ {
+        |conn, outcome, collateral| {
+            if collateral {
+                self.collateral.push(conn);
+            } else {
+                self.results.push((conn, outcome));
+            }
+        }
+    }
+
     /// How many were dropped, gone and failed.
     pub fn counts(&self) -> (usize, usize, usize) {
         self.results
@@ -236,6 +247,14 @@ impl Session {
     /// session's namespace, if there is one.
     pub fn interface_name(&self, index: u32) -> Option<String> {
         rustix::net::netdevice::index_to_name(&self.client, index).ok()
+    }
+
+    /// The interface names of this session's namespace, to look up while
+    /// the session itself is busy (streaming a dump).
+    pub fn interface_names(&self) -> Result<InterfaceNames, Error> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(&self.client, 0)
+            .map_err(|errno| Error::Io(errno.into()))?;
+        Ok(InterfaceNames { fd })
     }
 
     /// Stream every socket `query` selects to `visit`, which may stop early.
@@ -417,7 +436,13 @@ impl Session {
     /// calls). Once the kernel refuses for lack of privilege, the rest are not
     /// tried and fail the same way.
     pub fn drop_rows(&mut self, targets: Vec<Connection>) -> Vec<(Connection, Outcome)> {
-        let mut results = self.destroy_rows(targets);
+        let mut held = Targets::default();
+        for conn in &targets {
+            held.push(conn);
+        }
+        drop(targets);
+        let mut results = Vec::with_capacity(held.len());
+        self.destroy_targets(&held, |conn, outcome| results.push((conn, outcome)));
         if results
             .iter()
             .any(|(_, o)| matches!(o, Outcome::Gone(GoneReason::Closed)))
@@ -439,22 +464,22 @@ impl Session {
         Ok(alive)
     }
 
-    /// [`Session::drop_rows`] without the look afterwards.
-    fn destroy_rows(&mut self, targets: Vec<Connection>) -> Vec<(Connection, Outcome)> {
-        let ids: Vec<_> = targets
-            .iter()
-            .map(|c| (c.socket_family(), c.sock_id()))
-            .collect();
+    /// Destroy `targets` and hand each, with its outcome, to `emit`, in
+    /// their order; without the look afterwards that tells a closed row
+    /// from a replaced one.
+    fn destroy_targets(&mut self, targets: &Targets, mut emit: impl FnMut(Connection, Outcome)) {
+        let ids = &targets.ids;
         let mut results = Vec::with_capacity(ids.len());
         // The first request goes alone: if the kernel refuses it for lack of
         // privilege or support, nothing more is sent and the rest fail alike.
         // (A TIME-WAIT row may be refused for its state alone before Linux 6.0.)
         let (head, tail) = ids.split_at(ids.len().min(1));
         let mut lost = self.client.destroy_batch(head, &mut results).err();
-        let refusal = match (results.first(), targets.first()) {
+        let first_state = targets.extra.first().map(|e| e.state);
+        let refusal = match (results.first(), first_state) {
             (Some(Err(err @ sockdiag::Error::PermissionDenied)), _) => err.errno(),
             (Some(Err(err @ sockdiag::Error::NotSupported { .. })), Some(first))
-                if first.state != State::TimeWait =>
+                if first != TcpState::TimeWait =>
             {
                 err.errno()
             }
@@ -463,54 +488,52 @@ impl Session {
         if lost.is_none() && refusal.is_none() {
             lost = self.destroy_sharded(tail, &mut results);
         }
-        drop(ids);
 
         // A row the kernel no longer found whose other end was dropped in
         // this run was closed by that drop's reset. Look the other ends up
         // only when there is such a row.
-        let mut dropped_ends: Vec<(SocketAddr, SocketAddr)> = Vec::new();
+        let mut dropped_ends: Vec<(End, End)> = Vec::new();
         if results
             .iter()
             .any(|r| matches!(r, Err(sockdiag::Error::NotFound { .. })))
         {
-            dropped_ends = targets
+            dropped_ends = ids
                 .iter()
                 .zip(&results)
                 .filter(|(_, r)| r.is_ok())
-                .map(|(c, _)| (c.local, c.remote))
+                .map(|((family, id), _)| ends(*family, id))
                 .collect();
             dropped_ends.sort_unstable();
         }
         let mut answers = results.into_iter();
-        targets
-            .into_iter()
-            .map(|conn| {
-                let outcome = match answers.next() {
-                    Some(Ok(())) => Outcome::Dropped,
-                    Some(Err(sockdiag::Error::NotFound { stale })) => {
-                        if dropped_ends
-                            .binary_search(&(conn.remote, conn.local))
-                            .is_ok()
-                        {
-                            Outcome::Gone(GoneReason::ResetByPeerDrop)
-                        } else if stale {
-                            Outcome::Gone(GoneReason::Replaced)
-                        } else {
-                            Outcome::Gone(GoneReason::Closed)
-                        }
+        for (i, (family, id)) in ids.iter().enumerate() {
+            let answer = answers.next();
+            let Some(conn) = targets.extra.get(i).and_then(|e| e.connection(*family, id)) else {
+                continue;
+            };
+            let outcome = match answer {
+                Some(Ok(())) => Outcome::Dropped,
+                Some(Err(sockdiag::Error::NotFound { stale })) => {
+                    let (local, remote) = ends(*family, id);
+                    if dropped_ends.binary_search(&(remote, local)).is_ok() {
+                        Outcome::Gone(GoneReason::ResetByPeerDrop)
+                    } else if stale {
+                        Outcome::Gone(GoneReason::Replaced)
+                    } else {
+                        Outcome::Gone(GoneReason::Closed)
                     }
-                    Some(Err(err)) => Outcome::Failed(Error::from_diag(err)),
-                    None => Outcome::Failed(match (refusal, &lost) {
-                        (Some(errno), _) => Error::from_diag(sockdiag::Error::from_errno(errno)),
-                        (None, Some(err)) => Error::Netlink(format!(
-                            "no answer from the kernel ({err}): it may or may not have been dropped"
-                        )),
-                        (None, None) => Error::Netlink("no answer from the kernel".into()),
-                    }),
-                };
-                (conn, outcome)
-            })
-            .collect()
+                }
+                Some(Err(err)) => Outcome::Failed(Error::from_diag(err)),
+                None => Outcome::Failed(match (refusal, &lost) {
+                    (Some(errno), _) => Error::from_diag(sockdiag::Error::from_errno(errno)),
+                    (None, Some(err)) => Error::Netlink(format!(
+                        "no answer from the kernel ({err}): it may or may not have been dropped"
+                    )),
+                    (None, None) => Error::Netlink("no answer from the kernel".into()),
+                }),
+            };
+            emit(conn, outcome);
+        }
     }
 
     /// Destroy `ids`, pushing one result each onto `results` in their order:
@@ -578,13 +601,38 @@ impl Session {
     /// changed, or one that appeared since), until a dump finds nothing new,
     /// three rounds in a row drop nothing, or eight rounds have run. Each
     /// socket gets one outcome, however many rounds saw it.
+    ///
+    /// The whole report is built in memory; [`Session::drop_where_each`]
+    /// hands each outcome over as it is known instead.
     pub fn drop_where(
         &mut self,
         query: &Query,
         options: DropOptions,
         choose: impl FnMut(&Connection) -> bool,
     ) -> Result<DropReport, Error> {
-        self.drop_rounds(query, None, options, choose)
+        let mut report = DropReport::default();
+        self.drop_rounds(query, None, options, choose, report.collector())?;
+        Ok(report)
+    }
+
+    /// [`Session::drop_where`], handing each socket to `on_outcome` as soon
+    /// as its outcome is known, rather than building a report: a drop of
+    /// many sockets then holds only what it needs to finish (their ids, and
+    /// the loopback peers it may have reset).
+    ///
+    /// `on_outcome(conn, outcome, collateral)` is called once per socket:
+    /// for the chosen ones, round after round as they are dropped (a
+    /// [`GoneReason::Closed`] one at the end, once a last look has told it
+    /// from a replaced one), then for the collateral (`collateral` true,
+    /// [`GoneReason::ResetByPeerDrop`]).
+    pub fn drop_where_each(
+        &mut self,
+        query: &Query,
+        options: DropOptions,
+        choose: impl FnMut(&Connection) -> bool,
+        on_outcome: impl FnMut(Connection, Outcome, bool),
+    ) -> Result<DropCounts, Error> {
+        self.drop_rounds(query, None, options, choose, on_outcome)
     }
 
     /// [`Session::drop_where`] for the connections `filter` matches (and
@@ -596,11 +644,30 @@ impl Session {
         query: &Query,
         filter: &Filter,
         options: DropOptions,
-        mut choose: impl FnMut(&Connection) -> bool,
+        choose: impl FnMut(&Connection) -> bool,
     ) -> Result<DropReport, Error> {
-        self.drop_rounds(query, Some(filter), options, |c| {
-            filter.matches(c) && choose(c)
-        })
+        let mut report = DropReport::default();
+        self.drop_matching_each(query, filter, options, choose, report.collector())?;
+        Ok(report)
+    }
+
+    /// [`Session::drop_matching`], handing each outcome to `on_outcome` as
+    /// [`Session::drop_where_each`] does.
+    pub fn drop_matching_each(
+        &mut self,
+        query: &Query,
+        filter: &Filter,
+        options: DropOptions,
+        mut choose: impl FnMut(&Connection) -> bool,
+        on_outcome: impl FnMut(Connection, Outcome, bool),
+    ) -> Result<DropCounts, Error> {
+        self.drop_rounds(
+            query,
+            Some(filter),
+            options,
+            |c| filter.matches(c) && choose(c),
+            on_outcome,
+        )
     }
 
     fn drop_rounds(
@@ -609,7 +676,8 @@ impl Session {
         filter: Option<&Filter>,
         options: DropOptions,
         mut choose: impl FnMut(&Connection) -> bool,
-    ) -> Result<DropReport, Error> {
+        mut on_outcome: impl FnMut(Connection, Outcome, bool),
+    ) -> Result<DropCounts, Error> {
         // What to dump: the selection and the sockets that may be its
         // loopback peers (whose other end the filter matches). Without a
         // program, everything.
@@ -629,23 +697,33 @@ impl Session {
             family: None,
             states: StateSet::ALL,
         };
-        let mut report = DropReport::default();
+        let mut counts = DropCounts::default();
+        let mut count = |outcome: &Outcome| match outcome {
+            Outcome::Dropped => counts.dropped += 1,
+            Outcome::Gone(_) => counts.gone += 1,
+            Outcome::Failed(_) => counts.failed += 1,
+        };
         // Cookies of the sockets already given an outcome.
         let mut decided: HashSet<u64> = HashSet::new();
-        let mut peers: Vec<Connection> = Vec::new();
+        // Loopback peers of chosen sockets, sorted by their ends, and their
+        // cookies.
+        let mut peers: Vec<Peer> = Vec::new();
         let mut peer_cookies: HashSet<u64> = HashSet::new();
+        // Rows found closed: held to the end, when a look tells whether a
+        // newer socket holds their tuple.
+        let mut closed: Vec<(Connection, Outcome)> = Vec::new();
         let mut idle = 0;
         // The last dump's answers about the peers and the closed rows, if
         // nothing was dropped after it: then it is the look afterwards.
         let mut last_look: Option<Look> = None;
         for round in 0..MAX_ROUNDS {
-            let mut targets = Vec::new();
+            let mut targets = Targets::default();
             // Sockets not chosen, not listeners: their other end may be.
-            let mut candidates = Vec::new();
-            let mut look = (round > 0).then(|| Look::new(&mut peers, &report.results));
+            let mut candidates: Vec<Peer> = Vec::new();
+            let mut look = (round > 0).then(|| Look::new(&mut peers, &closed));
             self.dump(&all, program.as_deref(), |conn| {
                 if let Some(look) = &mut look {
-                    look.see(&peers, &conn);
+                    look.see(&mut peers, &conn);
                 }
                 if decided.contains(&conn.cookie) {
                     return ControlFlow::Continue(());
@@ -654,9 +732,9 @@ impl Session {
                     && (options.listeners || !conn.is_listener())
                     && choose(&conn);
                 if chosen {
-                    targets.push(conn);
+                    targets.push(&conn);
                 } else if !conn.is_listener() && !peer_cookies.contains(&conn.cookie) {
-                    candidates.push(conn);
+                    candidates.push(Peer::new(&conn));
                 }
                 ControlFlow::Continue(())
             })?;
@@ -665,32 +743,53 @@ impl Session {
                 break;
             }
             // Keep the candidates whose other end is a target.
-            let mut ends: Vec<(SocketAddr, SocketAddr)> =
-                targets.iter().map(|c| (c.remote, c.local)).collect();
-            ends.sort_unstable();
-            candidates.retain(|c| ends.binary_search(&(c.local, c.remote)).is_ok());
-            drop(ends);
-            peer_cookies.extend(candidates.iter().map(|c| c.cookie));
+            candidates.sort_unstable_by_key(Peer::ends);
+            let mut keep = vec![false; candidates.len()];
+            for (family, id) in &targets.ids {
+                let (local, remote) = ends(*family, id);
+                for i in equal_range(&candidates, &(remote, local)) {
+                    if let Some(k) = keep.get_mut(i) {
+                        *k = true;
+                    }
+                }
+            }
+            let mut kept = keep.into_iter();
+            candidates.retain(|_| kept.next().unwrap_or(false));
+            peer_cookies.extend(candidates.iter().map(|c| c.cookie()));
             peers.append(&mut candidates);
             drop(candidates);
-            decided.extend(targets.iter().map(|c| c.cookie));
+            peers.sort_unstable_by_key(Peer::ends);
+            decided.extend(targets.ids.iter().map(|(_, id)| id.cookie));
 
-            let results = self.destroy_rows(targets);
-            let refused = results.first().is_some_and(|(_, o)| {
-                matches!(
-                    o,
-                    Outcome::Failed(Error::AccessDenied(_) | Error::NotSupported)
-                )
+            let mut dropped = 0usize;
+            let mut refused = false;
+            let mut first = true;
+            self.destroy_targets(&targets, |conn, outcome| {
+                if first {
+                    first = false;
+                    refused = matches!(
+                        outcome,
+                        Outcome::Failed(Error::AccessDenied(_) | Error::NotSupported)
+                    );
+                }
+                if let Outcome::Dropped = outcome {
+                    dropped += 1;
+                    // Its loopback peer, if one was seen, was reset by it.
+                    let key = (end(&conn.remote), end(&conn.local));
+                    for i in equal_range(&peers, &key) {
+                        if let Some(peer) = peers.get_mut(i) {
+                            peer.other_end_dropped = true;
+                        }
+                    }
+                }
+                if let Outcome::Gone(GoneReason::Closed) = outcome {
+                    closed.push((conn, outcome));
+                } else {
+                    count(&outcome);
+                    on_outcome(conn, outcome, false);
+                }
             });
-            let dropped = results
-                .iter()
-                .filter(|(_, o)| matches!(o, Outcome::Dropped))
-                .count();
-            if report.results.is_empty() {
-                report.results = results;
-            } else {
-                report.results.extend(results);
-            }
+            drop(targets);
             if refused {
                 break;
             }
@@ -702,43 +801,35 @@ impl Session {
         drop(decided);
         drop(peer_cookies);
 
-        let needed = !peers.is_empty()
-            || report
-                .results
-                .iter()
-                .any(|(_, o)| matches!(o, Outcome::Gone(GoneReason::Closed)));
-        if needed && last_look.is_none() {
+        if (!peers.is_empty() || !closed.is_empty()) && last_look.is_none() {
             // One look afterwards serves both questions: which peers the
             // resets closed, and which "gone" tuples a newer socket holds.
             // Only the sockets asked about are remembered.
-            let mut look = Look::new(&mut peers, &report.results);
+            let mut look = Look::new(&mut peers, &closed);
             self.dump(&all, program.as_deref(), |conn| {
-                look.see(&peers, &conn);
+                look.see(&mut peers, &conn);
                 ControlFlow::Continue(())
             })?;
             last_look = Some(look);
         }
-        let Some(look) = last_look else {
-            return Ok(report);
-        };
-        mark_replaced(&mut report.results, &look.now);
-        // The collateral: peers whose other end was dropped and that are
-        // gone now.
-        let mut dropped_ends: Vec<(SocketAddr, SocketAddr)> = report
-            .results
-            .iter()
-            .filter(|(_, o)| matches!(o, Outcome::Dropped))
-            .map(|(c, _)| (c.remote, c.local))
-            .collect();
-        dropped_ends.sort_unstable();
-        let mut alive = look.alive.into_iter();
-        peers.retain(|p| {
-            !alive.next().unwrap_or(false)
-                && dropped_ends.binary_search(&(p.local, p.remote)).is_ok()
-        });
-        peers.shrink_to_fit();
-        report.collateral = peers;
-        Ok(report)
+        if let Some(look) = &last_look {
+            mark_replaced(&mut closed, &look.now);
+        }
+        for (conn, outcome) in closed {
+            count(&outcome);
+            on_outcome(conn, outcome, false);
+        }
+        if last_look.is_some() {
+            // The collateral: peers whose other end was dropped and that
+            // are gone now.
+            for peer in peers.iter().filter(|p| p.other_end_dropped && !p.alive) {
+                if let Some(conn) = peer.connection() {
+                    counts.collateral += 1;
+                    on_outcome(conn, Outcome::Gone(GoneReason::ResetByPeerDrop), true);
+                }
+            }
+        }
+        Ok(counts)
     }
 
     /// Drop the one connection whose ends are `local` and `remote` (an IPv4
@@ -759,41 +850,242 @@ impl Session {
     }
 }
 
+/// Interface names of one network namespace ([`Session::interface_names`]).
+#[derive(Debug)]
+pub struct InterfaceNames {
+    /// A socket of that namespace, for `SIOCGIFNAME`.
+    fd: std::os::fd::OwnedFd,
+}
+
+impl InterfaceNames {
+    /// The name of the interface with index `index`, if there is one.
+    pub fn name(&self, index: u32) -> Option<String> {
+        rustix::net::netdevice::index_to_name(&self.fd, index).ok()
+    }
+}
+
+/// The counts of a drop whose outcomes were handed over one by one
+/// ([`Session::drop_where_each`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DropCounts {
+    /// Chosen sockets the kernel aborted.
+    pub dropped: usize,
+    /// Chosen sockets that were no longer there.
+    pub gone: usize,
+    /// Chosen sockets that could not be dropped.
+    pub failed: usize,
+    /// Sockets not chosen that the drops reset (loopback peers).
+    pub collateral: usize,
+}
+
+impl DropCounts {
+    /// How many sockets were chosen: dropped, gone and failed.
+    pub fn chosen(&self) -> usize {
+        self.dropped
+            .saturating_add(self.gone)
+            .saturating_add(self.failed)
+    }
+}
+
+/// One end of a connection, as its address compares (see [`end`]).
+type End = (bool, [u8; 16], u16, u32);
+
+/// An end as a key that compares as the [`SocketAddr`] does: IPv6 or not,
+/// the address, the port and (IPv6) the scope.
+fn end(addr: &SocketAddr) -> End {
+    match addr {
+        SocketAddr::V4(v4) => {
+            let mut ip = [0; 16];
+            if let Some(head) = ip.get_mut(..4) {
+                head.copy_from_slice(&v4.ip().octets());
+            }
+            (false, ip, v4.port(), 0)
+        }
+        SocketAddr::V6(v6) => (true, v6.ip().octets(), v6.port(), v6.scope_id()),
+    }
+}
+
+/// The local and remote end of the socket `id` of `family`, as
+/// [`Connection::from_diag`] shows them (a v4-mapped pair as IPv4), without
+/// building the connection.
+fn ends(family: sockdiag::Family, id: &sockdiag::SockId) -> (End, End) {
+    let v4 = |raw: &[u8; 16], port: u16| {
+        let mut ip = [0; 16];
+        if let (Some(head), Some(addr)) = (ip.get_mut(..4), raw.get(..4)) {
+            head.copy_from_slice(addr);
+        }
+        (false, ip, port, 0)
+    };
+    match family {
+        sockdiag::Family::Inet => (v4(&id.src, id.sport), v4(&id.dst, id.dport)),
+        sockdiag::Family::Inet6 => {
+            let (l, r) = (Ipv6Addr::from(id.src), Ipv6Addr::from(id.dst));
+            match (l.to_ipv4_mapped(), r.to_ipv4_mapped()) {
+                (Some(l4), Some(r4)) => (v4(&ipv4_raw(l4), id.sport), v4(&ipv4_raw(r4), id.dport)),
+                _ => (
+                    (true, id.src, id.sport, id.ifindex),
+                    (true, id.dst, id.dport, id.ifindex),
+                ),
+            }
+        }
+    }
+}
+
+fn ipv4_raw(ip: std::net::Ipv4Addr) -> [u8; 16] {
+    let mut raw = [0; 16];
+    if let Some(head) = raw.get_mut(..4) {
+        head.copy_from_slice(&ip.octets());
+    }
+    raw
+}
+
+/// The indices of the `peers` (sorted by their ends) whose ends are `key`.
+fn equal_range(peers: &[Peer], key: &(End, End)) -> std::ops::Range<usize> {
+    let start = peers.partition_point(|p| p.ends() < *key);
+    let end = peers.partition_point(|p| p.ends() <= *key);
+    start..end.max(start)
+}
+
+/// What a report needs of a socket besides its id.
+#[derive(Clone, Copy, Debug)]
+struct Extra {
+    state: TcpState,
+    recv_q: u32,
+    send_q: u32,
+    uid: u32,
+    inode: u32,
+}
+
+impl Extra {
+    fn of(conn: &Connection) -> Extra {
+        Extra {
+            state: conn.kernel_state,
+            recv_q: conn.recv_q,
+            send_q: conn.send_q,
+            uid: conn.uid,
+            inode: conn.inode,
+        }
+    }
+
+    /// The connection the socket `id` of `family` with these details is.
+    fn connection(&self, family: sockdiag::Family, id: &sockdiag::SockId) -> Option<Connection> {
+        Connection::from_diag(&sockdiag::InetDiagMsg {
+            family,
+            state: self.state,
+            timer: 0,
+            retrans: 0,
+            id: *id,
+            expires: 0,
+            rqueue: self.recv_q,
+            wqueue: self.send_q,
+            uid: self.uid,
+            inode: self.inode,
+            shutdown: None,
+            v6only: None,
+            tcp_info: None,
+        })
+    }
+}
+
+/// The sockets a round will destroy: their ids, as the destroy requests
+/// name them, beside what their report needs. About 80 bytes a socket,
+/// where a [`Connection`] and its id would take 170; a drop of every
+/// connection holds one per socket.
+#[derive(Default)]
+struct Targets {
+    ids: Vec<(sockdiag::Family, sockdiag::SockId)>,
+    extra: Vec<Extra>,
+}
+
+impl Targets {
+    fn push(&mut self, conn: &Connection) {
+        self.ids.push((conn.socket_family(), conn.sock_id()));
+        self.extra.push(Extra::of(conn));
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// A socket that may be the loopback peer of a chosen one, held compactly
+/// to the look after the drops.
+#[derive(Clone, Copy, Debug)]
+struct Peer {
+    family: sockdiag::Family,
+    id: sockdiag::SockId,
+    extra: Extra,
+    /// Its other end was dropped.
+    other_end_dropped: bool,
+    /// The last look saw it (same tuple, same cookie).
+    alive: bool,
+}
+
+impl Peer {
+    fn new(conn: &Connection) -> Peer {
+        Peer {
+            family: conn.socket_family(),
+            id: conn.sock_id(),
+            extra: Extra::of(conn),
+            other_end_dropped: false,
+            alive: false,
+        }
+    }
+
+    fn ends(&self) -> (End, End) {
+        ends(self.family, &self.id)
+    }
+
+    fn cookie(&self) -> u64 {
+        self.id.cookie
+    }
+
+    fn connection(&self) -> Option<Connection> {
+        self.extra.connection(self.family, &self.id)
+    }
+}
+
 /// What a dump after drops says about the sockets a drop asks about: which
-/// of the peers (sorted by their ends) are still there, and who holds the
-/// tuples of rows found closed.
+/// of the peers are still there (their `alive`), and who holds the tuples
+/// of rows found closed.
 struct Look {
-    alive: Vec<bool>,
     closed: HashSet<(SocketAddr, SocketAddr)>,
     now: HashMap<(SocketAddr, SocketAddr), u64>,
 }
 
 impl Look {
-    /// Sorts `peers` by their ends, the order `alive` follows.
-    fn new(peers: &mut [Connection], results: &[(Connection, Outcome)]) -> Look {
-        peers.sort_unstable_by_key(|p| (p.local, p.remote));
+    /// Sorts `peers` by their ends and marks none alive yet.
+    fn new(peers: &mut [Peer], closed: &[(Connection, Outcome)]) -> Look {
+        peers.sort_unstable_by_key(Peer::ends);
+        for peer in peers.iter_mut() {
+            peer.alive = false;
+        }
         Look {
-            alive: vec![false; peers.len()],
-            closed: results
-                .iter()
-                .filter(|(_, o)| matches!(o, Outcome::Gone(GoneReason::Closed)))
-                .map(|(c, _)| (c.local, c.remote))
-                .collect(),
+            closed: closed.iter().map(|(c, _)| (c.local, c.remote)).collect(),
             now: HashMap::new(),
         }
     }
 
-    fn see(&mut self, peers: &[Connection], conn: &Connection) {
-        let key = (conn.local, conn.remote);
-        if let Ok(i) = peers.binary_search_by(|p| (p.local, p.remote).cmp(&key)) {
-            if peers.get(i).is_some_and(|p| p.cookie == conn.cookie) {
-                if let Some(alive) = self.alive.get_mut(i) {
-                    *alive = true;
+    fn see(&mut self, peers: &mut [Peer], conn: &Connection) {
+        if !peers.is_empty() {
+            let key = (end(&conn.local), end(&conn.remote));
+            for i in equal_range(peers, &key) {
+                if let Some(peer) = peers.get_mut(i) {
+                    if peer.cookie() == conn.cookie {
+                        peer.alive = true;
+                    }
                 }
             }
         }
-        if self.closed.contains(&key) {
-            self.now.insert(key, conn.cookie);
+        if !self.closed.is_empty() {
+            let key = (conn.local, conn.remote);
+            if self.closed.contains(&key) {
+                self.now.insert(key, conn.cookie);
+            }
         }
     }
 }
@@ -842,5 +1134,120 @@ fn same_file(a: &File, b: &File) -> bool {
     match (rustix::fs::fstat(a), rustix::fs::fstat(b)) {
         (Ok(x), Ok(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(family: sockdiag::Family, src: [u8; 16], dst: [u8; 16], ifindex: u32) -> Connection {
+        Connection::from_diag(&sockdiag::InetDiagMsg {
+            family,
+            state: TcpState::Established,
+            timer: 0,
+            retrans: 0,
+            id: sockdiag::SockId {
+                sport: 41000,
+                dport: 8080,
+                src,
+                dst,
+                ifindex,
+                cookie: 0x1234_5678_9abc,
+            },
+            expires: 0,
+            rqueue: 7,
+            wqueue: 9,
+            uid: 1000,
+            inode: 4242,
+            shutdown: None,
+            v6only: None,
+            tcp_info: None,
+        })
+        .unwrap()
+    }
+
+    fn samples() -> Vec<Connection> {
+        let v4 = |a: [u8; 4]| {
+            let mut raw = [0; 16];
+            raw[..4].copy_from_slice(&a);
+            raw
+        };
+        let mapped = |a: [u8; 4]| std::net::Ipv4Addr::from(a).to_ipv6_mapped().octets();
+        let v6 = |last: u8| {
+            let mut raw = [0; 16];
+            raw[0] = 0xfe;
+            raw[1] = 0x80;
+            raw[15] = last;
+            raw
+        };
+        vec![
+            record(
+                sockdiag::Family::Inet,
+                v4([127, 0, 0, 1]),
+                v4([127, 0, 1, 2]),
+                0,
+            ),
+            record(
+                sockdiag::Family::Inet6,
+                mapped([127, 0, 0, 1]),
+                mapped([10, 0, 0, 9]),
+                0,
+            ),
+            record(sockdiag::Family::Inet6, v6(1), v6(9), 3),
+            record(sockdiag::Family::Inet6, mapped([127, 0, 0, 1]), v6(9), 0),
+        ]
+    }
+
+    #[test]
+    fn held_sockets_give_back_the_connection_they_were_made_from() {
+        for conn in samples() {
+            assert_eq!(Peer::new(&conn).connection().as_ref(), Some(&conn));
+            let mut targets = Targets::default();
+            targets.push(&conn);
+            let (family, id) = targets.ids[0];
+            assert_eq!(
+                targets.extra[0].connection(family, &id).as_ref(),
+                Some(&conn)
+            );
+        }
+    }
+
+    #[test]
+    fn ends_of_an_id_compare_as_the_connection_addresses_do() {
+        let conns = samples();
+        for a in &conns {
+            let (local, remote) = ends(a.socket_family(), &a.sock_id());
+            assert_eq!((local, remote), (end(&a.local), end(&a.remote)), "{a:?}");
+            for b in &conns {
+                let (bl, br) = ends(b.socket_family(), &b.sock_id());
+                assert_eq!(local == bl, a.local == b.local, "{a:?} {b:?}");
+                assert_eq!(remote == br, a.remote == b.remote, "{a:?} {b:?}");
+                assert_eq!(
+                    (local, remote).cmp(&(bl, br)) == std::cmp::Ordering::Equal,
+                    (a.local, a.remote) == (b.local, b.remote)
+                );
+            }
+        }
+        // A v4-mapped connection and an IPv4 one with the same ends meet.
+        assert_eq!(end(&conns[0].local), end(&conns[1].local));
+    }
+
+    #[test]
+    fn equal_range_finds_every_peer_with_the_ends() {
+        let conns = samples();
+        let mut peers: Vec<Peer> = conns.iter().chain(&conns).map(Peer::new).collect();
+        peers.sort_unstable_by_key(Peer::ends);
+        for conn in &conns {
+            let key = (end(&conn.local), end(&conn.remote));
+            let found = equal_range(&peers, &key);
+            let same_ends = conns
+                .iter()
+                .filter(|c| (c.local, c.remote) == (conn.local, conn.remote))
+                .count();
+            assert_eq!(found.len(), 2 * same_ends, "{conn:?}");
+            assert!(found.clone().all(|i| peers[i].ends() == key));
+        }
+        assert!(equal_range(&peers, &(end(&conns[0].remote), end(&conns[0].local))).is_empty());
     }
 }
