@@ -56,7 +56,11 @@ impl Fixture {
         }
         self.connections.clear();
         self.rows.clear();
+        // A row copied from the LISTEN entry closes the listener (as on
+        // Windows): open it again on the same port.
         let to = self.listener.local_addr().expect("local_addr");
+        self.listener = TcpListener::bind("127.0.0.1:0").expect("listen on loopback");
+        self.listener = TcpListener::bind(to).expect("listen on the same port again");
         self.rows
             .push(row(5, to, "0.0.0.0:0".parse().expect("addr")));
         for _ in 0..3 {
