@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use tcpdrop::filter::Filter;
-use tcpdrop::procs::SocketOwners;
+use tcpdrop::procs::{InodeSet, SocketOwners};
 use tcpdrop::{
     Connection, DropOptions, Error, Family, Netns, Outcome, Query, Session, State, StateSet,
 };
@@ -371,7 +371,8 @@ fn list<W: Write>(
                 .into_iter()
                 .filter(|c| keep(c))
                 .collect();
-            let owners = SocketOwners::scan(&conns.iter().map(|c| c.inode).collect());
+            let inodes: InodeSet = conns.iter().map(|c| c.inode).collect();
+            let owners = SocketOwners::scan(&inodes);
             for conn in &conns {
                 let owned = owners.owners(conn.inode);
                 if !plan.owners.admits(conn, owned) {
@@ -453,7 +454,7 @@ fn drop_space<W: Write>(
         label,
     } = space;
     let owners = if plan.show_owners || plan.owners.needs_processes() {
-        let inodes = select(session, target, &plan.query)?
+        let inodes: InodeSet = select(session, target, &plan.query)?
             .iter()
             .filter(|c| targeted(target, c))
             .map(|c| c.inode)
@@ -537,7 +538,8 @@ fn drop_space<W: Write>(
         return Err(err.into());
     }
     if !collateral.is_empty() {
-        let owners = SocketOwners::scan(&collateral.iter().map(|c| c.inode).collect());
+        let inodes: InodeSet = collateral.iter().map(|c| c.inode).collect();
+        let owners = SocketOwners::scan(&inodes);
         let reason = tcpdrop::GoneReason::ResetByPeerDrop.describe();
         for conn in &collateral {
             let row = Row {

@@ -108,11 +108,35 @@ pub fn owners_text(owners: &[Owner]) -> String {
     if owners.is_empty() {
         return "-".to_string();
     }
-    owners
-        .iter()
-        .map(|o| format!("{}/{}", o.command, o.pid))
-        .collect::<Vec<_>>()
-        .join(",")
+    let mut text = String::with_capacity(owners.len().saturating_mul(24));
+    for (i, owner) in owners.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&owner.command);
+        text.push('/');
+        push_decimal(&mut text, owner.pid);
+    }
+    text
+}
+
+/// Append `n` in decimal: what `write!` does, without the formatting
+/// machinery, for the numbers of every row.
+fn push_decimal(text: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        text.push(char::from(d));
+    }
 }
 
 impl<W: Write> Printer<W> {
@@ -257,7 +281,18 @@ impl<W: Write> Printer<W> {
 /// with v4-mapped ends already shown as IPv4 by the library.
 pub fn address(addr: &SocketAddr, scope_name: &dyn Fn(u32) -> Option<String>) -> String {
     match addr {
-        SocketAddr::V4(v4) => v4.to_string(),
+        SocketAddr::V4(v4) => {
+            let mut text = String::with_capacity(21);
+            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                push_decimal(&mut text, u32::from(octet));
+            }
+            text.push(':');
+            push_decimal(&mut text, u32::from(v4.port()));
+            text
+        }
         SocketAddr::V6(v6) if v6.scope_id() != 0 => {
             let scope = scope_name(v6.scope_id()).unwrap_or_else(|| v6.scope_id().to_string());
             format!("[{}%{}]:{}", v6.ip(), scope, v6.port())
@@ -325,6 +360,26 @@ mod tests {
         assert_eq!(paint("dropped", "dropped"), "\x1b[32mdropped\x1b[0m");
         assert_eq!(paint("failed", "failed"), "\x1b[31mfailed\x1b[0m");
         assert_eq!(paint("ESTAB", "ESTAB"), "ESTAB");
+    }
+
+    #[test]
+    fn ipv4_ends_are_written_as_std_writes_them() {
+        for text in [
+            "0.0.0.0:0",
+            "127.0.0.1:80",
+            "255.255.255.255:65535",
+            "10.20.3.100:4096",
+        ] {
+            let addr: SocketAddr = text.parse().unwrap();
+            assert_eq!(address(&addr, &|_| None), text);
+            assert_eq!(address(&addr, &|_| None), addr.to_string());
+        }
+        let mut text = String::new();
+        for n in [0, 7, 10, 99, 4_294_967_295] {
+            text.clear();
+            push_decimal(&mut text, n);
+            assert_eq!(text, n.to_string());
+        }
     }
 
     #[test]

@@ -33,8 +33,10 @@
 //! [`Connection::inode`]: crate::Connection::inode
 //! [`proc_pid_fd(5)`]: https://man7.org/linux/man-pages/man5/proc_pid_fd.5.html
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::mem::MaybeUninit;
 
 use rustix::fs::{openat, readlinkat_raw, Dir, Mode, OFlags, CWD};
@@ -57,6 +59,43 @@ pub struct Owner {
     pub command: String,
 }
 
+/// A hasher for inode numbers: one multiplication (Fibonacci hashing).
+/// Inodes are not chosen by an adversary who could make them collide, and
+/// a scan looks one up per open descriptor on the system, where SipHash
+/// cost more than the lookups themselves.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InodeHasher(u64);
+
+impl Hasher for InodeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A set of socket inodes to ask [`SocketOwners::scan`] about, hashed
+/// with [`InodeHasher`].
+pub type InodeSet = HashSet<u32, BuildHasherDefault<InodeHasher>>;
+
+type InodeMap<V> = HashMap<u32, V, BuildHasherDefault<InodeHasher>>;
+
+/// In [`SocketOwners::by_inode`]: the socket has several owners, kept in
+/// [`SocketOwners::shared`].
+const SHARED: u32 = u32::MAX;
+
 /// Socket inodes and the processes that own them: the result of one scan
 /// of `/proc/*/fd`.
 ///
@@ -64,7 +103,13 @@ pub struct Owner {
 /// or passed over a Unix socket); they are kept in ascending pid order.
 #[derive(Clone, Debug, Default)]
 pub struct SocketOwners {
-    by_inode: HashMap<u32, Vec<Owner>>,
+    /// Each process found owning an asked-for socket, once.
+    processes: Vec<Owner>,
+    /// The owner of each socket, as an index into `processes`, or
+    /// [`SHARED`] for a socket with several.
+    by_inode: InodeMap<u32>,
+    /// The owners of the sockets that have several, in ascending pid order.
+    shared: InodeMap<Vec<Owner>>,
 }
 
 impl SocketOwners {
@@ -72,20 +117,21 @@ impl SocketOwners {
     ///
     /// Inode 0 (TIME-WAIT and request sockets) is ignored; with no other
     /// inode asked for, nothing is read. Processes that exit during the scan
-    /// and directories the caller may not read are skipped.
-    pub fn scan(inodes: &HashSet<u32>) -> SocketOwners {
-        let mut by_inode: HashMap<u32, Vec<Owner>> = HashMap::new();
+    /// and directories the caller may not read are skipped. An
+    /// [`InodeSet`] is the quickest to look up.
+    pub fn scan<S: BuildHasher>(inodes: &HashSet<u32, S>) -> SocketOwners {
+        let mut owners = SocketOwners::default();
         if inodes.iter().all(|&inode| inode == 0) {
-            return SocketOwners { by_inode };
+            return owners;
         }
         // Everything is opened relative to directory descriptors
         // (openat/readlinkat): no path is built or resolved from the root
         // per descriptor, and a link is read into a stack buffer.
         let Ok(proc) = openat(CWD, PROC, DIR_FLAGS, Mode::empty()) else {
-            return SocketOwners { by_inode };
+            return owners;
         };
         let Ok(processes) = Dir::read_from(&proc) else {
-            return SocketOwners { by_inode };
+            return owners;
         };
         for entry in processes.flatten() {
             let Some(pid) = entry
@@ -102,8 +148,8 @@ impl SocketOwners {
             let Ok(fds) = Dir::read_from(&fd_dir) else {
                 continue;
             };
-            // The same socket may sit on several descriptors of one process.
-            let mut found: HashSet<u32> = HashSet::new();
+            // This process, once it is found to own an asked-for socket.
+            let mut me: Option<u32> = None;
             let mut link = [MaybeUninit::<u8>::uninit(); 64];
             for fd in fds.flatten() {
                 let name = fd.file_name();
@@ -113,35 +159,74 @@ impl SocketOwners {
                 let Ok((text, _)) = readlinkat_raw(&fd_dir, name, &mut link) else {
                     continue;
                 };
-                if let Some(inode) = socket_inode_bytes(text) {
-                    if inode != 0 && inodes.contains(&inode) {
-                        found.insert(inode);
-                    }
+                let Some(inode) = socket_inode_bytes(text) else {
+                    continue;
+                };
+                if inode == 0 || !inodes.contains(&inode) {
+                    continue;
+                }
+                let index = *me.get_or_insert_with(|| owners.add_process(pid));
+                owners.add(inode, index);
+            }
+        }
+        for list in owners.shared.values_mut() {
+            list.sort();
+        }
+        owners
+    }
+
+    /// Remember process `pid` (its command read now), returning its index.
+    fn add_process(&mut self, pid: u32) -> u32 {
+        let command = fs::read_to_string(format!("{PROC}/{pid}/comm"))
+            .map(|c| c.trim_end_matches('\n').to_string())
+            .unwrap_or_default();
+        self.push_process(Owner { pid, command })
+    }
+
+    fn push_process(&mut self, owner: Owner) -> u32 {
+        self.processes.push(owner);
+        u32::try_from(self.processes.len().saturating_sub(1)).unwrap_or(SHARED)
+    }
+
+    /// Record that the process at `index` owns socket `inode` (once, however
+    /// many of its descriptors hold it).
+    fn add(&mut self, inode: u32, index: u32) {
+        let Some(owner) = self.processes.get(index as usize) else {
+            return;
+        };
+        match self.by_inode.entry(inode) {
+            Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
+            Entry::Occupied(mut slot) => {
+                let first = *slot.get();
+                if first == index {
+                    return;
+                }
+                let list = self.shared.entry(inode).or_default();
+                if first != SHARED {
+                    list.extend(self.processes.get(first as usize).cloned());
+                    slot.insert(SHARED);
+                }
+                if !list.contains(owner) {
+                    list.push(owner.clone());
                 }
             }
-            if found.is_empty() {
-                continue;
-            }
-            let command = fs::read_to_string(format!("{PROC}/{pid}/comm"))
-                .map(|c| c.trim_end_matches('\n').to_string())
-                .unwrap_or_default();
-            for inode in found {
-                by_inode.entry(inode).or_default().push(Owner {
-                    pid,
-                    command: command.clone(),
-                });
-            }
         }
-        for owners in by_inode.values_mut() {
-            owners.sort();
-        }
-        SocketOwners { by_inode }
     }
 
     /// The owners of the socket with this inode, in ascending pid order;
     /// empty if none was found.
     pub fn owners(&self, inode: u32) -> &[Owner] {
-        self.by_inode.get(&inode).map(Vec::as_slice).unwrap_or(&[])
+        match self.by_inode.get(&inode) {
+            None => &[],
+            Some(&SHARED) => self.shared.get(&inode).map(Vec::as_slice).unwrap_or(&[]),
+            Some(&index) => self
+                .processes
+                .get(index as usize)
+                .map(std::slice::from_ref)
+                .unwrap_or(&[]),
+        }
     }
 
     /// One owning pid, as Windows' `dwOwningPid` holds one: the lowest of
@@ -153,11 +238,17 @@ impl SocketOwners {
 
     /// Add the owners another scan found (of other sockets, or the same).
     pub fn extend(&mut self, other: SocketOwners) {
-        for (inode, owners) in other.by_inode {
-            let mine = self.by_inode.entry(inode).or_default();
-            mine.extend(owners);
-            mine.sort();
-            mine.dedup();
+        for (inode, _) in other.by_inode.iter() {
+            for owner in other.owners(*inode) {
+                let index = match self.processes.iter().position(|p| p == owner) {
+                    Some(i) => u32::try_from(i).unwrap_or(SHARED),
+                    None => self.push_process(owner.clone()),
+                };
+                self.add(*inode, index);
+            }
+            if let Some(list) = self.shared.get_mut(inode) {
+                list.sort();
+            }
         }
     }
 
@@ -198,6 +289,50 @@ mod tests {
         assert_eq!(socket_inode("pipe:[12345]"), None);
         assert_eq!(socket_inode("/dev/null"), None);
         assert_eq!(socket_inode("socket:[99999999999]"), None);
+    }
+
+    #[test]
+    fn a_socket_held_by_several_processes_lists_each_once_by_pid() {
+        let mut owners = SocketOwners::default();
+        let owner = |pid: u32, command: &str| Owner {
+            pid,
+            command: command.into(),
+        };
+        let late = owners.push_process(owner(300, "worker"));
+        let early = owners.push_process(owner(100, "nginx"));
+        owners.add(7, late);
+        owners.add(7, late); // a second descriptor of the same process
+        assert_eq!(owners.owners(7), [owner(300, "worker")]);
+        owners.add(7, early);
+        owners.add(7, early);
+        owners.add(8, early);
+        for list in owners.shared.values_mut() {
+            list.sort();
+        }
+        assert_eq!(
+            owners.owners(7),
+            [owner(100, "nginx"), owner(300, "worker")]
+        );
+        assert_eq!(owners.pid(7), 100);
+        assert_eq!(owners.owners(8), [owner(100, "nginx")]);
+        assert_eq!(owners.owners(9), []);
+        assert_eq!(owners.len(), 2);
+
+        let mut other = SocketOwners::default();
+        let third = other.push_process(owner(200, "proxy"));
+        other.add(7, third);
+        other.add(9, third);
+        owners.extend(other);
+        assert_eq!(
+            owners.owners(7),
+            [
+                owner(100, "nginx"),
+                owner(200, "proxy"),
+                owner(300, "worker")
+            ]
+        );
+        assert_eq!(owners.owners(9), [owner(200, "proxy")]);
+        assert_eq!(owners.len(), 3);
     }
 
     #[test]
