@@ -298,10 +298,19 @@ impl Dump<'_> {
                 } else {
                     RecvFlags::empty()
                 };
-                self.len = self
-                    .client
-                    .recv_with(flags)
-                    .inspect_err(|_| self.done = true)?;
+                self.len = match self.client.recv_with(flags) {
+                    Ok(len) => len,
+                    // A datagram too big for the buffer (MSG_TRUNC) is lost,
+                    // but the reply goes on: drain it without blocking.
+                    Err(err @ Error::Invalid(_)) => {
+                        self.corrupt = true;
+                        return Err(err);
+                    }
+                    Err(err) => {
+                        self.done = true;
+                        return Err(err);
+                    }
+                };
                 self.pos = 0;
                 if self.len == 0 {
                     return Err(Error::Invalid("the netlink socket returned no data".into()));
