@@ -757,3 +757,37 @@ impl Drop for NamedNetns {
             .status();
     }
 }
+
+/// Replay every committed input of fuzz target `target` (the corpus in
+/// `fuzz/corpus/TARGET` and any crash reproducer in `fuzz/regressions/TARGET`)
+/// through `run`, the same code the fuzz target runs, and fail naming each
+/// input that panicked. At least `min` inputs must be there, so a moved or
+/// emptied corpus fails instead of passing on nothing.
+pub fn replay_fuzz_inputs(target: &str, min: usize, mut run: impl FnMut(&[u8])) {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut inputs = Vec::new();
+    for dir in ["corpus", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join(target)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("read the corpus directory").path();
+            let data = std::fs::read(&path).expect("read a corpus file");
+            inputs.push((path, data));
+        }
+    }
+    inputs.sort();
+    assert!(
+        inputs.len() >= min,
+        "only {} inputs: is fuzz/corpus/{target} there?",
+        inputs.len()
+    );
+    let failed: Vec<String> = inputs
+        .iter()
+        .filter(|(_, data)| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(data))).is_err()
+        })
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(failed.is_empty(), "failed on {failed:#?}");
+}
