@@ -254,6 +254,67 @@ impl Client {
         }
         Ok(())
     }
+
+    /// Look up sockets by their ids (`inet_diag_get_exact`, see
+    /// [`encode_lookup`](crate::encode_lookup)), [`DESTROY_BATCH`] requests
+    /// per `sendmsg`, pushing one answer per target onto `results`, in the
+    /// order of `targets`: the record, or `None` when the kernel found no
+    /// such socket (or none with the cookie given).
+    ///
+    /// A lookup costs a hash lookup in the kernel, where finding a few
+    /// sockets by a dump walks all of them. The kernel falls back to a
+    /// listener when no connection has the tuple: check the record's tuple.
+    /// The outer `Err` is a failure of the socket itself, after which the
+    /// answers not yet read are unknown (and not pushed).
+    pub fn lookup_batch(
+        &mut self,
+        targets: &[(Family, SockId)],
+        results: &mut Vec<Result<Option<InetDiagMsg>, Error>>,
+    ) -> Result<(), Error> {
+        for chunk in targets.chunks(DESTROY_BATCH) {
+            let first = self.seq.wrapping_add(1);
+            self.tx.clear();
+            for (family, id) in chunk {
+                let seq = self.next_seq();
+                msg::encode_lookup(*family, id, seq, &mut self.tx);
+            }
+            self.send_tx()?;
+            let mut answers: Vec<Option<Result<Option<InetDiagMsg>, Error>>> = Vec::new();
+            answers.resize_with(chunk.len(), || None);
+            let mut missing = chunk.len();
+            while missing > 0 {
+                let len = self.recv()?;
+                let datagram = self.rx.get(..len).unwrap_or_default();
+                for message in msg::parse_datagram(datagram) {
+                    let (header, reply) = message?;
+                    let index = header.seq.wrapping_sub(first) as usize;
+                    let answer = match reply {
+                        Reply::Diag(record) => Ok(Some(record)),
+                        Reply::Ack { errno: 0 } => Ok(None),
+                        Reply::Ack { errno } => match Error::from_errno(errno) {
+                            Error::NotFound { .. } => Ok(None),
+                            err => Err(err),
+                        },
+                        _ => continue,
+                    };
+                    // An answer to another request is not ours to count.
+                    let Some(slot) = answers.get_mut(index) else {
+                        continue;
+                    };
+                    if slot.is_none() {
+                        missing = missing.saturating_sub(1);
+                    }
+                    *slot = Some(answer);
+                }
+            }
+            results.extend(
+                answers
+                    .into_iter()
+                    .map(|a| a.unwrap_or(Err(Error::Interrupted))),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A dump in progress: an iterator over the records of one

@@ -54,10 +54,10 @@ mod tests;
 pub use client::{Client, Dump};
 pub use error::Error;
 pub use msg::{
-    encode_destroy, encode_dump, encode_dump_both_families, parse_datagram, DumpRequest, Family,
-    Header, InetDiagMsg, Messages, Reply, SockId, TcpState, ALL_TCP_STATES, INET_DIAG_INFO,
-    INET_DIAG_MSG_LEN, INET_DIAG_NOCOOKIE, INET_DIAG_REQ_BYTECODE, NLMSG_HDRLEN, NLM_F_ACK,
-    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, REQ_V1_LEN, REQ_V2_LEN, SOCK_DESTROY,
-    SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK,
+    encode_destroy, encode_dump, encode_dump_both_families, encode_lookup, parse_datagram,
+    DumpRequest, Family, Header, InetDiagMsg, Messages, Reply, SockId, TcpState, ALL_TCP_STATES,
+    INET_DIAG_INFO, INET_DIAG_MSG_LEN, INET_DIAG_NOCOOKIE, INET_DIAG_REQ_BYTECODE, NLMSG_HDRLEN,
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, REQ_V1_LEN, REQ_V2_LEN,
+    SOCK_DESTROY, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK,
 };
 pub use tcp_info::TcpInfo;

@@ -409,3 +409,67 @@ fn one_walk_dumps_both_families_as_the_two_family_dumps_do() {
         assert!(none.is_empty(), "{none:#?}");
     });
 }
+
+#[test]
+fn a_port_pinned_dump_and_lookups_find_exactly_their_sockets() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let other = listen("127.0.0.1:0");
+        let (client, server) = connect(&listener);
+        let (_c2, _s2) = connect(&other);
+        let mut diag = Client::new().expect("netlink socket");
+
+        // Pinned to the listener's port as the remote one: the client end only.
+        let request = DumpRequest {
+            dport: lport(&listener),
+            ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
+        };
+        let pinned = dump(&mut diag, &request);
+        assert_eq!(pinned.len(), 1, "{pinned:#?}");
+        let c = record_of(&pinned, &client);
+        // As the local one: the listener and the server end.
+        let request = DumpRequest {
+            sport: lport(&listener),
+            ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
+        };
+        assert_eq!(dump(&mut diag, &request).len(), 2);
+
+        let reversed = SockId {
+            sport: c.id.dport,
+            dport: c.id.sport,
+            src: c.id.dst,
+            dst: c.id.src,
+            ifindex: 0,
+            cookie: INET_DIAG_NOCOOKIE,
+        };
+        let stale = SockId {
+            cookie: c.id.cookie.wrapping_add(1),
+            ..c.id
+        };
+        let nowhere = SockId { sport: 1, ..c.id };
+        let mut answers = Vec::new();
+        diag.lookup_batch(
+            &[
+                (Family::Inet, c.id),
+                (Family::Inet, reversed),
+                (Family::Inet, stale),
+                (Family::Inet, nowhere),
+            ],
+            &mut answers,
+        )
+        .expect("lookups");
+        let answers: Vec<Option<InetDiagMsg>> =
+            answers.into_iter().map(|a| a.expect("an answer")).collect();
+        assert_eq!(answers.len(), 4);
+        assert_eq!(answers[0].as_ref().map(|r| r.id), Some(c.id));
+        assert_eq!(answers[1].as_ref().map(|r| r.inode), Some(inode(&server)));
+        assert!(
+            answers[2].is_none(),
+            "a cookie that does not match: {answers:#?}"
+        );
+        assert!(
+            answers[3].is_none(),
+            "no socket on local port 1: {answers:#?}"
+        );
+    });
+}

@@ -112,3 +112,57 @@ fn a_stale_row_is_gone_and_the_new_connection_on_its_tuple_survives() {
         new.read_exact(&mut buf).unwrap();
     });
 }
+
+#[test]
+fn a_port_filter_drop_finds_and_reports_the_reset_peers_by_lookup() {
+    in_netns(|| {
+        // Dumps for `dport = :P` are pinned to the port in the kernel and
+        // do not list the server ends; their lookups must still find them,
+        // an IPv4 one and a dual-stack (v4-mapped) one.
+        let v4 = listen("127.0.0.1:0");
+        let dual = nstest::listen_dual(0);
+        let (mut c4, mut s4) = connect(&v4);
+        let dual_port = dual.local_addr().unwrap().port();
+        let mut c6 = std::net::TcpStream::connect(("127.0.0.1", dual_port)).unwrap();
+        let (mut s6, _) = dual.accept().unwrap();
+        // Connections to other ports stay.
+        let other = listen("127.0.0.1:0");
+        let (mut keep_c, mut keep_s) = connect(&other);
+
+        let mut session = Session::new().unwrap();
+        for (client, server, port) in [
+            (&mut c4, &mut s4, v4.local_addr().unwrap().port()),
+            (&mut c6, &mut s6, dual_port),
+        ] {
+            let text = format!("dport = :{port}");
+            let filter = tcpdrop::filter::Filter::parse(&[text.as_str()]).unwrap();
+            assert!(filter.ports().is_some(), "{text} is pinned to its port");
+            let report = session
+                .drop_matching(
+                    &tcpdrop::Query::all(),
+                    &filter,
+                    DropOptions::default(),
+                    |_| true,
+                )
+                .expect("drop");
+            assert_eq!(report.results.len(), 1, "{text}: {report:?}");
+            assert!(
+                matches!(report.results[0].1, Outcome::Dropped),
+                "{report:?}"
+            );
+            assert_eq!(report.results[0].0.local, client.local_addr().unwrap());
+            assert_eq!(read_errno(client), Some(ECONNABORTED));
+            assert_eq!(read_errno(server), Some(ECONNRESET));
+            assert_eq!(report.collateral.len(), 1, "{text}: {report:?}");
+            assert_eq!(report.collateral[0].local.port(), port);
+            assert_eq!(report.collateral[0].remote, client.local_addr().unwrap());
+        }
+        assert!(still_accepts(&v4));
+        assert!(still_accepts(&dual));
+        use std::io::{Read, Write};
+        keep_c.write_all(b"ok").unwrap();
+        let mut buf = [0; 2];
+        keep_s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ok");
+    });
+}

@@ -4,8 +4,9 @@
 
 use super::wire::cat;
 use crate::{
-    encode_destroy, encode_dump, encode_dump_both_families, parse_datagram, DumpRequest, Error,
-    Family, Header, InetDiagMsg, Reply, SockId, TcpInfo, TcpState, ALL_TCP_STATES,
+    encode_destroy, encode_dump, encode_dump_both_families, encode_lookup, parse_datagram,
+    DumpRequest, Error, Family, Header, InetDiagMsg, Reply, SockId, TcpInfo, TcpState,
+    ALL_TCP_STATES,
 };
 
 #[rustfmt::skip]
@@ -284,6 +285,50 @@ fn encode_destroy_v4_splits_the_cookie_low_half_first() {
     let mut out = Vec::new();
     encode_destroy(Family::Inet, &id, 42, &mut out);
     assert_eq!(out, DESTROY_V4);
+}
+
+#[test]
+fn encode_lookup_is_a_destroy_request_typed_as_a_get_without_ack() {
+    let id = SockId {
+        sport: 40000,
+        dport: 80,
+        src: v4([127, 0, 0, 1]),
+        dst: v4([127, 0, 0, 2]),
+        ifindex: 0,
+        cookie: 0x1122_3344_5566_7788,
+    };
+    let mut out = Vec::new();
+    encode_lookup(Family::Inet, &id, 42, &mut out);
+    let mut want = DESTROY_V4;
+    #[rustfmt::skip]
+    let header: [u8; 4] = [
+        20, 0,                  // nlmsg_type: SOCK_DIAG_BY_FAMILY
+        0x01, 0x00,             // nlmsg_flags: NLM_F_REQUEST, no dump, no ack
+    ];
+    want[4..8].copy_from_slice(&header);
+    assert_eq!(out, want);
+}
+
+#[test]
+fn encode_dump_carries_the_pinned_ports_in_its_id() {
+    let request = DumpRequest {
+        sport: 22,
+        dport: 5000,
+        ..DumpRequest::tcp(Family::Inet, ALL_TCP_STATES)
+    };
+    let mut out = Vec::new();
+    encode_dump(&request, 7, &mut out).unwrap();
+    let mut want = DUMP_INET;
+    #[rustfmt::skip]
+    let ports: [u8; 4] = [
+        0, 22,                  // idiag_sport, big-endian
+        0x13, 0x88,             // idiag_dport: 5000
+    ];
+    want[24..28].copy_from_slice(&ports);
+    assert_eq!(out, want);
+    out.clear();
+    encode_dump_both_families(&request, 9, &mut out).unwrap();
+    assert_eq!(out[20..24], ports, "the v1 request's id comes first");
 }
 
 #[test]

@@ -107,7 +107,7 @@ proptest! {
         bytecode in proptest::option::of(vec(any::<u8>(), 0..64)),
         seq in any::<u32>(),
     ) {
-        let request = DumpRequest { family, ext, states, bytecode: bytecode.clone() };
+        let request = DumpRequest { family, ext, states, bytecode: bytecode.clone(), sport: 0, dport: 0 };
         let mut out = Vec::new();
         encode_dump(&request, seq, &mut out).unwrap();
         let (header, req, attrs) = oracle_read(&out);

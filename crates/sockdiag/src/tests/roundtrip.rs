@@ -36,7 +36,7 @@ prop_compose! {
         states in any::<u32>(),
         bytecode in proptest::option::of(vec(any::<u8>(), 0..300)),
     ) -> DumpRequest {
-        DumpRequest { family, ext, states, bytecode }
+        DumpRequest { family, ext, states, bytecode, sport: 0, dport: 0 }
     }
 }
 

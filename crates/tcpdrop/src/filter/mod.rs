@@ -211,6 +211,44 @@ impl Filter {
         self.states.is_none() && self.expr.is_none()
     }
 
+    /// The ports the filter pins when its expression is nothing but port
+    /// equalities joined by `and` (`dport = :443`, `sport = :22 and dport =
+    /// :5000`): `(local, remote)`, 0 where it pins none. A dump can then ask
+    /// the kernel for those ports alone (`idiag_sport`/`idiag_dport`), which
+    /// it compares before it reads more of each socket, as a program would.
+    /// The sockets asked for so are a superset of [`Filter::matches`] (the
+    /// states are not in it). `None` for any other expression.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        fn pin(expr: &Expr, ports: &mut (u16, u16)) -> bool {
+            match expr {
+                Expr::Port {
+                    end,
+                    op: PortOp::Eq,
+                    port: Some(port),
+                } if *port != 0 => {
+                    let slot = match end {
+                        End::Src => &mut ports.0,
+                        End::Dst => &mut ports.1,
+                    };
+                    if *slot != 0 && *slot != *port {
+                        return false;
+                    }
+                    *slot = *port;
+                    true
+                }
+                Expr::Seq(first, rest) => {
+                    pin(first, ports)
+                        && rest
+                            .iter()
+                            .all(|(op, e)| *op == BinOp::And && pin(e, ports))
+                }
+                _ => false,
+            }
+        }
+        let mut ports = (0, 0);
+        pin(self.expr.as_ref()?, &mut ports).then_some(ports)
+    }
+
     /// The expression compiled to `inet_diag` bytecode, for the kernel to
     /// apply while it dumps (`None` when it has no expression, or the
     /// program would select everything or be too long). The program selects

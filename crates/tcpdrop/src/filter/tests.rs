@@ -765,3 +765,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn only_port_equalities_joined_by_and_pin_ports() {
+    assert_eq!(f("dport = :5000").ports(), Some((0, 5000)));
+    assert_eq!(f("sport == 22").ports(), Some((22, 0)));
+    assert_eq!(f("sport = :22 and dport = :5000").ports(), Some((22, 5000)));
+    assert_eq!(f("state established dport = :443").ports(), Some((0, 443)));
+    for text in [
+        "dport = :5000 or dport = :5001",
+        "dport >= :5000",
+        "dport != :5000",
+        "not dport = :5000",
+        "dport = :5000 and src 10.0.0.0/8",
+        "dst :5000",
+        "dport = :5000 and dport = :5001",
+        "dport = :5000 and state established",
+        "dport = :0",
+    ] {
+        assert_eq!(f(text).ports(), None, "{text}");
+    }
+    assert_eq!(
+        Filter::parse(&["state", "established"]).unwrap().ports(),
+        None
+    );
+    // Every connection the filter selects is on the pinned ports.
+    let filter = f("sport = :22 and dport = :5000");
+    for (local, remote, want) in [
+        ("10.0.0.1:22", "10.0.0.2:5000", true),
+        ("10.0.0.1:23", "10.0.0.2:5000", false),
+        ("10.0.0.1:22", "10.0.0.2:5001", false),
+        ("[::1]:22", "[::1]:5000", true),
+    ] {
+        assert_eq!(
+            filter.matches(&est(local, remote)),
+            want,
+            "{local} {remote}"
+        );
+    }
+}
