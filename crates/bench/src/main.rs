@@ -788,7 +788,11 @@ fn print_table(rows: &[Row], reps: usize) {
                 let total: usize = s.misses.iter().sum();
                 let extra: usize = s.extras.iter().sum();
                 let runs = s.misses.iter().filter(|&&m| m > 0).count();
-                let mut t = format!("{total} in {runs} runs");
+                let mut t = if total == 0 {
+                    "none".to_string()
+                } else {
+                    format!("{total} in {runs} of {} runs", s.misses.len())
+                };
                 if extra > 0 {
                     t.push_str(&format!(", {extra} not selected but aborted"));
                 }
