@@ -4,53 +4,9 @@
 //! `state` conditions, which the bytecode cannot express), and every
 //! program must pass the kernel's audit.
 
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
-
-use nstest::{connect_from, in_netns, listen, listen_dual, time_wait};
+use nstest::in_netns;
 use tcpdrop::filter::Filter;
 use tcpdrop::{Connection, Query, Session};
-
-fn addr(text: &str) -> SocketAddr {
-    text.parse().expect("socket address")
-}
-
-/// Listeners in both families and dual-stack, connections between them
-/// (v4-mapped ones included), a half-closed pair and TIME-WAIT sockets.
-fn populate() -> (Vec<TcpListener>, Vec<TcpStream>) {
-    for a in ["fd00::1/64", "fd00::2/64"] {
-        nstest::add_address(a);
-    }
-    let l80 = listen("127.0.0.1:80");
-    let l443 = listen("0.0.0.0:443");
-    let l8080 = listen("[::1]:8080");
-    let l22 = listen_dual(22);
-    let l1024 = listen("[fd00::1]:1024");
-    let mut streams = Vec::new();
-    for (from, to, listener) in [
-        ("127.0.0.1:40000", "127.0.0.1:80", &l80),
-        ("127.0.0.3:0", "127.0.0.1:80", &l80),
-        ("127.1.2.3:0", "127.1.2.3:443", &l443),
-        ("127.0.0.2:65535", "127.0.0.1:443", &l443),
-        ("[::1]:0", "[::1]:8080", &l8080),
-        ("127.0.0.1:41000", "127.0.0.1:22", &l22),
-        ("127.0.0.5:1", "127.0.0.5:22", &l22),
-        ("[::1]:0", "[::1]:22", &l22),
-        ("[fd00::2]:42000", "[fd00::1]:22", &l22),
-        ("[fd00::2]:0", "[fd00::1]:1024", &l1024),
-    ] {
-        let (client, server) = connect_from(addr(from), addr(to), listener);
-        streams.extend([client, server]);
-    }
-    let (client, server) = connect_from(addr("127.0.0.4:0"), addr("127.0.0.1:80"), &l80);
-    client.shutdown(Shutdown::Write).expect("shutdown");
-    streams.extend([client, server]);
-    std::thread::sleep(Duration::from_millis(50));
-    time_wait(&l80);
-    time_wait(&l8080);
-    time_wait(&l22);
-    (vec![l80, l443, l8080, l22, l1024], streams)
-}
 
 /// Filters with every kind of term and their edges; the last ones hold
 /// `state` conditions inside the expression.
@@ -123,7 +79,9 @@ fn sorted(mut rows: Vec<Connection>) -> Vec<Connection> {
 #[test]
 fn the_kernel_runs_compiled_filters_as_the_evaluator_does() {
     in_netns(|| {
-        let _population = populate();
+        // The filter differential test's population: both families,
+        // dual-stack, a half-closed pair, TIME-WAIT sockets.
+        let _population = crate::filter::populate();
         let mut session = Session::new().expect("session");
         let all = session.list(&Query::all()).expect("list");
         assert!(all.len() >= 30, "population too small: {}", all.len());

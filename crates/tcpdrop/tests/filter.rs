@@ -11,7 +11,7 @@ use tcpdrop::{Connection, Query, Session, State, StateSet};
 type Row = (String, String, String);
 
 /// The sockets the filters run against; dropping it closes them.
-struct Population {
+pub(crate) struct Population {
     _listeners: Vec<TcpListener>,
     _streams: Vec<TcpStream>,
 }
@@ -25,7 +25,7 @@ fn addr(text: &str) -> SocketAddr {
 /// every family to each, v4-mapped ones on the dual-stack listener, chosen
 /// source ports (40000, 40001, 41000, 42000), a FIN-WAIT-2/CLOSE-WAIT pair
 /// and TIME-WAIT sockets in both families.
-fn populate() -> Population {
+pub(crate) fn populate() -> Population {
     for a in ["fd00::1/64", "fd00::2/64"] {
         nstest::add_address(a);
     }
