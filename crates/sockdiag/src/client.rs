@@ -130,7 +130,7 @@ impl Client {
         let seq = self.next_seq();
         self.tx.clear();
         msg::encode_dump(request, seq, &mut self.tx)?;
-        self.start_dump(seq)
+        self.start_dump(seq, false)
     }
 
     /// Start a dump of the TCP sockets of both families in one walk of the
@@ -145,13 +145,18 @@ impl Client {
         let seq = self.next_seq();
         self.tx.clear();
         msg::encode_dump_both_families(request, seq, &mut self.tx)?;
-        self.start_dump(seq)
+        self.start_dump(seq, true)
     }
 
-    fn start_dump(&mut self, seq: u32) -> Result<Dump<'_>, Error> {
+    fn start_dump(&mut self, seq: u32, both_families: bool) -> Result<Dump<'_>, Error> {
         self.send_tx()?;
         #[cfg(feature = "fault-injection")]
-        let fault = self.faults.next_dump();
+        let fault = match self.faults.both_families() {
+            Some(errno) if both_families => Some(FaultKind::Errno(errno)),
+            _ => self.faults.next_dump(),
+        };
+        #[cfg(not(feature = "fault-injection"))]
+        let _ = both_families;
         #[cfg(not(feature = "fault-injection"))]
         let fault = None;
         Ok(Dump {
@@ -346,8 +351,9 @@ pub struct Dump<'a> {
 impl Dump<'_> {
     fn step(&mut self) -> Result<Option<InetDiagMsg>, Error> {
         if let Some(errno) = self.failure.take() {
-            // The kernel's reply is still coming: Drop drains it.
-            return Err(Error::Io(std::io::Error::from_raw_os_error(errno)));
+            // As the kernel would say it; its real reply is still coming,
+            // and Drop drains it.
+            return Err(Error::from_errno(errno));
         }
         loop {
             if self.pos >= self.len {

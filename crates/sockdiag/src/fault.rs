@@ -16,7 +16,10 @@
 //!   with `ERRNO` before its first record, as after a receive overrun;
 //! - `dump=INTR` / `dump=INTR@N`: every dump (after the first `N`) ends
 //!   flagged `NLM_F_DUMP_INTR`;
-//! - a `*M` suffix on a dump fault (`dump=INTR*1`) stops it after `M` dumps.
+//! - a `*M` suffix on a dump fault (`dump=INTR*1`) stops it after `M` dumps;
+//! - `both=ERRNO`: the one-walk dump of both families
+//!   ([`Client::dump_both_families`](crate::Client::dump_both_families)) is
+//!   refused with `ERRNO`, as by a kernel without `TCPDIAG_GETSOCK`.
 
 #[cfg(feature = "fault-injection")]
 use linux_raw_sys::errno;
@@ -39,6 +42,7 @@ pub(crate) struct Faults {
     destroy: Option<(usize, i32)>,
     dump: Option<(usize, DumpFault)>,
     dump_times: Option<usize>,
+    both: Option<i32>,
 }
 
 #[cfg(feature = "fault-injection")]
@@ -73,6 +77,7 @@ impl Faults {
                     }
                 }
                 ("destroy", name) => faults.destroy = errno_named(name).map(|e| (pass, e)),
+                ("both", name) => faults.both = errno_named(name),
                 _ => {}
             }
         }
@@ -90,6 +95,11 @@ impl Faults {
                 (real, Some(*e))
             }
         }
+    }
+
+    /// The errno a one-walk dump of both families is refused with, if any.
+    pub(crate) fn both_families(&self) -> Option<i32> {
+        self.both
     }
 
     /// The fault the next dump suffers, if any.
@@ -144,6 +154,10 @@ mod tests {
         let mut once = Faults::parse("dump=INTR*1");
         assert_eq!(once.next_dump(), Some(DumpFault::Interrupted));
         assert_eq!(once.next_dump(), None);
+        assert_eq!(
+            Faults::parse("both=EINVAL").both_families(),
+            Some(errno::EINVAL as i32)
+        );
         let mut none = Faults::parse("");
         assert_eq!(none.destroys(5), (5, None));
         assert_eq!(none.next_dump(), None);

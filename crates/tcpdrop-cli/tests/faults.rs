@@ -137,3 +137,33 @@ fn an_interrupted_dump_is_repeated_and_a_lasting_one_reported() {
         );
     });
 }
+
+#[test]
+fn a_kernel_without_the_one_walk_dump_gets_two_dumps_and_the_same_answers() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let v6 = listen("[::1]:0");
+        let (mut client, _server) = connect(&listener);
+        let _v6_pair = connect(&v6);
+        let mut plain: Vec<String> = json_lines(&tcpdrop(&["-l", "--json"]).stdout)
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        plain.sort();
+        assert_eq!(plain.len(), 6);
+        // TCPDIAG_GETSOCK refused: the per-family dumps answer instead.
+        let run = tcpdrop_with_faults("both=EINVAL", &["-l", "--json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut fallback: Vec<String> = json_lines(&run.stdout)
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        fallback.sort();
+        assert_eq!(fallback, plain);
+        let l = client.local_addr().unwrap().to_string();
+        let r = client.peer_addr().unwrap().to_string();
+        let run = tcpdrop_with_faults("both=EINVAL", &[&l, &r]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(read_errno(&mut client), Some(ECONNABORTED));
+    });
+}
