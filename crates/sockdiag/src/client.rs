@@ -214,16 +214,36 @@ impl Client {
         targets: &[(Family, SockId)],
         results: &mut Vec<Result<(), Error>>,
     ) -> Result<(), Error> {
+        self.batched(targets, results, msg::encode_destroy, |reply| match reply {
+            Reply::Ack { errno: 0 } => Some(Ok(())),
+            Reply::Ack { errno } => Some(Err(Error::from_errno(errno))),
+            _ => None,
+        })
+    }
+
+    /// Send one request per target, [`DESTROY_BATCH`] per `sendmsg`, and
+    /// push one answer per target onto `results`, in the order of `targets`.
+    /// Replies are matched to requests by sequence number; `answer` reads a
+    /// reply (`None`: not an answer, skip it). A reply to another request (an
+    /// abandoned earlier one) is not counted. The outer `Err` is a failure of
+    /// the socket itself, after which the answers not yet read are unknown
+    /// (and not pushed).
+    fn batched<T>(
+        &mut self,
+        targets: &[(Family, SockId)],
+        results: &mut Vec<Result<T, Error>>,
+        encode: fn(Family, &SockId, u32, &mut Vec<u8>),
+        answer: impl Fn(Reply) -> Option<Result<T, Error>>,
+    ) -> Result<(), Error> {
         for chunk in targets.chunks(DESTROY_BATCH) {
             let first = self.seq.wrapping_add(1);
             self.tx.clear();
             for (family, id) in chunk {
                 let seq = self.next_seq();
-                msg::encode_destroy(*family, id, seq, &mut self.tx);
+                encode(*family, id, seq, &mut self.tx);
             }
             self.send_tx()?;
-            let base = results.len();
-            let mut answers: Vec<Option<Result<(), Error>>> = Vec::new();
+            let mut answers: Vec<Option<Result<T, Error>>> = Vec::new();
             answers.resize_with(chunk.len(), || None);
             let mut missing = chunk.len();
             while missing > 0 {
@@ -232,22 +252,16 @@ impl Client {
                 for message in msg::parse_datagram(datagram) {
                     let (header, reply) = message?;
                     let index = header.seq.wrapping_sub(first) as usize;
-                    let Reply::Ack { errno } = reply else {
+                    let Some(slot) = answers.get_mut(index) else {
                         continue;
                     };
-                    // An ack for another request (an abandoned earlier one) is
-                    // not ours to count.
-                    let Some(slot) = answers.get_mut(index) else {
+                    let Some(answer) = answer(reply) else {
                         continue;
                     };
                     if slot.is_none() {
                         missing = missing.saturating_sub(1);
                     }
-                    *slot = Some(if errno == 0 {
-                        Ok(())
-                    } else {
-                        Err(Error::from_errno(errno))
-                    });
+                    *slot = Some(answer);
                 }
             }
             results.extend(
@@ -255,7 +269,6 @@ impl Client {
                     .into_iter()
                     .map(|a| a.unwrap_or(Err(Error::Interrupted))),
             );
-            debug_assert_eq!(results.len(), base.saturating_add(chunk.len()));
         }
         Ok(())
     }
@@ -276,49 +289,15 @@ impl Client {
         targets: &[(Family, SockId)],
         results: &mut Vec<Result<Option<InetDiagMsg>, Error>>,
     ) -> Result<(), Error> {
-        for chunk in targets.chunks(DESTROY_BATCH) {
-            let first = self.seq.wrapping_add(1);
-            self.tx.clear();
-            for (family, id) in chunk {
-                let seq = self.next_seq();
-                msg::encode_lookup(*family, id, seq, &mut self.tx);
-            }
-            self.send_tx()?;
-            let mut answers: Vec<Option<Result<Option<InetDiagMsg>, Error>>> = Vec::new();
-            answers.resize_with(chunk.len(), || None);
-            let mut missing = chunk.len();
-            while missing > 0 {
-                let len = self.recv()?;
-                let datagram = self.rx.get(..len).unwrap_or_default();
-                for message in msg::parse_datagram(datagram) {
-                    let (header, reply) = message?;
-                    let index = header.seq.wrapping_sub(first) as usize;
-                    let answer = match reply {
-                        Reply::Diag(record) => Ok(Some(record)),
-                        Reply::Ack { errno: 0 } => Ok(None),
-                        Reply::Ack { errno } => match Error::from_errno(errno) {
-                            Error::NotFound { .. } => Ok(None),
-                            err => Err(err),
-                        },
-                        _ => continue,
-                    };
-                    // An answer to another request is not ours to count.
-                    let Some(slot) = answers.get_mut(index) else {
-                        continue;
-                    };
-                    if slot.is_none() {
-                        missing = missing.saturating_sub(1);
-                    }
-                    *slot = Some(answer);
-                }
-            }
-            results.extend(
-                answers
-                    .into_iter()
-                    .map(|a| a.unwrap_or(Err(Error::Interrupted))),
-            );
-        }
-        Ok(())
+        self.batched(targets, results, msg::encode_lookup, |reply| match reply {
+            Reply::Diag(record) => Some(Ok(Some(record))),
+            Reply::Ack { errno: 0 } => Some(Ok(None)),
+            Reply::Ack { errno } => Some(match Error::from_errno(errno) {
+                Error::NotFound { .. } => Ok(None),
+                err => Err(err),
+            }),
+            _ => None,
+        })
     }
 }
 
