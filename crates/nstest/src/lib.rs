@@ -791,3 +791,29 @@ pub fn replay_fuzz_inputs(target: &str, min: usize, mut run: impl FnMut(&[u8])) 
         .collect();
     assert!(failed.is_empty(), "failed on {failed:#?}");
 }
+
+/// Sockets held open for as long as this lives.
+pub struct Sockets {
+    _listeners: Vec<TcpListener>,
+    _streams: Vec<TcpStream>,
+}
+
+/// One socket of every kind a listing must show, in the calling thread's
+/// namespace: IPv4, IPv6 and dual-stack listeners, a connection to each of
+/// the first two, an IPv4 connection accepted by the dual-stack listener
+/// (v4-mapped), and a TIME-WAIT socket.
+pub fn every_kind_of_socket() -> Sockets {
+    let v4 = listen("127.0.0.1:0");
+    let v6 = listen("[::1]:0");
+    let dual = listen_dual(0);
+    let (a, a_server) = connect(&v4);
+    let (b, b_server) = connect(&v6);
+    let mapped = TcpStream::connect(("127.0.0.1", dual.local_addr().expect("local_addr").port()))
+        .expect("connect to the dual-stack listener");
+    let (mapped_server, _) = dual.accept().expect("accept");
+    time_wait(&v4);
+    Sockets {
+        _listeners: vec![v4, v6, dual],
+        _streams: vec![a, a_server, b, b_server, mapped, mapped_server],
+    }
+}

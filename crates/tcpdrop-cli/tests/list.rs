@@ -1,20 +1,11 @@
-use std::net::TcpStream;
-
-use nstest::{connect, in_netns, listen, listen_dual, ss_rows, time_wait};
+use nstest::{connect, in_netns, listen, ss_rows};
 
 use crate::util::{json_lines, tcpdrop};
 
 #[test]
 fn listing_agrees_with_ss() {
     in_netns(|| {
-        let v4 = listen("127.0.0.1:0");
-        let v6 = listen("[::1]:0");
-        let dual = listen_dual(0);
-        let _a = connect(&v4);
-        let _b = connect(&v6);
-        let _m = TcpStream::connect(("127.0.0.1", dual.local_addr().unwrap().port())).unwrap();
-        let _ms = dual.accept().unwrap();
-        time_wait(&v4);
+        let _sockets = nstest::every_kind_of_socket();
         let run = tcpdrop(&["-l"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let mut ours: Vec<(String, String, String)> = run

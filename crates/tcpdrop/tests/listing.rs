@@ -1,4 +1,4 @@
-use nstest::{connect, in_netns, listen, listen_dual, ss_rows, time_wait};
+use nstest::{in_netns, listen_dual, ss_rows};
 use std::net::TcpStream;
 use tcpdrop::{Family, Query, Session, State};
 
@@ -23,15 +23,7 @@ fn our_rows() -> Vec<(String, String, String)> {
 #[test]
 fn listing_matches_ss_with_every_kind_of_socket() {
     in_netns(|| {
-        let v4 = listen("127.0.0.1:0");
-        let v6 = listen("[::1]:0");
-        let dual = listen_dual(0);
-        let _a = connect(&v4);
-        let _b = connect(&v6);
-        let dual_port = dual.local_addr().unwrap().port();
-        let _mapped_client = TcpStream::connect(("127.0.0.1", dual_port)).unwrap();
-        let _mapped_server = dual.accept().unwrap();
-        time_wait(&v4);
+        let _sockets = nstest::every_kind_of_socket();
         let ours = our_rows();
         assert_eq!(ours, ss_rows());
         let states: Vec<&str> = ours.iter().map(|r| r.0.as_str()).collect();

@@ -497,15 +497,7 @@ fn get_extended_tcp_table_refuses_module_classes_and_bad_arguments() {
 #[test]
 fn table_rows_match_ss() {
     in_netns(|| {
-        let v4 = listen("127.0.0.1:0");
-        let v6 = listen("[::1]:0");
-        let dual = listen_dual(0);
-        let _a = connect(&v4);
-        let _b = connect(&v6);
-        let dual_port = dual.local_addr().unwrap().port();
-        let _mapped = TcpStream::connect(("127.0.0.1", dual_port)).unwrap();
-        let _mapped_server = dual.accept().unwrap();
-        nstest::time_wait(&v4);
+        let _sockets = nstest::every_kind_of_socket();
         let mut ours: Vec<_> = winapi::tcp_table(false)
             .unwrap()
             .iter()
