@@ -166,3 +166,21 @@ fn a_port_filter_drop_finds_and_reports_the_reset_peers_by_lookup() {
         assert_eq!(&buf, b"ok");
     });
 }
+
+#[test]
+fn the_support_probe_says_yes_here_needs_no_privilege_and_touches_nothing() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let (mut client, _server) = connect(&listener);
+        let before = nstest::ss_rows();
+        // This kernel has CONFIG_INET_DIAG_DESTROY=y.
+        assert!(Session::new().unwrap().destroy_supported().unwrap());
+        let without_privilege = crate::winapi::without_net_admin(true, || {
+            Session::new().unwrap().destroy_supported().unwrap()
+        });
+        assert!(without_privilege, "the probe must not need CAP_NET_ADMIN");
+        assert_eq!(nstest::ss_rows(), before, "the probe touched a socket");
+        assert_eq!(read_errno(&mut client), None);
+        assert!(still_accepts(&listener));
+    });
+}

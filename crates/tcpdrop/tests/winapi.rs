@@ -201,7 +201,7 @@ fn set_tcp_entry_drops_a_listener_only_when_the_row_names_it() {
 /// `CAP_NET_ADMIN` out of its effective set and, with `permitted`, out of
 /// its permitted set too. Capabilities are per thread: the test's others
 /// keep theirs.
-fn without_net_admin<T: Send>(permitted: bool, work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn without_net_admin<T: Send>(permitted: bool, work: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
