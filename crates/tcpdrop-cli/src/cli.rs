@@ -170,6 +170,18 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", requires = "watch")]
     pub timeout: Option<String>,
 
+    /// Drop the connections named in FILE, one per line, in either
+    /// CONNECTION form (`-` reads standard input). Blank lines and lines
+    /// starting with # are skipped. Each is found by an exact lookup and
+    /// they are dropped in batches, one result line each; a tuple that
+    /// names no connection is reported as not found. If any line is
+    /// malformed, each bad line is named with its number and nothing at
+    /// all is dropped (exit status 2).
+    ///
+    /// Example: tcpdrop -f stuck.txt; or from ss: ss -Htn dport = :6379 | awk '{print $3, $4}' | tcpdrop -f -
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["all", "watch"])]
+    pub file: Option<String>,
+
     /// Never print the column header (it is printed only on a terminal).
     ///
     /// Example: tcpdrop -l -H | wc -l

@@ -18,7 +18,8 @@ use clap::Parser;
 use tcpdrop::filter::Filter;
 use tcpdrop::procs::{InodeSet, SocketOwners};
 use tcpdrop::{
-    Connection, DropOptions, Error, Family, Netns, Outcome, Query, Session, State, StateSet,
+    Connection, DropOptions, Error, Family, Netns, Outcome, Query, Selection, Session, Sink, State,
+    StateSet,
 };
 
 use crate::cli::Cli;
@@ -110,8 +111,8 @@ fn main() -> ExitCode {
 enum Target {
     /// Every connection the other options allow.
     Everything,
-    /// Exactly one connection.
-    Tuple(SocketAddr, SocketAddr),
+    /// Exactly the connections with these ends (one, or `-f`'s list).
+    Tuples(Vec<(SocketAddr, SocketAddr)>),
     /// Those an `ss` filter expression selects.
     Filter(Filter),
 }
@@ -120,7 +121,7 @@ enum Target {
 /// up in each namespace.
 enum Typed {
     Everything,
-    Tuple(tuple::Endpoint, tuple::Endpoint),
+    Tuples(Vec<(tuple::Endpoint, tuple::Endpoint)>),
     Filter(Filter),
 }
 
@@ -154,6 +155,8 @@ struct WatchPlan {
 #[derive(Default)]
 struct Totals {
     chosen: usize,
+    /// Named tuples (`-f`) that matched no connection.
+    not_found: usize,
     dropped: u64,
     gone: usize,
     failed: usize,
@@ -161,10 +164,14 @@ struct Totals {
 
 impl Totals {
     fn summary(&self) -> String {
-        format!(
+        let mut text = format!(
             "dropped {}, gone {}, failed {}",
             self.dropped, self.gone, self.failed
-        )
+        );
+        if self.not_found > 0 {
+            text.push_str(&format!(", not found {}", self.not_found));
+        }
+        text
     }
 }
 
@@ -195,11 +202,18 @@ fn plan(cli: &Cli) -> Result<Plan, Failure> {
         _ => None,
     };
     let (states, listeners_named) = parse_states(&cli.states)?;
-    let typed = if tuple::is_filter(&cli.args) {
+    let typed = if let Some(file) = &cli.file {
+        if !cli.args.is_empty() {
+            return Err(Failure::usage(
+                "-f reads the connections from FILE: give no CONNECTION or FILTER with it",
+            ));
+        }
+        Typed::Tuples(tuple::read_file(file).map_err(Failure::usage)?)
+    } else if tuple::is_filter(&cli.args) {
         Typed::Filter(Filter::parse(&cli.args).map_err(|err| Failure::usage(err.to_string()))?)
     } else if !cli.args.is_empty() {
         let (local, remote) = tuple::parse(&cli.args).map_err(Failure::usage)?;
-        Typed::Tuple(local, remote)
+        Typed::Tuples(vec![(local, remote)])
     } else {
         Typed::Everything
     };
@@ -256,9 +270,11 @@ fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Vec<Space>, Failure> {
             let target = match &plan.typed {
                 Typed::Everything => Target::Everything,
                 Typed::Filter(filter) => Target::Filter(filter.clone()),
-                Typed::Tuple(local, remote) => Target::Tuple(
-                    socket_addr(&session, local)?,
-                    socket_addr(&session, remote)?,
+                Typed::Tuples(tuples) => Target::Tuples(
+                    tuples
+                        .iter()
+                        .map(|(l, r)| Ok((socket_addr(&session, l)?, socket_addr(&session, r)?)))
+                        .collect::<Result<_, Failure>>()?,
                 ),
             };
             Ok(Space {
@@ -283,7 +299,7 @@ fn select(session: &mut Session, target: &Target, query: &Query) -> Result<Vec<C
 fn targeted(target: &Target, c: &Connection) -> bool {
     match target {
         Target::Everything => true,
-        Target::Tuple(local, remote) => c.has_tuple(local, remote),
+        Target::Tuples(tuples) => tuples.iter().any(|(l, r)| c.has_tuple(l, r)),
         Target::Filter(filter) => filter.matches(c),
     }
 }
@@ -465,75 +481,46 @@ fn drop_space<W: Write>(
     };
     let names = session.interface_names()?;
     let scope_name = |index: u32| names.name(index);
-    let netns = label.as_deref();
-    let target: &Target = target;
     let mut taken: u64 = 0;
-    let options = DropOptions {
-        listeners: plan.listeners,
-    };
     let choose = |c: &Connection| {
         // A socket that appeared after the owner scan has no owner in it,
         // so --pid/--process leave it for the next look.
         let owned = owners.as_ref().map_or(&[][..], |o| o.owners(c.inode));
-        let chosen =
-            targeted(target, c) && plan.owners.admits(c, owned) && limit.is_none_or(|l| taken < l);
+        let chosen = plan.owners.admits(c, owned) && limit.is_none_or(|l| taken < l);
         if chosen {
             taken = taken.saturating_add(1);
         }
         chosen
     };
-    let mut refused: Option<Error> = None;
-    let (mut dropped, mut gone) = (0usize, 0usize);
-    let mut failed: Option<io::Error> = None;
-    // The reset peers were not chosen, so their owners were not looked up:
-    // with -p they wait for a scan of their own.
-    let mut collateral: Vec<Connection> = Vec::new();
-    let on_outcome = |conn: Connection, outcome: Outcome, is_collateral: bool| {
-        let refusal = matches!(
-            outcome,
-            Outcome::Failed(Error::AccessDenied(_) | Error::NotSupported)
-        );
-        if let (Outcome::Failed(err), true, None) = (&outcome, refusal, &refused) {
-            refused = Some(clone_refusal(err));
-        }
-        match outcome {
-            Outcome::Dropped => dropped += 1,
-            Outcome::Gone(_) => gone += 1,
-            Outcome::Failed(_) => {}
-        }
-        // When the kernel refused the very first drop for lack of privilege
-        // or support, nothing is dropped and one line says why.
-        if failed.is_some() || (refusal && dropped == 0 && gone == 0 && !printer.is_json()) {
-            return;
-        }
-        if is_collateral && plan.show_owners {
-            collateral.push(conn);
-            return;
-        }
-        let owned = owners.as_ref().map_or(&[][..], |o| o.owners(conn.inode));
-        let row = Row {
-            conn: &conn,
-            result: Some(outcome.name()),
-            detail: match &outcome {
-                Outcome::Dropped => None,
-                Outcome::Gone(reason) => Some(reason.describe().to_string()),
-                Outcome::Failed(err) => Some(err.to_string()),
-            },
-            collateral: is_collateral,
-            owners: plan.show_owners.then_some(owned),
-            netns,
-        };
-        if let Err(err) = printer.row(&row, &scope_name) {
-            failed = Some(err);
-        }
+    let selection = match target {
+        Target::Everything => Selection::all(plan.query),
+        // A filter runs in the kernel too, so only what it matches is copied out.
+        Target::Filter(filter) => Selection::matching(plan.query, filter.clone()),
+        // Each named tuple is one exact lookup: no walk of every socket.
+        Target::Tuples(tuples) => Selection::tuples(tuples.clone()).query(plan.query),
     };
-    // A filter runs in the kernel too, so only what it matches is copied out.
-    let counts = match target {
-        Target::Filter(filter) => {
-            session.drop_matching_each(&plan.query, filter, options, choose, on_outcome)?
-        }
-        _ => session.drop_where_each(&plan.query, options, choose, on_outcome)?,
+    let selection = selection.listeners(plan.listeners).and(choose);
+    let mut shown = Shown {
+        printer,
+        owners: owners.as_ref(),
+        scope_name: &scope_name,
+        netns: label.as_deref(),
+        show_owners: plan.show_owners,
+        // One named tuple that is missing is the run's one error line.
+        report_missing: matches!(target, Target::Tuples(t) if t.len() > 1),
+        refused: None,
+        decided: 0,
+        failed: None,
+        collateral: Vec::new(),
     };
+    let counts = session.drop(selection, DropOptions::default(), &mut shown)?;
+    let Shown {
+        printer,
+        refused,
+        failed,
+        collateral,
+        ..
+    } = shown;
     if let Some(err) = failed {
         return Err(err.into());
     }
@@ -548,7 +535,7 @@ fn drop_space<W: Write>(
                 detail: Some(reason.to_string()),
                 collateral: true,
                 owners: Some(owners.owners(conn.inode)),
-                netns,
+                netns: label.as_deref(),
             };
             printer.row(&row, &scope_name)?;
         }
@@ -561,6 +548,7 @@ fn drop_space<W: Write>(
         .saturating_add(counts.gone)
         .saturating_add(counts.collateral);
     totals.failed = totals.failed.saturating_add(counts.failed);
+    totals.not_found = totals.not_found.saturating_add(counts.not_found);
     Ok(refused.map(|err| {
         let code = Failure::from(clone_refusal(&err)).code;
         let suffix = if totals.dropped == 0 {
@@ -573,6 +561,96 @@ fn drop_space<W: Write>(
             message: format!("{err}{suffix}"),
         }
     }))
+}
+
+/// Where a drop's outcomes go: printed as they come.
+struct Shown<'a, W: Write> {
+    printer: &'a mut Printer<W>,
+    owners: Option<&'a SocketOwners>,
+    scope_name: &'a dyn Fn(u32) -> Option<String>,
+    netns: Option<&'a str>,
+    show_owners: bool,
+    /// Say of each named tuple that matched nothing (`-f`).
+    report_missing: bool,
+    /// The kernel refused for lack of privilege or support.
+    refused: Option<Error>,
+    /// Outcomes other than a refusal so far.
+    decided: usize,
+    /// Writing failed: nothing more is printed.
+    failed: Option<io::Error>,
+    /// The reset peers were not chosen, so their owners were not looked
+    /// up: with -p they wait for a scan of their own.
+    collateral: Vec<Connection>,
+}
+
+impl<W: Write> Shown<'_, W> {
+    fn print(
+        &mut self,
+        conn: &Connection,
+        result: &'static str,
+        detail: Option<String>,
+        collateral: bool,
+    ) {
+        if self.failed.is_some() {
+            return;
+        }
+        let owned = self.owners.map_or(&[][..], |o| o.owners(conn.inode));
+        let row = Row {
+            conn,
+            result: Some(result),
+            detail,
+            collateral,
+            owners: self.show_owners.then_some(owned),
+            netns: self.netns,
+        };
+        if let Err(err) = self.printer.row(&row, self.scope_name) {
+            self.failed = Some(err);
+        }
+    }
+}
+
+impl<W: Write> Sink for Shown<'_, W> {
+    fn outcome(&mut self, conn: Connection, outcome: Outcome) {
+        let refusal = matches!(
+            outcome,
+            Outcome::Failed(Error::AccessDenied(_) | Error::NotSupported)
+        );
+        if let (Outcome::Failed(err), true, None) = (&outcome, refusal, &self.refused) {
+            self.refused = Some(clone_refusal(err));
+        }
+        // When the kernel refused the very first drop for lack of privilege
+        // or support, nothing is dropped and one line says why.
+        if refusal && self.decided == 0 && !self.printer.is_json() {
+            return;
+        }
+        if !refusal {
+            self.decided += 1;
+        }
+        let detail = match &outcome {
+            Outcome::Dropped(_) => None,
+            Outcome::Gone(reason) => Some(reason.describe().to_string()),
+            Outcome::Failed(err) => Some(err.to_string()),
+        };
+        self.print(&conn, outcome.name(), detail, false);
+    }
+
+    fn collateral(&mut self, conn: Connection) {
+        if self.show_owners {
+            self.collateral.push(conn);
+        } else {
+            let reason = tcpdrop::GoneReason::ResetByPeerDrop.describe();
+            self.print(&conn, "gone", Some(reason.to_string()), true);
+        }
+    }
+
+    fn not_found(&mut self, local: SocketAddr, remote: SocketAddr) {
+        if self.failed.is_some() || !self.report_missing {
+            return;
+        }
+        if let Err(err) = self.printer.not_found(&local, &remote, self.scope_name) {
+            self.failed = Some(err);
+        }
+    }
 }
 
 /// Drop what is selected, in every namespace, once.
@@ -678,18 +756,22 @@ fn nothing_matched(spaces: &mut [Space], plan: &Plan) -> Failure {
         Some(space) => match &space.target {
             Target::Everything => "no connection matched".to_string(),
             Target::Filter(filter) => format!("no connection matched the filter '{filter}'"),
-            Target::Tuple(local, remote) => {
-                let listener = !plan.listeners
-                    && space.session.list(&Query::all()).is_ok_and(|all| {
-                        all.iter()
-                            .any(|c| c.is_listener() && c.has_tuple(local, remote))
-                    });
-                if listener {
-                    format!("{local} is a listening socket: add -s listening to drop it")
-                } else {
-                    format!("no such connection: {local} {remote}")
+            Target::Tuples(tuples) => match tuples.as_slice() {
+                [(local, remote)] => {
+                    // One exact lookup: the tuple of a listener finds it.
+                    let listener = !plan.listeners
+                        && space
+                            .session
+                            .find(*local, *remote)
+                            .is_ok_and(|c| c.is_some_and(|c| c.is_listener()));
+                    if listener {
+                        format!("{local} is a listening socket: add -s listening to drop it")
+                    } else {
+                        format!("no such connection: {local} {remote}")
+                    }
                 }
-            }
+                _ => format!("none of the {} connections named exists", tuples.len()),
+            },
         },
     };
     if plan.owners.is_active() {

@@ -195,6 +195,23 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
+    /// Say that a named tuple (`-f`) matched no connection: a JSON line
+    /// (`"result": "not-found"`), or a line on stderr beside the table.
+    pub fn not_found(
+        &mut self,
+        local: &SocketAddr,
+        remote: &SocketAddr,
+        scope_name: &dyn Fn(u32) -> Option<String>,
+    ) -> io::Result<()> {
+        let (local, remote) = (address(local, scope_name), address(remote, scope_name));
+        if self.json {
+            let value = json!({"local": local, "remote": remote, "result": "not-found"});
+            return writeln!(self.out, "{value}");
+        }
+        eprintln!("tcpdrop: no such connection: {local} {remote}");
+        Ok(())
+    }
+
     /// Write what is held back and flush: the rows so far are out.
     pub fn finish(&mut self) -> io::Result<()> {
         self.write_pending()?;

@@ -87,6 +87,63 @@ pub fn parse(args: &[String]) -> Result<(Endpoint, Endpoint), String> {
     Ok((local, remote))
 }
 
+/// How many malformed lines of a `-f` file are named before the rest are
+/// only counted.
+const MAX_BAD_LINES: usize = 10;
+
+/// The connections named in `path` (`-` for standard input), one per line
+/// in either form; blank lines and `#` comments are skipped. Every line is
+/// checked before anything is dropped: the error names each malformed line
+/// (the first ten) with its number.
+pub fn read_file(path: &str) -> Result<Vec<(Endpoint, Endpoint)>, String> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    let read = if path == "-" {
+        std::io::stdin().lock().read_to_end(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut text))
+    };
+    let shown = if path == "-" { "standard input" } else { path };
+    read.map_err(|err| format!("-f {shown}: {err}"))?;
+    let text = String::from_utf8_lossy(&text);
+    let mut tuples = Vec::new();
+    let mut bad: Vec<String> = Vec::new();
+    let mut bad_count = 0usize;
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        match parse(&words) {
+            Ok(tuple) => tuples.push(tuple),
+            Err(err) => {
+                bad_count += 1;
+                if bad.len() < MAX_BAD_LINES {
+                    bad.push(format!("line {}: {err}", number + 1));
+                }
+            }
+        }
+    }
+    if bad_count > 0 {
+        let more = bad_count - bad.len();
+        let tail = if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        };
+        return Err(format!(
+            "-f {shown}: {bad_count} malformed line{} ({}{tail}); nothing was dropped",
+            if bad_count == 1 { "" } else { "s" },
+            bad.join("; ")
+        ));
+    }
+    if tuples.is_empty() {
+        return Err(format!("-f {shown}: no connection in it: nothing to drop"));
+    }
+    Ok(tuples)
+}
+
 fn family_name(ip: &IpAddr) -> &'static str {
     if ip.is_ipv4() {
         "IPv4"

@@ -428,7 +428,7 @@ fn ipv4(raw: &[u8; 16]) -> Ipv4Addr {
     Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3])
 }
 
-fn kernel_addr(ip: IpAddr, family: sockdiag::Family) -> [u8; 16] {
+pub(crate) fn kernel_addr(ip: IpAddr, family: sockdiag::Family) -> [u8; 16] {
     let mut out = [0u8; 16];
     match (ip, family) {
         (IpAddr::V4(v4), sockdiag::Family::Inet) => out[..4].copy_from_slice(&v4.octets()),

@@ -4,7 +4,7 @@
 //! family with their Windows semantics.
 //!
 //! ```no_run
-//! use tcpdrop::{DropOptions, Query, Session};
+//! use tcpdrop::{DropOptions, DropReport, Query, Selection, Session};
 //! # fn main() -> Result<(), tcpdrop::Error> {
 //! let mut session = Session::new()?;
 //! for conn in session.list(&Query::all())? {
@@ -12,16 +12,18 @@
 //! }
 //! let local = "127.0.0.1:8080".parse().unwrap();
 //! let remote = "127.0.0.1:51000".parse().unwrap();
-//! let report = session.drop_tuple(local, remote, DropOptions::default())?;
+//! let mut report = DropReport::default(); // or a Sink of your own
+//! session.drop(Selection::tuple(local, remote), DropOptions::default(), &mut report)?;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! The safe drop procedure (SPEC §3): a drop always starts from a fresh
-//! dump, matches rows exactly, and names each socket to the kernel by its
-//! id *and cookie*, so a vanished connection is reported gone instead of the
-//! kernel falling back to the listener on its port, and a newer connection
-//! on the same tuple is never hit.
+//! The safe drop procedure (SPEC §3, the `drop` module): a named tuple is
+//! found by an exact lookup, any other selection by a fresh dump; rows
+//! match exactly, and each socket is named to the kernel by its id *and
+//! cookie*, so a vanished connection is reported gone instead of the kernel
+//! falling back to the listener on its port, and a newer connection on the
+//! same tuple is never hit. See [`Session::drop`].
 #![warn(missing_docs)]
 // No panics in the library: it runs inside other programs (and behind a C ABI).
 #![deny(
@@ -45,7 +47,9 @@ compile_error!(
     "tcpdrop drops connections through Linux's NETLINK_SOCK_DIAG; it supports Linux only"
 );
 
+mod abort;
 mod conn;
+mod drop;
 mod error;
 pub mod filter;
 pub mod netns;
@@ -54,12 +58,19 @@ pub mod procs;
 mod session;
 pub mod winapi;
 
+pub use abort::Method;
 pub use conn::{canonical_ip, same_end, Connection, Family, State, StateSet};
+pub use drop::{DropCounts, DropOptions, DropReport, GoneReason, Outcome, Selection, Sink};
 pub use error::{Error, Privilege};
 pub use netns::Netns;
-pub use session::{
-    DropCounts, DropOptions, DropReport, GoneReason, InterfaceNames, Outcome, Query, Session,
-};
+pub use session::{InterfaceNames, Query, Session};
+
+/// Hooks for tests that open race windows on purpose; compiled in only
+/// with the `race-hook` feature (test builds).
+#[cfg(feature = "race-hook")]
+pub mod testing {
+    pub use crate::drop::hook::imp::{set as before_abort, ENV};
+}
 pub use sockdiag::TcpState;
 
 /// Every TCP connection of the calling thread's network namespace, both

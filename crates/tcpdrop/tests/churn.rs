@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use nstest::{in_netns, still_accepts};
 use tcpdrop::filter::Filter;
-use tcpdrop::{DropOptions, Outcome, Query, Session, TcpState};
+use tcpdrop::{DropOptions, DropReport, Outcome, Query, Selection, Session, TcpState};
 
 const GENERATORS: u16 = 3;
 /// Client ports per generator: that many connections of one generator are
@@ -125,10 +125,10 @@ fn churn_never_kills_outside_the_filter_and_never_reports_a_false_drop() {
             let (mut rounds, mut drop_errors) = (0usize, 0usize);
             while finished.load(Ordering::SeqCst) < usize::from(GENERATORS) {
                 let started = Instant::now();
-                match session
-                    .drop_where(&Query::all(), DropOptions::default(), |c| filter.matches(c))
-                {
-                    Ok(report) => {
+                let selection = Selection::all(Query::all()).and(|c| filter.matches(c));
+                let mut report = DropReport::default();
+                match session.drop(selection, DropOptions::default(), &mut report) {
+                    Ok(_) => {
                         let ended = Instant::now();
                         reports.extend(report.results.into_iter().map(|(conn, outcome)| {
                             Reported {
@@ -187,7 +187,7 @@ fn churn_never_kills_outside_the_filter_and_never_reports_a_false_drop() {
                 "a row outside the filter was chosen: {r:?}"
             );
             match &r.outcome {
-                Outcome::Dropped => dropped += 1,
+                Outcome::Dropped(_) => dropped += 1,
                 Outcome::Gone(_) => {
                     gone += 1;
                     continue;

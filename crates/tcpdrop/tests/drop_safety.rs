@@ -1,5 +1,22 @@
 use nstest::{connect, in_netns, listen, read_errno, still_accepts};
-use tcpdrop::{DropOptions, Error, GoneReason, Outcome, Session};
+use std::net::SocketAddr;
+
+use tcpdrop::{DropOptions, DropReport, Outcome, Selection, Session};
+
+/// Drop what `selection` chooses in a new session, in memory.
+pub fn drop_all(selection: Selection<'_>) -> DropReport {
+    let mut report = DropReport::default();
+    Session::new()
+        .unwrap()
+        .drop(selection, DropOptions::default(), &mut report)
+        .expect("drop");
+    report
+}
+
+/// Drop the connection `local`–`remote`.
+pub fn drop_tuple(local: SocketAddr, remote: SocketAddr) -> DropReport {
+    drop_all(Selection::tuple(local, remote))
+}
 
 const ECONNABORTED: i32 = 103;
 const ECONNRESET: i32 = 104;
@@ -10,17 +27,13 @@ fn exact_drop_aborts_the_owner_and_resets_the_peer() {
         let listener = listen("127.0.0.1:0");
         let (mut client, mut server) = connect(&listener);
         let (_other_client, _other_server) = connect(&listener);
-        let report = Session::new()
-            .unwrap()
-            .drop_tuple(
-                client.local_addr().unwrap(),
-                client.peer_addr().unwrap(),
-                DropOptions::default(),
-            )
-            .expect("drop");
+        let report = drop_tuple(client.local_addr().unwrap(), client.peer_addr().unwrap());
         assert_eq!(report.results.len(), 1);
         assert!(
-            matches!(report.results[0].1, Outcome::Dropped),
+            matches!(
+                report.results[0].1,
+                Outcome::Dropped(tcpdrop::Method::Destroy)
+            ),
             "{report:?}"
         );
         assert_eq!(read_errno(&mut client), Some(ECONNABORTED));
@@ -39,77 +52,14 @@ fn a_missing_tuple_leaves_the_listener_accepting() {
         let port = listener.local_addr().unwrap().port();
         let local = format!("127.0.0.1:{port}").parse().unwrap();
         let remote = "127.0.0.1:1".parse().unwrap();
-        let err = Session::new()
-            .unwrap()
-            .drop_tuple(local, remote, DropOptions::default())
-            .unwrap_err();
-        assert!(matches!(err, Error::NotFound), "{err:?}");
-        assert!(still_accepts(&listener));
-    });
-}
-
-#[test]
-fn a_stale_row_is_gone_and_the_new_connection_on_its_tuple_survives() {
-    in_netns(|| {
-        let listener = listen("127.0.0.1:0");
-        let mut session = Session::new().unwrap();
-        // A client with a fixed port, so the new connection reuses the tuple.
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let connect_from = |port: u16| {
-            use std::os::fd::FromRawFd;
-            // SAFETY: plain socket calls on a descriptor we own.
-            unsafe {
-                let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-                let one: libc::c_int = 1;
-                libc::setsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_REUSEADDR,
-                    (&one as *const libc::c_int).cast(),
-                    4,
-                );
-                let mut sa: libc::sockaddr_in = std::mem::zeroed();
-                sa.sin_family = libc::AF_INET as u16;
-                sa.sin_port = port.to_be();
-                sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
-                assert_eq!(
-                    libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), 16),
-                    0
-                );
-                sa.sin_port = listener.local_addr().unwrap().port().to_be();
-                assert_eq!(
-                    libc::connect(fd, (&sa as *const libc::sockaddr_in).cast(), 16),
-                    0
-                );
-                std::net::TcpStream::from_raw_fd(fd)
-            }
-        };
-        let old = connect_from(port);
-        let (old_server, _) = listener.accept().unwrap();
-        let rows = session.list(&tcpdrop::Query::all()).unwrap();
-        let old_row = rows
-            .into_iter()
-            .find(|c| c.local == old.local_addr().unwrap())
-            .expect("old connection listed");
-        // Close it with RST (linger 0) so no TIME-WAIT holds the tuple.
-        nstest::abort_close(old);
-        drop(old_server);
-        let mut new = connect_from(port);
-        let (mut new_server, _) = listener.accept().unwrap();
-        let results = session.drop_rows(vec![old_row]);
-        assert!(
-            matches!(results[0].1, Outcome::Gone(GoneReason::Replaced)),
-            "{results:?}"
-        );
-        assert_eq!(read_errno(&mut new), None, "the new connection was hit");
-        use std::io::Write;
-        new_server.write_all(b"x").unwrap();
-        let mut buf = [0u8; 1];
-        use std::io::Read;
-        new.read_exact(&mut buf).unwrap();
+        // Not even when listeners may be chosen: the tuple is not the
+        // listener's, though the kernel's lookup falls back to it.
+        for listeners in [false, true] {
+            let report = drop_all(Selection::tuple(local, remote).listeners(listeners));
+            assert!(report.results.is_empty(), "{report:?}");
+            assert_eq!(report.not_found, vec![(local, remote)]);
+            assert!(still_accepts(&listener));
+        }
     });
 }
 
@@ -137,17 +87,20 @@ fn a_port_filter_drop_finds_and_reports_the_reset_peers_by_lookup() {
             let text = format!("dport = :{port}");
             let filter = tcpdrop::filter::Filter::parse(&[text.as_str()]).unwrap();
             assert!(filter.ports().is_some(), "{text} is pinned to its port");
-            let report = session
-                .drop_matching(
-                    &tcpdrop::Query::all(),
-                    &filter,
+            let mut report = DropReport::default();
+            session
+                .drop(
+                    Selection::matching(tcpdrop::Query::all(), filter),
                     DropOptions::default(),
-                    |_| true,
+                    &mut report,
                 )
                 .expect("drop");
             assert_eq!(report.results.len(), 1, "{text}: {report:?}");
             assert!(
-                matches!(report.results[0].1, Outcome::Dropped),
+                matches!(
+                    report.results[0].1,
+                    Outcome::Dropped(tcpdrop::Method::Destroy)
+                ),
                 "{report:?}"
             );
             assert_eq!(report.results[0].0.local, client.local_addr().unwrap());

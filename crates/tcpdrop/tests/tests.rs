@@ -7,4 +7,6 @@ mod drop_safety;
 mod filter;
 mod fuzz_corpus;
 mod listing;
+mod lookup;
+mod races;
 mod winapi;

@@ -238,7 +238,12 @@ fn set_tcp_entry_not_elevated_is_317_and_touches_nothing() {
                 .into_iter()
                 .find(|c| c.local == local)
                 .unwrap();
-            let outcome = session.drop_rows(vec![conn]).remove(0).1;
+            let mut report = tcpdrop::DropReport::default();
+            let selection = tcpdrop::Selection::tuple(conn.local, conn.remote);
+            session
+                .drop(selection, tcpdrop::DropOptions::default(), &mut report)
+                .unwrap();
+            let outcome = report.results.remove(0).1;
             (set_tcp_entry(Some(&row)), format!("{outcome:?}"))
         });
         assert_eq!(outcome, "Failed(AccessDenied(PermittedOnly))");

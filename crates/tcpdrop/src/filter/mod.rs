@@ -264,6 +264,24 @@ impl Filter {
             bytecode::compile_expr(expr)
         }
     }
+
+    /// One program that accepts the sockets this filter matches *or* whose
+    /// reversed tuple it matches (their loopback peers, which a drop must
+    /// watch): `a or b` as the kernel runs it, `a`, a jump over `b`, `b`.
+    /// `None` when either side cannot be compiled.
+    pub fn bytecode_with_peers(&self) -> Option<Vec<u8>> {
+        let selection = self.bytecode(false)?;
+        let peers = self.bytecode(true)?;
+        let over = u16::try_from(peers.as_bytes().len().checked_add(4)?).ok()?;
+        let mut either =
+            Vec::with_capacity(selection.as_bytes().len() + 4 + peers.as_bytes().len());
+        either.extend_from_slice(selection.as_bytes());
+        // INET_DIAG_BC_JMP (1), yes = 4 (the next op), no = over `b`.
+        either.extend_from_slice(&[1, 4]);
+        either.extend_from_slice(&over.to_ne_bytes());
+        either.extend_from_slice(peers.as_bytes());
+        Some(either)
+    }
 }
 
 /// The normalized filter, which parses back to the same filter: state

@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::codes::*;
 use super::types::{MIB_TCPROW, MIB_TCP_STATE_DELETE_TCB};
-use crate::{Family, Outcome, Query, Session, StateSet};
+use crate::{DropOptions, DropReport, Outcome, Selection, Session};
 
 /// `SetTcpEntry`: set the TCP connection `row` names to
 /// `MIB_TCP_STATE_DELETE_TCB`, i.e. abort it, and return a Win32 code.
@@ -24,12 +24,13 @@ use crate::{Family, Outcome, Query, Session, StateSet};
 /// ignores them. An IPv4 tuple also finds an IPv4 connection carried by a
 /// dual-stack IPv6 socket (`::ffff:a.b.c.d`).
 ///
-/// The safe procedure of SPEC §3: the connection is looked up in a fresh
-/// dump and destroyed by its kernel id *and cookie*. A tuple that matches
-/// nothing sends nothing to the kernel (so the kernel's fallback to the
-/// listener on that port can never happen), and a connection that closes
-/// in between is reported as not found (317), never a newer one on the
-/// same tuple hit.
+/// The safe procedure of SPEC §3: the connection is found by one exact
+/// lookup in the kernel's hash tables (no walk of every socket) and
+/// destroyed by its kernel id *and cookie*. An answer for another tuple
+/// (the kernel falls back to the listener on the port) counts as not
+/// found, and a tuple that matches nothing sends no destroy at all, so the
+/// listener can never be hit; a connection that closes in between is
+/// reported as not found (317), never a newer one on the same tuple hit.
 ///
 /// **Listeners.** A LISTEN socket is aborted only when the row names its
 /// own tuple: its local address and port, remote `0.0.0.0:0`. No
@@ -65,33 +66,20 @@ pub(super) fn endpoint(addr: u32, port: u32) -> SocketAddr {
 
 fn delete_tcb(local: SocketAddr, remote: SocketAddr) -> Result<(), u32> {
     let mut session = Session::new().map_err(|e| e.win32_code())?;
-    let query = Query {
-        family: Some(Family::Ipv4),
-        states: StateSet::ALL,
-    };
-    // Exact match on all four members: a listener's remote is 0.0.0.0:0, so
-    // it is chosen only by a row that names it (see above).
-    let targets: Vec<_> = session
-        .list(&query)
-        .map_err(|e| e.win32_code())?
-        .into_iter()
-        .filter(|c| c.has_tuple(&local, &remote))
-        .collect();
-    if targets.is_empty() {
-        return Err(ERROR_MR_MID_NOT_FOUND);
+    // One exact lookup, then the destroy of that one socket by its id and
+    // cookie. A listener's remote is 0.0.0.0:0, so it is chosen only by a
+    // row that names it (see above).
+    let selection = Selection::tuple(local, remote).listeners(true);
+    let mut report = DropReport::default();
+    session
+        .drop(selection, DropOptions::default(), &mut report)
+        .map_err(|e| e.win32_code())?;
+    match report.results.first() {
+        Some((_, Outcome::Dropped(_))) => Ok(()),
+        Some((_, Outcome::Failed(err))) => Err(err.win32_code()),
+        // Gone: it closed after the lookup, so there is nothing to abort.
+        Some((_, Outcome::Gone(_))) | None => Err(ERROR_MR_MID_NOT_FOUND),
     }
-    let results = session.drop_rows(targets);
-    if results.iter().any(|(_, o)| matches!(o, Outcome::Dropped)) {
-        return Ok(());
-    }
-    Err(results
-        .iter()
-        .find_map(|(_, o)| match o {
-            Outcome::Failed(err) => Some(err.win32_code()),
-            _ => None,
-        })
-        // Gone: it closed after the dump, so there is nothing to abort.
-        .unwrap_or(ERROR_MR_MID_NOT_FOUND))
 }
 
 #[cfg(test)]

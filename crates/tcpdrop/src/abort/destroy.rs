@@ -1,0 +1,189 @@
+//! Aborting by the kernel's `SOCK_DESTROY`: the socket is named by its id
+//! *and cookie* (SPEC §3, traps 1 and 2), many per `sendmsg`, and for large
+//! drops over several diag sockets on threads of their own.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+
+use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+use sockdiag::{Client, TcpState};
+
+use super::{Abort, Method, Target};
+use crate::error::Error;
+
+/// Destroys are spread over several diag sockets, one thread each, only
+/// when every thread gets at least this many: below it a thread costs more
+/// than it saves. (The kernel's work per destroy, the abort, the reset and
+/// the owner's wake-up, runs on the sending thread's CPU.)
+const MIN_PER_THREAD: usize = 2048;
+/// At most this many threads destroy at once.
+const MAX_THREADS: usize = 8;
+
+/// The extra diag sockets of a session's namespace for parallel destroys,
+/// made on the first large drop and kept.
+#[derive(Debug, Default)]
+pub(crate) struct Shards {
+    /// The namespace the session's sockets belong to (`None` if it could
+    /// not be opened: then destroys stay on one socket).
+    home: Option<File>,
+    helpers: Vec<Client>,
+}
+
+impl Shards {
+    /// Shards for the namespace of the calling thread.
+    pub(crate) fn here() -> Shards {
+        Shards {
+            home: File::open("/proc/thread-self/ns/net").ok(),
+            helpers: Vec::new(),
+        }
+    }
+
+    /// Make sure there are `n` helper diag sockets in the namespace; fewer
+    /// if they cannot be made.
+    fn ensure(&mut self, n: usize) {
+        let Some(home) = &self.home else { return };
+        let missing = n.saturating_sub(self.helpers.len());
+        if missing == 0 {
+            return;
+        }
+        let made = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    // A new thread starts in its creator's namespace, which
+                    // need not be the session's: enter it only if it is not
+                    // (setns needs CAP_SYS_ADMIN even for the same one).
+                    let here = File::open("/proc/thread-self/ns/net").ok();
+                    let same = here.is_some_and(|h| same_file(&h, home));
+                    if !same
+                        && move_into_link_name_space(home.as_fd(), Some(LinkNameSpaceType::Network))
+                            .is_err()
+                    {
+                        return Vec::new();
+                    }
+                    (0..missing)
+                        .map_while(|_| Client::new().ok())
+                        .collect::<Vec<_>>()
+                })
+                .join()
+                .unwrap_or_default()
+        });
+        self.helpers.extend(made);
+    }
+}
+
+/// `SOCK_DESTROY` over a session's diag socket and its shards.
+pub(crate) struct Destroy<'a> {
+    pub(crate) client: &'a mut Client,
+    pub(crate) shards: &'a mut Shards,
+}
+
+impl Abort for Destroy<'_> {
+    fn method(&self) -> Method {
+        Method::Destroy
+    }
+
+    /// The first request goes alone: if the kernel refuses it for lack of
+    /// privilege or support, nothing more is sent and the rest fail alike.
+    /// (A TIME-WAIT socket may be refused for its state alone before Linux
+    /// 6.0, so its refusal stops nothing.)
+    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        let ids: Vec<(sockdiag::Family, sockdiag::SockId)> =
+            targets.iter().map(|t| (t.family, t.id)).collect();
+        let mut answers = Vec::with_capacity(ids.len());
+        let (head, tail) = ids.split_at(ids.len().min(1));
+        let mut lost = self.client.destroy_batch(head, &mut answers).err();
+        let first_state = targets.first().map(|t| t.state);
+        let refusal = match (answers.first(), first_state) {
+            (Some(Err(err @ sockdiag::Error::PermissionDenied)), _) => err.errno(),
+            (Some(Err(err @ sockdiag::Error::NotSupported { .. })), Some(first))
+                if first != TcpState::TimeWait =>
+            {
+                err.errno()
+            }
+            _ => None,
+        };
+        if lost.is_none() && refusal.is_none() {
+            lost = self.sharded(tail, &mut answers);
+        }
+        let mut answers = answers.into_iter();
+        for _ in targets {
+            results.push(match answers.next() {
+                Some(Ok(())) => Ok(()),
+                Some(Err(err)) => Err(Error::from_diag(err)),
+                None => Err(match (refusal, &lost) {
+                    (Some(errno), _) => Error::from_diag(sockdiag::Error::from_errno(errno)),
+                    (None, Some(err)) => Error::Netlink(format!(
+                        "no answer from the kernel ({err}): it may or may not have been dropped"
+                    )),
+                    (None, None) => Error::Netlink("no answer from the kernel".into()),
+                }),
+            });
+        }
+    }
+}
+
+impl Destroy<'_> {
+    /// Destroy `ids`, pushing one result each onto `results` in their order:
+    /// on the session's socket, or for many, in contiguous shards over
+    /// helper sockets on threads of their own (one per CPU). The kernel's
+    /// work for a destroy runs on the sending CPU, so shards run in
+    /// parallel. Returns the failure of a socket, after which the answers of
+    /// its shard's later targets are missing (and so are all that follow).
+    fn sharded(
+        &mut self,
+        ids: &[(sockdiag::Family, sockdiag::SockId)],
+        results: &mut Vec<Result<(), sockdiag::Error>>,
+    ) -> Option<sockdiag::Error> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = cpus.min(MAX_THREADS).min(ids.len() / MIN_PER_THREAD).max(1);
+        if threads > 1 {
+            self.shards.ensure(threads - 1);
+        }
+        let threads = threads.min(self.shards.helpers.len() + 1);
+        if threads <= 1 {
+            return self.client.destroy_batch(ids, results).err();
+        }
+        let per = ids.len().div_ceil(threads);
+        let mut chunks = ids.chunks(per);
+        let mine = chunks.next().unwrap_or_default();
+        let client = &mut *self.client;
+        let helpers = &mut self.shards.helpers;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .zip(helpers.iter_mut())
+                .map(|(chunk, helper)| {
+                    scope.spawn(move || {
+                        let mut out = Vec::with_capacity(chunk.len());
+                        let lost = helper.destroy_batch(chunk, &mut out).err();
+                        (out, lost)
+                    })
+                })
+                .collect();
+            let mut lost = client.destroy_batch(mine, results).err();
+            for handle in handles {
+                let (out, shard_lost) = handle.join().unwrap_or_else(|_| {
+                    (
+                        Vec::new(),
+                        Some(sockdiag::Error::Invalid("a destroy thread panicked".into())),
+                    )
+                });
+                // Answers stay in target order: once a shard is short, the
+                // rest are unknown.
+                if lost.is_none() {
+                    results.extend(out);
+                    lost = shard_lost;
+                }
+            }
+            lost
+        })
+    }
+}
+
+/// Whether two open files are the same (same device and inode), as two
+/// opens of `/proc/thread-self/ns/net` are for one namespace.
+fn same_file(a: &File, b: &File) -> bool {
+    match (rustix::fs::fstat(a), rustix::fs::fstat(b)) {
+        (Ok(x), Ok(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
+        _ => false,
+    }
+}

@@ -1,0 +1,148 @@
+//! The step after aborting: what each abort's answer means for its socket,
+//! and the look afterwards that tells a socket that closed on its own from
+//! one whose tuple a newcomer took, and finds the loopback peers the drops
+//! reset.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+
+use super::plan::{end, End, Plan, Targets};
+use super::report::{GoneReason, Outcome, Sink};
+use crate::abort::Method;
+use crate::conn::Connection;
+use crate::error::Error;
+
+/// What the answers of a run's aborts have shown so far.
+#[derive(Default)]
+pub(crate) struct Confirm {
+    /// The ends of every socket dropped so far, in the order of the run.
+    dropped: HashSet<(End, End)>,
+    /// Sockets found gone whose reason waits for the look afterwards.
+    pub(crate) closed: Vec<Connection>,
+}
+
+/// What one round of aborts did.
+pub(crate) struct Round {
+    /// How many were dropped.
+    pub(crate) dropped: usize,
+    /// The kernel refused the first for lack of privilege or support: the
+    /// rest were not tried.
+    pub(crate) refused: bool,
+}
+
+impl Confirm {
+    /// Turn a round's answers (one per target, in the order they were
+    /// sent) into outcomes. A socket found gone whose other end this run
+    /// dropped *before* it (earlier in the run) was reset by that drop;
+    /// any other gone socket waits for [`Confirm::finish`].
+    pub(crate) fn round(
+        &mut self,
+        method: Method,
+        targets: &Targets,
+        results: Vec<Result<(), Error>>,
+        plan: &mut Plan,
+        sink: &mut dyn Sink,
+    ) -> Round {
+        let mut round = Round {
+            dropped: 0,
+            refused: false,
+        };
+        for (i, result) in results.into_iter().enumerate() {
+            let (Some(conn), Some(ends)) = (targets.connection(i), targets.ends(i)) else {
+                continue;
+            };
+            if i == 0 {
+                round.refused = matches!(result, Err(Error::AccessDenied(_) | Error::NotSupported));
+            }
+            match result {
+                Ok(()) => {
+                    round.dropped += 1;
+                    self.dropped.insert(ends);
+                    plan.other_end_dropped(ends);
+                    sink.outcome(conn, Outcome::Dropped(method));
+                }
+                Err(Error::NotFound) if self.dropped.contains(&(ends.1, ends.0)) => {
+                    sink.outcome(conn, Outcome::Gone(GoneReason::ResetByPeerDrop));
+                }
+                Err(Error::NotFound) => self.closed.push(conn),
+                Err(err) => sink.outcome(conn, Outcome::Failed(err)),
+            }
+        }
+        round
+    }
+
+    /// The end of a run: each socket found gone is `Replaced` if a newer
+    /// socket holds its tuple (seen as a newcomer in a later round, or by
+    /// `look`), else `Closed`; then the peers the drops reset, which were
+    /// not chosen, as collateral. Without a look (it failed), no peer is
+    /// claimed.
+    pub(crate) fn finish(self, look: Option<&Look>, plan: &Plan, sink: &mut dyn Sink) {
+        for conn in self.closed {
+            let key = (conn.local, conn.remote);
+            let newcomer = plan
+                .newcomers
+                .contains(&(end(&conn.local), end(&conn.remote)))
+                || look.is_some_and(|l| l.now.get(&key).is_some_and(|c| *c != conn.cookie));
+            let reason = if newcomer {
+                GoneReason::Replaced
+            } else {
+                GoneReason::Closed
+            };
+            sink.outcome(conn, Outcome::Gone(reason));
+        }
+        if look.is_none() {
+            return;
+        }
+        for peer in plan
+            .peers
+            .iter()
+            .filter(|p| p.other_end_dropped && !p.alive && !plan.decided(p.cookie()))
+        {
+            if let Some(conn) = peer.connection() {
+                sink.collateral(conn);
+            }
+        }
+    }
+}
+
+/// What a look after the drops says about the sockets a drop asks about:
+/// which of the peers are still there (marked `alive` in the plan), and
+/// who holds the tuples of the sockets found gone.
+pub(crate) struct Look {
+    closed: HashSet<(SocketAddr, SocketAddr)>,
+    /// The cookie of the socket holding each such tuple now.
+    pub(crate) now: HashMap<(SocketAddr, SocketAddr), u64>,
+}
+
+impl Look {
+    /// Start a look: no peer is alive until seen.
+    pub(crate) fn new(plan: &mut Plan, closed: &[Connection]) -> Look {
+        for peer in plan.peers.iter_mut() {
+            peer.alive = false;
+        }
+        Look {
+            closed: closed.iter().map(|c| (c.local, c.remote)).collect(),
+            now: HashMap::new(),
+        }
+    }
+
+    /// A socket seen by the look.
+    pub(crate) fn see(&mut self, plan: &mut Plan, conn: &Connection) {
+        if !plan.peers.is_empty() {
+            let key = (end(&conn.local), end(&conn.remote));
+            for i in super::plan::equal_range(&plan.peers, &key) {
+                if let Some(peer) = plan.peers.get_mut(i) {
+                    if peer.cookie() == conn.cookie {
+                        peer.alive = true;
+                    }
+                }
+            }
+        }
+        if !self.closed.is_empty() {
+            let key = (conn.local, conn.remote);
+            if self.closed.contains(&key) {
+                self.now.insert(key, conn.cookie);
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The safe drop procedure (SPEC §3), top-down. Each step is a file:
+//!
+//! 1. [`select`]: what the caller chose ([`Selection`]);
+//! 2. finding the sockets: a dump narrowed in the kernel (by the filter's
+//!    bytecode or its ports), or for named tuples an exact [`lookup`] each;
+//! 3. [`plan`]: which rows become targets, which are loopback peers to
+//!    watch, which are newcomers on a tuple already handled (left alone);
+//! 4. aborting the targets by a method ([`crate::abort`]), each by its id
+//!    *and cookie*;
+//! 5. [`confirm`]: what each answer means, and a look afterwards;
+//! 6. [`report`]: every outcome handed to a [`Sink`] as soon as it is known.
+
+mod confirm;
+pub(crate) mod hook;
+mod lookup;
+mod plan;
+mod report;
+mod select;
+
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+
+pub use report::{DropCounts, DropReport, GoneReason, Outcome, Sink};
+pub use select::Selection;
+
+use crate::abort::destroy::Destroy;
+use crate::abort::Abort;
+use crate::conn::{Connection, Family, StateSet};
+use crate::error::Error;
+use crate::session::{Narrow, Query, Session};
+use confirm::{Confirm, Look};
+use lookup::Found;
+use plan::{Plan, Take, Targets};
+use report::Counting;
+use select::What;
+
+/// A drop re-dumps its selection and drops what still matches (a socket a
+/// dump skipped while the tables changed, or a new connection on a tuple
+/// not yet handled), and stops after this many rounds in a row that
+/// dropped nothing...
+const IDLE_ROUNDS: usize = 3;
+/// ... or after this many rounds in all.
+const MAX_ROUNDS: usize = 8;
+
+impl Session {
+    /// Drop what `selection` chooses, exactly and safely, and hand each
+    /// outcome to `sink` as soon as it is known; return the counts.
+    ///
+    /// - Every socket is named to the kernel by its id *and cookie*: a
+    ///   socket that closed, or whose tuple a newer connection took, is
+    ///   reported [`Outcome::Gone`] and the newcomer is never touched; no
+    ///   request ever falls back to a listener (traps 1 and 2).
+    /// - Named tuples ([`Selection::tuples`]) are found by exact lookups,
+    ///   one hash lookup each in the kernel, and each names exactly the one
+    ///   socket found: there is no second round.
+    /// - Other selections are dumped (filtered in the kernel), dropped, and
+    ///   dumped again for what a dump skipped or what appeared since, until
+    ///   nothing new is found, three rounds in a row drop nothing, or eight
+    ///   rounds have run. A socket first seen in a later round is dropped
+    ///   only if no socket with its 4-tuple was handled in an earlier round
+    ///   of this run: one on a reused tuple is a newcomer, left alone and
+    ///   not reported, and the old socket is reported
+    ///   [`GoneReason::Replaced`].
+    /// - Each socket is reported once. Loopback peers that a drop reset are
+    ///   reported as collateral ([`Sink::collateral`]); a socket is
+    ///   [`GoneReason::ResetByPeerDrop`] only when this run dropped its
+    ///   other end before it vanished.
+    ///
+    /// The first abort goes alone: if the kernel refuses it for lack of
+    /// privilege or support, nothing else is sent and the rest fail alike.
+    pub fn drop(
+        &mut self,
+        mut selection: Selection<'_>,
+        options: DropOptions,
+        sink: &mut dyn Sink,
+    ) -> Result<DropCounts, Error> {
+        let DropOptions {} = options;
+        let mut counting = Counting::new(sink);
+        match std::mem::replace(&mut selection.what, What::All) {
+            What::Tuples(tuples) => self.drop_tuples(&tuples, &mut selection, &mut counting)?,
+            What::Matching(filter) => {
+                selection.what = What::Matching(filter);
+                self.drop_rounds(&mut selection, &mut counting)?;
+            }
+            What::All => self.drop_rounds(&mut selection, &mut counting)?,
+        }
+        Ok(counting.counts)
+    }
+
+    /// The exact socket with ends `local` and `remote`, by one lookup in the
+    /// kernel's hash tables (an IPv4 pair also finds the IPv4 connection of
+    /// a dual-stack socket). `None` when there is none: the listener the
+    /// kernel's lookup falls back to is never taken for it.
+    pub fn find(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Option<Connection>, Error> {
+        let found = self.find_all(&[(local, remote)])?;
+        Ok(found.into_iter().next().flatten())
+    }
+
+    /// [`Session::find`] for many pairs, in batches.
+    fn find_all(
+        &mut self,
+        tuples: &[(SocketAddr, SocketAddr)],
+    ) -> Result<Vec<Option<Connection>>, Error> {
+        let found = lookup::tuples(self.client_mut(), tuples)?;
+        // Only a link-local pair without its scope needs a walk.
+        let walk = if found.iter().any(|f| matches!(f, Found::NeedsWalk)) {
+            self.list(&Query {
+                family: Some(Family::Ipv6),
+                states: StateSet::ALL,
+            })?
+        } else {
+            Vec::new()
+        };
+        Ok(found
+            .into_iter()
+            .zip(tuples)
+            .map(|(f, (local, remote))| match f {
+                Found::Socket(conn) => Some(conn),
+                Found::Nothing => None,
+                Found::NeedsWalk => walk.iter().find(|c| c.has_tuple(local, remote)).cloned(),
+            })
+            .collect())
+    }
+
+    /// Named tuples: look each up, abort exactly what was found, confirm by
+    /// lookups. No dump, no second round.
+    fn drop_tuples(
+        &mut self,
+        tuples: &[(SocketAddr, SocketAddr)],
+        selection: &mut Selection<'_>,
+        sink: &mut Counting<'_>,
+    ) -> Result<(), Error> {
+        let found = self.find_all(tuples)?;
+        let mut targets = Targets::default();
+        let mut plan = Plan::default();
+        let mut seen = std::collections::HashSet::new();
+        for (conn, (local, remote)) in found.into_iter().zip(tuples) {
+            match conn {
+                // The same socket named twice is dropped once.
+                Some(conn) if !seen.insert(conn.cookie) => {}
+                Some(conn) if selection.chooses(&conn) => targets.push(&conn),
+                _ => sink.not_found(*local, *remote),
+            }
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        plan.settle(&targets, Vec::new());
+        lookup::peers(self.client_mut(), &targets, &mut plan)?;
+        let (method, results) = self.abort(&targets);
+        let mut confirm = Confirm::default();
+        confirm.round(method, &targets, results, &mut plan, sink);
+        let closed = std::mem::take(&mut confirm.closed);
+        let look = lookup::look(self.client_mut(), &mut plan, &closed);
+        confirm.closed = closed;
+        confirm.finish(look.as_ref().ok(), &plan, sink);
+        look.map(|_| ())
+    }
+
+    /// Abort `targets` (after the test hook, when compiled in).
+    fn abort(&mut self, targets: &Targets) -> (crate::abort::Method, Vec<Result<(), Error>>) {
+        hook::before_abort();
+        let (client, shards) = self.parts();
+        let mut method = Destroy { client, shards };
+        let mut results = Vec::with_capacity(targets.len());
+        method.abort(&targets.list, &mut results);
+        (method.method(), results)
+    }
+
+    /// Selections by query and filter: dump, plan, abort, confirm; round
+    /// after round (see [`Session::drop`]).
+    fn drop_rounds(
+        &mut self,
+        selection: &mut Selection<'_>,
+        sink: &mut Counting<'_>,
+    ) -> Result<(), Error> {
+        // What to dump: the selection and the sockets that may be its
+        // loopback peers (whose other end the filter matches). Without a
+        // program, everything. A filter of port equalities is asked for as
+        // the kernel's port match instead, which costs a dump about a third
+        // less; it leaves the peers out, so they are looked up one by one
+        // by their tuples (a hash lookup each, not a walk).
+        let filter = match &selection.what {
+            What::Matching(filter) => Some(filter.clone()),
+            _ => None,
+        };
+        let ports = filter.as_ref().and_then(|f| f.ports());
+        let by_lookup = ports.is_some();
+        let program = filter
+            .as_ref()
+            .filter(|_| !by_lookup)
+            .and_then(|f| f.bytecode_with_peers());
+        let all = Query::all();
+        let narrow = Narrow {
+            program: program.as_deref(),
+            ports: ports.unwrap_or_default(),
+        };
+        let mut plan = Plan::default();
+        let mut confirm = Confirm::default();
+        let mut idle = 0;
+        // The last dump's look at the peers and the gone rows, if nothing
+        // was dropped after it: then it is the look afterwards.
+        let mut last_look: Option<Look> = None;
+        for round in 0..MAX_ROUNDS {
+            let mut targets = Targets::default();
+            // Sockets not chosen, not listeners: their other end may be.
+            let mut candidates = Vec::new();
+            let mut look = (round > 0 && !by_lookup).then(|| Look::new(&mut plan, &confirm.closed));
+            self.dump(&all, narrow, |conn| {
+                if let Some(look) = &mut look {
+                    look.see(&mut plan, &conn);
+                }
+                if let Take::Ask = plan.take(&conn) {
+                    if selection.chooses(&conn) {
+                        targets.push(&conn);
+                    } else {
+                        plan.candidate(&conn, &mut candidates);
+                    }
+                }
+                ControlFlow::Continue(())
+            })?;
+            if targets.is_empty() {
+                last_look = look;
+                break;
+            }
+            plan.settle(&targets, candidates);
+            if by_lookup {
+                lookup::peers(self.client_mut(), &targets, &mut plan)?;
+            }
+            let (method, results) = self.abort(&targets);
+            let done = confirm.round(method, &targets, results, &mut plan, sink);
+            plan.handled(&targets);
+            if done.refused {
+                break;
+            }
+            idle = if done.dropped == 0 { idle + 1 } else { 0 };
+            if idle >= IDLE_ROUNDS {
+                break;
+            }
+        }
+        let closed = std::mem::take(&mut confirm.closed);
+        let asks = !plan.peers.is_empty() || !closed.is_empty();
+        let look = match last_look {
+            Some(look) => Ok(look),
+            None if !asks => Ok(Look::new(&mut plan, &closed)),
+            None if by_lookup => lookup::look(self.client_mut(), &mut plan, &closed),
+            None => {
+                // One look afterwards serves both questions: which peers
+                // the resets closed, and which gone tuples a newer socket
+                // holds.
+                let mut look = Look::new(&mut plan, &closed);
+                self.dump(&all, narrow, |conn| {
+                    look.see(&mut plan, &conn);
+                    ControlFlow::Continue(())
+                })
+                .map(|()| look)
+            }
+        };
+        confirm.closed = closed;
+        confirm.finish(look.as_ref().ok(), &plan, sink);
+        look.map(|_| ())
+    }
+}
+
+/// How a drop aborts (beyond what it selects).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DropOptions {}
