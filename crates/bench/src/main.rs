@@ -24,6 +24,7 @@
 //! [--tcpdrop PATH] [--ss PATH]`; `bench/run` builds and runs it.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -43,6 +44,8 @@ const BASE_PORT: u16 = 5000;
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
 struct Args {
+    /// Only these groups of work: `list`, `drop`, `tuple` (all by default).
+    only: Vec<String>,
     sizes: Vec<usize>,
     reps: usize,
     tcpdrop: String,
@@ -53,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let beside = exe.with_file_name("tcpdrop");
     let mut args = Args {
+        only: vec!["list".into(), "drop".into(), "tuple".into()],
         sizes: vec![1_000, 10_000],
         reps: 3,
         tcpdrop: beside.display().to_string(),
@@ -69,12 +73,13 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()
                     .map_err(|e| format!("--n: {e}"))?
             }
+            "--only" => args.only = value()?.split(',').map(String::from).collect(),
             "--reps" => args.reps = value()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--tcpdrop" => args.tcpdrop = value()?,
             "--ss" => args.ss = value()?,
             "-h" | "--help" => {
                 println!(
-                    "tcpdrop-bench [--n 1000,10000,100000] [--reps 3] [--tcpdrop PATH] [--ss PATH]\n\
+                    "tcpdrop-bench [--n 1000,10000,100000] [--reps 3] [--only list,drop,tuple] [--tcpdrop PATH] [--ss PATH]\n\
                      Runs as root in a fresh network namespace of its own."
                 );
                 std::process::exit(0);
@@ -108,6 +113,20 @@ fn raise_nofile() -> io::Result<usize> {
             libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit),
             "getrlimit",
         )?;
+        // As root, lift the hard limit to the kernel's maximum (fewer
+        // worker processes at a million connections); else keep it.
+        let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<libc::rlim_t>().ok());
+        if let Some(max) = nr_open.filter(|&m| m > limit.rlim_max) {
+            let lifted = libc::rlimit {
+                rlim_cur: max,
+                rlim_max: max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lifted) == 0 {
+                limit = lifted;
+            }
+        }
         limit.rlim_cur = limit.rlim_max;
         check(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), "setrlimit")?;
     }
@@ -294,14 +313,14 @@ impl Share {
     /// Check a drop from the owners' side: (selected but alive, aborted but
     /// not selected). Then open again every aborted connection, so the next
     /// run starts from the same population.
-    fn check(&mut self, selected: fn(usize) -> bool) -> io::Result<(usize, usize)> {
+    fn check(&mut self, selected: &Selected) -> io::Result<(usize, usize)> {
         self.drain_events();
         let (mut missed, mut extra) = (0, 0);
         let mut reopen = Vec::new();
         for (j, conn) in self.conns.iter().enumerate() {
             let i = self.first + j;
             let aborted = so_error(conn.client) == libc::ECONNABORTED;
-            match (selected(i), aborted) {
+            match (selected.contains(i), aborted) {
                 (true, false) => missed += 1,
                 (false, true) => extra += 1,
                 _ => {}
@@ -341,10 +360,34 @@ impl Share {
     }
 }
 
-fn selection(kind: &str) -> fn(usize) -> bool {
-    match kind {
-        "one" => |i| listener_of(i) == 0,
-        _ => |_| true,
+/// Which connections a drop should abort, as a worker's `check` names
+/// them: `all`, `one` (1 %: the first port), or `idx I,J,...` (exactly
+/// those, for drops by tuple).
+enum Selected {
+    All,
+    OnePercent,
+    Indices(std::collections::HashSet<usize>),
+}
+
+impl Selected {
+    fn parse(words: &[&str]) -> io::Result<Selected> {
+        match words {
+            ["one"] => Ok(Selected::OnePercent),
+            ["idx", list] => list
+                .split(',')
+                .map(|s| s.parse().map_err(io::Error::other))
+                .collect::<io::Result<_>>()
+                .map(Selected::Indices),
+            _ => Ok(Selected::All),
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        match self {
+            Selected::All => true,
+            Selected::OnePercent => listener_of(i) == 0,
+            Selected::Indices(set) => set.contains(&i),
+        }
     }
 }
 
@@ -367,15 +410,24 @@ fn worker_main(mut argv: impl Iterator<Item = String>) -> io::Result<()> {
     let mut out = io::stdout().lock();
     for line in stdin.lock().lines() {
         let line = line?;
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("grow"), Some(end)) => {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["grow", end] => {
                 let n = share.grow(end.parse().map_err(io::Error::other)?)?;
                 writeln!(out, "{n}")?;
             }
-            (Some("check"), Some(kind)) => {
-                let (missed, extra) = share.check(selection(kind))?;
+            ["check", kind @ ..] => {
+                let (missed, extra) = share.check(&Selected::parse(kind)?)?;
                 writeln!(out, "{missed} {extra}")?;
+            }
+            ["tuple", i] => {
+                let i: usize = i.parse().map_err(io::Error::other)?;
+                let conn = share
+                    .conns
+                    .get(i.wrapping_sub(share.first))
+                    .ok_or_else(|| io::Error::other(format!("worker: no connection {i}")))?;
+                let (local, remote) = (local_addr(conn.client)?, peer_addr(conn.client)?);
+                writeln!(out, "{local} {remote}")?;
             }
             _ => return Err(io::Error::other(format!("worker: bad command '{line}'"))),
         }
@@ -485,6 +537,21 @@ impl Pool {
         Ok(())
     }
 
+    /// The tuple (client end, server end) of connection `i`.
+    fn tuple(&mut self, i: usize) -> io::Result<(SocketAddrV4, SocketAddrV4)> {
+        let per = self.per_worker;
+        let w = self
+            .workers
+            .get_mut(i / per)
+            .ok_or_else(|| io::Error::other(format!("no worker holds connection {i}")))?;
+        let answer = w.ask(&format!("tuple {i}"))?;
+        let mut it = answer.split(' ').map(|a| a.parse::<SocketAddrV4>());
+        match (it.next(), it.next()) {
+            (Some(Ok(l)), Some(Ok(r))) => Ok((l, r)),
+            _ => Err(io::Error::other(format!("bad tuple answer '{answer}'"))),
+        }
+    }
+
     /// Check a drop from the owners' side and restore the population:
     /// (missed, aborted but not selected), summed over the workers.
     fn check(&mut self, kind: &str) -> io::Result<(usize, usize)> {
@@ -519,6 +586,32 @@ fn abort_close(fd: RawFd) {
         );
         libc::close(fd);
     }
+}
+
+/// A socket's own address (`getsockname`).
+fn local_addr(fd: RawFd) -> io::Result<SocketAddrV4> {
+    name_of(fd, libc::getsockname)
+}
+
+/// A socket's peer address (`getpeername`).
+fn peer_addr(fd: RawFd) -> io::Result<SocketAddrV4> {
+    name_of(fd, libc::getpeername)
+}
+
+type NameCall =
+    unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
+
+fn name_of(fd: RawFd, call: NameCall) -> io::Result<SocketAddrV4> {
+    // SAFETY: sockaddr_in is plain old data; all zeroes is valid.
+    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut len = SIN_LEN;
+    // SAFETY: the call fills at most `len` bytes of `sin`.
+    let rc = unsafe { call(fd, (&mut sin as *mut libc::sockaddr_in).cast(), &mut len) };
+    check(rc, "getsockname/getpeername")?;
+    Ok(SocketAddrV4::new(
+        Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes()),
+        u16::from_be(sin.sin_port),
+    ))
 }
 
 /// The pending error of a socket (`SO_ERROR`), which the kernel's abort
@@ -715,7 +808,8 @@ fn bench_size(args: &Args, pool: &mut Pool, n: usize, has_p: bool) -> io::Result
         v
     };
     let mut rows = Vec::new();
-    for (work, ours, theirs) in listings {
+    let wants = |group: &str| args.only.iter().any(|g| g == group);
+    for (work, ours, theirs) in listings.into_iter().filter(|_| wants("list")) {
         let mut row = Row {
             n,
             work,
@@ -738,7 +832,7 @@ fn bench_size(args: &Args, pool: &mut Pool, n: usize, has_p: bool) -> io::Result
         ("drop all clients", DROP_ALL_FILTER, "all"),
         ("drop 1 %", ONE_PERCENT_FILTER, "one"),
     ];
-    for (work, filter, kind) in drops {
+    for (work, filter, kind) in drops.into_iter().filter(|_| wants("drop")) {
         let mut row = Row {
             n,
             work,
@@ -765,11 +859,157 @@ fn bench_size(args: &Args, pool: &mut Pool, n: usize, has_p: bool) -> io::Result
         );
         rows.push(row);
     }
+    if wants("tuple") {
+        rows.extend(bench_tuples(args, pool, n)?);
+    }
     Ok(rows)
 }
 
+/// `n` indices spread evenly over `0..total`, starting at `offset`.
+fn spread(n: usize, total: usize, offset: usize) -> Vec<usize> {
+    (0..n)
+        .map(|k| (offset + k * (total / n.max(1))) % total.max(1))
+        .collect()
+}
+
+fn idx_kind(indices: &[usize]) -> String {
+    let list: Vec<String> = indices.iter().map(usize::to_string).collect();
+    format!("idx {}", list.join(","))
+}
+
+/// The drops that name connections by their 4-tuple: one at a time
+/// (tcpdrop against `ss -K` with the exact tuple as its filter, a
+/// different connection each run), `SetTcpEntry` in a loop (the C ABI's
+/// function, called in this process), and `tcpdrop -f` with 1,000 tuples.
+fn bench_tuples(args: &Args, pool: &mut Pool, n: usize) -> io::Result<Vec<Row>> {
+    let td = &args.tcpdrop;
+    let ss = &args.ss;
+    let mut rows = Vec::new();
+
+    let mut one = Row {
+        n,
+        work: "drop one by tuple",
+        tcpdrop: Sample::default(),
+        ss: Sample::default(),
+        drop: true,
+    };
+    for (k, i) in spread(TUPLE_RUNS * 2, n, 7).into_iter().enumerate() {
+        let (local, remote) = pool.tuple(i)?;
+        let (argv, sample) = if k % 2 == 0 {
+            (cmd(td, &format!("{local} {remote}")), &mut one.tcpdrop)
+        } else {
+            (
+                cmd(ss, &format!("-K -tn src {local} dst {remote}")),
+                &mut one.ss,
+            )
+        };
+        sample.add(&run(&argv)?);
+        let (missed, extra) = pool.check(&idx_kind(&[i]))?;
+        sample.misses.push(missed);
+        sample.extras.push(extra);
+    }
+    eprintln!(
+        "  drop one by tuple: tcpdrop {:.4?} (missed {:?}), ss -K {:.4?} (missed {:?})",
+        one.tcpdrop.median(),
+        one.tcpdrop.misses,
+        one.ss.median(),
+        one.ss.misses
+    );
+    rows.push(one);
+
+    let mut looped = Row {
+        n,
+        work: "SetTcpEntry, per call (100 in a loop)",
+        tcpdrop: Sample::default(),
+        ss: Sample::default(),
+        drop: true,
+    };
+    for rep in 0..args.reps {
+        let indices = spread(100, n, 11 + rep);
+        let rows_of: Vec<tcpdrop::winapi::MIB_TCPROW> = indices
+            .iter()
+            .map(|&i| {
+                let (local, remote) = pool.tuple(i)?;
+                Ok(tcpdrop::winapi::MIB_TCPROW {
+                    dwState: tcpdrop::winapi::MIB_TCP_STATE_DELETE_TCB,
+                    dwLocalAddr: u32::from_ne_bytes(local.ip().octets()),
+                    dwLocalPort: u32::from(local.port().to_be()),
+                    dwRemoteAddr: u32::from_ne_bytes(remote.ip().octets()),
+                    dwRemotePort: u32::from(remote.port().to_be()),
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        let start = Instant::now();
+        let mut failures = 0;
+        for row in &rows_of {
+            let mut row = *row;
+            // SAFETY: a valid, writable MIB_TCPROW, as a C caller passes it.
+            if unsafe { iphlpapi::SetTcpEntry(&mut row) } != 0 {
+                failures += 1;
+            }
+        }
+        let per_call = start.elapsed() / 100;
+        looped.tcpdrop.add(&Run {
+            wall: per_call,
+            cpu: Duration::ZERO,
+            max_rss_kib: 0,
+            lines: 100 - failures,
+            ok: failures == 0,
+            note: format!("{failures} of 100 calls did not return 0"),
+        });
+        let (missed, extra) = pool.check(&idx_kind(&indices))?;
+        looped.tcpdrop.misses.push(missed);
+        looped.tcpdrop.extras.push(extra);
+    }
+    eprintln!(
+        "  SetTcpEntry per call: {:.4?} (missed {:?})",
+        looped.tcpdrop.median(),
+        looped.tcpdrop.misses
+    );
+    rows.push(looped);
+
+    let mut file = Row {
+        n,
+        work: "tcpdrop -f, 1,000 tuples",
+        tcpdrop: Sample::default(),
+        ss: Sample::default(),
+        drop: true,
+    };
+    let path = std::env::temp_dir().join(format!("tcpdrop-bench-{}.txt", std::process::id()));
+    for rep in 0..args.reps {
+        let indices = spread(1000.min(n), n, 13 + rep);
+        let mut text = String::new();
+        for &i in &indices {
+            let (local, remote) = pool.tuple(i)?;
+            text.push_str(&format!("{local} {remote}\n"));
+        }
+        std::fs::write(&path, text)?;
+        file.tcpdrop
+            .add(&run(&cmd(td, &format!("-f {}", path.display())))?);
+        let (missed, extra) = pool.check(&idx_kind(&indices))?;
+        file.tcpdrop.misses.push(missed);
+        file.tcpdrop.extras.push(extra);
+    }
+    let _ = std::fs::remove_file(&path);
+    eprintln!(
+        "  -f 1,000 tuples: {:.4?} (missed {:?})",
+        file.tcpdrop.median(),
+        file.tcpdrop.misses
+    );
+    rows.push(file);
+    Ok(rows)
+}
+
+/// Drops of one tuple per tool and size (a different connection each).
+const TUPLE_RUNS: usize = 5;
+
+/// Seconds, with enough digits for sub-millisecond times.
 fn secs(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64())
+    if d < Duration::from_millis(10) {
+        format!("{:.6}", d.as_secs_f64())
+    } else {
+        format!("{:.3}", d.as_secs_f64())
+    }
 }
 
 fn print_table(rows: &[Row], reps: usize) {
@@ -779,7 +1019,12 @@ fn print_table(rows: &[Row], reps: usize) {
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
     for row in rows {
         let (a, b) = (row.tcpdrop.median(), row.ss.median());
-        let ratio = a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+        let no_ss = row.ss.walls.is_empty();
+        let ratio = if no_ss {
+            "—".to_string()
+        } else {
+            format!("{:.3}", a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+        };
         let mib = |s: &Sample| format!("{:.1}", median(&s.rss) as f64 / 1024.0);
         let missed = |s: &Sample| {
             if s.misses.is_empty() {
@@ -805,11 +1050,11 @@ fn print_table(rows: &[Row], reps: usize) {
             "—".into()
         };
         println!(
-            "| {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} / {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} |",
             row.n,
             row.work,
             secs(a),
-            secs(b),
+            if no_ss { "—".to_string() } else { secs(b) },
             ratio,
             secs(median(&row.tcpdrop.cpus)),
             secs(median(&row.ss.cpus)),
