@@ -5,7 +5,7 @@
 //! Processes spawned from that thread (`ss`, the `tcpdrop` binary, C test
 //! programs) inherit the namespace, so what they see is what the test built.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -308,6 +308,16 @@ pub fn still_accepts(listener: &TcpListener) -> bool {
         Ok(_c) => listener.accept().is_ok(),
         Err(_) => false,
     }
+}
+
+/// Whether the connection whose two ends are `a` and `b` still carries
+/// data both ways: neither end was aborted or reset.
+pub fn carries_data(a: &mut TcpStream, b: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1];
+    a.write_all(b"x").is_ok()
+        && b.read_exact(&mut buf).is_ok()
+        && b.write_all(b"y").is_ok()
+        && a.read_exact(&mut buf).is_ok()
 }
 
 /// Run `ss` with `args` in the calling thread's namespace; its stdout.

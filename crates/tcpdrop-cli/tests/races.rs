@@ -3,22 +3,13 @@
 //! takes its 4-tuple. Test builds pause where `TCPDROP_RACE_HOOK` says
 //! (the library's `race-hook` feature), so the window opens on purpose.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nstest::{abort_close, connect_from, in_netns, listen, still_accepts};
+use nstest::{abort_close, carries_data, connect_from, in_netns, listen, still_accepts};
 
 use crate::util::json_lines;
-
-fn alive(a: &mut TcpStream, b: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 1];
-    a.write_all(b"x").is_ok()
-        && b.read_exact(&mut buf).is_ok()
-        && b.write_all(b"y").is_ok()
-        && a.read_exact(&mut buf).is_ok()
-}
 
 /// Run `tcpdrop --json ARGS`, and when it pauses between finding and
 /// aborting, replace the connection `from`→`to` by a new one on the same
@@ -81,7 +72,7 @@ fn check(form: &str, host: &str) {
         };
         let (rows, code, (mut new_c, mut new_s)) = race(&args, &listener, old, from);
         assert!(
-            alive(&mut new_c, &mut new_s),
+            carries_data(&mut new_c, &mut new_s),
             "{form} {host}: newcomer hit: {rows:?}"
         );
         // The old connection is reported once, as replaced; nothing is
