@@ -176,7 +176,8 @@ fn world_runnable(name: &str) -> (PathBuf, TempDir) {
     let dir = std::env::temp_dir().join(format!("iphlpapi-nobody-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let lib = dir.join("libiphlpapi.so");
+    // Under its SONAME, the name the program asks the loader for.
+    let lib = dir.join("libiphlpapi.so.0");
     std::fs::copy(library_dir().join("libiphlpapi.so"), &lib).unwrap();
     let exe = dir.join(name);
     std::fs::copy(program(name, Link::Shared), &exe).unwrap();
