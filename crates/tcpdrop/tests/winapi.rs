@@ -773,10 +773,8 @@ fn tcp_statistics_are_the_namespaces_tcp_mib_field_by_field() {
         assert_eq!(unsafe { get_tcp_statistics(&mut stats) }, NO_ERROR);
         let mut stats2 = MIB_TCPSTATS2::default();
         // SAFETY: a valid MIB_TCPSTATS2.
-        assert_eq!(
-            unsafe { get_tcp_statistics_ex2(&mut stats2, AF_INET6_LINUX) },
-            NO_ERROR
-        );
+        let code = unsafe { get_tcp_statistics_ex2(&mut stats2, AF_INET6_LINUX) };
+        assert_eq!(code, NO_ERROR);
         let mib = snmp_tcp();
         let dword = |k: &str| mib[k] as u32;
         assert_eq!(
