@@ -283,6 +283,20 @@ fn get_extended_tcp_table_owner_pid_all_names_the_c_programs_own_pid() {
         let _conn = connect(&mine);
         let (pid, code, rows) = extended(&["2", "5", "0", "own"]);
         assert_eq!(code, 0);
+        // The OWNER_MODULE table: the same rows of this process's sockets,
+        // and the other program's own listener and client end as its own.
+        let (module_pid, code, module_rows) = extended(&["2", "8", "0", "own"]);
+        assert_eq!(code, 0);
+        let mine_only = |rows: &[Row]| -> Vec<Row> {
+            let port = mine.local_addr().unwrap().port();
+            rows.iter()
+                .filter(|r| r.local_port == port || r.remote_port == port)
+                .cloned()
+                .collect()
+        };
+        assert_eq!(mine_only(&module_rows), mine_only(&rows));
+        let own = |r: &&Row| r.pid == module_pid && (r.state == 2 || r.state == 5);
+        assert_eq!(module_rows.iter().filter(own).count(), 2, "{module_rows:?}");
         assert_ne!(pid, std::process::id());
         let my_port = mine.local_addr().unwrap().port();
         let theirs: Vec<&Row> = rows
@@ -316,8 +330,15 @@ fn get_extended_tcp_table_with_windows_af_inet6_lists_ipv6_and_v4_mapped() {
         let dual_port = dual.local_addr().unwrap().port();
         let mapped_client = TcpStream::connect(("127.0.0.1", dual_port)).unwrap();
         let _mapped_server = dual.accept().unwrap();
-        for class in ["2", "5"] {
-            let (_, code, rows) = extended(&["23", class, "0"]);
+        // Windows' AF_INET6 and Linux's alike; the OWNER_MODULE table too.
+        for (af, class) in [
+            ("23", "2"),
+            ("23", "5"),
+            ("23", "8"),
+            ("10", "2"),
+            ("10", "8"),
+        ] {
+            let (_, code, rows) = extended(&[af, class, "0"]);
             assert_eq!(code, 0);
             let has = |local: &str, port: u16, state: u32| {
                 rows.iter()
