@@ -532,3 +532,35 @@ fn cpp20_designated_initialisers_on_mib_tcprow_build_with_gxx_and_clangxx_and_ab
         });
     }
 }
+
+#[test]
+fn the_readme_example_builds_unchanged_and_prints_what_the_kernel_says() {
+    let readme = std::fs::read_to_string(crate_dir().join("../../README.md")).unwrap();
+    let start = readme.find("#include <winsock2.h>").expect("the example");
+    let end = start + readme[start..].find("\n}\n").expect("its end") + 3;
+    let source = scratch().join("readme_example.c");
+    std::fs::write(&source, &readme[start..end]).unwrap();
+    let exe = scratch().join("readme_example");
+    let out = Command::new("sh")
+        .args([
+            "-ec",
+            "cc \"$SRC\" $(pkg-config --cflags --libs iphlpapi-compat) -o \"$OUT\"",
+        ])
+        .env("PKG_CONFIG_PATH", installed_prefix().join("lib/pkgconfig"))
+        .env("SRC", &source)
+        .env("OUT", &exe)
+        .output()
+        .unwrap();
+    checked(Path::new("cc"), out);
+    in_netns(|| {
+        let v6 = listen("[::1]:0");
+        let v4 = listen("127.0.0.1:0");
+        let _conn = connect(&v4);
+        let out = run_installed(&exe, &[]);
+        let port = v6.local_addr().unwrap().port();
+        assert_eq!(
+            out,
+            format!("port {port}: pid {}\n2 connections\n", std::process::id())
+        );
+    });
+}
