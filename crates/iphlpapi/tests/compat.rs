@@ -50,10 +50,28 @@ const MODES: &[(&str, &[&str])] = &[
     ("cc", &["-std=gnu11"]),
     ("clang", &["-std=c99", "-Wpedantic"]),
     ("clang", &["-std=gnu17"]),
-    ("c++", &["-x", "c++", "-std=c++11", "-Wno-unknown-pragmas"]),
-    ("c++", &["-x", "c++", "-std=c++20", "-Wno-unknown-pragmas"]),
-    ("clang++", &["-x", "c++", "-std=c++17"]),
-    ("clang++", &["-x", "c++", "-std=c++20"]),
+    (
+        "c++",
+        &[
+            "-x",
+            "c++",
+            "-std=c++11",
+            "-Wpedantic",
+            "-Wno-unknown-pragmas",
+        ],
+    ),
+    (
+        "c++",
+        &[
+            "-x",
+            "c++",
+            "-std=c++20",
+            "-Wpedantic",
+            "-Wno-unknown-pragmas",
+        ],
+    ),
+    ("clang++", &["-x", "c++", "-std=c++17", "-Wpedantic"]),
+    ("clang++", &["-x", "c++", "-std=c++20", "-Wpedantic"]),
 ];
 
 #[test]
