@@ -6,7 +6,7 @@
 //!   [`extended_tcp_table`] return the `GetTcpTable` family's rows as `Vec`s;
 //!   [`get_tcp_table`] and its siblings write the same rows into a caller's
 //!   buffer with the Windows size protocol, ready for a C ABI to wrap.
-//! - [`owner_module`] (`GetOwnerModuleFromTcpEntry`) names the program of
+//! - [`owner_module()`] (`GetOwnerModuleFromTcpEntry`) names the program of
 //!   a `TCP_TABLE_OWNER_MODULE_*` row's owner.
 //! - [`tcp_statistics`] and [`tcp_statistics2`] (`GetTcpStatistics*`) read
 //!   the namespace's TCP MIB.

@@ -329,7 +329,7 @@ pub(super) fn table_of(af: u32) -> Result<Table, Win32Error> {
 /// and class `class` (`TCP_TABLE_*`).
 ///
 /// `TCP_TABLE_OWNER_MODULE_*` (6–8) rows carry the owning pid and what
-/// [`owner_module`](super::owner_module) needs to name the owner's program;
+/// [`owner_module`](mod@super::owner_module) needs to name the owner's program;
 /// their `liCreateTimestamp` is 0 (Linux keeps no creation time). Any other
 /// family or class is `ERROR_INVALID_PARAMETER` (87).
 #[doc(alias = "GetExtendedTcpTable")]

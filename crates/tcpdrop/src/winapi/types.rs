@@ -292,7 +292,7 @@ pub struct MIB_TCPROW_OWNER_MODULE {
     /// connection's.
     pub liCreateTimestamp: i64,
     /// Opaque to callers: what `GetOwnerModuleFromTcpEntry` needs to find
-    /// the owner again (see [`owner_module`](super::owner_module)).
+    /// the owner again (see [`owner_module`](mod@super::owner_module)).
     pub OwningModuleInfo: [u64; TCPIP_OWNING_MODULE_SIZE],
 }
 
