@@ -30,8 +30,9 @@
 extern "C" {
 #endif
 
-/* BEGIN tcpdrop base types: the same block, under the same guard, is in the
- * compatibility <windef.h>, so the two headers can come in either order. */
+/* BEGIN tcpdrop base types: the same block, under the same guard, is in
+ * iphlpapi.h and in the compatibility <windef.h>, so the two headers can
+ * come in either order. */
 #ifndef TCPDROP_WINDOWS_BASE_TYPES
 #define TCPDROP_WINDOWS_BASE_TYPES
 #if defined(__GNUC__)
