@@ -5,12 +5,12 @@
 //! SONAME and its exported symbols.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpStream};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nstest::{connect, in_netns, listen, listen_dual, read_errno, spawn_owner, ss_rows};
+use nstest::{connect, in_netns, listen, listen_dual, read_errno, ss_rows};
 
 use crate::util::{
     c_source, checked, compile, crate_dir, include_dir, library_dir, link_dir, run, scratch,
@@ -18,6 +18,7 @@ use crate::util::{
 };
 
 const ECONNABORTED: i32 = 103;
+const ECONNRESET: i32 = 104;
 
 /// Every call the library exports: its whole ABI.
 const API: &[&str] = &[
@@ -386,7 +387,11 @@ fn check_against_the_kernel(out: &Output, child_pid: u32) {
     }
     let child_rows: Vec<&Row> = out.rows.iter().filter(|r| r.pid == child_pid).collect();
     assert_eq!(child_rows.len(), 1, "{:?}", out.rows);
-    assert_eq!(child_rows[0].name, "winowner");
+    assert_eq!(child_rows[0].name, "sleep");
+    assert_ne!(
+        Path::new(&child_rows[0].path),
+        std::env::current_exe().unwrap()
+    );
     assert!(
         out.rows.iter().any(|r| r.pid == 0 && r.state == 11),
         "no TIME-WAIT row"
@@ -443,14 +448,60 @@ fn run_installed(exe: &Path, args: &[&str]) -> String {
     checked(exe, out)
 }
 
+/// `sleep` holding the client end of a connection, as its descriptor 3:
+/// a connection owned by another program. Killed and reaped when dropped.
+struct Holder {
+    child: std::process::Child,
+    local: SocketAddr,
+}
+
+impl Holder {
+    fn new(listener: &std::net::TcpListener) -> (Holder, TcpStream) {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let (client, server) = connect(listener);
+        let local = client.local_addr().unwrap();
+        let fd = client.as_raw_fd();
+        let mut command = Command::new("sleep");
+        command.arg("600");
+        // SAFETY: dup2 is async-signal-safe, and the closure touches only
+        // the descriptor number copied before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                // dup2 clears close-on-exec on the copy, so sleep keeps it.
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("run sleep");
+        // From now on sleep alone holds the client end.
+        drop(client);
+        (Holder { child, local }, server)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
 /// Sockets of every kind a Windows tool meets: IPv4 and IPv6 connections,
-/// a v4-mapped one, a TIME-WAIT, and one owned by another process.
-fn population(body: impl FnOnce(&mut TcpStream, nstest::OwnerChild) + Send) {
+/// a v4-mapped one, a TIME-WAIT, and one owned by another program; `body`
+/// gets the test's IPv4 client end, the other program, and the test's end
+/// of the other program's connection.
+fn population(body: impl FnOnce(&mut TcpStream, &Holder, &mut TcpStream) + Send) {
     in_netns(|| {
         let v4 = listen("127.0.0.1:0");
         let (mut client, _server) = connect(&v4);
-        let child = spawn_owner(v4.local_addr().unwrap(), "winowner", None);
-        let (_child_server, _) = v4.accept().unwrap();
+        let (holder, mut held_peer) = Holder::new(&v4);
         nstest::time_wait(&v4);
         let v6 = listen("[::1]:0");
         let _c6 = connect(&v6);
@@ -461,16 +512,15 @@ fn population(body: impl FnOnce(&mut TcpStream, nstest::OwnerChild) + Send) {
         );
         let _mapped = TcpStream::connect(mapped).unwrap();
         let _mapped_server = dual.accept().unwrap();
-        assert!(Ipv6Addr::LOCALHOST.is_loopback());
-        body(&mut client, child);
+        body(&mut client, &holder, &mut held_peer);
     });
 }
 
 #[test]
 fn a_winsock2_program_built_unchanged_lists_names_owners_counts_and_drops_as_the_kernel_says() {
     let exe = build_unchanged("win_tool");
-    population(|client, child| {
-        let child_pid = child.pid();
+    population(|client, holder, _| {
+        let child_pid = holder.pid();
         let out = parse(&run_installed(&exe, &[]));
         assert!(out.other.is_empty(), "{:?}", out.other);
         check_against_the_kernel(&out, child_pid);
@@ -483,8 +533,8 @@ fn a_winsock2_program_built_unchanged_lists_names_owners_counts_and_drops_as_the
 #[test]
 fn a_windows_h_program_loading_iphlpapi_dll_built_unchanged_agrees_with_the_kernel() {
     let exe = build_unchanged("win_loader");
-    population(|_client, child| {
-        let child_pid = child.pid();
+    population(|_client, holder, held_peer| {
+        let child_pid = holder.pid();
         let before = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -504,10 +554,13 @@ fn a_windows_h_program_loading_iphlpapi_dll_built_unchanged_agrees_with_the_kern
         let pid: u32 = out.other[2].strip_prefix("pid ").unwrap().parse().unwrap();
         assert!(pid != 0 && pid != std::process::id() && pid != child_pid);
         assert_eq!(out.other.len(), 3, "{:?}", out.other);
-        // It drops the other process's connection: that process sees it.
-        let port = child.local_addr().port().to_string();
+        // It drops the other program's connection: the peer is reset, and
+        // the connection is gone from ss.
+        let port = holder.local.port().to_string();
         assert_eq!(run_installed(&exe, &["drop", &port]), "loader ok\ndrop 0\n");
-        assert_eq!(child.read_outcome(), Some(ECONNABORTED));
+        assert_eq!(read_errno(held_peer), Some(ECONNRESET));
+        let local = holder.local.to_string();
+        assert!(!ss_rows().iter().any(|r| r.1 == local), "{:?}", ss_rows());
     });
 }
 
