@@ -9,3 +9,4 @@ mod header;
 mod install;
 mod programs;
 mod util;
+mod windows_programs;
