@@ -6,7 +6,10 @@
 #   make install PREFIX=$HOME/.local
 #   make install PREFIX=/usr DESTDIR=/tmp/stage    # packaging
 #   make uninstall PREFIX=...
-#   make install-lib                               # the C ABI: crates/iphlpapi/Makefile
+#   make install-lib PREFIX=...                    # the C ABI: crates/iphlpapi/Makefile:
+#                                                  # libiphlpapi.so.0 (+ .so link, .a),
+#                                                  # iphlpapi.h, the iphlpapi-compat headers,
+#                                                  # iphlpapi.pc and iphlpapi-compat.pc
 #
 # Variables: PREFIX, BINDIR, MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR,
 # DESTDIR, PROFILE (release, the default, or debug), CARGO, CARGO_TARGET_DIR.
@@ -59,8 +62,13 @@ uninstall:
 	      "$(DESTDIR)$(BASHCOMPDIR)/tcpdrop" "$(DESTDIR)$(ZSHCOMPDIR)/_tcpdrop" \
 	      "$(DESTDIR)$(FISHCOMPDIR)/tcpdrop.fish"
 
+# PREFIX, PROFILE and the cargo settings are this Makefile's; LIBDIR,
+# INCLUDEDIR, PKGCONFIGDIR and DESTDIR pass through from the command line.
+LIB_VARS = PREFIX="$(PREFIX)" PROFILE="$(PROFILE)" CARGO="$(CARGO)" \
+           CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)"
+
 install-lib:
-	$(MAKE) -C "$(ROOT)/crates/iphlpapi" install
+	$(MAKE) -C "$(ROOT)/crates/iphlpapi" install $(LIB_VARS)
 
 uninstall-lib:
-	$(MAKE) -C "$(ROOT)/crates/iphlpapi" uninstall
+	$(MAKE) -C "$(ROOT)/crates/iphlpapi" uninstall $(LIB_VARS)

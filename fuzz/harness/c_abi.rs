@@ -214,7 +214,7 @@ fn table_call(input: &mut Input, which: u8) {
                     let row = args.row_size();
                     assert_eq!(
                         u64::from(size),
-                        4 + u64::from(entries) * row as u64,
+                        args.rows_at() + u64::from(entries) * row as u64,
                         "{args:?}: {entries} rows of {row} bytes in {size}"
                     );
                     if args.sorted_v4_basic() {
@@ -295,9 +295,24 @@ impl Args {
                 class: 0..=2,
                 ..
             } => 20,
+            Args::Extended {
+                af: 2,
+                class: 6..=8,
+                ..
+            } => 160,
             Args::Extended { af: 2, .. } => 24,
             Args::Extended { class: 0..=2, .. } => 52,
+            Args::Extended { class: 6..=8, .. } => 192,
             Args::Extended { .. } => 56,
+        }
+    }
+
+    /// Where the rows start: after the count, or at 8 for the
+    /// TCP_TABLE_OWNER_MODULE_* tables, whose rows are 8-byte aligned.
+    fn rows_at(self) -> u64 {
+        match self {
+            Args::Extended { class: 6..=8, .. } => 8,
+            _ => 4,
         }
     }
 

@@ -1,27 +1,41 @@
 /*
  * iphlpapi.h -- the Windows IP Helper TCP calls on Linux (tcpdrop).
  *
- * SetTcpEntry, GetTcpTable, GetTcpTable2, GetTcp6Table, GetTcp6Table2 and
- * GetExtendedTcpTable with Windows' names, types, structure layouts and
+ * SetTcpEntry, GetTcpTable, GetTcpTable2, GetTcp6Table, GetTcp6Table2,
+ * GetExtendedTcpTable, GetOwnerModuleFromTcpEntry,
+ * GetOwnerModuleFromTcp6Entry, GetTcpStatistics, GetTcpStatisticsEx and
+ * GetTcpStatisticsEx2 with Windows' names, types, structure layouts and
  * return codes, implemented by libiphlpapi (the `iphlpapi` crate of
- * tcpdrop) over Linux's NETLINK_SOCK_DIAG. Link with -liphlpapi, or use
- * `pkg-config --cflags --libs iphlpapi`.
+ * tcpdrop) over Linux's NETLINK_SOCK_DIAG and /proc. Link with -liphlpapi,
+ * or use `pkg-config --cflags --libs iphlpapi`.
+ *
+ * This header stands alone. Windows programs that include <windows.h>,
+ * <winsock2.h> and the like get those from the compatibility headers:
+ * `pkg-config --cflags --libs iphlpapi-compat`. They hold what IP Helper
+ * TCP programs need and no more; they are not a Win32 emulation, and what
+ * they lack fails to compile rather than misbehave.
  *
  * Differences from Windows, all on purpose:
- *  - Windows numbers AF_INET6 23, Linux 10. GetExtendedTcpTable takes the
- *    Windows value: pass WINAPI_AF_INET6 (23). This header does not touch
- *    <netinet/in.h>'s AF_INET6, so socket code keeps working; Linux's 10 is
- *    refused with ERROR_INVALID_PARAMETER. AF_INET is 2 on both.
+ *  - Windows numbers AF_INET6 23, Linux 10. Every call that takes a family
+ *    accepts both, so the AF_INET6 of <sys/socket.h> works, and so does
+ *    WINAPI_AF_INET6 (23). AF_INET is 2 on both.
  *  - DWORD and ULONG are 32 bits, as on Windows (not Linux's 64-bit
- *    `unsigned long`).
- *  - TCP_TABLE_OWNER_MODULE_* classes return ERROR_NOT_SUPPORTED.
+ *    `unsigned long`); WCHAR is 16 bits, as on Windows (not wchar_t).
+ *  - TCP_TABLE_OWNER_MODULE_* rows have liCreateTimestamp 0: Linux keeps no
+ *    creation time for a connection. The owner module is the owning
+ *    process's program: its command name and /proc/PID/exe.
+ *  - GetTcpStatistics* read the kernel's TCP MIB, which Linux keeps for
+ *    IPv4 and IPv6 together: both families get the same counters; only
+ *    dwNumConns counts the family's own connections.
  *  - IpHlpFormatError() stands in for FormatMessage() on these codes.
  *  - Everything acts on the calling thread's network namespace. Aborting
  *    needs CAP_NET_ADMIN: without it SetTcpEntry returns ERROR_ACCESS_DENIED,
  *    with it permitted but not effective 317 (Windows' "not elevated").
  *
  * Compiles as C99, C11 and C++ with -Wall -Wextra -Wpedantic -Werror, next
- * to <netinet/in.h> and <arpa/inet.h>.
+ * to <netinet/in.h> and <arpa/inet.h>. In C99 the state of MIB_TCPROW is
+ * dwState only, and that of MIB_TCPSTATS dwRtoAlgorithm only: the State /
+ * RtoAlgorithm union members need C11 or C++.
  */
 #ifndef TCPDROP_IPHLPAPI_H
 #define TCPDROP_IPHLPAPI_H
@@ -45,19 +59,48 @@ extern "C" {
 
 /* ---- Windows types ---------------------------------------------------- */
 
+/* BEGIN tcpdrop base types: the same block, under the same guard, is in
+ * iphlpapi.h and in the compatibility <windef.h>, so the two headers can
+ * come in either order. */
+#ifndef TCPDROP_WINDOWS_BASE_TYPES
+#define TCPDROP_WINDOWS_BASE_TYPES
+#if defined(__GNUC__)
+#define TCPDROP_EXTENSION __extension__
+#else
+#define TCPDROP_EXTENSION
+#endif
 typedef uint32_t DWORD, *PDWORD;
 typedef uint32_t ULONG, *PULONG;
+typedef int32_t LONG, *PLONG;
 typedef int BOOL, *PBOOL;
 typedef unsigned char UCHAR, *PUCHAR;
 typedef uint16_t USHORT, *PUSHORT;
 typedef void *PVOID;
-
+typedef int64_t LONGLONG, *PLONGLONG;
+typedef uint64_t ULONGLONG, *PULONGLONG;
+typedef uint64_t DWORD64, *PDWORD64;
+/* Windows' 16-bit wide character: a UTF-16 code unit (Linux's wchar_t and
+ * L"" literals are 32 bits wide and are not WCHAR strings). */
+typedef uint16_t WCHAR, *PWCHAR;
+typedef union _LARGE_INTEGER {
+    TCPDROP_EXTENSION struct {
+        DWORD LowPart;
+        LONG HighPart;
+    };
+    struct {
+        DWORD LowPart;
+        LONG HighPart;
+    } u;
+    LONGLONG QuadPart;
+} LARGE_INTEGER, *PLARGE_INTEGER;
 #ifndef TRUE
 #define TRUE 1
 #endif
 #ifndef FALSE
 #define FALSE 0
 #endif
+#endif /* TCPDROP_WINDOWS_BASE_TYPES */
+/* END tcpdrop base types */
 
 /* Windows' IN6_ADDR: the 16 address bytes in network order, as in
  * struct in6_addr (pass &row.LocalAddr to inet_ntop(AF_INET6, ...)). The
@@ -81,7 +124,9 @@ typedef struct _IN6_ADDR {
 #define ERROR_MR_MID_NOT_FOUND 317
 #define ERROR_NOT_FOUND 1168
 
-/* ---- address families for GetExtendedTcpTable ------------------------- */
+/* ---- address families ------------------------------------------------
+ * The calls take AF_INET (2) and AF_INET6 as either system numbers it:
+ * Windows' 23 or Linux's 10 (<sys/socket.h>'s AF_INET6). */
 
 #define WINAPI_AF_INET 2
 #define WINAPI_AF_INET6 23
@@ -248,6 +293,129 @@ typedef struct _MIB_TCP6TABLE2 {
     MIB_TCP6ROW2 table[ANY_SIZE];
 } MIB_TCP6TABLE2, *PMIB_TCP6TABLE2;
 
+/* ---- owner modules ------------------------------------------------------
+ * TCP_TABLE_OWNER_MODULE_* rows. Their 64-bit members make them 8-byte
+ * aligned: a table's rows start at offset 8, after dwNumEntries and 4 bytes
+ * of padding. liCreateTimestamp is always 0 (Linux keeps no creation time
+ * for a connection). OwningModuleInfo is opaque: pass the row as the table
+ * gave it to GetOwnerModuleFromTcpEntry / GetOwnerModuleFromTcp6Entry. */
+
+#define TCPIP_OWNING_MODULE_SIZE 16
+
+typedef struct _MIB_TCPROW_OWNER_MODULE {
+    DWORD dwState;
+    DWORD dwLocalAddr;
+    DWORD dwLocalPort;
+    DWORD dwRemoteAddr;
+    DWORD dwRemotePort;
+    DWORD dwOwningPid;
+    LARGE_INTEGER liCreateTimestamp;
+    ULONGLONG OwningModuleInfo[TCPIP_OWNING_MODULE_SIZE];
+} MIB_TCPROW_OWNER_MODULE, *PMIB_TCPROW_OWNER_MODULE;
+
+typedef struct _MIB_TCPTABLE_OWNER_MODULE {
+    DWORD dwNumEntries;
+    MIB_TCPROW_OWNER_MODULE table[ANY_SIZE];
+} MIB_TCPTABLE_OWNER_MODULE, *PMIB_TCPTABLE_OWNER_MODULE;
+
+typedef struct _MIB_TCP6ROW_OWNER_MODULE {
+    UCHAR ucLocalAddr[16];
+    DWORD dwLocalScopeId;
+    DWORD dwLocalPort;
+    UCHAR ucRemoteAddr[16];
+    DWORD dwRemoteScopeId;
+    DWORD dwRemotePort;
+    DWORD dwState;
+    DWORD dwOwningPid;
+    LARGE_INTEGER liCreateTimestamp;
+    ULONGLONG OwningModuleInfo[TCPIP_OWNING_MODULE_SIZE];
+} MIB_TCP6ROW_OWNER_MODULE, *PMIB_TCP6ROW_OWNER_MODULE;
+
+typedef struct _MIB_TCP6TABLE_OWNER_MODULE {
+    DWORD dwNumEntries;
+    MIB_TCP6ROW_OWNER_MODULE table[ANY_SIZE];
+} MIB_TCP6TABLE_OWNER_MODULE, *PMIB_TCP6TABLE_OWNER_MODULE;
+
+typedef enum _TCPIP_OWNER_MODULE_INFO_CLASS {
+    TCPIP_OWNER_MODULE_INFO_BASIC = 0
+} TCPIP_OWNER_MODULE_INFO_CLASS, *PTCPIP_OWNER_MODULE_INFO_CLASS;
+
+/* What GetOwnerModuleFrom*Entry writes at the start of its buffer: two
+ * pointers to NUL-terminated UTF-16 strings that follow it in the same
+ * buffer. pModuleName is the owner's command name (/proc/PID/comm, at most
+ * 15 characters), pModulePath its executable (/proc/PID/exe). */
+typedef struct _TCPIP_OWNER_MODULE_BASIC_INFO {
+    PWCHAR pModuleName;
+    PWCHAR pModulePath;
+} TCPIP_OWNER_MODULE_BASIC_INFO, *PTCPIP_OWNER_MODULE_BASIC_INFO;
+
+/* ---- statistics ---------------------------------------------------------
+ * The kernel's TCP MIB (the Tcp: lines of /proc/net/snmp in the calling
+ * thread's network namespace), field by field. 32-bit counters wrap, as on
+ * Windows. dwMaxConn is MIB_TCP_MAXCONN_DYNAMIC: Linux sets no limit.
+ * dwNumConns is the number of the family's sockets in any state but
+ * LISTEN. */
+
+typedef enum {
+    TcpRtoAlgorithmOther = 1,
+    TcpRtoAlgorithmConstant = 2,
+    TcpRtoAlgorithmRsre = 3,
+    TcpRtoAlgorithmVanj = 4
+} TCP_RTO_ALGORITHM, *PTCP_RTO_ALGORITHM;
+
+#define MIB_TCP_RTO_OTHER 1
+#define MIB_TCP_RTO_CONSTANT 2
+#define MIB_TCP_RTO_RSRE 3
+#define MIB_TCP_RTO_VANJ 4
+#define MIB_TCP_MAXCONN_DYNAMIC ((ULONG)-1)
+
+/* MIB_TCPSTATS_LH's union needs anonymous unions, as MIB_TCPROW_LH's. */
+typedef struct _MIB_TCPSTATS_LH {
+#ifdef TCPDROP_IPHLPAPI_ANON_UNION
+    union {
+        DWORD dwRtoAlgorithm;
+        TCP_RTO_ALGORITHM RtoAlgorithm;
+    };
+#else
+    DWORD dwRtoAlgorithm;
+#endif
+    DWORD dwRtoMin;
+    DWORD dwRtoMax;
+    DWORD dwMaxConn;
+    DWORD dwActiveOpens;
+    DWORD dwPassiveOpens;
+    DWORD dwAttemptFails;
+    DWORD dwEstabResets;
+    DWORD dwCurrEstab;
+    DWORD dwInSegs;
+    DWORD dwOutSegs;
+    DWORD dwRetransSegs;
+    DWORD dwInErrs;
+    DWORD dwOutRsts;
+    DWORD dwNumConns;
+} MIB_TCPSTATS_LH, *PMIB_TCPSTATS_LH;
+
+typedef MIB_TCPSTATS_LH MIB_TCPSTATS;
+typedef MIB_TCPSTATS_LH *PMIB_TCPSTATS;
+
+typedef struct _MIB_TCPSTATS2 {
+    TCP_RTO_ALGORITHM RtoAlgorithm;
+    DWORD dwRtoMin;
+    DWORD dwRtoMax;
+    DWORD dwMaxConn;
+    DWORD dwActiveOpens;
+    DWORD dwPassiveOpens;
+    DWORD dwAttemptFails;
+    DWORD dwEstabResets;
+    DWORD dwCurrEstab;
+    DWORD64 dw64InSegs;
+    DWORD64 dw64OutSegs;
+    DWORD dwRetransSegs;
+    DWORD dwInErrs;
+    DWORD dwOutRsts;
+    DWORD dwNumConns;
+} MIB_TCPSTATS2, *PMIB_TCPSTATS2;
+
 /* ---- functions ----------------------------------------------------------
  * Table size protocol: *SizePointer NULL -> ERROR_INVALID_PARAMETER; table
  * NULL or *SizePointer too small -> ERROR_INSUFFICIENT_BUFFER with the
@@ -280,14 +448,46 @@ IPHLPAPI_DLL_LINKAGE ULONG WINAPI GetTcp6Table(PMIB_TCP6TABLE TcpTable, PULONG S
 IPHLPAPI_DLL_LINKAGE ULONG WINAPI GetTcp6Table2(PMIB_TCP6TABLE2 TcpTable, PULONG SizePointer,
                                                 BOOL Order);
 
-/* ulAf: WINAPI_AF_INET (2) or WINAPI_AF_INET6 (23). TableClass BASIC_* fills
- * MIB_TCPTABLE / MIB_TCP6TABLE, OWNER_PID_* MIB_TCPTABLE_OWNER_PID /
- * MIB_TCP6TABLE_OWNER_PID; OWNER_MODULE_* -> ERROR_NOT_SUPPORTED. Another
- * family or class, or Reserved != 0 -> ERROR_INVALID_PARAMETER. */
+/* ulAf: AF_INET (2), or AF_INET6 as Windows (23) or Linux (10) numbers it.
+ * TableClass BASIC_* fills MIB_TCPTABLE / MIB_TCP6TABLE, OWNER_PID_*
+ * MIB_TCPTABLE_OWNER_PID / MIB_TCP6TABLE_OWNER_PID, OWNER_MODULE_*
+ * MIB_TCPTABLE_OWNER_MODULE / MIB_TCP6TABLE_OWNER_MODULE (rows from offset
+ * 8). Another family or class, or Reserved != 0 -> ERROR_INVALID_PARAMETER. */
 IPHLPAPI_DLL_LINKAGE DWORD WINAPI GetExtendedTcpTable(PVOID pTcpTable, PDWORD pdwSize,
                                                       BOOL bOrder, ULONG ulAf,
                                                       TCP_TABLE_CLASS TableClass,
                                                       ULONG Reserved);
+
+/* The program of the process owning the socket of an OWNER_MODULE row:
+ * a TCPIP_OWNER_MODULE_BASIC_INFO and its two strings in pBuffer.
+ * NO_ERROR; ERROR_INVALID_PARAMETER (pTcpEntry or pdwSize NULL, Class not
+ * TCPIP_OWNER_MODULE_INFO_BASIC); ERROR_NOT_FOUND (dwOwningPid 0: no
+ * owner, e.g. TIME-WAIT; or the owner has exited since the table was read,
+ * even if its pid was taken by another process); ERROR_ACCESS_DENIED (the
+ * caller may not read the owner's /proc/PID/exe: another user's process,
+ * without CAP_SYS_PTRACE; note that such owners are usually not even
+ * visible, their rows having dwOwningPid 0); ERROR_INSUFFICIENT_BUFFER
+ * (pBuffer NULL or *pdwSize too small; the size needed, the structure and
+ * both strings, is written to *pdwSize). */
+IPHLPAPI_DLL_LINKAGE DWORD WINAPI GetOwnerModuleFromTcpEntry(
+    PMIB_TCPROW_OWNER_MODULE pTcpEntry, TCPIP_OWNER_MODULE_INFO_CLASS Class, PVOID pBuffer,
+    PDWORD pdwSize);
+
+/* The same for an IPv6 row. */
+IPHLPAPI_DLL_LINKAGE DWORD WINAPI GetOwnerModuleFromTcp6Entry(
+    PMIB_TCP6ROW_OWNER_MODULE pTcpEntry, TCPIP_OWNER_MODULE_INFO_CLASS Class, PVOID pBuffer,
+    PDWORD pdwSize);
+
+/* TCP statistics for AF_INET. NO_ERROR; ERROR_INVALID_PARAMETER (NULL);
+ * ERROR_NOT_SUPPORTED (no /proc/net/snmp with a TCP MIB). */
+IPHLPAPI_DLL_LINKAGE ULONG WINAPI GetTcpStatistics(PMIB_TCPSTATS Statistics);
+
+/* The same for Family AF_INET or AF_INET6 (23 or 10); another family ->
+ * ERROR_INVALID_PARAMETER. */
+IPHLPAPI_DLL_LINKAGE ULONG WINAPI GetTcpStatisticsEx(PMIB_TCPSTATS Statistics, ULONG Family);
+
+/* The same with 64-bit segment counters. */
+IPHLPAPI_DLL_LINKAGE ULONG WINAPI GetTcpStatisticsEx2(PMIB_TCPSTATS2 Statistics, ULONG Family);
 
 /* tcpdrop's stand-in for FormatMessage: the English text of a Win32 code,
  * NUL-terminated, into buf. NO_ERROR; ERROR_INVALID_PARAMETER if buf is

@@ -2,9 +2,12 @@
 //!
 //! Each function has the exact Windows name and signature (`iphlpapi.h`,
 //! shipped in this crate's `include/`), so Windows C code that aborts
-//! connections with `SetTcpEntry` or lists them with the `GetTcpTable`
-//! family builds and runs unchanged against `libiphlpapi.so` or
-//! `libiphlpapi.a`. The semantics and return codes are those of
+//! connections with `SetTcpEntry`, lists them with the `GetTcpTable`
+//! family, names their owners with `GetOwnerModuleFromTcpEntry` or reads
+//! the TCP counters with `GetTcpStatistics` builds and runs unchanged
+//! against `libiphlpapi.so` or `libiphlpapi.a`; `include/compat/` holds
+//! the few Windows headers such code includes besides (`<windows.h>`,
+//! `<winsock2.h>`, ...). The semantics and return codes are those of
 //! [`tcpdrop::winapi`], which does the work; this crate only crosses the
 //! boundary: it turns C pointers into the library's arguments and makes
 //! sure no Rust panic unwinds into C (a panic returns
@@ -19,8 +22,8 @@ use core::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, UnwindSafe};
 
 use tcpdrop::winapi::{
-    self, codes::*, Win32Error, MIB_TCP6TABLE, MIB_TCP6TABLE2, MIB_TCPROW, MIB_TCPTABLE,
-    MIB_TCPTABLE2,
+    self, codes::*, Win32Error, MIB_TCP6ROW_OWNER_MODULE, MIB_TCP6TABLE, MIB_TCP6TABLE2,
+    MIB_TCPROW, MIB_TCPROW_OWNER_MODULE, MIB_TCPSTATS, MIB_TCPSTATS2, MIB_TCPTABLE, MIB_TCPTABLE2,
 };
 
 /// Windows' `DWORD`: 32 bits unsigned.
@@ -141,10 +144,11 @@ pub unsafe extern "C" fn GetTcp6Table2(
 /// ULONG ulAf, TCP_TABLE_CLASS TableClass, ULONG Reserved)`
 /// ([`winapi::get_extended_tcp_table`]).
 ///
-/// `ulAf` is `AF_INET` (2) or Windows' `AF_INET6`, 23 (`WINAPI_AF_INET6` in
-/// `iphlpapi.h`; Linux's `AF_INET6` is 10 and is refused). Classes
-/// `TCP_TABLE_BASIC_*` and `TCP_TABLE_OWNER_PID_*`; `TCP_TABLE_OWNER_MODULE_*`
-/// → 50; another class or family, or `Reserved` ≠ 0 → 87.
+/// `ulAf` is `AF_INET` (2) or `AF_INET6`, as Windows (23,
+/// `WINAPI_AF_INET6` in `iphlpapi.h`) or Linux (10) numbers it. Classes
+/// `TCP_TABLE_BASIC_*`, `TCP_TABLE_OWNER_PID_*` and
+/// `TCP_TABLE_OWNER_MODULE_*`; another class or family, or `Reserved` ≠ 0
+/// → 87.
 ///
 /// # Safety
 ///
@@ -170,6 +174,101 @@ pub unsafe extern "C" fn GetExtendedTcpTable(
                 Reserved,
             )
         }
+    })
+}
+
+/// `ULONG GetTcpStatistics(PMIB_TCPSTATS Statistics)`: the TCP MIB of the
+/// calling thread's network namespace ([`winapi::tcp_statistics`]). NULL → 87.
+///
+/// # Safety
+///
+/// `Statistics` is NULL or valid for writing a `MIB_TCPSTATS`.
+#[no_mangle]
+pub unsafe extern "C" fn GetTcpStatistics(Statistics: *mut MIB_TCPSTATS) -> ULONG {
+    guard(move || {
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { winapi::get_tcp_statistics(Statistics) }
+    })
+}
+
+/// `ULONG GetTcpStatisticsEx(PMIB_TCPSTATS Statistics, ULONG Family)`:
+/// [`GetTcpStatistics`] for `AF_INET` or `AF_INET6` (23 or 10); another
+/// family or NULL → 87.
+///
+/// # Safety
+///
+/// As [`GetTcpStatistics`].
+#[no_mangle]
+pub unsafe extern "C" fn GetTcpStatisticsEx(Statistics: *mut MIB_TCPSTATS, Family: ULONG) -> ULONG {
+    guard(move || {
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { winapi::get_tcp_statistics_ex(Statistics, Family) }
+    })
+}
+
+/// `ULONG GetTcpStatisticsEx2(PMIB_TCPSTATS2 Statistics, ULONG Family)`:
+/// [`GetTcpStatisticsEx`] with 64-bit segment counters.
+///
+/// # Safety
+///
+/// `Statistics` is NULL or valid for writing a `MIB_TCPSTATS2`.
+#[no_mangle]
+pub unsafe extern "C" fn GetTcpStatisticsEx2(
+    Statistics: *mut MIB_TCPSTATS2,
+    Family: ULONG,
+) -> ULONG {
+    guard(move || {
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { winapi::get_tcp_statistics_ex2(Statistics, Family) }
+    })
+}
+
+/// `DWORD GetOwnerModuleFromTcpEntry(PMIB_TCPROW_OWNER_MODULE pTcpEntry,
+/// TCPIP_OWNER_MODULE_INFO_CLASS Class, PVOID pBuffer, PDWORD pdwSize)`:
+/// the program owning the socket of a `TCP_TABLE_OWNER_MODULE_*` row
+/// ([`winapi::get_owner_module_from_tcp_entry`]).
+///
+/// 87 for a NULL row or size or a class other than
+/// `TCPIP_OWNER_MODULE_INFO_BASIC`; 1168 when the row has no owner or it
+/// has exited; 5 when the caller may not read the owner; 122 with the
+/// needed size when the buffer is NULL or too small.
+///
+/// # Safety
+///
+/// `pTcpEntry` is NULL or points to a readable `MIB_TCPROW_OWNER_MODULE`;
+/// `pdwSize` is NULL or valid for reading and writing a `DWORD`; `pBuffer`
+/// is NULL or valid for writing `*pdwSize` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn GetOwnerModuleFromTcpEntry(
+    pTcpEntry: *mut MIB_TCPROW_OWNER_MODULE,
+    Class: u32,
+    pBuffer: *mut c_void,
+    pdwSize: *mut DWORD,
+) -> DWORD {
+    guard(move || {
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { winapi::get_owner_module_from_tcp_entry(pTcpEntry, Class, pBuffer, pdwSize) }
+    })
+}
+
+/// `DWORD GetOwnerModuleFromTcp6Entry(PMIB_TCP6ROW_OWNER_MODULE pTcpEntry,
+/// TCPIP_OWNER_MODULE_INFO_CLASS Class, PVOID pBuffer, PDWORD pdwSize)`:
+/// [`GetOwnerModuleFromTcpEntry`] for an IPv6 row.
+///
+/// # Safety
+///
+/// As [`GetOwnerModuleFromTcpEntry`], `pTcpEntry` pointing to a
+/// `MIB_TCP6ROW_OWNER_MODULE`.
+#[no_mangle]
+pub unsafe extern "C" fn GetOwnerModuleFromTcp6Entry(
+    pTcpEntry: *mut MIB_TCP6ROW_OWNER_MODULE,
+    Class: u32,
+    pBuffer: *mut c_void,
+    pdwSize: *mut DWORD,
+) -> DWORD {
+    guard(move || {
+        // SAFETY: the caller's contract, forwarded unchanged.
+        unsafe { winapi::get_owner_module_from_tcp6_entry(pTcpEntry, Class, pBuffer, pdwSize) }
     })
 }
 

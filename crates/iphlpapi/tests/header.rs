@@ -12,6 +12,8 @@ const MODES: &[(&str, &[&str])] = &[
     ("cc", &["-std=gnu11"]),
     ("c++", &["-x", "c++", "-std=c++11"]),
     ("c++", &["-x", "c++", "-std=c++17"]),
+    ("clang", &["-std=c11"]),
+    ("clang++", &["-x", "c++", "-std=c++20"]),
 ];
 
 #[test]
@@ -71,11 +73,14 @@ fn every_struct_size_and_field_offset_of_the_header_matches_the_rust_definitions
             ("sizeof(ULONG)", 4),
             ("sizeof(MIB_TCP_STATE)", 4),
             ("sizeof(TCP_TABLE_CLASS)", 4),
+            ("sizeof(LARGE_INTEGER)", 8),
+            ("sizeof(WCHAR)", 2),
+            ("sizeof(MIB_TCPSTATS_LH)", 60),
         ] {
             assert_eq!(c.get(what), Some(&value), "{what} in {compiler} {lang:?}");
         }
-        // Nothing printed that the Rust side does not pin, but those seven.
-        assert_eq!(c.len(), tcpdrop::winapi::LAYOUT.len() + 7);
+        // Nothing printed that the Rust side does not pin, but those ten.
+        assert_eq!(c.len(), tcpdrop::winapi::LAYOUT.len() + 10);
     }
 }
 

@@ -41,6 +41,9 @@ fn make_install_then_pkg_config_builds_and_runs_a_c_program() {
     checked(Path::new("make install"), out);
     for file in [
         "lib/libiphlpapi.so",
+        "lib/libiphlpapi.so.0",
+        "include/iphlpapi-compat/windows.h",
+        "lib/pkgconfig/iphlpapi-compat.pc",
         "lib/libiphlpapi.a",
         "include/iphlpapi.h",
         "lib/pkgconfig/iphlpapi.pc",
@@ -106,6 +109,15 @@ fn make_install_then_pkg_config_builds_and_runs_a_c_program() {
         .output()
         .expect("run make uninstall");
     checked(Path::new("make uninstall"), out);
-    assert!(!prefix.join("include/iphlpapi.h").exists());
-    assert!(!prefix.join("lib/libiphlpapi.so").exists());
+    for gone in [
+        "include/iphlpapi.h",
+        "include/iphlpapi-compat",
+        "lib/libiphlpapi.so",
+        "lib/libiphlpapi.so.0",
+        "lib/libiphlpapi.a",
+        "lib/pkgconfig/iphlpapi.pc",
+        "lib/pkgconfig/iphlpapi-compat.pc",
+    ] {
+        assert!(!prefix.join(gone).exists(), "{gone} left behind");
+    }
 }

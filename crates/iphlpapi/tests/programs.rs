@@ -176,7 +176,8 @@ fn world_runnable(name: &str) -> (PathBuf, TempDir) {
     let dir = std::env::temp_dir().join(format!("iphlpapi-nobody-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let lib = dir.join("libiphlpapi.so");
+    // Under its SONAME, the name the program asks the loader for.
+    let lib = dir.join("libiphlpapi.so.0");
     std::fs::copy(library_dir().join("libiphlpapi.so"), &lib).unwrap();
     let exe = dir.join(name);
     std::fs::copy(program(name, Link::Shared), &exe).unwrap();
@@ -282,6 +283,20 @@ fn get_extended_tcp_table_owner_pid_all_names_the_c_programs_own_pid() {
         let _conn = connect(&mine);
         let (pid, code, rows) = extended(&["2", "5", "0", "own"]);
         assert_eq!(code, 0);
+        // The OWNER_MODULE table: the same rows of this process's sockets,
+        // and the other program's own listener and client end as its own.
+        let (module_pid, code, module_rows) = extended(&["2", "8", "0", "own"]);
+        assert_eq!(code, 0);
+        let mine_only = |rows: &[Row]| -> Vec<Row> {
+            let port = mine.local_addr().unwrap().port();
+            rows.iter()
+                .filter(|r| r.local_port == port || r.remote_port == port)
+                .cloned()
+                .collect()
+        };
+        assert_eq!(mine_only(&module_rows), mine_only(&rows));
+        let own = |r: &&Row| r.pid == module_pid && (r.state == 2 || r.state == 5);
+        assert_eq!(module_rows.iter().filter(own).count(), 2, "{module_rows:?}");
         assert_ne!(pid, std::process::id());
         let my_port = mine.local_addr().unwrap().port();
         let theirs: Vec<&Row> = rows
@@ -315,8 +330,15 @@ fn get_extended_tcp_table_with_windows_af_inet6_lists_ipv6_and_v4_mapped() {
         let dual_port = dual.local_addr().unwrap().port();
         let mapped_client = TcpStream::connect(("127.0.0.1", dual_port)).unwrap();
         let _mapped_server = dual.accept().unwrap();
-        for class in ["2", "5"] {
-            let (_, code, rows) = extended(&["23", class, "0"]);
+        // Windows' AF_INET6 and Linux's alike; the OWNER_MODULE table too.
+        for (af, class) in [
+            ("23", "2"),
+            ("23", "5"),
+            ("23", "8"),
+            ("10", "2"),
+            ("10", "8"),
+        ] {
+            let (_, code, rows) = extended(&[af, class, "0"]);
             assert_eq!(code, 0);
             let has = |local: &str, port: u16, state: u32| {
                 rows.iter()
@@ -412,14 +434,25 @@ fn misuse_from_c_returns_the_documented_codes() {
             ("table62_null_size", "87"),
             ("table_ok", "0"),
             ("ext_null_size", "87"),
-            ("ext_module_listener", "50"),
-            ("ext_module_connections", "50"),
-            ("ext_module_all", "50"),
             ("ext_bad_class", "87"),
-            ("ext_linux_af_inet6", "87"),
+            ("ext_linux_af_inet6", "0"),
+            ("ext_af_24", "87"),
             ("ext_af_unspec", "87"),
             ("ext_reserved", "87"),
             ("ext_ok", "0"),
+            ("module_null_row", "87"),
+            ("module6_null_row", "87"),
+            ("module_null_size", "87"),
+            ("module_bad_class", "87"),
+            ("module_no_owner", "1168"),
+            ("module6_no_owner", "1168"),
+            ("stats_null", "87"),
+            ("stats_ex_null", "87"),
+            ("stats_ex2_null", "87"),
+            ("stats_ex_af_unspec", "87"),
+            ("stats_ex2_af_24", "87"),
+            ("stats_ex_linux_af_inet6", "0"),
+            ("stats_ex2_af_inet6", "0"),
             ("format_null", "87"),
             ("format_short", "122"),
             ("format_short_text", "Access "),

@@ -1,9 +1,12 @@
 //! Tests of libiphlpapi from C: the header against the Rust layouts, C
 //! programs linked with the built library running in fresh network
-//! namespaces, and `make install` with pkg-config.
+//! namespaces, `make install` with pkg-config, and Windows programs built
+//! unchanged with the compatibility headers.
 
+mod compat;
 mod fuzz_corpus;
 mod header;
 mod install;
 mod programs;
 mod util;
+mod windows_programs;

@@ -448,7 +448,7 @@ fn every_table_call_uses_its_own_row_size_and_offset() {
 }
 
 #[test]
-fn get_extended_tcp_table_refuses_module_classes_and_bad_arguments() {
+fn get_extended_tcp_table_refuses_bad_arguments() {
     in_netns(|| {
         let _l = listen("127.0.0.1:0");
         let mut buf = buffer(4096);
@@ -466,20 +466,10 @@ fn get_extended_tcp_table_refuses_module_classes_and_bad_arguments() {
                 )
             }
         };
-        for class in 6..=8 {
-            for af in [AF_INET, winapi::AF_INET6] {
-                assert_eq!(
-                    call(&mut buf, af, class, 0),
-                    ERROR_NOT_SUPPORTED,
-                    "class {class}"
-                );
-            }
-        }
         for class in [9, 100, u32::MAX] {
             assert_eq!(call(&mut buf, AF_INET, class, 0), ERROR_INVALID_PARAMETER);
         }
-        // Linux's own AF_INET6 (10) is not Windows' (23).
-        for af in [0, 1, 10, 24, u32::MAX] {
+        for af in [0, 1, 11, 22, 24, u32::MAX] {
             assert_eq!(
                 call(&mut buf, af, TCP_TABLE_BASIC_ALL, 0),
                 ERROR_INVALID_PARAMETER
@@ -491,9 +481,376 @@ fn get_extended_tcp_table_refuses_module_classes_and_bad_arguments() {
         );
         assert_eq!(call(&mut buf, AF_INET, TCP_TABLE_BASIC_ALL, 0), NO_ERROR);
         assert_eq!(
-            winapi::extended_tcp_table(false, AF_INET, 7),
-            Err(Win32Error(ERROR_NOT_SUPPORTED))
+            winapi::extended_tcp_table(false, 10, 100),
+            Err(Win32Error(ERROR_INVALID_PARAMETER))
         );
+    });
+}
+
+#[test]
+fn linux_af_inet6_gives_the_same_table_as_windows_af_inet6() {
+    in_netns(|| {
+        let v6 = listen("[::1]:0");
+        let _conn = connect(&v6);
+        for class in 0..=8 {
+            let windows = winapi::extended_tcp_table(true, winapi::AF_INET6, class).unwrap();
+            let linux = winapi::extended_tcp_table(true, AF_INET6_LINUX, class).unwrap();
+            assert_eq!(windows, linux, "class {class}");
+            assert!(!linux.is_empty(), "class {class}");
+        }
+        let windows = winapi::tcp_statistics(winapi::AF_INET6).unwrap();
+        let linux = winapi::tcp_statistics(AF_INET6_LINUX).unwrap();
+        assert_eq!(windows.dwNumConns, linux.dwNumConns);
+    });
+}
+
+// ---- TCP_TABLE_OWNER_MODULE_* and GetOwnerModuleFrom*Entry -----------------
+
+/// The start time of `pid` (field 22 of /proc/PID/stat), as the test reads it.
+fn start_time_of(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+#[test]
+fn owner_module_rows_are_the_owner_pid_rows_with_module_info_and_no_timestamp() {
+    in_netns(|| {
+        let me = std::process::id();
+        let v4 = listen("127.0.0.1:0");
+        let _conn = connect(&v4);
+        nstest::time_wait(&v4);
+        let v6 = listen("[::1]:0");
+        let _conn6 = connect(&v6);
+        for (class, pid_class) in [(8, 5), (6, 3), (7, 4)] {
+            let Ok(ExtendedTcpTable::OwnerPid(pids)) =
+                winapi::extended_tcp_table(true, AF_INET, pid_class)
+            else {
+                panic!("not an OWNER_PID table");
+            };
+            let Ok(ExtendedTcpTable::OwnerModule(modules)) =
+                winapi::extended_tcp_table(true, AF_INET, class)
+            else {
+                panic!("not an OWNER_MODULE table");
+            };
+            let same: Vec<MIB_TCPROW_OWNER_PID> = modules
+                .iter()
+                .map(|m| MIB_TCPROW_OWNER_PID {
+                    dwState: m.dwState,
+                    dwLocalAddr: m.dwLocalAddr,
+                    dwLocalPort: m.dwLocalPort,
+                    dwRemoteAddr: m.dwRemoteAddr,
+                    dwRemotePort: m.dwRemotePort,
+                    dwOwningPid: m.dwOwningPid,
+                })
+                .collect();
+            assert_eq!(same, pids, "class {class}");
+            for m in &modules {
+                assert_eq!(m.liCreateTimestamp, 0, "{m:?}");
+                if m.dwOwningPid == me {
+                    assert_eq!(m.OwningModuleInfo[0], start_time_of(me), "{m:?}");
+                } else {
+                    assert_eq!(m.dwState, MIB_TCP_STATE_TIME_WAIT, "{m:?}");
+                    assert_eq!(m.OwningModuleInfo, [0; 16], "{m:?}");
+                }
+            }
+        }
+        let Ok(ExtendedTcpTable::OwnerModule6(rows6)) =
+            winapi::extended_tcp_table(false, winapi::AF_INET6, 8)
+        else {
+            panic!("not an OWNER_MODULE IPv6 table");
+        };
+        assert_eq!(rows6.len(), 3, "{rows6:?}");
+        assert!(rows6
+            .iter()
+            .all(|r| r.dwOwningPid == me && r.liCreateTimestamp == 0));
+    });
+}
+
+/// Run `GetOwnerModuleFromTcp(6)Entry` through the buffer form: the code,
+/// and the name and path on success.
+fn module_from_buffer(
+    call: impl Fn(*mut std::ffi::c_void, *mut u32) -> u32,
+) -> (u32, Option<(String, String)>) {
+    let mut size = 0;
+    let code = call(ptr::null_mut(), &mut size);
+    if code != ERROR_INSUFFICIENT_BUFFER {
+        return (code, None);
+    }
+    let mut buf = vec![0u64; (size as usize).div_ceil(8)];
+    let mut given = size;
+    let code = call(buf.as_mut_ptr().cast(), &mut given);
+    assert_eq!(given, size);
+    if code != NO_ERROR {
+        return (code, None);
+    }
+    // SAFETY: the call wrote the structure at the start of `buf`, and its
+    // pointers to NUL-terminated UTF-16 strings in `buf`.
+    let text = unsafe {
+        let info = buf.as_ptr().cast::<TCPIP_OWNER_MODULE_BASIC_INFO>().read();
+        let read = |p: *mut u16| {
+            let len = (0..).take_while(|&i| *p.add(i) != 0).count();
+            String::from_utf16(std::slice::from_raw_parts(p, len)).unwrap()
+        };
+        (read(info.pModuleName), read(info.pModulePath))
+    };
+    (code, Some(text))
+}
+
+#[test]
+fn owner_module_names_the_owners_command_and_executable() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let child = nstest::spawn_owner(listener.local_addr().unwrap(), "modowner", None);
+        let (_server, _) = listener.accept().unwrap();
+        let Ok(ExtendedTcpTable::OwnerModule(rows)) =
+            winapi::extended_tcp_table(false, AF_INET, TCP_TABLE_OWNER_MODULE_CONNECTIONS)
+        else {
+            panic!("not an OWNER_MODULE table");
+        };
+        let row = rows
+            .iter()
+            .find(|r| port(r.dwLocalPort) == child.local_addr().port())
+            .expect("the child's row");
+        assert_eq!(row.dwOwningPid, child.pid());
+        let exe = std::fs::read_link(format!("/proc/{}/exe", child.pid())).unwrap();
+        let module = winapi::owner_module(row).unwrap();
+        assert_eq!(module.name, "modowner");
+        assert_eq!(module.path, exe);
+        let (code, text) = module_from_buffer(|b, s| {
+            // SAFETY: a live row, and the buffer and size module_from_buffer passes.
+            unsafe { get_owner_module_from_tcp_entry(row, TCPIP_OWNER_MODULE_INFO_BASIC, b, s) }
+        });
+        assert_eq!(code, NO_ERROR);
+        assert_eq!(
+            text,
+            Some(("modowner".to_string(), exe.display().to_string()))
+        );
+        // Another class, a NULL row or size: 87.
+        let mut size = 4096;
+        let mut buf = buffer(4096);
+        // SAFETY: valid row, buffer and size; then NULL ones on purpose.
+        unsafe {
+            assert_eq!(
+                get_owner_module_from_tcp_entry(row, 1, buf.as_mut_ptr().cast(), &mut size),
+                ERROR_INVALID_PARAMETER
+            );
+            assert_eq!(
+                get_owner_module_from_tcp_entry(ptr::null(), 0, buf.as_mut_ptr().cast(), &mut size),
+                ERROR_INVALID_PARAMETER
+            );
+            assert_eq!(
+                get_owner_module_from_tcp_entry(row, 0, buf.as_mut_ptr().cast(), ptr::null_mut()),
+                ERROR_INVALID_PARAMETER
+            );
+            assert_eq!(
+                get_owner_module_from_tcp6_entry(
+                    ptr::null(),
+                    0,
+                    buf.as_mut_ptr().cast(),
+                    &mut size
+                ),
+                ERROR_INVALID_PARAMETER
+            );
+        }
+        // The owner exits: its row no longer names a module.
+        let stale = *row;
+        drop(child);
+        assert_eq!(
+            winapi::owner_module(&stale),
+            Err(Win32Error(ERROR_NOT_FOUND))
+        );
+    });
+}
+
+#[test]
+fn owner_module_of_a_row_without_owner_is_not_found() {
+    in_netns(|| {
+        let v6 = listen("[::1]:0");
+        nstest::time_wait(&v6);
+        let Ok(ExtendedTcpTable::OwnerModule6(rows)) =
+            winapi::extended_tcp_table(false, winapi::AF_INET6, TCP_TABLE_OWNER_MODULE_ALL)
+        else {
+            panic!("not an OWNER_MODULE IPv6 table");
+        };
+        let tw = rows
+            .iter()
+            .find(|r| r.dwState == MIB_TCP_STATE_TIME_WAIT)
+            .expect("a TIME-WAIT row");
+        assert_eq!(tw.dwOwningPid, 0);
+        let (code, _) = module_from_buffer(|b, s| {
+            // SAFETY: a live row, and the buffer and size module_from_buffer passes.
+            unsafe { get_owner_module_from_tcp6_entry(tw, 0, b, s) }
+        });
+        assert_eq!(code, ERROR_NOT_FOUND);
+        let listener = rows
+            .iter()
+            .find(|r| r.dwState == MIB_TCP_STATE_LISTEN)
+            .expect("the listener");
+        let module = winapi::owner_module6(listener).unwrap();
+        assert_eq!(module.path, std::env::current_exe().unwrap());
+    });
+}
+
+#[test]
+fn owner_module_of_another_users_process_without_cap_sys_ptrace_is_access_denied() {
+    if !nstest::require_real_root("the owner runs as uid 65534") {
+        return;
+    }
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let child = nstest::spawn_owner(listener.local_addr().unwrap(), "otheruser", Some(65534));
+        let (_server, _) = listener.accept().unwrap();
+        let Ok(ExtendedTcpTable::OwnerModule(rows)) =
+            winapi::extended_tcp_table(false, AF_INET, TCP_TABLE_OWNER_MODULE_ALL)
+        else {
+            panic!("not an OWNER_MODULE table");
+        };
+        let row = *rows
+            .iter()
+            .find(|r| port(r.dwLocalPort) == child.local_addr().port())
+            .expect("the child's row");
+        assert_eq!(row.dwOwningPid, child.pid());
+        // Root reads it; without CAP_SYS_PTRACE, another user's exe is closed.
+        assert_eq!(winapi::owner_module(&row).unwrap().name, "otheruser");
+        let code = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let mut sets = capabilities(None).expect("capget");
+                    sets.effective.remove(CapabilitySet::SYS_PTRACE);
+                    set_capabilities(None, sets).expect("capset");
+                    winapi::owner_module(&row)
+                })
+                .join()
+                .unwrap()
+        });
+        assert_eq!(code, Err(Win32Error(ERROR_ACCESS_DENIED)));
+    });
+}
+
+// ---- GetTcpStatistics family -----------------------------------------------
+
+/// The `Tcp:` counters of this thread's namespace, by name.
+fn snmp_tcp() -> std::collections::HashMap<String, i64> {
+    let text = std::fs::read_to_string("/proc/thread-self/net/snmp").unwrap();
+    let tcp: Vec<&str> = text.lines().filter(|l| l.starts_with("Tcp:")).collect();
+    tcp[0]
+        .split_whitespace()
+        .zip(tcp[1].split_whitespace())
+        .skip(1)
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+        .collect()
+}
+
+/// How many sockets of family `-4`/`-6` `ss` shows in any state but LISTEN.
+fn ss_connections(family: &str) -> u32 {
+    nstest::ss(&[
+        "-H",
+        "-t",
+        "-n",
+        family,
+        "state",
+        "all",
+        "exclude",
+        "listening",
+    ])
+    .lines()
+    .count() as u32
+}
+
+#[test]
+fn tcp_statistics_are_the_namespaces_tcp_mib_field_by_field() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let _a = connect(&listener);
+        let _b = connect(&listener);
+        nstest::time_wait(&listener);
+        let v6 = listen("[::1]:0");
+        let _c = connect(&v6);
+        // A refused connect: an active open that failed, and an RST sent.
+        let closed = listen("127.0.0.1:0");
+        let closed_at = closed.local_addr().unwrap();
+        drop(closed);
+        assert!(TcpStream::connect(closed_at).is_err());
+
+        let mut stats = MIB_TCPSTATS::default();
+        // SAFETY: a valid MIB_TCPSTATS.
+        assert_eq!(unsafe { get_tcp_statistics(&mut stats) }, NO_ERROR);
+        let mut stats2 = MIB_TCPSTATS2::default();
+        // SAFETY: a valid MIB_TCPSTATS2.
+        let code = unsafe { get_tcp_statistics_ex2(&mut stats2, AF_INET6_LINUX) };
+        assert_eq!(code, NO_ERROR);
+        let mib = snmp_tcp();
+        let dword = |k: &str| mib[k] as u32;
+        assert_eq!(
+            stats,
+            MIB_TCPSTATS {
+                dwRtoAlgorithm: dword("RtoAlgorithm"),
+                dwRtoMin: dword("RtoMin"),
+                dwRtoMax: dword("RtoMax"),
+                dwMaxConn: dword("MaxConn"),
+                dwActiveOpens: dword("ActiveOpens"),
+                dwPassiveOpens: dword("PassiveOpens"),
+                dwAttemptFails: dword("AttemptFails"),
+                dwEstabResets: dword("EstabResets"),
+                dwCurrEstab: dword("CurrEstab"),
+                dwInSegs: dword("InSegs"),
+                dwOutSegs: dword("OutSegs"),
+                dwRetransSegs: dword("RetransSegs"),
+                dwInErrs: dword("InErrs"),
+                dwOutRsts: dword("OutRsts"),
+                dwNumConns: ss_connections("-4"),
+            }
+        );
+        // What this test did, as the kernel counted it in this namespace:
+        // 4 connections (time_wait makes one) and a refused attempt.
+        assert_eq!(stats.dwActiveOpens, 5);
+        assert_eq!(stats.dwPassiveOpens, 4);
+        assert_eq!(stats.dwAttemptFails, 1);
+        assert_eq!(stats.dwCurrEstab, 2 * 2 + 2);
+        assert_eq!(stats.dwMaxConn, MIB_TCP_MAXCONN_DYNAMIC);
+        // 2 connections with two ends, 1 TIME-WAIT.
+        assert_eq!(stats.dwNumConns, 5);
+        assert_eq!(stats2.dwNumConns, ss_connections("-6"));
+        assert_eq!(stats2.dwNumConns, 2);
+        assert_eq!(stats2.dw64InSegs, mib["InSegs"] as u64);
+        assert_eq!(stats2.dw64OutSegs, mib["OutSegs"] as u64);
+        assert_eq!(stats2.dwActiveOpens, stats.dwActiveOpens);
+        assert_eq!(stats2.dwOutRsts, stats.dwOutRsts);
+    });
+}
+
+#[test]
+fn tcp_statistics_refuse_null_and_other_families() {
+    in_netns(|| {
+        let mut stats = MIB_TCPSTATS::default();
+        let mut stats2 = MIB_TCPSTATS2::default();
+        // SAFETY: NULL pointers on purpose, valid ones otherwise.
+        unsafe {
+            assert_eq!(get_tcp_statistics(ptr::null_mut()), ERROR_INVALID_PARAMETER);
+            assert_eq!(
+                get_tcp_statistics_ex(ptr::null_mut(), AF_INET),
+                ERROR_INVALID_PARAMETER
+            );
+            assert_eq!(
+                get_tcp_statistics_ex2(ptr::null_mut(), AF_INET),
+                ERROR_INVALID_PARAMETER
+            );
+            for af in [0, 1, 11, 22, 24, u32::MAX] {
+                assert_eq!(
+                    get_tcp_statistics_ex(&mut stats, af),
+                    ERROR_INVALID_PARAMETER
+                );
+                assert_eq!(
+                    get_tcp_statistics_ex2(&mut stats2, af),
+                    ERROR_INVALID_PARAMETER
+                );
+            }
+            for af in [AF_INET, winapi::AF_INET6, AF_INET6_LINUX] {
+                assert_eq!(get_tcp_statistics_ex(&mut stats, af), NO_ERROR);
+                assert_eq!(get_tcp_statistics_ex2(&mut stats2, af), NO_ERROR);
+            }
+        }
     });
 }
 
@@ -747,6 +1104,14 @@ fn layout_facts_match_the_rust_types() {
         fact("offsetof(MIB_TCP6ROW_OWNER_PID, dwOwningPid)"),
         offset_of!(MIB_TCP6ROW_OWNER_PID, dwOwningPid)
     );
-    // 12 sizes and 54 field offsets.
-    assert_eq!(winapi::LAYOUT.len(), 12 + 54);
+    assert_eq!(
+        fact("offsetof(MIB_TCPTABLE_OWNER_MODULE, table)"),
+        offset_of!(MIB_TCPTABLE_OWNER_MODULE, table)
+    );
+    assert_eq!(
+        fact("offsetof(MIB_TCPSTATS2, dw64InSegs)"),
+        offset_of!(MIB_TCPSTATS2, dw64InSegs)
+    );
+    // 19 sizes and 108 field offsets.
+    assert_eq!(winapi::LAYOUT.len(), 19 + 108);
 }

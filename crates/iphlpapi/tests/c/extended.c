@@ -1,9 +1,10 @@
 /* extended AF CLASS ORDER [own]
- * Calls GetExtendedTcpTable for family AF (2 or 23) and TCP_TABLE_CLASS
+ * Calls GetExtendedTcpTable for family AF (2, 23 or 10) and TCP_TABLE_CLASS
  * CLASS with bOrder ORDER, growing the buffer as the size protocol asks,
  * and prints "pid P" (its own pid), "code N", then one line per row:
  *   STATE LOCAL_ADDR LOCAL_SCOPE LOCAL_PORT REMOTE_ADDR REMOTE_SCOPE REMOTE_PORT PID
- * (scope and PID are 0 where the table has none). With "own", it first
+ * (scope and PID are 0 where the table has none; OWNER_MODULE rows must
+ * have liCreateTimestamp 0, or the program fails). With "own", it first
  * opens a listener on 127.0.0.1 and connects to it, so the table holds
  * sockets this process owns. */
 #include <arpa/inet.h>
@@ -74,7 +75,23 @@ int main(int argc, char **argv)
         return 0;
     n = *(DWORD *)table;
     for (i = 0; i < n; i++) {
-        if (af == WINAPI_AF_INET && cls <= TCP_TABLE_BASIC_ALL) {
+        if (af == WINAPI_AF_INET && cls >= TCP_TABLE_OWNER_MODULE_LISTENER) {
+            MIB_TCPROW_OWNER_MODULE *r = &((PMIB_TCPTABLE_OWNER_MODULE)table)->table[i];
+            if (r->liCreateTimestamp.QuadPart != 0)
+                return 3;
+            printf("%u", (unsigned)r->dwState);
+            print_end(AF_INET, &r->dwLocalAddr, 0, r->dwLocalPort);
+            print_end(AF_INET, &r->dwRemoteAddr, 0, r->dwRemotePort);
+            printf(" %u\n", (unsigned)r->dwOwningPid);
+        } else if (cls >= TCP_TABLE_OWNER_MODULE_LISTENER) {
+            MIB_TCP6ROW_OWNER_MODULE *r = &((PMIB_TCP6TABLE_OWNER_MODULE)table)->table[i];
+            if (r->liCreateTimestamp.QuadPart != 0)
+                return 3;
+            printf("%u", (unsigned)r->dwState);
+            print_end(AF_INET6, r->ucLocalAddr, r->dwLocalScopeId, r->dwLocalPort);
+            print_end(AF_INET6, r->ucRemoteAddr, r->dwRemoteScopeId, r->dwRemotePort);
+            printf(" %u\n", (unsigned)r->dwOwningPid);
+        } else if (af == WINAPI_AF_INET && cls <= TCP_TABLE_BASIC_ALL) {
             MIB_TCPROW *r = &((PMIB_TCPTABLE)table)->table[i];
             printf("%u", (unsigned)r->dwState);
             print_end(AF_INET, &r->dwLocalAddr, 0, r->dwLocalPort);

@@ -26,10 +26,20 @@ struct api {
     ULONG (*get_table62)(PMIB_TCP6TABLE2, PULONG, BOOL);
     DWORD (*get_extended)(PVOID, PDWORD, BOOL, ULONG, TCP_TABLE_CLASS, ULONG);
     DWORD (*format_error)(DWORD, char *, DWORD);
+    DWORD (*owner_module)(PMIB_TCPROW_OWNER_MODULE, TCPIP_OWNER_MODULE_INFO_CLASS, PVOID, PDWORD);
+    DWORD (*owner_module6)(PMIB_TCP6ROW_OWNER_MODULE, TCPIP_OWNER_MODULE_INFO_CLASS, PVOID,
+                           PDWORD);
+    ULONG (*stats)(PMIB_TCPSTATS);
+    ULONG (*stats_ex)(PMIB_TCPSTATS, ULONG);
+    ULONG (*stats_ex2)(PMIB_TCPSTATS2, ULONG);
 };
 extern struct api header_check_api;
-struct api header_check_api = {SetTcpEntry,   GetTcpTable,         GetTcpTable2,    GetTcp6Table,
-                               GetTcp6Table2, GetExtendedTcpTable, IpHlpFormatError};
+struct api header_check_api = {SetTcpEntry,         GetTcpTable,
+                               GetTcpTable2,        GetTcp6Table,
+                               GetTcp6Table2,       GetExtendedTcpTable,
+                               IpHlpFormatError,    GetOwnerModuleFromTcpEntry,
+                               GetOwnerModuleFromTcp6Entry, GetTcpStatistics,
+                               GetTcpStatisticsEx,  GetTcpStatisticsEx2};
 
 int header_check(void);
 
@@ -45,10 +55,27 @@ int header_check(void)
     MIB_TCPROW_OWNER_PID owner;
     char text[INET6_ADDRSTRLEN];
     struct in_addr v4;
-    TCP_TABLE_CLASS cls = TCP_TABLE_OWNER_PID_ALL;
+    TCP_TABLE_CLASS cls = TCP_TABLE_OWNER_MODULE_ALL;
+    MIB_TCPROW_OWNER_MODULE module;
+    MIB_TCP6ROW_OWNER_MODULE module6;
+    TCPIP_OWNER_MODULE_BASIC_INFO info;
+    MIB_TCPSTATS stats;
+    MIB_TCPSTATS2 stats2;
+    WCHAR name[2] = {'x', 0};
     MIB_TCP_STATE state = MIB_TCP_STATE_DELETE_TCB;
 
     memset(&row, 0, sizeof row);
+    memset(&module, 0, sizeof module);
+    memset(&module6, 0, sizeof module6);
+    memset(&stats, 0, sizeof stats);
+    memset(&stats2, 0, sizeof stats2);
+    module.liCreateTimestamp.QuadPart = 0;
+    module.liCreateTimestamp.u.LowPart = module.liCreateTimestamp.LowPart;
+    module6.OwningModuleInfo[TCPIP_OWNING_MODULE_SIZE - 1] = module.OwningModuleInfo[0];
+    info.pModuleName = name;
+    info.pModulePath = name;
+    stats2.RtoAlgorithm = TcpRtoAlgorithmVanj;
+    stats.dwMaxConn = MIB_TCP_MAXCONN_DYNAMIC;
     memset(&row6, 0, sizeof row6);
     memset(&row62, 0, sizeof row62);
     memset(&owner6, 0, sizeof owner6);
@@ -82,5 +109,7 @@ int header_check(void)
                  NO_ERROR + ERROR_ACCESS_DENIED + ERROR_NOT_SUPPORTED +
                  ERROR_NETWORK_ACCESS_DENIED + ERROR_INVALID_PARAMETER +
                  ERROR_INSUFFICIENT_BUFFER + ERROR_MR_MID_NOT_FOUND + ERROR_NOT_FOUND +
-                 ERROR_GEN_FAILURE);
+                 ERROR_GEN_FAILURE + info.pModulePath[0] + stats.dwRtoAlgorithm +
+                 (DWORD)stats2.dw64InSegs + (DWORD)module6.OwningModuleInfo[0] +
+                 (DWORD)TCPIP_OWNER_MODULE_INFO_BASIC + MIB_TCP_RTO_OTHER);
 }

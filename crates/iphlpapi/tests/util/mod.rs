@@ -62,6 +62,26 @@ pub fn library_dir() -> &'static Path {
     })
 }
 
+/// A directory to link test programs against and run them from: the
+/// built `libiphlpapi.so` under its SONAME, `libiphlpapi.so.0` (the name a
+/// program linked with it asks the loader for), and under
+/// `libiphlpapi.so` (the name `-liphlpapi` finds), as `make install` lays
+/// them out.
+pub fn link_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch().join("lib");
+        std::fs::create_dir_all(&dir).expect("lib dir");
+        let built = library_dir().join("libiphlpapi.so");
+        for name in ["libiphlpapi.so.0", "libiphlpapi.so"] {
+            let link = dir.join(name);
+            std::fs::remove_file(&link).ok();
+            std::os::unix::fs::symlink(&built, &link).expect("symlink the library");
+        }
+        dir
+    })
+}
+
 /// A scratch directory for this test binary's outputs.
 pub fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -116,9 +136,10 @@ pub fn program(name: &str, link: Link) -> PathBuf {
     args.push(c_source(name).display().to_string());
     match link {
         Link::Shared => {
-            args.push(format!("-L{}", lib.display()));
+            let dir = link_dir();
+            args.push(format!("-L{}", dir.display()));
             args.push("-liphlpapi".into());
-            args.push(format!("-Wl,-rpath,{}", lib.display()));
+            args.push(format!("-Wl,-rpath,{}", dir.display()));
         }
         Link::Static => {
             args.push(lib.join("libiphlpapi.a").display().to_string());

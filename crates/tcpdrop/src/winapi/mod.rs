@@ -6,6 +6,10 @@
 //!   [`extended_tcp_table`] return the `GetTcpTable` family's rows as `Vec`s;
 //!   [`get_tcp_table`] and its siblings write the same rows into a caller's
 //!   buffer with the Windows size protocol, ready for a C ABI to wrap.
+//! - [`owner_module()`] (`GetOwnerModuleFromTcpEntry`) names the program of
+//!   a `TCP_TABLE_OWNER_MODULE_*` row's owner.
+//! - [`tcp_statistics`] and [`tcp_statistics2`] (`GetTcpStatistics*`) read
+//!   the namespace's TCP MIB.
 //! - [`Win32Error`] carries a return code and its `FormatMessage` text;
 //!   [`codes`] names the codes.
 //!
@@ -31,12 +35,22 @@
 
 pub mod codes;
 mod error;
+pub mod owner_module;
 mod set_tcp_entry;
+mod stats;
 mod table;
 mod types;
 
 pub use error::Win32Error;
+pub use owner_module::{
+    get_owner_module_from_tcp6_entry, get_owner_module_from_tcp_entry, owner_module, owner_module6,
+    OwnerModule,
+};
 pub use set_tcp_entry::set_tcp_entry;
+pub use stats::{
+    get_tcp_statistics, get_tcp_statistics_ex, get_tcp_statistics_ex2, tcp_statistics,
+    tcp_statistics2,
+};
 pub use table::{
     extended_tcp_table, get_extended_tcp_table, get_tcp6_table, get_tcp6_table2, get_tcp_table,
     get_tcp_table2, tcp6_table, tcp6_table2, tcp_table, tcp_table2, ExtendedTcpTable,

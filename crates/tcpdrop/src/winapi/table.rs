@@ -11,13 +11,14 @@ use std::ops::ControlFlow;
 
 use super::codes::*;
 use super::error::Win32Error;
+use super::owner_module::{module_rows, v4_module_row, v6_module_row};
 use super::types::*;
 use crate::procs::SocketOwners;
 use crate::{Connection, Query, Session, State, StateSet};
 
 /// Which kernel sockets a table holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Table {
+pub(super) enum Table {
     /// `AF_INET` sockets.
     V4,
     /// `AF_INET6` sockets, v4-mapped connections included.
@@ -26,13 +27,14 @@ enum Table {
 
 /// Which states a table holds (`TCP_TABLE_*_LISTENER` / `_CONNECTIONS` / `_ALL`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Select {
+pub(super) enum Select {
     Listeners,
     Connections,
     All,
 }
 
 impl Select {
+    /// The kernel states of the sockets this selection holds.
     fn states(self) -> StateSet {
         match self {
             Select::Listeners => StateSet::only(State::Listen),
@@ -45,9 +47,9 @@ impl Select {
 /// One end of a row, as the numbers `bOrder` compares: the address as a
 /// host-order number, then (IPv6) the scope id, then the port.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-struct End {
+pub(super) struct End {
     addr: u128,
-    scope: u32,
+    pub(super) scope: u32,
     port: u16,
 }
 
@@ -67,34 +69,34 @@ impl End {
     }
 
     /// The IPv4 address in `in_addr` byte order, as a DWORD holds it.
-    fn in_addr(&self) -> u32 {
+    pub(super) fn in_addr(&self) -> u32 {
         u32::from_ne_bytes((self.addr as u32).to_be_bytes())
     }
 
     /// The IPv6 address bytes (`IN6_ADDR`).
-    fn in6_addr(&self) -> [u8; 16] {
+    pub(super) fn in6_addr(&self) -> [u8; 16] {
         self.addr.to_be_bytes()
     }
 
     /// The port as a row holds it: network order in the low 16 bits.
-    fn port_dword(&self) -> u32 {
+    pub(super) fn port_dword(&self) -> u32 {
         u32::from(self.port.to_be())
     }
 }
 
 /// A socket as every row type is built from it.
 #[derive(Clone, Copy, Debug)]
-struct Entry {
-    local: End,
-    remote: End,
-    state: u32,
-    inode: u32,
-    pid: u32,
+pub(super) struct Entry {
+    pub(super) local: End,
+    pub(super) remote: End,
+    pub(super) state: u32,
+    pub(super) inode: u32,
+    pub(super) pid: u32,
 }
 
 /// The sockets of one table, in the kernel's order or, with `order`,
 /// sorted as `bOrder` asks; with `pids`, their owning processes.
-fn entries(
+pub(super) fn entries(
     table: Table,
     select: Select,
     order: bool,
@@ -275,6 +277,21 @@ pub enum ExtendedTcpTable {
     Basic6(Vec<MIB_TCP6ROW>),
     /// `AF_INET6`, `TCP_TABLE_OWNER_PID_*`: `MIB_TCP6TABLE_OWNER_PID` rows.
     OwnerPid6(Vec<MIB_TCP6ROW_OWNER_PID>),
+    /// `AF_INET`, `TCP_TABLE_OWNER_MODULE_*`: `MIB_TCPTABLE_OWNER_MODULE` rows.
+    OwnerModule(Vec<MIB_TCPROW_OWNER_MODULE>),
+    /// `AF_INET6`, `TCP_TABLE_OWNER_MODULE_*`: `MIB_TCP6TABLE_OWNER_MODULE` rows.
+    OwnerModule6(Vec<MIB_TCP6ROW_OWNER_MODULE>),
+}
+
+/// What a `TCP_TABLE_CLASS` says about owners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    /// `TCP_TABLE_BASIC_*`: none.
+    None,
+    /// `TCP_TABLE_OWNER_PID_*`: the owning pid.
+    Pid,
+    /// `TCP_TABLE_OWNER_MODULE_*`: the owning pid and its module information.
+    Module,
 }
 
 impl ExtendedTcpTable {
@@ -285,6 +302,8 @@ impl ExtendedTcpTable {
             ExtendedTcpTable::OwnerPid(r) => r.len(),
             ExtendedTcpTable::Basic6(r) => r.len(),
             ExtendedTcpTable::OwnerPid6(r) => r.len(),
+            ExtendedTcpTable::OwnerModule(r) => r.len(),
+            ExtendedTcpTable::OwnerModule6(r) => r.len(),
         }
     }
 
@@ -294,45 +313,65 @@ impl ExtendedTcpTable {
     }
 }
 
+/// The table a family argument names: [`AF_INET`] (2), or `AF_INET6` as
+/// Windows (23, [`AF_INET6`]) or Linux (10, [`AF_INET6_LINUX`]) numbers it;
+/// any other is `ERROR_INVALID_PARAMETER`.
+pub(super) fn table_of(af: u32) -> Result<Table, Win32Error> {
+    match af {
+        AF_INET => Ok(Table::V4),
+        AF_INET6 | AF_INET6_LINUX => Ok(Table::V6),
+        _ => Err(Win32Error(ERROR_INVALID_PARAMETER)),
+    }
+}
+
 /// `GetExtendedTcpTable` without the buffer: the table of family `af`
-/// ([`AF_INET`] or Windows' [`AF_INET6`], 23) and class `class`
-/// (`TCP_TABLE_*`).
+/// ([`AF_INET`], or `AF_INET6` as Windows numbers it, 23, or Linux, 10)
+/// and class `class` (`TCP_TABLE_*`).
 ///
-/// `TCP_TABLE_OWNER_MODULE_*` (6–8) is `ERROR_NOT_SUPPORTED` (50): Linux
-/// has no owning-module information. Any other family or class is
-/// `ERROR_INVALID_PARAMETER` (87).
+/// `TCP_TABLE_OWNER_MODULE_*` (6–8) rows carry the owning pid and what
+/// [`owner_module`](mod@super::owner_module) needs to name the owner's program;
+/// their `liCreateTimestamp` is 0 (Linux keeps no creation time). Any other
+/// family or class is `ERROR_INVALID_PARAMETER` (87).
 #[doc(alias = "GetExtendedTcpTable")]
 pub fn extended_tcp_table(
     order: bool,
     af: u32,
     class: u32,
 ) -> Result<ExtendedTcpTable, Win32Error> {
-    let table = match af {
-        AF_INET => Table::V4,
-        AF_INET6 => Table::V6,
+    let table = table_of(af)?;
+    let (select, owner) = match class {
+        TCP_TABLE_BASIC_LISTENER => (Select::Listeners, Owner::None),
+        TCP_TABLE_BASIC_CONNECTIONS => (Select::Connections, Owner::None),
+        TCP_TABLE_BASIC_ALL => (Select::All, Owner::None),
+        TCP_TABLE_OWNER_PID_LISTENER => (Select::Listeners, Owner::Pid),
+        TCP_TABLE_OWNER_PID_CONNECTIONS => (Select::Connections, Owner::Pid),
+        TCP_TABLE_OWNER_PID_ALL => (Select::All, Owner::Pid),
+        TCP_TABLE_OWNER_MODULE_LISTENER => (Select::Listeners, Owner::Module),
+        TCP_TABLE_OWNER_MODULE_CONNECTIONS => (Select::Connections, Owner::Module),
+        TCP_TABLE_OWNER_MODULE_ALL => (Select::All, Owner::Module),
         _ => return Err(Win32Error(ERROR_INVALID_PARAMETER)),
     };
-    let (select, pids) = match class {
-        TCP_TABLE_BASIC_LISTENER => (Select::Listeners, false),
-        TCP_TABLE_BASIC_CONNECTIONS => (Select::Connections, false),
-        TCP_TABLE_BASIC_ALL => (Select::All, false),
-        TCP_TABLE_OWNER_PID_LISTENER => (Select::Listeners, true),
-        TCP_TABLE_OWNER_PID_CONNECTIONS => (Select::Connections, true),
-        TCP_TABLE_OWNER_PID_ALL => (Select::All, true),
-        TCP_TABLE_OWNER_MODULE_LISTENER..=TCP_TABLE_OWNER_MODULE_ALL => {
-            return Err(Win32Error(ERROR_NOT_SUPPORTED))
+    Ok(match (table, owner) {
+        (Table::V4, Owner::None) => {
+            ExtendedTcpTable::Basic(rows(table, select, order, false, v4_row)?)
         }
-        _ => return Err(Win32Error(ERROR_INVALID_PARAMETER)),
-    };
-    Ok(match (table, pids) {
-        (Table::V4, false) => ExtendedTcpTable::Basic(rows(table, select, order, false, v4_row)?),
-        (Table::V4, true) => {
+        (Table::V4, Owner::Pid) => {
             ExtendedTcpTable::OwnerPid(rows(table, select, order, true, v4_owner_row)?)
         }
-        (Table::V6, false) => ExtendedTcpTable::Basic6(rows(table, select, order, false, v6_row)?),
-        (Table::V6, true) => {
+        (Table::V4, Owner::Module) => ExtendedTcpTable::OwnerModule(module_rows(
+            &entries(table, select, order, true)?,
+            v4_module_row,
+        )),
+        (Table::V6, Owner::None) => {
+            ExtendedTcpTable::Basic6(rows(table, select, order, false, v6_row)?)
+        }
+        (Table::V6, Owner::Pid) => {
             ExtendedTcpTable::OwnerPid6(rows(table, select, order, true, v6_owner_row)?)
         }
+        (Table::V6, Owner::Module) => ExtendedTcpTable::OwnerModule6(module_rows(
+            &entries(table, select, order, true)?,
+            v6_module_row,
+        )),
     })
 }
 
@@ -370,6 +409,9 @@ unsafe fn deliver<R: Copy>(
     // rows are plain `repr(C)` integers and the source is a live Vec that
     // cannot overlap the caller's buffer.
     unsafe {
+        // The bytes between the count and the rows (4 of them before 8-byte
+        // aligned rows) are padding: zeroed, not left as the caller's.
+        core::ptr::write_bytes(table, 0, rows_at);
         table.cast::<u32>().write_unaligned(entries);
         core::ptr::copy_nonoverlapping(rows.as_ptr().cast::<u8>(), table.add(rows_at), bytes);
         size.write_unaligned(needed);
@@ -476,8 +518,8 @@ pub unsafe fn get_tcp6_table2(table: *mut MIB_TCP6TABLE2, size: *mut u32, order:
 /// the table type the class names, with [`get_tcp_table`]'s size protocol.
 ///
 /// `size` NULL, `reserved` ≠ 0, a family other than [`AF_INET`] (2) and
-/// [`AF_INET6`] (23), or an unknown class → 87; `TCP_TABLE_OWNER_MODULE_*`
-/// → 50.
+/// `AF_INET6` (Windows' 23 or Linux's 10), or an unknown class → 87. The
+/// `TCP_TABLE_OWNER_MODULE_*` tables hold their rows from offset 8.
 ///
 /// # Safety
 ///
@@ -526,6 +568,28 @@ pub unsafe fn get_extended_tcp_table(
                     table,
                     size,
                     offset_of!(MIB_TCP6TABLE_OWNER_PID, table),
+                    Ok(rows),
+                )
+            }
+        }
+        ExtendedTcpTable::OwnerModule(rows) => {
+            // SAFETY: forwarded from this function's contract.
+            unsafe {
+                deliver(
+                    table,
+                    size,
+                    offset_of!(MIB_TCPTABLE_OWNER_MODULE, table),
+                    Ok(rows),
+                )
+            }
+        }
+        ExtendedTcpTable::OwnerModule6(rows) => {
+            // SAFETY: forwarded from this function's contract.
+            unsafe {
+                deliver(
+                    table,
+                    size,
+                    offset_of!(MIB_TCP6TABLE_OWNER_MODULE, table),
                     Ok(rows),
                 )
             }

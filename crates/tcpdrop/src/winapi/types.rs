@@ -14,9 +14,12 @@ pub const ANY_SIZE: usize = 1;
 
 /// `AF_INET`, as `GetExtendedTcpTable` takes it.
 pub const AF_INET: u32 = 2;
-/// `AF_INET6` as Windows numbers it (23, not Linux's 10), as
-/// `GetExtendedTcpTable` takes it.
+/// `AF_INET6` as Windows numbers it (23). The calls that take a family
+/// accept it and Linux's own [`AF_INET6_LINUX`] alike.
 pub const AF_INET6: u32 = 23;
+/// `AF_INET6` as Linux numbers it (10): what a Windows program compiled on
+/// Linux passes when it takes `AF_INET6` from the system's socket headers.
+pub const AF_INET6_LINUX: u32 = 10;
 
 /// `MIB_TCP_STATE_CLOSED`.
 pub const MIB_TCP_STATE_CLOSED: u32 = 1;
@@ -57,12 +60,28 @@ pub const TCP_TABLE_OWNER_PID_LISTENER: u32 = 3;
 pub const TCP_TABLE_OWNER_PID_CONNECTIONS: u32 = 4;
 /// `TCP_TABLE_OWNER_PID_ALL`: the same, every socket.
 pub const TCP_TABLE_OWNER_PID_ALL: u32 = 5;
-/// `TCP_TABLE_OWNER_MODULE_LISTENER`: not supported (`ERROR_NOT_SUPPORTED`).
+/// `TCP_TABLE_OWNER_MODULE_LISTENER`: `MIB_TCPTABLE_OWNER_MODULE` /
+/// `MIB_TCP6TABLE_OWNER_MODULE` of LISTEN sockets.
 pub const TCP_TABLE_OWNER_MODULE_LISTENER: u32 = 6;
-/// `TCP_TABLE_OWNER_MODULE_CONNECTIONS`: not supported (`ERROR_NOT_SUPPORTED`).
+/// `TCP_TABLE_OWNER_MODULE_CONNECTIONS`: the same, every socket but the listeners.
 pub const TCP_TABLE_OWNER_MODULE_CONNECTIONS: u32 = 7;
-/// `TCP_TABLE_OWNER_MODULE_ALL`: not supported (`ERROR_NOT_SUPPORTED`).
+/// `TCP_TABLE_OWNER_MODULE_ALL`: the same, every socket.
 pub const TCP_TABLE_OWNER_MODULE_ALL: u32 = 8;
+
+/// `TCPIP_OWNER_MODULE_INFO_BASIC`: the one `TCPIP_OWNER_MODULE_INFO_CLASS`,
+/// asking `GetOwnerModuleFromTcpEntry` for a
+/// [`TCPIP_OWNER_MODULE_BASIC_INFO`].
+pub const TCPIP_OWNER_MODULE_INFO_BASIC: u32 = 0;
+/// `TCPIP_OWNING_MODULE_SIZE`: the length of `OwningModuleInfo`, in
+/// `ULONGLONG`s.
+pub const TCPIP_OWNING_MODULE_SIZE: usize = 16;
+
+/// `MIB_TCP_RTO_OTHER`: the `TCP_RTO_ALGORITHM` value for "none of the
+/// others"; Linux's TCP MIB reports 1 (RFC 2012's `other`).
+pub const MIB_TCP_RTO_OTHER: u32 = 1;
+/// `MIB_TCP_MAXCONN_DYNAMIC` (-1 as a DWORD): the number of connections is
+/// limited only by resources, as Linux's `MaxConn` -1 says.
+pub const MIB_TCP_MAXCONN_DYNAMIC: u32 = u32::MAX;
 
 /// `TcpConnectionOffloadStateInHost`: the only offload state Linux reports.
 pub const TCP_CONNECTION_OFFLOAD_STATE_IN_HOST: u32 = 0;
@@ -251,6 +270,166 @@ pub struct MIB_TCP6TABLE2 {
     pub table: [MIB_TCP6ROW2; ANY_SIZE],
 }
 
+/// `MIB_TCPROW_OWNER_MODULE`: [`MIB_TCPROW_OWNER_PID`], a creation time
+/// and the owner's module information, 160 bytes, 8-byte aligned.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MIB_TCPROW_OWNER_MODULE {
+    /// A `MIB_TCP_STATE_*` value.
+    pub dwState: u32,
+    /// Local IPv4 address, network byte order.
+    pub dwLocalAddr: u32,
+    /// Local port, network byte order in the low 16 bits.
+    pub dwLocalPort: u32,
+    /// Remote IPv4 address, network byte order.
+    pub dwRemoteAddr: u32,
+    /// Remote port, network byte order in the low 16 bits.
+    pub dwRemotePort: u32,
+    /// The owning process (0: none, or not visible to the caller).
+    pub dwOwningPid: u32,
+    /// `LARGE_INTEGER` creation time of the connection. Always 0: Linux
+    /// keeps no creation time for a socket, and no other time is the
+    /// connection's.
+    pub liCreateTimestamp: i64,
+    /// Opaque to callers: what `GetOwnerModuleFromTcpEntry` needs to find
+    /// the owner again (see [`owner_module`](mod@super::owner_module)).
+    pub OwningModuleInfo: [u64; TCPIP_OWNING_MODULE_SIZE],
+}
+
+/// `MIB_TCPTABLE_OWNER_MODULE`: `dwNumEntries` [`MIB_TCPROW_OWNER_MODULE`]s,
+/// from offset 8 (the rows are 8-byte aligned).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MIB_TCPTABLE_OWNER_MODULE {
+    /// How many rows follow.
+    pub dwNumEntries: u32,
+    /// The rows; the buffer holds `dwNumEntries` of them.
+    pub table: [MIB_TCPROW_OWNER_MODULE; ANY_SIZE],
+}
+
+/// `MIB_TCP6ROW_OWNER_MODULE`: [`MIB_TCP6ROW_OWNER_PID`], a creation time
+/// and the owner's module information, 192 bytes, 8-byte aligned.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MIB_TCP6ROW_OWNER_MODULE {
+    /// Local address.
+    pub ucLocalAddr: [u8; 16],
+    /// Local scope id.
+    pub dwLocalScopeId: u32,
+    /// Local port, network byte order in the low 16 bits.
+    pub dwLocalPort: u32,
+    /// Remote address, all zero for a listener.
+    pub ucRemoteAddr: [u8; 16],
+    /// Remote scope id.
+    pub dwRemoteScopeId: u32,
+    /// Remote port, network byte order in the low 16 bits.
+    pub dwRemotePort: u32,
+    /// A `MIB_TCP_STATE_*` value.
+    pub dwState: u32,
+    /// The owning process (0: none, or not visible to the caller).
+    pub dwOwningPid: u32,
+    /// Always 0, as in [`MIB_TCPROW_OWNER_MODULE::liCreateTimestamp`].
+    pub liCreateTimestamp: i64,
+    /// Opaque to callers, as in [`MIB_TCPROW_OWNER_MODULE::OwningModuleInfo`].
+    pub OwningModuleInfo: [u64; TCPIP_OWNING_MODULE_SIZE],
+}
+
+/// `MIB_TCP6TABLE_OWNER_MODULE`: `dwNumEntries`
+/// [`MIB_TCP6ROW_OWNER_MODULE`]s, from offset 8.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MIB_TCP6TABLE_OWNER_MODULE {
+    /// How many rows follow.
+    pub dwNumEntries: u32,
+    /// The rows; the buffer holds `dwNumEntries` of them.
+    pub table: [MIB_TCP6ROW_OWNER_MODULE; ANY_SIZE],
+}
+
+/// `TCPIP_OWNER_MODULE_BASIC_INFO`: two pointers to NUL-terminated
+/// UTF-16 strings (`WCHAR`), which `GetOwnerModuleFromTcpEntry` writes into
+/// the caller's buffer right after this structure.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TCPIP_OWNER_MODULE_BASIC_INFO {
+    /// The module name: the owner's command name (`/proc/PID/comm`).
+    pub pModuleName: *mut u16,
+    /// The module path: the owner's executable (`/proc/PID/exe`).
+    pub pModulePath: *mut u16,
+}
+
+/// `MIB_TCPSTATS` (`MIB_TCPSTATS_LH`): the TCP MIB, 32-bit counters, 60 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MIB_TCPSTATS {
+    /// `dwRtoAlgorithm` (`RtoAlgorithm`): a `MIB_TCP_RTO_*` value.
+    pub dwRtoAlgorithm: u32,
+    /// Minimum retransmission time-out, milliseconds.
+    pub dwRtoMin: u32,
+    /// Maximum retransmission time-out, milliseconds.
+    pub dwRtoMax: u32,
+    /// Connection limit; [`MIB_TCP_MAXCONN_DYNAMIC`] for none.
+    pub dwMaxConn: u32,
+    /// Active opens (connects).
+    pub dwActiveOpens: u32,
+    /// Passive opens (accepts).
+    pub dwPassiveOpens: u32,
+    /// Failed connection attempts.
+    pub dwAttemptFails: u32,
+    /// Established connections reset.
+    pub dwEstabResets: u32,
+    /// Connections now ESTABLISHED or CLOSE-WAIT.
+    pub dwCurrEstab: u32,
+    /// Segments received.
+    pub dwInSegs: u32,
+    /// Segments sent, retransmissions excluded.
+    pub dwOutSegs: u32,
+    /// Segments retransmitted.
+    pub dwRetransSegs: u32,
+    /// Segments received in error.
+    pub dwInErrs: u32,
+    /// Segments sent with RST.
+    pub dwOutRsts: u32,
+    /// Connections present, in every state but LISTEN.
+    pub dwNumConns: u32,
+}
+
+/// `MIB_TCPSTATS2`: [`MIB_TCPSTATS`] with 64-bit segment counters, 72 bytes,
+/// 8-byte aligned.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MIB_TCPSTATS2 {
+    /// `TCP_RTO_ALGORITHM`: a `MIB_TCP_RTO_*` value.
+    pub RtoAlgorithm: u32,
+    /// Minimum retransmission time-out, milliseconds.
+    pub dwRtoMin: u32,
+    /// Maximum retransmission time-out, milliseconds.
+    pub dwRtoMax: u32,
+    /// Connection limit; [`MIB_TCP_MAXCONN_DYNAMIC`] for none.
+    pub dwMaxConn: u32,
+    /// Active opens (connects).
+    pub dwActiveOpens: u32,
+    /// Passive opens (accepts).
+    pub dwPassiveOpens: u32,
+    /// Failed connection attempts.
+    pub dwAttemptFails: u32,
+    /// Established connections reset.
+    pub dwEstabResets: u32,
+    /// Connections now ESTABLISHED or CLOSE-WAIT.
+    pub dwCurrEstab: u32,
+    /// Segments received.
+    pub dw64InSegs: u64,
+    /// Segments sent, retransmissions excluded.
+    pub dw64OutSegs: u64,
+    /// Segments retransmitted.
+    pub dwRetransSegs: u32,
+    /// Segments received in error.
+    pub dwInErrs: u32,
+    /// Segments sent with RST.
+    pub dwOutRsts: u32,
+    /// Connections present, in every state but LISTEN.
+    pub dwNumConns: u32,
+}
+
 /// A size or offset of one of the structures, as a C program sees it.
 /// The `iphlpapi` crate's tests compare this list with `sizeof`/`offsetof`
 /// of the C header.
@@ -263,12 +442,13 @@ pub struct LayoutFact {
 }
 
 macro_rules! layout {
-    ($( $ty:ident = $size:literal { $( $field:ident @ $off:literal ),* $(,)? } )*) => {
+    ($( $ty:ident = $size:literal / $align:literal { $( $field:ident @ $off:literal ),* $(,)? } )*) => {
         // Checked at compile time: a wrong layout does not build.
         $(
             const _: () = assert!(size_of::<$ty>() == $size);
-            // Rows and tables are DWORD-aligned, so a table's rows start at 4.
-            const _: () = assert!(align_of::<$ty>() == 4);
+            // A table's rows start at its rows' alignment: 4, or 8 for the
+            // rows holding 64-bit members.
+            const _: () = assert!(align_of::<$ty>() == $align);
             $( const _: () = assert!(offset_of!($ty, $field) == $off); )*
         )*
 
@@ -287,34 +467,58 @@ macro_rules! layout {
 }
 
 layout! {
-    MIB_TCPROW = 20 {
+    MIB_TCPROW = 20 / 4 {
         dwState @ 0, dwLocalAddr @ 4, dwLocalPort @ 8, dwRemoteAddr @ 12, dwRemotePort @ 16,
     }
-    MIB_TCPTABLE = 24 { dwNumEntries @ 0, table @ 4 }
-    MIB_TCPROW_OWNER_PID = 24 {
+    MIB_TCPTABLE = 24 / 4 { dwNumEntries @ 0, table @ 4 }
+    MIB_TCPROW_OWNER_PID = 24 / 4 {
         dwState @ 0, dwLocalAddr @ 4, dwLocalPort @ 8, dwRemoteAddr @ 12, dwRemotePort @ 16,
         dwOwningPid @ 20,
     }
-    MIB_TCPTABLE_OWNER_PID = 28 { dwNumEntries @ 0, table @ 4 }
-    MIB_TCPROW2 = 28 {
+    MIB_TCPTABLE_OWNER_PID = 28 / 4 { dwNumEntries @ 0, table @ 4 }
+    MIB_TCPROW2 = 28 / 4 {
         dwState @ 0, dwLocalAddr @ 4, dwLocalPort @ 8, dwRemoteAddr @ 12, dwRemotePort @ 16,
         dwOwningPid @ 20, dwOffloadState @ 24,
     }
-    MIB_TCPTABLE2 = 32 { dwNumEntries @ 0, table @ 4 }
-    MIB_TCP6ROW = 52 {
+    MIB_TCPTABLE2 = 32 / 4 { dwNumEntries @ 0, table @ 4 }
+    MIB_TCP6ROW = 52 / 4 {
         State @ 0, LocalAddr @ 4, dwLocalScopeId @ 20, dwLocalPort @ 24, RemoteAddr @ 28,
         dwRemoteScopeId @ 44, dwRemotePort @ 48,
     }
-    MIB_TCP6TABLE = 56 { dwNumEntries @ 0, table @ 4 }
-    MIB_TCP6ROW_OWNER_PID = 56 {
+    MIB_TCP6TABLE = 56 / 4 { dwNumEntries @ 0, table @ 4 }
+    MIB_TCP6ROW_OWNER_PID = 56 / 4 {
         ucLocalAddr @ 0, dwLocalScopeId @ 16, dwLocalPort @ 20, ucRemoteAddr @ 24,
         dwRemoteScopeId @ 40, dwRemotePort @ 44, dwState @ 48, dwOwningPid @ 52,
     }
-    MIB_TCP6TABLE_OWNER_PID = 60 { dwNumEntries @ 0, table @ 4 }
-    MIB_TCP6ROW2 = 60 {
+    MIB_TCP6TABLE_OWNER_PID = 60 / 4 { dwNumEntries @ 0, table @ 4 }
+    MIB_TCP6ROW2 = 60 / 4 {
         LocalAddr @ 0, dwLocalScopeId @ 16, dwLocalPort @ 20, RemoteAddr @ 24,
         dwRemoteScopeId @ 40, dwRemotePort @ 44, State @ 48, dwOwningPid @ 52,
         dwOffloadState @ 56,
     }
-    MIB_TCP6TABLE2 = 64 { dwNumEntries @ 0, table @ 4 }
+    MIB_TCP6TABLE2 = 64 / 4 { dwNumEntries @ 0, table @ 4 }
+    MIB_TCPROW_OWNER_MODULE = 160 / 8 {
+        dwState @ 0, dwLocalAddr @ 4, dwLocalPort @ 8, dwRemoteAddr @ 12, dwRemotePort @ 16,
+        dwOwningPid @ 20, liCreateTimestamp @ 24, OwningModuleInfo @ 32,
+    }
+    MIB_TCPTABLE_OWNER_MODULE = 168 / 8 { dwNumEntries @ 0, table @ 8 }
+    MIB_TCP6ROW_OWNER_MODULE = 192 / 8 {
+        ucLocalAddr @ 0, dwLocalScopeId @ 16, dwLocalPort @ 20, ucRemoteAddr @ 24,
+        dwRemoteScopeId @ 40, dwRemotePort @ 44, dwState @ 48, dwOwningPid @ 52,
+        liCreateTimestamp @ 56, OwningModuleInfo @ 64,
+    }
+    MIB_TCP6TABLE_OWNER_MODULE = 200 / 8 { dwNumEntries @ 0, table @ 8 }
+    TCPIP_OWNER_MODULE_BASIC_INFO = 16 / 8 { pModuleName @ 0, pModulePath @ 8 }
+    MIB_TCPSTATS = 60 / 4 {
+        dwRtoAlgorithm @ 0, dwRtoMin @ 4, dwRtoMax @ 8, dwMaxConn @ 12, dwActiveOpens @ 16,
+        dwPassiveOpens @ 20, dwAttemptFails @ 24, dwEstabResets @ 28, dwCurrEstab @ 32,
+        dwInSegs @ 36, dwOutSegs @ 40, dwRetransSegs @ 44, dwInErrs @ 48, dwOutRsts @ 52,
+        dwNumConns @ 56,
+    }
+    MIB_TCPSTATS2 = 72 / 8 {
+        RtoAlgorithm @ 0, dwRtoMin @ 4, dwRtoMax @ 8, dwMaxConn @ 12, dwActiveOpens @ 16,
+        dwPassiveOpens @ 20, dwAttemptFails @ 24, dwEstabResets @ 28, dwCurrEstab @ 32,
+        dw64InSegs @ 40, dw64OutSegs @ 48, dwRetransSegs @ 56, dwInErrs @ 60, dwOutRsts @ 64,
+        dwNumConns @ 68,
+    }
 }
