@@ -14,17 +14,20 @@ const KEPT: usize = 40;
 pub fn shorten(message: &str) -> String {
     let mut out = String::with_capacity(message.len().min(1024));
     let mut rest = message;
+    // A quote opens an echo only where a word starts (not `users' files`).
+    let mut at_word_start = true;
     while !rest.is_empty() {
         // The next piece: a quoted span, a run of spaces, or a word.
-        let len = if let Some(inner) = rest.strip_prefix('\'') {
+        let len = if let (true, Some(inner)) = (at_word_start, rest.strip_prefix('\'')) {
             inner.find('\'').map_or(rest.len(), |end| end + 2)
         } else if rest.starts_with(' ') {
             rest.find(|c| c != ' ').unwrap_or(rest.len())
         } else {
-            rest.find([' ', '\'']).unwrap_or(rest.len())
+            rest.find(' ').unwrap_or(rest.len())
         };
         let (piece, after) = rest.split_at(len);
         out.push_str(&cut(piece));
+        at_word_start = piece.ends_with(' ');
         rest = after;
     }
     out
@@ -53,6 +56,8 @@ mod tests {
             "",
             "a  b",
             "it's",
+            "other users' processes need CAP_SYS_PTRACE; a 'quoted' word",
+            "(the 'word' in parentheses)",
         ] {
             assert_eq!(shorten(m), m);
         }
@@ -61,7 +66,9 @@ mod tests {
     #[test]
     fn long_echoes_are_cut_and_the_rest_kept() {
         let long = "a".repeat(100_000);
-        let m = shorten(&format!("'{long}' is not an IP address (give a numeric address)"));
+        let m = shorten(&format!(
+            "'{long}' is not an IP address (give a numeric address)"
+        ));
         assert_eq!(
             m,
             format!(

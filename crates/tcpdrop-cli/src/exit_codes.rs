@@ -28,8 +28,8 @@ macro_rules! help_table {
   2  bad usage or input; nothing was touched
   3  some drops failed
   4  permission denied: dropping needs CAP_NET_ADMIN (run as root); or
-     nothing matched --pid/--process while some owners could not be read
-     (needs CAP_SYS_PTRACE, or root)
+     nothing matched --pid or --process while some owners could not be
+     read (needs CAP_SYS_PTRACE, or root)
   5  the kernel cannot destroy sockets (needs CONFIG_INET_DIAG_DESTROY=y)
   6  the output could not be written (e.g. disk full); the drops chosen
      were still made, as the summary on stderr says"

@@ -342,7 +342,10 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     );
     printer.netns_column = cli.all_netns;
     if cli.all_netns {
-        let widest = spaces.iter().filter_map(|s| s.label.as_deref()).map(str::len);
+        let widest = spaces
+            .iter()
+            .filter_map(|s| s.label.as_deref())
+            .map(str::len);
         printer.pad_netns(widest.max().unwrap_or(0));
     }
     printer.owners_column = cli.processes;
@@ -445,8 +448,10 @@ fn list<W: Write>(
                 return Err(err.into());
             }
         }
-        printer.finish()?;
     }
+    // Once, after every namespace: the look-ahead sizes the columns of
+    // their rows together.
+    printer.finish()?;
     if cli.dry_run {
         eprintln!("would drop {shown_total}");
     }
@@ -530,9 +535,7 @@ fn drop_space<W: Write>(
         }
         // When the kernel refused the very first drop for lack of privilege
         // or support, nothing is dropped and one line says why.
-        if quiet
-            || failed.is_some()
-            || (refusal && dropped == 0 && gone == 0 && !printer.is_json())
+        if quiet || failed.is_some() || (refusal && dropped == 0 && gone == 0 && !printer.is_json())
         {
             return;
         }

@@ -220,8 +220,14 @@ mod tests {
             ("10.0.0.1%lo 80 10.0.0.2 9", "IPv6 addresses only"),
             ("example.com 80 10.0.0.2 9", "not an IP address"),
             ("1 2 3 4 5", "5 words"),
-            ("10.0.0.1 080 10.0.0.2 5000", "port '080' has a leading zero: write it as 80"),
-            ("10.0.0.1:80 10.0.0.2:00", "port '00' has a leading zero: write it as 0"),
+            (
+                "10.0.0.1 080 10.0.0.2 5000",
+                "port '080' has a leading zero: write it as 80",
+            ),
+            (
+                "10.0.0.1:80 10.0.0.2:00",
+                "port '00' has a leading zero: write it as 0",
+            ),
         ];
         for (input, want) in cases {
             let err = parse(&words(input)).unwrap_err();
