@@ -15,4 +15,5 @@ mod list;
 mod netns;
 mod owners;
 mod privilege;
+mod vs_ss;
 mod watch;
