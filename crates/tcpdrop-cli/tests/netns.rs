@@ -143,16 +143,16 @@ fn all_netns_rows_line_up_whatever_their_namespaces_labels() {
     }
     in_netns(|| {
         // A short name, listed before the long /proc/PID/ns/net of the
-        // caller's namespace, with short IPv4 ends there and long IPv6
+        // caller's namespace, with short IPv6 ends there and longer IPv4
         // ones here.
         let short = NamedNetns::with_name(&format!("td{}", std::process::id()));
         let (listener_short, _pair_short) = short.run(|| {
-            let listener = listen("127.0.0.1:0");
+            let listener = listen("[::1]:0");
             let pair = connect(&listener);
             (listener, pair)
         });
         let port = listener_short.local_addr().unwrap().port();
-        let listener_here = listen(&format!("[::1]:{port}"));
+        let listener_here = listen(&format!("127.0.0.1:{port}"));
         let _pair_here = connect(&listener_here);
         let run = tcpdrop(&["--all-netns", "-l", &format!("sport = :{port}")]);
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -162,20 +162,44 @@ fn all_netns_rows_line_up_whatever_their_namespaces_labels() {
         assert!(lines.iter().any(|l| l.starts_with("/proc/")));
         // Where the State column and the Remote column start, on each row
         // (Recv-Q and Send-Q are right-aligned, so their starts vary).
-        let starts: std::collections::BTreeSet<(usize, usize)> = lines
-            .iter()
-            .map(|line| {
-                let mut starts = Vec::new();
-                let mut in_word = false;
-                for (i, c) in line.char_indices() {
-                    if c != ' ' && !in_word {
-                        starts.push(i);
-                    }
-                    in_word = c != ' ';
-                }
-                (starts[1], starts[5])
-            })
-            .collect();
-        assert_eq!(starts.len(), 1, "misaligned:\n{}", run.stdout);
+        assert_eq!(
+            column_starts(&lines, &[1, 5]).len(),
+            1,
+            "misaligned:\n{}",
+            run.stdout
+        );
+
+        // A drop prints each namespace's rows as soon as they are known,
+        // so only a namespace column sized before the first row aligns them.
+        let run = tcpdrop(&["--all-netns", &format!("sport = :{port}")]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert!(lines.len() >= 4, "{}", run.stdout);
+        // Result and State.
+        assert_eq!(
+            column_starts(&lines, &[1, 2]).len(),
+            1,
+            "misaligned:\n{}",
+            run.stdout
+        );
     });
+}
+
+/// The distinct byte offsets at which the words numbered `words` start,
+/// over `lines`: one entry when the columns line up.
+fn column_starts(lines: &[&str], words: &[usize]) -> std::collections::BTreeSet<Vec<usize>> {
+    lines
+        .iter()
+        .map(|line| {
+            let mut starts = Vec::new();
+            let mut in_word = false;
+            for (i, c) in line.char_indices() {
+                if c != ' ' && !in_word {
+                    starts.push(i);
+                }
+                in_word = c != ' ';
+            }
+            words.iter().map(|&w| starts[w]).collect()
+        })
+        .collect()
 }
