@@ -24,7 +24,9 @@ macro_rules! help_table {
     () => {
         "Exit status:
   0  success (-l without a selection: also when there is nothing to list)
-  1  nothing matched (for a tuple: no such connection)
+  1  nothing matched: a drop, a dry run, or -l with a selection (a filter,
+     tuple, -s, -4, -6, --pid, --process, --uid); for a tuple: no such
+     connection
   2  bad usage or input; nothing was touched
   3  some drops failed
   4  permission denied: dropping needs CAP_NET_ADMIN (run as root); or
