@@ -202,8 +202,11 @@ pub struct Cli {
     pub generate: Option<String>,
 
     /// The connection to drop: LADDR LPORT RADDR RPORT, or LADDR:LPORT
-    /// RADDR:RPORT (IPv6 as [ADDR]:PORT, with %SCOPE if link-local); or an
-    /// ss filter expression.
+    /// RADDR:RPORT (IPv6 as [ADDR]:PORT, with %SCOPE if link-local: an
+    /// interface name or index of this namespace); or an ss filter
+    /// expression. A connection's port is decimal without leading zeros
+    /// (080 is refused; in a filter, as in ss, 010 is octal 8 and 080 an
+    /// error).
     ///
     /// FILTER is ss's language: state/exclude words, then conditions src,
     /// dst, sport, dport joined by and, or, not and parentheses; `state
