@@ -2,10 +2,11 @@
 //! argument of 100 KB must not come back whole. Every message goes through
 //! [`shorten`] on its way to stderr.
 
-/// Longest echo kept whole, in characters.
-const LONGEST: usize = 64;
+/// Longest echo kept whole, in characters: a long filter expression is
+/// still quoted whole.
+const LONGEST: usize = 160;
 /// How much of a longer one is kept.
-const KEPT: usize = 40;
+const KEPT: usize = 60;
 
 /// `message` with every overlong echo cut: a quoted span (`'...'`) or a
 /// word longer than [`LONGEST`] characters keeps its first [`KEPT`] and
@@ -58,6 +59,8 @@ mod tests {
             "it's",
             "other users' processes need CAP_SYS_PTRACE; a 'quoted' word",
             "(the 'word' in parentheses)",
+            "no connection matched the filter 'dport = :443 or ( src 10.0.0.0/8 and state \
+             established ) or ( dst 192.168.100.0/24 and sport >= :1024 )'",
         ] {
             assert_eq!(shorten(m), m);
         }
@@ -73,7 +76,7 @@ mod tests {
             m,
             format!(
                 "'{}...' (100002 bytes) is not an IP address (give a numeric address)",
-                "a".repeat(39)
+                "a".repeat(KEPT - 1)
             )
         );
         let spaced = "a ".repeat(50_000);
