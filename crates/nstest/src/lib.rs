@@ -545,6 +545,12 @@ pub struct OwnerChild {
 /// the connection on its listener), names itself `comm` (`PR_SET_NAME`, at
 /// most 15 bytes) and, with `uid`, first becomes that user and group.
 pub fn spawn_owner(to: SocketAddr, comm: &str, uid: Option<u32>) -> OwnerChild {
+    spawn_owner_named(to, comm.as_bytes(), uid)
+}
+
+/// [`spawn_owner`] with a command name of any bytes but NUL: invalid
+/// UTF-8, control characters, escape sequences, as `PR_SET_NAME` allows.
+pub fn spawn_owner_named(to: SocketAddr, comm: &[u8], uid: Option<u32>) -> OwnerChild {
     use std::io::Read as _;
     use std::os::fd::FromRawFd;
     let name = std::ffi::CString::new(comm).expect("comm without NUL");
@@ -731,6 +737,20 @@ impl NamedNetns {
             .expect("run ip (iproute2)");
         assert!(status.success(), "ip netns add {name}");
         let netns = NamedNetns { name };
+        netns.run(lo_up);
+        netns
+    }
+
+    /// Make one named `name` (which must not exist yet), with `lo` up.
+    pub fn with_name(name: &str) -> NamedNetns {
+        let status = Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .expect("run ip (iproute2)");
+        assert!(status.success(), "ip netns add {name}");
+        let netns = NamedNetns {
+            name: name.to_string(),
+        };
         netns.run(lo_up);
         netns
     }

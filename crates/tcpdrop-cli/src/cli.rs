@@ -5,6 +5,8 @@
 //! Every option's long help ends with an example, so the man page carries one
 //! for each.
 
+use std::ffi::OsString;
+
 use clap::Parser;
 
 use crate::exit_codes;
@@ -77,8 +79,13 @@ pub struct Cli {
     /// Print one JSON object per connection, one per line.
     ///
     /// Fields: family, state, local, remote, mapped, uid, inode, cookie,
-    /// recv_q, send_q; when dropping result, error (and reason when gone);
-    /// owners ([{"pid", "command"}]) with -p; netns with -N or --all-netns.
+    /// recv_q, send_q; when dropping result, error (and reason when gone),
+    /// and collateral: true on a row that was not chosen but was closed by
+    /// the run (the loopback peer a drop reset, result gone); owners
+    /// ([{"pid", "command"}], null when they could not be read) with -p;
+    /// netns with -N or --all-netns. A command is escaped as in the
+    /// columns (\xHH for bytes that are not UTF-8 and control characters,
+    /// \\ for a backslash).
     ///
     /// Example: tcpdrop -l --json -p
     #[arg(long)]
@@ -87,8 +94,12 @@ pub struct Cli {
     /// Show the processes that own each socket (PID and command name).
     ///
     /// A socket can have several owners (a descriptor inherited across
-    /// fork); TIME-WAIT and SYN-RECV sockets have none. Found by reading
-    /// /proc/*/fd once, only for the sockets the other options selected.
+    /// fork); TIME-WAIT and SYN-RECV sockets have none (-). Found by reading
+    /// /proc/*/fd once, only for the sockets the other options selected;
+    /// other users' processes can be read only with CAP_SYS_PTRACE (as
+    /// root has), so without it their sockets show ? (unknown) and stderr
+    /// says how many. A name is shown with \xHH for bytes that are not
+    /// UTF-8 and for control characters (never raw escape sequences).
     ///
     /// Example: tcpdrop -l -p 'sport = :22'
     #[arg(short = 'p', long)]
@@ -97,6 +108,9 @@ pub struct Cli {
     /// Only sockets owned by process PID; repeatable (any of them).
     ///
     /// TIME-WAIT and SYN-RECV sockets have no owner and never match.
+    /// Other users' processes can be read only with CAP_SYS_PTRACE (as root
+    /// has): without it, stderr says how many selected sockets' owners
+    /// could not be read, and if nothing matched the exit status is 4.
     ///
     /// Example: tcpdrop --pid 1234 -a
     #[arg(long, value_name = "PID")]
@@ -106,12 +120,14 @@ pub struct Cli {
     /// /proc/PID/comm, at most 15 characters) is NAME; repeatable.
     ///
     /// NAME may be a pattern with `*` (any characters) and `?` (one
-    /// character). TIME-WAIT and SYN-RECV sockets have no owner and never
-    /// match.
+    /// character). It is matched on the name's bytes, which need not be
+    /// UTF-8 (--process $'nginx\xff' in bash). TIME-WAIT and SYN-RECV
+    /// sockets have no owner and never match; unreadable owners are as for
+    /// --pid.
     ///
     /// Example: tcpdrop --process 'php-fpm*' -a
-    #[arg(long, value_name = "NAME")]
-    pub process: Vec<String>,
+    #[arg(long, value_name = "NAME", value_parser = clap::value_parser!(OsString))]
+    pub process: Vec<OsString>,
 
     /// Only sockets of user USER (a name from /etc/passwd, or a number);
     /// repeatable.
@@ -161,13 +177,13 @@ pub struct Cli {
     /// With --watch: stop after N connections were dropped.
     ///
     /// Example: tcpdrop --watch --count 1 --process curl -a
-    #[arg(long, value_name = "N", requires = "watch")]
+    #[arg(long, value_name = "N")]
     pub count: Option<u64>,
 
     /// With --watch: stop after DURATION (e.g. 30s, 5m, 1h).
     ///
     /// Example: tcpdrop --watch --timeout 5m -s syn-sent
-    #[arg(long, value_name = "DURATION", requires = "watch")]
+    #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
     /// Drop the connections named in FILE, one per line, in either
@@ -198,8 +214,11 @@ pub struct Cli {
     pub generate: Option<String>,
 
     /// The connection to drop: LADDR LPORT RADDR RPORT, or LADDR:LPORT
-    /// RADDR:RPORT (IPv6 as [ADDR]:PORT, with %SCOPE if link-local); or an
-    /// ss filter expression.
+    /// RADDR:RPORT (IPv6 as [ADDR]:PORT, with %SCOPE if link-local: an
+    /// interface name or index of this namespace); or an ss filter
+    /// expression. A connection's port is decimal without leading zeros
+    /// (080 is refused; in a filter, as in ss, 010 is octal 8 and 080 an
+    /// error).
     ///
     /// FILTER is ss's language: state/exclude words, then conditions src,
     /// dst, sport, dport joined by and, or, not and parentheses; `state
@@ -208,6 +227,42 @@ pub struct Cli {
     /// Example: tcpdrop 10.0.0.5 443 10.0.0.9 51234
     #[arg(value_name = "CONNECTION|FILTER")]
     pub args: Vec<String>,
+}
+
+impl Cli {
+    /// The combinations clap cannot explain in one line, refused with a
+    /// message that names the option and the remedy.
+    pub fn check(&self) -> Result<(), String> {
+        if self.watch.is_none() {
+            for (given, example) in [
+                (self.count.is_some(), "--watch --count 5"),
+                (self.timeout.is_some(), "--watch --timeout 5s"),
+            ] {
+                if given {
+                    let option = example.split(' ').nth(1).unwrap_or_default();
+                    return Err(format!(
+                        "{option} needs --watch: it says when --watch stops \
+                         (e.g. tcpdrop {example} -a)"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an option or word narrows the selection (a tuple or filter,
+    /// -s, -4, -6, --pid, --process, --uid): then `-l` that lists nothing
+    /// exits 1, as `pgrep` does; `-l` alone lists what there is, even
+    /// nothing, and exits 0, as `ss` does.
+    pub fn narrows(&self) -> bool {
+        !self.args.is_empty()
+            || !self.states.is_empty()
+            || self.ipv4
+            || self.ipv6
+            || !self.pid.is_empty()
+            || !self.process.is_empty()
+            || !self.uid.is_empty()
+    }
 }
 
 const AFTER_HELP: &str = concat!(
@@ -249,7 +304,10 @@ const AFTER_LONG_HELP: &str = concat!(
     "Output: one line per connection; when dropping, its outcome first: dropped,\n",
     "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",
     "loopback peer reset by a drop), failed (with the reason) or would-drop; then\n",
-    "a summary on stderr. Colour only on a terminal, never with NO_COLOR set.\n",
+    "a summary on stderr, also when stdout was closed early (tcpdrop ... | head):\n",
+    "the drops chosen are all made. With -p, - is no owner and ? an owner that\n",
+    "could not be read (needs CAP_SYS_PTRACE). Colour only on a terminal, never\n",
+    "with NO_COLOR set or TERM=dumb.\n",
     "\n",
     exit_codes::help_table!(),
 );
@@ -269,6 +327,7 @@ mod tests {
             exit_codes::PARTIAL,
             exit_codes::PERMISSION,
             exit_codes::UNSUPPORTED,
+            exit_codes::OUTPUT,
         ] {
             assert!(
                 help.contains(&format!("\n  {code}  ")),

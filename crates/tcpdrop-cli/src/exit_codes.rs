@@ -2,27 +2,39 @@
 
 /// Everything asked for was done.
 pub const OK: u8 = 0;
-/// Nothing matched (the exact form: no such connection).
+/// Nothing matched (the exact form: no such connection; `-l` with a
+/// selection that lists nothing). `-l` alone succeeds on an empty table.
 pub const NO_MATCH: u8 = 1;
 /// Bad usage or input; nothing was touched.
 pub const USAGE: u8 = 2;
 /// Some drops failed (others may have succeeded).
 pub const PARTIAL: u8 = 3;
-/// Permission denied: dropping needs CAP_NET_ADMIN.
+/// Permission denied: dropping needs CAP_NET_ADMIN; or nothing matched
+/// `--pid`/`--process` and some owners could not be read (CAP_SYS_PTRACE).
 pub const PERMISSION: u8 = 4;
 /// The kernel cannot destroy sockets (no CONFIG_INET_DIAG_DESTROY).
 pub const UNSUPPORTED: u8 = 5;
+/// The output could not be written (a full disk, an I/O error); a closed
+/// pipe is not this. Drops already chosen were still made, and the summary
+/// on stderr counts them.
+pub const OUTPUT: u8 = 6;
 
 /// The exit status table, as a literal so that `--help` can embed it.
 macro_rules! help_table {
     () => {
         "Exit status:
-  0  success
-  1  nothing matched (for a tuple: no such connection)
+  0  success (-l without a selection: also when there is nothing to list)
+  1  nothing matched: a drop, a dry run, or -l with a selection (a filter,
+     tuple, -s, -4, -6, --pid, --process, --uid); for a tuple: no such
+     connection
   2  bad usage or input; nothing was touched
   3  some drops failed
-  4  permission denied: dropping needs CAP_NET_ADMIN (run as root)
-  5  the kernel cannot destroy sockets (needs CONFIG_INET_DIAG_DESTROY=y)"
+  4  permission denied: dropping needs CAP_NET_ADMIN (run as root); or
+     nothing matched --pid or --process while some owners could not be
+     read (needs CAP_SYS_PTRACE, or root)
+  5  the kernel cannot destroy sockets (needs CONFIG_INET_DIAG_DESTROY=y)
+  6  the output could not be written (e.g. disk full); the drops chosen
+     were still made, as the summary on stderr says"
     };
 }
 pub(crate) use help_table;

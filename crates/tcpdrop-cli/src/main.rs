@@ -1,6 +1,7 @@
 //! `tcpdrop`: drop (abort) TCP connections exactly and safely, or list them.
 
 mod cli;
+mod echo;
 mod exit_codes;
 mod generate;
 mod output;
@@ -69,8 +70,8 @@ impl From<io::Error> for Failure {
             };
         }
         Failure {
-            code: exit_codes::PARTIAL,
-            message: format!("writing output: {err}"),
+            code: exit_codes::OUTPUT,
+            message: output_error(&err),
         }
     }
 }
@@ -92,7 +93,7 @@ fn main() -> ExitCode {
             let text = err.to_string();
             let first = text.lines().next().unwrap_or("bad usage");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("tcpdrop: {first} (see tcpdrop --help)");
+            eprintln!("tcpdrop: {} (see tcpdrop --help)", echo::shorten(first));
             return ExitCode::from(exit_codes::USAGE);
         }
     };
@@ -100,7 +101,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             if !failure.message.is_empty() {
-                eprintln!("tcpdrop: {}", failure.message);
+                eprintln!("tcpdrop: {}", echo::shorten(&failure.message));
             }
             ExitCode::from(failure.code)
         }
@@ -160,6 +161,11 @@ struct Totals {
     dropped: u64,
     gone: usize,
     failed: usize,
+    /// Sockets the other options chose whose owners could not be read, so
+    /// `--pid`/`--process` could not tell whether to choose them.
+    unreadable: usize,
+    /// Why the output stopped, if it did; the drops went on without it.
+    output: Option<io::Error>,
 }
 
 impl Totals {
@@ -196,6 +202,7 @@ fn parse_states(names: &[String]) -> Result<(Option<StateSet>, bool), Failure> {
 /// Read the options into a plan; every usage error is found here, before
 /// anything is opened or touched.
 fn plan(cli: &Cli) -> Result<Plan, Failure> {
+    cli.check().map_err(Failure::usage)?;
     let family = match (cli.ipv4, cli.ipv6) {
         (true, _) => Some(Family::Ipv4),
         (_, true) => Some(Family::Ipv6),
@@ -224,10 +231,11 @@ fn plan(cli: &Cli) -> Result<Plan, Failure> {
             "-a drops everything: give it without a connection or filter",
         ));
     }
-    if !cli.list && !cli.dry_run && !named && !cli.all && states.is_none() && !owners.is_active() {
+    // A dry run refuses what the real run would refuse.
+    if !cli.list && !named && !cli.all && states.is_none() && !owners.is_active() {
         return Err(Failure::usage(
             "nothing to drop: name a connection (LADDR LPORT RADDR RPORT), give a filter, \
-             -s STATE, --pid, --process, --uid or -a (-l lists, -n shows what would be dropped)",
+             -s STATE, --pid, --process, --uid or -a (-l lists everything)",
         ));
     }
     if cli.list && (cli.dry_run || cli.all) {
@@ -345,9 +353,17 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     printer.colour = output::use_colour(
         io::stdout().is_terminal(),
         std::env::var_os("NO_COLOR"),
+        std::env::var_os("TERM"),
         cli.json,
     );
     printer.netns_column = cli.all_netns;
+    if cli.all_netns {
+        let widest = spaces
+            .iter()
+            .filter_map(|s| s.label.as_deref())
+            .map(str::len);
+        printer.pad_netns(widest.max().unwrap_or(0));
+    }
     printer.owners_column = cli.processes;
 
     if cli.list || cli.dry_run {
@@ -373,6 +389,7 @@ fn list<W: Write>(
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
     let mut shown_total: usize = 0;
+    let mut unreadable: usize = 0;
     let result = cli.dry_run.then_some("would-drop");
     for space in spaces.iter_mut() {
         let names = space.session.interface_names()?;
@@ -391,15 +408,19 @@ fn list<W: Write>(
             let owners = SocketOwners::scan(&inodes);
             for conn in &conns {
                 let owned = owners.owners(conn.inode);
+                let unknown = owners.is_unknown(conn.inode);
                 if !plan.owners.admits(conn, owned) {
+                    unreadable += usize::from(plan.owners.undecided(conn, &owners));
                     continue;
                 }
+                unreadable += usize::from(unknown);
                 let row = Row {
                     conn,
                     result,
                     detail: None,
                     collateral: false,
                     owners: plan.show_owners.then_some(owned),
+                    owners_unknown: plan.show_owners && unknown,
                     netns,
                 };
                 printer.row(&row, &scope_name)?;
@@ -417,6 +438,7 @@ fn list<W: Write>(
                     detail: None,
                     collateral: false,
                     owners: None,
+                    owners_unknown: false,
                     netns,
                 };
                 match printer.row(&row, &scope_name) {
@@ -442,12 +464,17 @@ fn list<W: Write>(
                 return Err(err.into());
             }
         }
-        printer.finish()?;
     }
+    // Once, after every namespace: the look-ahead sizes the columns of
+    // their rows together.
+    printer.finish()?;
     if cli.dry_run {
         eprintln!("would drop {shown_total}");
     }
-    if shown_total == 0 {
+    if let Some(stop) = owners_unreadable(unreadable, shown_total) {
+        return Err(stop);
+    }
+    if shown_total == 0 && (cli.dry_run || cli.narrows()) {
         return Err(nothing_matched(spaces, plan));
     }
     Ok(exit_codes::OK)
@@ -481,7 +508,10 @@ fn drop_space<W: Write>(
     };
     let names = session.interface_names()?;
     let scope_name = |index: u32| names.name(index);
+    let target: &Target = target;
     let mut taken: u64 = 0;
+    let mut unreadable: usize = 0;
+    let quiet = totals.output.is_some();
     let choose = |c: &Connection| {
         // A socket that appeared after the owner scan has no owner in it,
         // so --pid/--process leave it for the next look.
@@ -489,6 +519,9 @@ fn drop_space<W: Write>(
         let chosen = plan.owners.admits(c, owned) && limit.is_none_or(|l| taken < l);
         if chosen {
             taken = taken.saturating_add(1);
+        } else if let Some(o) = owners.as_ref() {
+            let undecided = targeted(target, c) && plan.owners.undecided(c, o);
+            unreadable = unreadable.saturating_add(usize::from(undecided));
         }
         chosen
     };
@@ -506,6 +539,7 @@ fn drop_space<W: Write>(
         scope_name: &scope_name,
         netns: label.as_deref(),
         show_owners: plan.show_owners,
+        quiet,
         // One named tuple that is missing is the run's one error line.
         report_missing: matches!(target, Target::Tuples(t) if t.len() > 1),
         refused: None,
@@ -521,10 +555,10 @@ fn drop_space<W: Write>(
         collateral,
         ..
     } = shown;
-    if let Some(err) = failed {
-        return Err(err.into());
-    }
-    if !collateral.is_empty() {
+    // The output stopped, and the drops went on: what was chosen is
+    // dropped, and the summary on stderr counts it.
+    let mut failed = failed.or_else(|| totals.output.take());
+    if failed.is_none() && !collateral.is_empty() {
         let inodes: InodeSet = collateral.iter().map(|c| c.inode).collect();
         let owners = SocketOwners::scan(&inodes);
         let reason = tcpdrop::GoneReason::ResetByPeerDrop.describe();
@@ -535,12 +569,20 @@ fn drop_space<W: Write>(
                 detail: Some(reason.to_string()),
                 collateral: true,
                 owners: Some(owners.owners(conn.inode)),
+                owners_unknown: owners.is_unknown(conn.inode),
                 netns: label.as_deref(),
             };
-            printer.row(&row, &scope_name)?;
+            if let Err(err) = printer.row(&row, &scope_name) {
+                failed = Some(err);
+                break;
+            }
         }
     }
-    printer.finish()?;
+    if failed.is_none() {
+        failed = printer.finish().err();
+    }
+    totals.output = failed;
+    totals.unreadable = totals.unreadable.saturating_add(unreadable);
     totals.chosen = totals.chosen.saturating_add(counts.chosen());
     totals.dropped = totals.dropped.saturating_add(counts.dropped as u64);
     totals.gone = totals
@@ -570,6 +612,8 @@ struct Shown<'a, W: Write> {
     scope_name: &'a dyn Fn(u32) -> Option<String>,
     netns: Option<&'a str>,
     show_owners: bool,
+    /// The output failed earlier in the run: print nothing more.
+    quiet: bool,
     /// Say of each named tuple that matched nothing (`-f`).
     report_missing: bool,
     /// The kernel refused for lack of privilege or support.
@@ -591,7 +635,7 @@ impl<W: Write> Shown<'_, W> {
         detail: Option<String>,
         collateral: bool,
     ) {
-        if self.failed.is_some() {
+        if self.quiet || self.failed.is_some() {
             return;
         }
         let owned = self.owners.map_or(&[][..], |o| o.owners(conn.inode));
@@ -601,6 +645,8 @@ impl<W: Write> Shown<'_, W> {
             detail,
             collateral,
             owners: self.show_owners.then_some(owned),
+            owners_unknown: self.show_owners
+                && self.owners.is_some_and(|o| o.is_unknown(conn.inode)),
             netns: self.netns,
         };
         if let Err(err) = self.printer.row(&row, self.scope_name) {
@@ -644,7 +690,7 @@ impl<W: Write> Sink for Shown<'_, W> {
     }
 
     fn not_found(&mut self, local: SocketAddr, remote: SocketAddr) {
-        if self.failed.is_some() || !self.report_missing {
+        if self.quiet || self.failed.is_some() || !self.report_missing {
             return;
         }
         if let Err(err) = self.printer.not_found(&local, &remote, self.scope_name) {
@@ -666,10 +712,16 @@ fn drop_once<W: Write>(
             return Err(stop);
         }
     }
+    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+        return Err(stop);
+    }
     if totals.chosen == 0 {
         return Err(nothing_matched(spaces, plan));
     }
     eprintln!("{}", totals.summary());
+    if let Some(stop) = output_stopped(&totals) {
+        return Err(stop);
+    }
     if totals.failed > 0 {
         return Err(Failure {
             code: exit_codes::PARTIAL,
@@ -692,8 +744,12 @@ fn watch_drops<W: Write>(
     let mut totals = Totals::default();
     let mut rounds: u64 = 0;
     let count_reached = |totals: &Totals| watch.count.is_some_and(|c| totals.dropped >= c);
+    // The most sockets whose owners could not be read in one round: the
+    // same sockets come back round after round.
+    let mut unreadable = 0;
     loop {
         rounds = rounds.saturating_add(1);
+        unreadable = unreadable.max(std::mem::take(&mut totals.unreadable));
         for space in spaces.iter_mut() {
             if count_reached(&totals) {
                 break;
@@ -704,7 +760,8 @@ fn watch_drops<W: Write>(
                 return Err(stop);
             }
         }
-        if count_reached(&totals) {
+        // Nobody reads the drops any more (`| head`): stop watching.
+        if count_reached(&totals) || totals.output.is_some() {
             break;
         }
         let wait = match deadline {
@@ -724,12 +781,19 @@ fn watch_drops<W: Write>(
             break;
         }
     }
+    totals.unreadable = unreadable.max(totals.unreadable);
     eprintln!("{} in {rounds} rounds", totals.summary());
+    if let Some(stop) = output_stopped(&totals) {
+        return Err(stop);
+    }
     if totals.failed > 0 {
         return Err(Failure {
             code: exit_codes::PARTIAL,
             message: format!("{} of {} drops failed", totals.failed, totals.chosen),
         });
+    }
+    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+        return Err(stop);
     }
     if totals.chosen == 0 {
         return Err(Failure {
@@ -796,10 +860,58 @@ fn socket_addr(session: &Session, end: &tuple::Endpoint) -> Result<SocketAddr, F
                 None => 0,
                 Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => s
                     .parse()
-                    .map_err(|_| Failure::usage(format!("%{s}: interface number out of range")))?,
+                    .ok()
+                    .filter(|&index| session.interface_name(index).is_some())
+                    .ok_or_else(|| {
+                        Failure::usage(format!(
+                            "%{s}: no interface has index {s} in this network namespace \
+                             (ip link lists them; or give the name, as %eth0)"
+                        ))
+                    })?,
                 Some(name) => session.interface_index(name).map_err(Failure::from)?,
             };
             SocketAddr::V6(SocketAddrV6::new(ip, end.port, 0, scope))
         }
+    })
+}
+
+/// The line that says why writing the output failed, and what to do.
+fn output_error(err: &io::Error) -> String {
+    format!("cannot write the output: {err} (free some space, or send it elsewhere)")
+}
+
+/// The failure to report when the output stopped early; none for a closed
+/// pipe (`tcpdrop ... | head`), which is how a reader says it has enough.
+fn output_stopped(totals: &Totals) -> Option<Failure> {
+    let err = totals.output.as_ref()?;
+    (err.kind() != io::ErrorKind::BrokenPipe).then(|| Failure {
+        code: exit_codes::OUTPUT,
+        message: format!(
+            "{} (the drops went on: {})",
+            output_error(err),
+            totals.summary()
+        ),
+    })
+}
+
+/// Say how many sockets' owners could not be read (`--pid`, `--process`,
+/// `-p` without `CAP_SYS_PTRACE`); if nothing was chosen, that is the
+/// reason: exit 4, not "no connection matched".
+fn owners_unreadable(unreadable: usize, chosen: usize) -> Option<Failure> {
+    if unreadable == 0 {
+        return None;
+    }
+    let message = format!(
+        "the owners of {unreadable} selected socket{} could not be read: reading other \
+         users' processes (/proc/PID/fd) needs CAP_SYS_PTRACE; run as root",
+        if unreadable == 1 { "" } else { "s" }
+    );
+    if chosen > 0 {
+        eprintln!("tcpdrop: {message}");
+        return None;
+    }
+    Some(Failure {
+        code: exit_codes::PERMISSION,
+        message: format!("{message} (nothing matched among the owners that could be read)"),
     })
 }

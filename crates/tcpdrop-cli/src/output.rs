@@ -80,14 +80,51 @@ pub struct Row<'a> {
     pub collateral: bool,
     /// The processes that own it, when asked for (`-p`).
     pub owners: Option<&'a [Owner]>,
+    /// Its owners could not be read (another user's process, without
+    /// `CAP_SYS_PTRACE`): shown `?`, and `null` in JSON.
+    pub owners_unknown: bool,
     /// The network namespace it is in, when more than the caller's is in play.
     pub netns: Option<&'a str>,
 }
 
 /// Whether to colour the output: only on a terminal, never with `NO_COLOR`
-/// set (to anything, <https://no-color.org>), never as JSON.
-pub fn use_colour(terminal: bool, no_color: Option<std::ffi::OsString>, json: bool) -> bool {
-    terminal && no_color.is_none() && !json
+/// set (to anything, <https://no-color.org>), never on a terminal that says
+/// it has no escape sequences (`TERM=dumb`, or no `TERM`), never as JSON.
+pub fn use_colour(
+    terminal: bool,
+    no_color: Option<std::ffi::OsString>,
+    term: Option<std::ffi::OsString>,
+    json: bool,
+) -> bool {
+    let dumb = term.is_none_or(|t| t.is_empty() || t == "dumb");
+    terminal && no_color.is_none() && !dumb && !json
+}
+
+/// A process name as it may be shown: UTF-8 as it is, but every byte that
+/// is not UTF-8 and every control character (ESC included, so a name
+/// cannot move the cursor or recolour a terminal) as `\xHH`, and a
+/// backslash as `\\`, so the text says which bytes the name holds.
+pub fn escape_name(name: &[u8]) -> String {
+    let mut text = String::with_capacity(name.len());
+    let hex = |text: &mut String, bytes: &[u8]| {
+        for b in bytes {
+            text.push_str(&format!("\\x{b:02x}"));
+        }
+    };
+    for chunk in name.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                text.push_str("\\\\");
+            } else if c.is_control() {
+                let mut buf = [0u8; 4];
+                hex(&mut text, c.encode_utf8(&mut buf).as_bytes());
+            } else {
+                text.push(c);
+            }
+        }
+        hex(&mut text, chunk.invalid());
+    }
+    text
 }
 
 /// `text` in the colour of the outcome it names (dropped green, gone
@@ -113,7 +150,7 @@ pub fn owners_text(owners: &[Owner]) -> String {
         if i > 0 {
             text.push(',');
         }
-        text.push_str(&owner.command);
+        text.push_str(&escape_name(&owner.command));
         text.push('/');
         push_decimal(&mut text, owner.pid);
     }
@@ -155,6 +192,13 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// Make the namespace column at least `width` wide: with every
+    /// namespace's label known before the first row, rows of different
+    /// namespaces line up however their rows are flushed.
+    pub fn pad_netns(&mut self, width: usize) {
+        self.widths.netns = self.widths.netns.max(width);
+    }
+
     /// Whether rows are printed as JSON.
     pub fn is_json(&self) -> bool {
         self.json
@@ -182,7 +226,9 @@ impl<W: Write> Printer<W> {
             send_q: conn.send_q,
             local: address(&conn.local, scope_name),
             remote: address(&conn.remote, scope_name),
-            process: if self.owners_column {
+            process: if self.owners_column && row.owners_unknown {
+                "?".to_string()
+            } else if self.owners_column {
                 owners_text(row.owners.unwrap_or_default())
             } else {
                 String::new()
@@ -331,10 +377,12 @@ fn json_row(row: &Row<'_>, scope_name: &dyn Fn(u32) -> Option<String>) -> Map<St
     map.insert("cookie".into(), json!(c.cookie));
     map.insert("recv_q".into(), json!(c.recv_q));
     map.insert("send_q".into(), json!(c.send_q));
-    if let Some(owners) = row.owners {
+    if row.owners_unknown {
+        map.insert("owners".into(), Value::Null);
+    } else if let Some(owners) = row.owners {
         let owners: Vec<Value> = owners
             .iter()
-            .map(|o| json!({"pid": o.pid, "command": o.command}))
+            .map(|o| json!({"pid": o.pid, "command": escape_name(&o.command)}))
             .collect();
         map.insert("owners".into(), Value::Array(owners));
     }
@@ -365,11 +413,33 @@ mod tests {
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color_or_json() {
-        assert!(use_colour(true, None, false));
-        assert!(!use_colour(false, None, false));
-        assert!(!use_colour(true, Some("1".into()), false));
-        assert!(!use_colour(true, Some("".into()), false));
-        assert!(!use_colour(true, None, true));
+        let xterm = || Some("xterm-256color".into());
+        assert!(use_colour(true, None, xterm(), false));
+        assert!(!use_colour(false, None, xterm(), false));
+        assert!(!use_colour(true, Some("1".into()), xterm(), false));
+        assert!(!use_colour(true, Some("".into()), xterm(), false));
+        assert!(!use_colour(true, None, xterm(), true));
+        assert!(!use_colour(true, None, Some("dumb".into()), false));
+        assert!(!use_colour(true, None, Some("".into()), false));
+        assert!(!use_colour(true, None, None, false));
+    }
+
+    #[test]
+    fn names_are_escaped_byte_for_byte() {
+        for (name, shown) in [
+            (&b"nginx"[..], "nginx"),
+            (b"nginx\xff", "nginx\\xff"),
+            (b"\x1b[31mred", "\\x1b[31mred"),
+            (b"tab\there\n", "tab\\x09here\\x0a"),
+            (b"del\x7f", "del\\x7f"),
+            (b"a\\b", "a\\\\b"),
+            ("café".as_bytes(), "café"),
+            // A C1 control (U+009B, CSI) is a control character too.
+            ("x\u{9b}31m".as_bytes(), "x\\xc2\\x9b31m"),
+            (b"\xc3", "\\xc3"),
+        ] {
+            assert_eq!(escape_name(name), shown, "{name:?}");
+        }
     }
 
     #[test]
@@ -408,10 +478,10 @@ mod tests {
             },
             Owner {
                 pid: 1235,
-                command: "nginx".into(),
+                command: b"nginx\x1b[2J".to_vec(),
             },
         ];
-        assert_eq!(owners_text(&owners), "nginx/1234,nginx/1235");
+        assert_eq!(owners_text(&owners), "nginx/1234,nginx\\x1b[2J/1235");
         assert_eq!(owners_text(&[]), "-");
     }
 }

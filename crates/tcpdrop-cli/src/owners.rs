@@ -5,7 +5,10 @@
 //! `/proc/*/fd` tells ([`tcpdrop::procs::SocketOwners`]), done once per
 //! dump and only for the sockets the other options selected.
 
-use tcpdrop::procs::Owner;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+use tcpdrop::procs::{Owner, SocketOwners};
 use tcpdrop::Connection;
 
 /// Where user names are looked up.
@@ -15,14 +18,19 @@ const PASSWD: &str = "/etc/passwd";
 #[derive(Debug, Default)]
 pub struct OwnerFilter {
     pids: Vec<u32>,
-    commands: Vec<String>,
+    /// `--process` patterns, as the bytes given (a name need not be UTF-8).
+    commands: Vec<Vec<u8>>,
     uids: Vec<u32>,
 }
 
 impl OwnerFilter {
     /// The conditions of `--pid`, `--process` and `--uid`; an unknown user
     /// name is an error (its message names the cause and the remedy).
-    pub fn new(pids: &[u32], commands: &[String], users: &[String]) -> Result<OwnerFilter, String> {
+    pub fn new(
+        pids: &[u32],
+        commands: &[OsString],
+        users: &[String],
+    ) -> Result<OwnerFilter, String> {
         let passwd = if users.iter().any(|u| u.parse::<u32>().is_err()) {
             std::fs::read_to_string(PASSWD).map_err(|err| {
                 format!("--uid: cannot read {PASSWD} to look up user names: {err} (give a number)")
@@ -43,14 +51,14 @@ impl OwnerFilter {
                     })
             })
             .collect::<Result<_, _>>()?;
-        if let Some(empty) = commands.iter().find(|c| c.is_empty()) {
-            return Err(format!(
-                "--process '{empty}': give a command name, or a pattern such as 'nginx*'"
-            ));
+        if commands.iter().any(|c| c.is_empty()) {
+            return Err(
+                "--process '': give a command name, or a pattern such as 'nginx*'".to_string(),
+            );
         }
         Ok(OwnerFilter {
             pids: pids.to_vec(),
-            commands: commands.to_vec(),
+            commands: commands.iter().map(|c| c.as_bytes().to_vec()).collect(),
             uids,
         })
     }
@@ -83,6 +91,15 @@ impl OwnerFilter {
                     .iter()
                     .any(|o| self.commands.iter().any(|c| glob(c, &o.command))))
     }
+
+    /// Whether `conn` was left out only because its owners could not be
+    /// read (`--pid`/`--process` given, another user's process, no
+    /// `CAP_SYS_PTRACE`): it meets every condition that needs no process.
+    pub fn undecided(&self, conn: &Connection, owners: &SocketOwners) -> bool {
+        self.needs_processes()
+            && owners.is_unknown(conn.inode)
+            && (self.uids.is_empty() || self.uids.contains(&conn.uid))
+    }
 }
 
 /// The uid of `user` in the text of an `/etc/passwd`
@@ -99,19 +116,23 @@ fn uid_of(passwd: &str, user: &str) -> Option<u32> {
 /// Whether `text` matches `pattern`, where `*` stands for any characters
 /// (none included) and `?` for one; everything else stands for itself. A
 /// pattern without `*` or `?` is an exact name.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
+///
+/// Both are bytes, as the kernel keeps process names: a character is a
+/// UTF-8 sequence, or a single byte where the bytes are not UTF-8, so
+/// `nginx*` matches `nginx\xff` and `?` stands for one `é` or one `\xff`.
+pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let p = units(pattern);
+    let t = units(text);
     let (mut pi, mut ti) = (0usize, 0usize);
     // Where the last `*` was, and the text position it is trying to cover up to.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
+        match p.get(pi).copied() {
+            Some(b"*") => {
                 star = Some((pi, ti));
                 pi += 1;
             }
-            Some(&c) if c == '?' || Some(&c) == t.get(ti) => {
+            Some(c) if c == b"?" || Some(&c) == t.get(ti) => {
                 pi += 1;
                 ti += 1;
             }
@@ -127,7 +148,24 @@ pub fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+        .is_some_and(|rest| rest.iter().all(|&c| c == b"*"))
+}
+
+/// `bytes` cut into characters: UTF-8 sequences, and single bytes where
+/// the bytes are not UTF-8.
+fn units(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut units = Vec::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        let valid = chunk.valid();
+        let mut at = 0;
+        for c in valid.chars() {
+            let end = at + c.len_utf8();
+            units.push(&valid.as_bytes()[at..end]);
+            at = end;
+        }
+        units.extend(chunk.invalid().chunks(1));
+    }
+    units
 }
 
 #[cfg(test)]
@@ -155,6 +193,28 @@ mod tests {
             ("php-fpm*", "php-fpm8.2", true),
             ("python?", "python3", true),
         ] {
+            assert_eq!(
+                glob(pattern.as_bytes(), text.as_bytes()),
+                want,
+                "{pattern:?} vs {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn glob_matches_names_that_are_not_utf8_on_their_bytes() {
+        for (pattern, text, want) in [
+            (&b"nginx*"[..], &b"nginx\xff"[..], true),
+            (b"nginx?", b"nginx\xff", true),
+            (b"nginx?", b"nginx\xff\xfe", false),
+            (b"nginx??", b"nginx\xff\xfe", true),
+            (b"nginx\xff", b"nginx\xff", true),
+            (b"nginx\xff", b"nginx\xfe", false),
+            (b"*\x1b*", b"a\x1b[31mb", true),
+            (b"caf?", "café".as_bytes(), true),
+            (b"caf??", "café".as_bytes(), false),
+            (b"?", b"\xc3", true),
+        ] {
             assert_eq!(glob(pattern, text), want, "{pattern:?} vs {text:?}");
         }
     }
@@ -180,6 +240,6 @@ mod tests {
         assert!(err.contains("unknown user 'no-such-user-tcpdrop'"), "{err}");
         assert!(OwnerFilter::new(&[], &[], &["root".into()]).is_ok());
         assert!(OwnerFilter::new(&[], &[], &["1000".into()]).is_ok());
-        assert!(OwnerFilter::new(&[], &[String::new()], &[]).is_err());
+        assert!(OwnerFilter::new(&[], &[OsString::new()], &[]).is_err());
     }
 }

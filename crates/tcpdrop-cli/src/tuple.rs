@@ -215,6 +215,16 @@ fn port_number(text: &str) -> Result<u16, String> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("'{text}' is not a port number (0-65535)"));
     }
+    // `080` is not 80 to every reader: ss's filters read it as octal (and
+    // refuse it), so one rule for both forms: no leading zeros.
+    if text.len() > 1 && text.starts_with('0') {
+        let plain = text.trim_start_matches('0');
+        let plain = if plain.is_empty() { "0" } else { plain };
+        return Err(format!(
+            "port '{text}' has a leading zero: write it as {plain} (ports are decimal here, \
+             and ss's filters would read it as octal)"
+        ));
+    }
     text.parse::<u16>()
         .map_err(|_| format!("port {text} is out of range (0-65535)"))
 }
@@ -267,6 +277,14 @@ mod tests {
             ("10.0.0.1%lo 80 10.0.0.2 9", "IPv6 addresses only"),
             ("example.com 80 10.0.0.2 9", "not an IP address"),
             ("1 2 3 4 5", "5 words"),
+            (
+                "10.0.0.1 080 10.0.0.2 5000",
+                "port '080' has a leading zero: write it as 80",
+            ),
+            (
+                "10.0.0.1:80 10.0.0.2:00",
+                "port '00' has a leading zero: write it as 0",
+            ),
         ];
         for (input, want) in cases {
             let err = parse(&words(input)).unwrap_err();

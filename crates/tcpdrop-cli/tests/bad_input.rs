@@ -14,6 +14,10 @@ fn bad_input_exits_2_with_one_clear_line_and_touches_nothing() {
         let r = client.peer_addr().unwrap();
         let lp = l.port().to_string();
         let rp = r.port().to_string();
+        // Rejected arguments of 100 KB are echoed cut, not whole.
+        let huge_word = "a".repeat(100_000);
+        let huge_filter = format!("src {huge_word}");
+        let huge_option = format!("--{huge_word}");
         let cases: Vec<(Vec<&str>, &str)> = vec![
             (
                 vec!["127.0.0.1", &lp, "127.0.0.999", &rp],
@@ -60,6 +64,23 @@ fn bad_input_exits_2_with_one_clear_line_and_touches_nothing() {
             ),
             (vec!["( src 127.0.0.1"], "filter:"),
             (vec!["src", "localhost"], "filter:"),
+            // A dry run refuses what the real run refuses.
+            (vec!["-n"], "nothing to drop"),
+            (vec!["--count", "5", "-a"], "--count needs --watch"),
+            (vec!["--timeout", "5s", "-a"], "--timeout needs --watch"),
+            (
+                vec!["[fe80::1%99999]:80", "[fe80::2]:90"],
+                "%99999: no interface has index 99999",
+            ),
+            (
+                vec!["127.0.0.1", "080", "127.0.0.1", &rp],
+                "port '080' has a leading zero: write it as 80",
+            ),
+            (vec![&huge_word, "1", "2", "3"], "is not an IP address"),
+            (vec!["-s", &huge_word], "unknown state"),
+            (vec!["--uid", &huge_word], "unknown user"),
+            (vec![&huge_filter], "filter:"),
+            (vec![&huge_option], "unexpected argument"),
         ];
         for (args, want) in cases {
             let run = tcpdrop(&args);
@@ -76,6 +97,12 @@ fn bad_input_exits_2_with_one_clear_line_and_touches_nothing() {
                 run.stderr
             );
             assert_eq!(run.stdout, "", "{args:?}");
+            assert!(
+                run.stderr.len() < 400,
+                "{} bytes: {}",
+                run.stderr.len(),
+                &run.stderr[..400]
+            );
         }
         assert_eq!(ss_rows(), before, "a socket changed");
         assert_eq!(read_errno(&mut client), None);

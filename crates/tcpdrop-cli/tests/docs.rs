@@ -112,3 +112,88 @@ fn completions_generate_for_each_shell() {
     let bad = tcpdrop(&["--generate", "tcsh"]);
     assert_eq!(bad.code, 2);
 }
+
+/// The workspace's README.
+fn readme() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    std::fs::read_to_string(path).expect("README.md")
+}
+
+#[test]
+fn every_json_field_is_documented_in_help_and_readme() {
+    let help = tcpdrop(&["--help"]).stdout;
+    let readme = readme();
+    for field in [
+        "family",
+        "state",
+        "local",
+        "remote",
+        "mapped",
+        "uid",
+        "inode",
+        "cookie",
+        "recv_q",
+        "send_q",
+        "result",
+        "error",
+        "reason",
+        "collateral",
+        "owners",
+        "netns",
+    ] {
+        assert!(
+            help.contains(field),
+            "--help does not name JSON field {field}"
+        );
+        assert!(
+            readme.contains(&format!("`{field}`"))
+                || readme.contains(&format!("`{field}: "))
+                || readme.contains(&format!("`\"{field}\"")),
+            "README does not name JSON field {field}"
+        );
+    }
+}
+
+#[test]
+fn every_exit_status_is_in_the_readme() {
+    let readme = readme();
+    for code in 0..=6 {
+        assert!(
+            readme.contains(&format!("\n| {code} | ")),
+            "README lacks exit status {code}"
+        );
+    }
+}
+
+#[test]
+fn the_readme_comparison_with_ss_cites_tests_that_exist() {
+    let readme = readme();
+    let section = readme
+        .split("## Compared with `ss -K`")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has its comparison with ss -K");
+    let source = include_str!("vs_ss.rs");
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows.len() >= 9, "{rows:?}");
+    let mut cited = 0;
+    // The header first; the separator (|---) is not a row here.
+    for row in rows.iter().skip(1) {
+        let names: Vec<&str> = row
+            .split('`')
+            .filter_map(|w| w.strip_prefix("vs_ss::"))
+            .collect();
+        assert!(
+            !names.is_empty() || row.contains("bench/run") || row.contains("UML"),
+            "a row that nothing checks: {row}"
+        );
+        for name in names {
+            assert!(
+                source.contains(&format!("\nfn {name}() {{")),
+                "the README cites vs_ss::{name}, which does not exist"
+            );
+            cited += 1;
+        }
+    }
+    assert!(cited >= 6, "{cited} tests cited");
+}

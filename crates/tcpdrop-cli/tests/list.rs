@@ -54,3 +54,35 @@ fn an_empty_selection_exits_1() {
         assert_eq!(run.stdout, "");
     });
 }
+
+#[test]
+fn listing_nothing_succeeds_and_a_selection_that_matches_nothing_exits_1() {
+    in_netns(|| {
+        // An empty table is listed, successfully, as ss and BSD tcpdrop -l do.
+        for args in [&["-l"][..], &["-l", "--json"], &["-l", "-p"], &["-l", "-H"]] {
+            let run = tcpdrop(args);
+            assert_eq!(
+                (run.code, run.stdout.as_str()),
+                (0, ""),
+                "{args:?}: {}",
+                run.stderr
+            );
+            assert_eq!(run.stderr, "", "{args:?}");
+        }
+        // A selection that matches nothing is exit 1, as pgrep and lsof -i.
+        let listener = listen("127.0.0.1:0");
+        for args in [
+            &["-l", "dport = :1"][..],
+            &["-l", "-6"],
+            &["-l", "--uid", "4242"],
+            &["-l", "127.0.0.1:1", "127.0.0.1:2"],
+        ] {
+            let run = tcpdrop(args);
+            assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains("no "), "{args:?}: {}", run.stderr);
+        }
+        // And so is a drop that matches nothing.
+        assert_eq!(tcpdrop(&["-a"]).code, 1);
+        assert!(nstest::still_accepts(&listener));
+    });
+}

@@ -87,13 +87,17 @@ fn all_netns_drops_in_every_namespace_and_tags_each_row() {
     in_netns(|| {
         let blue = NamedNetns::add();
         let red = NamedNetns::add();
+        // --all-netns sees every namespace of the host, other tests' and
+        // other programs' included: the listeners are on an address that
+        // nothing else uses, so the drop takes only this test's connections.
+        let ip = unusual_loopback(false);
         let (listener_blue, mut client_blue, _sb) = blue.run(|| {
-            let listener = listen("127.0.0.1:0");
+            let listener = listen(&format!("{ip}:0"));
             let (client, server) = connect(&listener);
             (listener, client, server)
         });
         let port = listener_blue.local_addr().unwrap().port();
-        let at = format!("127.0.0.1:{port}");
+        let at = format!("{ip}:{port}");
         let (_listener_red, mut client_red, _sr) = red.run(|| {
             let listener = listen(&at);
             let (client, server) = connect(&listener);
@@ -101,9 +105,8 @@ fn all_netns_drops_in_every_namespace_and_tags_each_row() {
         });
         let listener_here = listen(&at);
         let (mut client_here, _sh) = connect(&listener_here);
-        // Only these three connections: a port no other namespace uses, to
-        // a listener of this test.
-        let filter = format!("src 127.0.0.1 and dport = :{port}");
+        // Only these three connections: to this test's listeners.
+        let filter = format!("dst {ip} and dport = :{port}");
         let run = tcpdrop(&["--all-netns", "--json", &filter]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let rows = json_lines(&run.stdout);
@@ -134,4 +137,92 @@ fn all_netns_drops_in_every_namespace_and_tags_each_row() {
         assert!(run.stdout.starts_with("/proc/"), "{}", run.stdout);
         assert_eq!(read_errno(&mut again), None);
     });
+}
+
+#[test]
+fn all_netns_rows_line_up_whatever_their_namespaces_labels() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
+    in_netns(|| {
+        // A short name, listed before the long /proc/PID/ns/net of the
+        // caller's namespace, with short addresses there and longer ones
+        // here; addresses nothing else uses, as the drop below sees every
+        // namespace of the host.
+        let short = NamedNetns::with_name(&format!("td{}", std::process::id()));
+        let (short_ip, long_ip) = (unusual_loopback(false), unusual_loopback(true));
+        let (listener_short, _pair_short) = short.run(|| {
+            let listener = listen(&format!("{short_ip}:0"));
+            let pair = connect(&listener);
+            (listener, pair)
+        });
+        let port = listener_short.local_addr().unwrap().port();
+        let listener_here = listen(&format!("{long_ip}:{port}"));
+        let _pair_here = connect(&listener_here);
+        let filter = format!("( src {short_ip} or src {long_ip} ) and sport = :{port}");
+        let run = tcpdrop(&["--all-netns", "-l", &filter]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(lines.len(), 4, "{}", run.stdout);
+        assert!(lines.iter().any(|l| l.starts_with(short.name())));
+        assert!(lines.iter().any(|l| l.starts_with("/proc/")));
+        // Where the State column and the Remote column start, on each row
+        // (Recv-Q and Send-Q are right-aligned, so their starts vary).
+        assert_eq!(
+            column_starts(&lines, &[1, 5]).len(),
+            1,
+            "misaligned:\n{}",
+            run.stdout
+        );
+
+        // A drop prints each namespace's rows as soon as they are known,
+        // so only a namespace column sized before the first row aligns them.
+        let run = tcpdrop(&["--all-netns", &filter]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(lines.len(), 4, "{}", run.stdout);
+        // Result and State.
+        assert_eq!(
+            column_starts(&lines, &[1, 2]).len(),
+            1,
+            "misaligned:\n{}",
+            run.stdout
+        );
+    });
+}
+
+/// The distinct byte offsets at which the words numbered `words` start,
+/// over `lines`: one entry when the columns line up.
+fn column_starts(lines: &[&str], words: &[usize]) -> std::collections::BTreeSet<Vec<usize>> {
+    lines
+        .iter()
+        .map(|line| {
+            let mut starts = Vec::new();
+            let mut in_word = false;
+            for (i, c) in line.char_indices() {
+                if c != ' ' && !in_word {
+                    starts.push(i);
+                }
+                in_word = c != ' ';
+            }
+            words.iter().map(|&w| starts[w]).collect()
+        })
+        .collect()
+}
+
+/// A loopback address (all of 127/8 is on `lo`) that no other test or
+/// program is likely to use: `127.D.x.y` (9 characters or fewer) or, when
+/// `long`, `127.2xx.2xx.2xx` (15), from this process's id and a count.
+fn unusual_loopback(long: bool) -> std::net::Ipv4Addr {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = std::process::id()
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(N.fetch_add(1, Ordering::Relaxed));
+    let [a, b, c, _] = n.to_le_bytes();
+    if long {
+        std::net::Ipv4Addr::new(127, 200 + a % 50, 200 + b % 50, 200 + c % 50)
+    } else {
+        std::net::Ipv4Addr::new(127, 1 + a % 9, b % 10, c % 10)
+    }
 }

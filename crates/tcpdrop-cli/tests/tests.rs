@@ -5,6 +5,7 @@
 mod util;
 
 mod bad_input;
+mod corners;
 mod docs;
 mod drop;
 mod faults;
@@ -16,4 +17,5 @@ mod netns;
 mod owners;
 mod privilege;
 mod races;
+mod vs_ss;
 mod watch;

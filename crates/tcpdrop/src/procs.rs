@@ -17,16 +17,21 @@
 //! let owners = SocketOwners::scan(&inodes);
 //! for conn in &conns {
 //!     for owner in owners.owners(conn.inode) {
-//!         println!("{} {} pid={} {}", conn.local, conn.remote, owner.pid, owner.command);
+//!         let command = String::from_utf8_lossy(&owner.command);
+//!         println!("{} {} pid={} {command}", conn.local, conn.remote, owner.pid);
 //!     }
 //! }
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! What the scan can see: an unprivileged caller reads only its own
-//! processes' descriptors (others need `CAP_SYS_PTRACE`, as root has), so
-//! other users' sockets show no owner. TIME-WAIT and SYN-RECEIVED request
+//! What the scan can see: `/proc/PID/fd` of another user's process (or of
+//! one that is not dumpable) can be read only with `CAP_SYS_PTRACE`, as root
+//! has; a service account with only `CAP_NET_ADMIN`, or a normal user, reads
+//! its own processes' descriptors alone. The scan counts the processes it
+//! could not read ([`SocketOwners::unreadable`]): a socket with an inode
+//! but no owner found may then belong to one of them
+//! ([`SocketOwners::is_unknown`]). TIME-WAIT and SYN-RECEIVED request
 //! sockets have inode 0 and never have an owner. Inode numbers are global,
 //! so the scan works for sockets of any network namespace.
 //!
@@ -40,6 +45,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::mem::MaybeUninit;
 
 use rustix::fs::{openat, readlinkat_raw, Dir, Mode, OFlags, CWD};
+use rustix::io::Errno;
 
 /// How the scan opens a directory.
 const DIR_FLAGS: OFlags = OFlags::RDONLY
@@ -56,7 +62,9 @@ pub struct Owner {
     pub pid: u32,
     /// Its command name, from `/proc/PID/comm` (at most 15 bytes, as the
     /// kernel truncates it); empty if the process exited during the scan.
-    pub command: String,
+    /// Bytes, as the kernel keeps them: a process may name itself anything
+    /// (`prctl(PR_SET_NAME)`), invalid UTF-8 and control characters included.
+    pub command: Vec<u8>,
 }
 
 /// A hasher for inode numbers: one multiplication (Fibonacci hashing).
@@ -110,6 +118,8 @@ pub struct SocketOwners {
     by_inode: InodeMap<u32>,
     /// The owners of the sockets that have several, in ascending pid order.
     shared: InodeMap<Vec<Owner>>,
+    /// Processes whose descriptors could not be read (EACCES, EPERM).
+    unreadable: usize,
 }
 
 impl SocketOwners {
@@ -142,22 +152,41 @@ impl SocketOwners {
             else {
                 continue;
             };
-            let Ok(fd_dir) = openat(&proc, format!("{pid}/fd"), DIR_FLAGS, Mode::empty()) else {
-                continue;
-            };
-            let Ok(fds) = Dir::read_from(&fd_dir) else {
-                continue;
+            let fds = openat(&proc, format!("{pid}/fd"), DIR_FLAGS, Mode::empty())
+                .and_then(|fd_dir| Ok((Dir::read_from(&fd_dir)?, fd_dir)));
+            let (fds, fd_dir) = match fds {
+                Ok(fds) => fds,
+                // Another user's process, or one that is not dumpable:
+                // its sockets' owner cannot be told (proc_pid_fd(5)).
+                Err(Errno::ACCESS | Errno::PERM) => {
+                    owners.unreadable = owners.unreadable.saturating_add(1);
+                    continue;
+                }
+                // ENOENT: it exited during the scan.
+                Err(_) => continue,
             };
             // This process, once it is found to own an asked-for socket.
             let mut me: Option<u32> = None;
+            // Some of its descriptors could not be read (counted once).
+            let mut lost = false;
             let mut link = [MaybeUninit::<u8>::uninit(); 64];
             for fd in fds.flatten() {
                 let name = fd.file_name();
                 if name.to_bytes().first() == Some(&b'.') {
                     continue;
                 }
-                let Ok((text, _)) = readlinkat_raw(&fd_dir, name, &mut link) else {
-                    continue;
+                let text = match readlinkat_raw(&fd_dir, name, &mut link) {
+                    Ok((text, _)) => text,
+                    // The directory was readable but its links are not (the
+                    // process changed credentials during the scan).
+                    Err(Errno::ACCESS | Errno::PERM) => {
+                        if !lost {
+                            lost = true;
+                            owners.unreadable = owners.unreadable.saturating_add(1);
+                        }
+                        continue;
+                    }
+                    Err(_) => continue,
                 };
                 let Some(inode) = socket_inode_bytes(text) else {
                     continue;
@@ -177,9 +206,11 @@ impl SocketOwners {
 
     /// Remember process `pid` (its command read now), returning its index.
     fn add_process(&mut self, pid: u32) -> u32 {
-        let command = fs::read_to_string(format!("{PROC}/{pid}/comm"))
-            .map(|c| c.trim_end_matches('\n').to_string())
-            .unwrap_or_default();
+        let mut command = fs::read(format!("{PROC}/{pid}/comm")).unwrap_or_default();
+        // The kernel ends the name with a newline, which is not part of it.
+        if command.last() == Some(&b'\n') {
+            command.pop();
+        }
         self.push_process(Owner { pid, command })
     }
 
@@ -238,6 +269,7 @@ impl SocketOwners {
 
     /// Add the owners another scan found (of other sockets, or the same).
     pub fn extend(&mut self, other: SocketOwners) {
+        self.unreadable = self.unreadable.max(other.unreadable);
         for (inode, _) in other.by_inode.iter() {
             for owner in other.owners(*inode) {
                 let index = match self.processes.iter().position(|p| p == owner) {
@@ -260,6 +292,19 @@ impl SocketOwners {
     /// Whether no asked-for socket has an owner.
     pub fn is_empty(&self) -> bool {
         self.by_inode.is_empty()
+    }
+
+    /// How many processes' descriptors the scan could not read: other
+    /// users' (or non-dumpable) processes, without `CAP_SYS_PTRACE`.
+    pub fn unreadable(&self) -> usize {
+        self.unreadable
+    }
+
+    /// Whether the owner of the socket with this inode could not be told:
+    /// it has an inode (some process holds it), no owner was found, and
+    /// some process could not be read, so it may be that one's.
+    pub fn is_unknown(&self, inode: u32) -> bool {
+        inode != 0 && self.unreadable > 0 && !self.by_inode.contains_key(&inode)
     }
 }
 
@@ -351,7 +396,9 @@ mod tests {
         assert_eq!(owners.pid(0), 0);
         let comm = fs::read_to_string("/proc/self/comm").unwrap();
         let mine = owners.owners(inode).iter().find(|o| o.pid == me).unwrap();
-        assert_eq!(mine.command, comm.trim_end());
+        assert_eq!(mine.command, comm.trim_end().as_bytes());
+        // Found, so known, whatever other processes could not be read.
+        assert!(!owners.is_unknown(inode));
         assert_eq!(owners.len(), 1);
     }
 }

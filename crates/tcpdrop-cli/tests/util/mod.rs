@@ -124,3 +124,74 @@ fn tempfile_dir(name: &str) -> PathBuf {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
     dir
 }
+
+/// Run `tcpdrop ARGS` as a service account would: user nobody with
+/// CAP_NET_ADMIN and no other capability (no CAP_SYS_PTRACE, so other
+/// users' `/proc/PID/fd` cannot be read).
+pub fn tcpdrop_net_admin_only(args: &[&str]) -> Run {
+    Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all,+net_admin",
+            "--ambient-caps=+net_admin",
+            "--bounding-set=-all,+net_admin",
+        ])
+        .arg(binary_for_nobody())
+        .args(args)
+        .output()
+        .expect("run setpriv (util-linux)")
+        .into()
+}
+
+/// Run `tcpdrop ARGS`, with arguments that need not be UTF-8; stdout as raw
+/// bytes, so that nothing in it is replaced or hidden.
+pub fn tcpdrop_bytes(args: &[&std::ffi::OsStr]) -> (i32, Vec<u8>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpdrop"))
+        .args(args)
+        .output()
+        .expect("run tcpdrop");
+    (
+        out.status.code().unwrap_or(-1),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Run `tcpdrop ARGS` with stdout going to `stdout` (a closed pipe,
+/// `/dev/full`, ...), extra environment `env`; its code and stderr.
+pub fn tcpdrop_writing_to(
+    stdout: std::process::Stdio,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tcpdrop"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run tcpdrop")
+        .wait_with_output()
+        .expect("wait for tcpdrop");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A pipe whose reading end is already closed, as stdout for a child: its
+/// first write fails with EPIPE, as under `| head` once head has exited.
+pub fn closed_pipe() -> std::process::Stdio {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two new descriptors into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both descriptors are new and ours: the read end is closed
+    // now, the write end becomes the Stdio that owns it.
+    unsafe {
+        libc::close(fds[0]);
+        std::process::Stdio::from_raw_fd(fds[1])
+    }
+}
