@@ -50,6 +50,27 @@ pub enum Error {
     /// Any other system error.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// A way of aborting needs a capability the caller lacks; nothing was
+    /// touched. `capability` is its name (`"CAP_SYS_PTRACE"`,
+    /// `"CAP_NET_RAW"`), `needed_for` what it is needed for.
+    #[error("{needed_for} needs {capability}: run as root (nothing was touched)")]
+    MissingCapability {
+        /// The capability, as `capabilities(7)` names it.
+        capability: &'static str,
+        /// What needs it, e.g. "taking over the holder's descriptor".
+        needed_for: &'static str,
+    },
+    /// No process holds the socket (TIME-WAIT and request sockets never
+    /// have a holder; an orphaned socket's holder has closed it), so it
+    /// cannot be aborted through a holder's descriptor.
+    #[error(
+        "no process holds this socket, so it cannot be aborted through its holder's descriptor"
+    )]
+    NoHolder,
+    /// The method ran (or could not run to its end) and the socket is still
+    /// there: why.
+    #[error("not aborted: {0}")]
+    NotAborted(String),
 }
 
 impl Error {
@@ -64,6 +85,9 @@ impl Error {
             Error::InvalidArgument(_) => ERROR_INVALID_PARAMETER,
             Error::Namespace { .. } => ERROR_INVALID_PARAMETER,
             Error::Netlink(_) | Error::Io(_) => ERROR_GEN_FAILURE,
+            Error::MissingCapability { .. } => ERROR_ACCESS_DENIED,
+            Error::NoHolder => ERROR_NOT_SUPPORTED,
+            Error::NotAborted(_) => ERROR_GEN_FAILURE,
         }
     }
 

@@ -1,0 +1,40 @@
+//! The ways of aborting a socket. Each is a file: destroy.rs (SOCK_DESTROY), owner.rs (through the holder's own descriptor), inject.rs (a spoofed RST after a challenge ACK).
+pub(crate) mod inject;
+pub(crate) mod owner;
+mod packet;
+#[cfg(test)]
+mod tests_util;
+
+/// How a socket was aborted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// The kernel's `SOCK_DESTROY` (needs `CONFIG_INET_DIAG_DESTROY` and `CAP_NET_ADMIN`).
+    Destroy,
+    /// `connect(AF_UNSPEC)` on a duplicate of the holder's descriptor (`pidfd_getfd`).
+    Owner,
+    /// An RST spoofed from the peer, its sequence number learnt from a challenge ACK (`CAP_NET_RAW`).
+    Inject,
+}
+
+/// One socket to abort, as a dump found it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Target {
+    /// The table it was dumped from (an IPv4 connection of a dual-stack socket is `Inet6`, with `::ffff:` addresses).
+    pub family: sockdiag::Family,
+    /// Its kernel id: ports, addresses, interface, and the cookie.
+    pub id: sockdiag::SockId,
+    /// Its inode (0 for TIME-WAIT and SYN-RECV request sockets: no holder).
+    pub inode: u32,
+    /// Its kernel state.
+    pub state: sockdiag::TcpState,
+}
+
+/// One way of aborting sockets.
+pub(crate) trait Abort {
+    /// Which way this is.
+    fn method(&self) -> Method;
+    /// Abort each of `targets`, pushing one result per target onto `results`, in their order.
+    /// `Ok(())` means this socket (the very one: same cookie) was aborted; a socket that is no
+    /// longer there is `Err(Error::NotFound)`; a refusal names what is missing.
+    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), crate::Error>>);
+}
