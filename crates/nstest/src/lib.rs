@@ -834,3 +834,5 @@ pub fn every_kind_of_socket() -> Sockets {
         _streams: vec![a, a_server, b, b_server, mapped, mapped_server],
     }
 }
+
+pub mod uml;

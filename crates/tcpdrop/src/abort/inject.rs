@@ -143,7 +143,8 @@ impl Ends {
 /// The sockets segments go out and come in by.
 struct Wire {
     raw4: OwnedFd,
-    raw6: OwnedFd,
+    /// `None` on a kernel without IPv6 (`EAFNOSUPPORT`).
+    raw6: Option<OwnedFd>,
     packet: OwnedFd,
     buf: Vec<u8>,
 }
@@ -180,9 +181,14 @@ impl Wire {
                 Some(ipproto::RAW),
             )
         };
+        let raw6 = match raw(AddressFamily::INET6) {
+            Ok(fd) => Some(fd),
+            Err(Errno::AFNOSUPPORT) => None,
+            Err(errno) => return Err(errno),
+        };
         Ok(Wire {
             raw4: raw(AddressFamily::INET)?,
-            raw6: raw(AddressFamily::INET6)?,
+            raw6,
             packet,
             buf: Vec::with_capacity(64),
         })
@@ -209,8 +215,13 @@ impl Wire {
                     SocketAddr::V6(d) => d.scope_id(),
                     SocketAddr::V4(_) => 0,
                 };
+                let Some(raw6) = &self.raw6 else {
+                    return Err(Error::NotAborted(
+                        "this kernel has no IPv6 (raw IPv6 sockets: EAFNOSUPPORT)".into(),
+                    ));
+                };
                 rustix::net::sendto(
-                    &self.raw6,
+                    raw6,
                     &self.buf,
                     SendFlags::empty(),
                     &SocketAddrV6::new(v6, 0, 0, scope),
@@ -379,6 +390,8 @@ struct Heard {
     answer: Option<Answer>,
     /// Its peer answered that answer with an RST.
     peer_reset: bool,
+    /// Its probe could not be sent (the failure is settled).
+    unsent: bool,
 }
 
 /// A socket's answer: its SND.NXT (`seq`) and RCV.NXT (`ack`).
@@ -417,7 +430,8 @@ impl<'a> Inject<'a> {
         indices: &[usize],
         heard: &mut [Heard],
         flip: bool,
-    ) -> Result<(), Error> {
+        settled: &mut Vec<(usize, Result<(), Error>)>,
+    ) {
         let mut probes: HashMap<(IpAddr, u16, IpAddr, u16), (usize, Segment)> =
             HashMap::with_capacity(indices.len());
         for &i in indices {
@@ -432,9 +446,16 @@ impl<'a> Inject<'a> {
             let segment = probe(&ends, target.state, seq, flip);
             probes.insert(ends.key(), (i, segment));
         }
-        for (_, segment) in probes.values() {
-            wire.send(segment)?;
-        }
+        probes.retain(|_, (i, segment)| match wire.send(segment) {
+            Ok(()) => true,
+            Err(err) => {
+                if let Some(h) = heard.get_mut(*i) {
+                    h.unsent = true;
+                }
+                settled.push((*i, Err(err)));
+                false
+            }
+        });
         let mut missing = probes.len();
         let mut deadline = Instant::now() + ANSWER_WAIT;
         while let Some(parsed) = wire.next(deadline) {
@@ -473,7 +494,6 @@ impl<'a> Inject<'a> {
                 rcv_nxt: seg.ack,
             });
         }
-        Ok(())
     }
 
     /// Look each of `indices` up by cookie, reset those still there, and
@@ -683,33 +703,40 @@ impl Abort for Inject<'_> {
             let mut settled = Vec::with_capacity(targets.len());
             for round in candidates.chunks(ROUND) {
                 let started = Instant::now();
-                if let Err(err) = self.probe_round(wire, targets, round, &mut heard, false) {
-                    for &i in round {
-                        settled.push((i, Err(Error::Io(std::io::Error::other(err.to_string())))));
-                    }
-                    continue;
-                }
-                let silent: Vec<usize> = round
+                self.probe_round(wire, targets, round, &mut heard, false, &mut settled);
+                let silent = |heard: &[Heard], i: usize| {
+                    heard
+                        .get(i)
+                        .is_some_and(|h| h.answer.is_none() && !h.unsent)
+                };
+                let again: Vec<usize> = round
                     .iter()
                     .copied()
-                    .filter(|&i| heard.get(i).is_some_and(|h| h.answer.is_none()))
+                    .filter(|&i| silent(&heard, i))
                     .collect();
-                if !silent.is_empty() {
+                if !again.is_empty() {
                     // The socket may have answered someone else within the
                     // per-socket limit: wait it out, then the other half of
                     // the sequence space.
                     std::thread::sleep(ratelimit.saturating_sub(started.elapsed()));
-                    let _ = self.probe_round(wire, targets, &silent, &mut heard, true);
+                    self.probe_round(wire, targets, &again, &mut heard, true, &mut settled);
                 }
                 #[cfg(test)]
                 if let Some(hook) = self.before_rst.as_mut() {
                     hook();
                 }
-                let (answered, silent): (Vec<usize>, Vec<usize>) = round
+                let answered: Vec<usize> = round
                     .iter()
-                    .partition(|&&i| heard.get(i).is_some_and(|h| h.answer.is_some()));
+                    .copied()
+                    .filter(|&i| heard.get(i).is_some_and(|h| h.answer.is_some()))
+                    .collect();
+                let never: Vec<usize> = round
+                    .iter()
+                    .copied()
+                    .filter(|&i| silent(&heard, i))
+                    .collect();
                 self.reset(wire, targets, &answered, &heard, rfc1337, &mut settled);
-                self.silent(targets, &silent, ratelimit, &mut settled);
+                self.silent(targets, &never, ratelimit, &mut settled);
             }
             for (i, result) in settled {
                 if let Some(slot) = outcome.get_mut(i) {

@@ -4,6 +4,8 @@ pub(crate) mod owner;
 mod packet;
 #[cfg(test)]
 mod tests_util;
+#[cfg(test)]
+mod uml_tests;
 
 /// How a socket was aborted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
