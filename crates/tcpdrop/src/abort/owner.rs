@@ -435,4 +435,118 @@ mod tests {
             ));
         });
     }
+
+    /// `n` connections from 127.1.x.1 to a fresh listener, held by child
+    /// processes of at most 8,000 connections each (the open-file limit
+    /// cannot be raised without CAP_SYS_RESOURCE); the children are killed
+    /// when the returned guard drops.
+    fn population(n: usize) -> (std::net::TcpListener, Holders) {
+        let listener = listen("127.0.0.1:0");
+        let to = listener.local_addr().unwrap();
+        let mut children = Holders(Vec::new());
+        let mut made = 0;
+        while made < n {
+            let chunk: Vec<_> = (made..n.min(made + 8_000))
+                .map(|i| {
+                    let from = SocketAddr::from(([127, 1, (i / 20_000) as u8, 1], 0));
+                    nstest::connect_from(from, to, &listener)
+                })
+                .collect();
+            made += chunk.len();
+            // SAFETY: the child only waits for its SIGKILL (pause is
+            // async-signal-safe); it never returns into Rust code.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                loop {
+                    // SAFETY: as above.
+                    unsafe { libc::pause() };
+                }
+            }
+            children.0.push(pid);
+            drop(chunk); // the child's copies keep them open
+        }
+        (listener, children)
+    }
+
+    /// Child processes, killed and reaped when dropped.
+    struct Holders(Vec<libc::pid_t>);
+
+    impl Drop for Holders {
+        fn drop(&mut self) {
+            for &pid in &self.0 {
+                // SAFETY: our own children, not yet reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+            }
+        }
+    }
+
+    /// The client ends (from 127.1.x.1) of connections to `port`, from one
+    /// dump.
+    fn clients_of(port: u16) -> Vec<Target> {
+        let mut diag = sockdiag::Client::new().unwrap();
+        let request = sockdiag::DumpRequest::tcp(sockdiag::Family::Inet, sockdiag::ALL_TCP_STATES);
+        diag.dump(&request)
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|r| r.id.dport == port && r.id.src[1] == 1 && r.state == TcpState::Established)
+            .map(|r| Target {
+                family: r.family,
+                id: r.id,
+                inode: r.inode,
+                state: r.state,
+            })
+            .collect()
+    }
+
+    /// Owner against `ss -K` dropping the same number of connections (held
+    /// by child processes); prints both. `NSTEST_OWNER_N` connections
+    /// (default 20,000).
+    #[test]
+    #[ignore = "a measurement: cargo test --release -p tcpdrop --lib owner_against_ss_k -- --ignored --nocapture"]
+    fn owner_against_ss_k() {
+        let n: usize = std::env::var("NSTEST_OWNER_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        in_netns(|| {
+            let (ss_listener, ss_holders) = population(n);
+            let port = ss_listener.local_addr().unwrap().port();
+            let start = std::time::Instant::now();
+            let out = std::process::Command::new("ss")
+                .args(["-K", "-tnH", "dport", "=", &format!(":{port}")])
+                .output()
+                .unwrap();
+            let ss_took = start.elapsed();
+            assert!(out.status.success());
+            let killed = String::from_utf8_lossy(&out.stdout).lines().count();
+            drop(ss_holders);
+
+            let (listener, holders) = population(n);
+            let port = listener.local_addr().unwrap().port();
+            let start = std::time::Instant::now();
+            let targets = clients_of(port);
+            let results = owner_abort(&targets);
+            let took = start.elapsed();
+            let ok = results.iter().filter(|r| r.is_ok()).count();
+            eprintln!(
+                "n={n}: ss -K {ss_took:?} ({killed} killed, {:?}/socket); owner (dump + abort + confirm) {took:?} ({ok} aborted, {:?}/socket); ratio {:.2}",
+                ss_took / n as u32,
+                took / n as u32,
+                took.as_secs_f64() / ss_took.as_secs_f64()
+            );
+            let failed: Vec<String> = targets
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_err())
+                .take(5)
+                .map(|(t, r)| format!("{t:?}: {r:?}"))
+                .collect();
+            assert_eq!((targets.len(), ok), (n, n), "{failed:#?}");
+            drop(holders);
+        });
+    }
 }
