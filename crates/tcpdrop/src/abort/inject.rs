@@ -895,30 +895,118 @@ mod tests {
         });
     }
 
+    /// A peer at 10.99.0.2 that does not exist: behind a veth whose other
+    /// end has no address, reached through a static neighbour entry (so
+    /// segments to it go out at once, not held waiting for ARP) and never
+    /// answering. Segments "from" it are ours, sent with [`Wire`].
+    fn fake_peer() {
+        for args in [
+            &["link", "add", "v0", "type", "veth", "peer", "name", "v1"][..],
+            &["link", "set", "v0", "up"],
+            &["link", "set", "v1", "up"],
+            &["addr", "add", "10.99.0.1/24", "dev", "v0"],
+            &[
+                "neigh",
+                "add",
+                "10.99.0.2",
+                "lladdr",
+                "02:00:00:00:00:02",
+                "dev",
+                "v0",
+            ],
+        ] {
+            assert!(Command::new("ip").args(args).status().unwrap().success());
+        }
+    }
+
+    /// A packet socket that sees every segment (no filter), for the tests
+    /// that play the peer.
+    fn capture() -> OwnedFd {
+        let fd =
+            rustix::net::socket(AddressFamily::PACKET, SocketType::DGRAM, Some(eth::ALL)).unwrap();
+        sockopt::set_socket_timeout(&fd, sockopt::Timeout::Recv, Some(Duration::from_secs(2)))
+            .unwrap();
+        fd
+    }
+
+    /// The next segment `capture` sees from `src` to `dst` with `flag` set.
+    fn captured(capture: &OwnedFd, src: SocketAddr, dst: SocketAddr, flag: u8) -> Segment {
+        let mut buf = [0u8; 256];
+        loop {
+            let (_, len) = rustix::net::recv(capture, &mut buf, RecvFlags::empty())
+                .expect("the segment was never seen");
+            if let Some(p) = packet::parse(&buf[..len.min(buf.len())]) {
+                let s = p.segment;
+                if s.src == src && s.dst == dst && s.flags & flag != 0 {
+                    return s;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_time_wait_socket_whose_peer_never_answers_is_reset_by_our_rst() {
+        in_netns(|| {
+            // The TIME-WAIT of the other tests dies of its peer's RST (its
+            // answer to the probe reaches the peer's listener, which resets
+            // it); here the peer is played by hand and answers nothing, so
+            // only inject's own RST can end it.
+            fake_peer();
+            let peer: SocketAddr = "10.99.0.2:80".parse().unwrap();
+            let sniff = capture();
+            let client = rustix::net::socket_with(
+                AddressFamily::INET,
+                SocketType::STREAM,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+                None,
+            )
+            .unwrap();
+            match rustix::net::connect(&client, &peer) {
+                Err(Errno::INPROGRESS) => {}
+                other => panic!("connect: {other:?}"),
+            }
+            let local = SocketAddr::try_from(rustix::net::getsockname(&client).unwrap()).unwrap();
+            let syn = captured(&sniff, local, peer, flags::SYN);
+            let mut wire = Wire::open().unwrap();
+            let from_peer = |seq: u32, ack: u32, flags: u8| Segment {
+                src: peer,
+                dst: local,
+                seq,
+                ack,
+                flags,
+                window: 65535,
+            };
+            let isn = syn.seq;
+            wire.send(&from_peer(
+                5000,
+                isn.wrapping_add(1),
+                flags::SYN | flags::ACK,
+            ))
+            .unwrap();
+            captured(&sniff, local, peer, flags::ACK);
+            rustix::net::shutdown(&client, rustix::net::Shutdown::Write).unwrap();
+            captured(&sniff, local, peer, flags::FIN);
+            wire.send(&from_peer(
+                5001,
+                isn.wrapping_add(2),
+                flags::FIN | flags::ACK,
+            ))
+            .unwrap();
+            captured(&sniff, local, peer, flags::ACK);
+            drop(client);
+            let t = target(local, peer);
+            assert_eq!(t.state, TcpState::TimeWait);
+            let (results, _) = inject(&[t]);
+            assert!(results[0].is_ok(), "{results:?}");
+            assert!(find(local, peer).is_none(), "still in TIME-WAIT");
+        });
+    }
+
     #[test]
     fn a_syn_recv_request_socket_is_dropped_from_the_listeners_queue() {
         in_netns(|| {
-            // The SYN comes from 10.99.0.2, behind a veth whose other end
-            // has no address: the SYN-ACK goes out (a static neighbour
-            // entry, so that it is not held waiting for ARP) and nothing
-            // ever completes the handshake.
-            for args in [
-                &["link", "add", "v0", "type", "veth", "peer", "name", "v1"][..],
-                &["link", "set", "v0", "up"],
-                &["link", "set", "v1", "up"],
-                &["addr", "add", "10.99.0.1/24", "dev", "v0"],
-                &[
-                    "neigh",
-                    "add",
-                    "10.99.0.2",
-                    "lladdr",
-                    "02:00:00:00:00:02",
-                    "dev",
-                    "v0",
-                ],
-            ] {
-                assert!(Command::new("ip").args(args).status().unwrap().success());
-            }
+            // The SYN comes from a peer that never completes the handshake.
+            fake_peer();
             let listener = listen("10.99.0.1:0");
             let local = listener.local_addr().unwrap();
             let remote: SocketAddr = "10.99.0.2:40000".parse().unwrap();
