@@ -10,7 +10,7 @@ use sockdiag::TcpState;
 
 use super::inject::Inject;
 use super::owner::Owner;
-use super::tests_util::{find, target};
+use super::tests_util::{drop_privileges_of_this_thread, find, target, CHILD_UID};
 use super::{Abort, Target};
 use crate::Error;
 
@@ -19,7 +19,7 @@ const INNER: &str = "runs inside user-mode Linux, booted by in_user_mode_linux";
 
 #[test]
 fn in_user_mode_linux() {
-    nstest::uml::run_tests_inside("abort::uml_tests::uml_inner_", 5);
+    nstest::uml::run_tests_inside("abort::uml_tests::uml_inner_", 6);
 }
 
 fn inside_uml() {
@@ -136,4 +136,49 @@ fn uml_inner_a_missing_tuple_with_a_listener_on_its_port_leaves_the_listener_alo
         assert!(matches!(inject(&[t])[0], Err(Error::NotFound)));
         assert!(still_accepts(&listener));
     });
+}
+
+#[test]
+#[ignore = "runs inside user-mode Linux, booted by in_user_mode_linux"]
+fn uml_inner_owner_refused_by_yama_names_cap_sys_ptrace_and_touches_nothing() {
+    inside_uml();
+    // Yama (built into UML's kernel, not the host's) at 2 lets only
+    // CAP_SYS_PTRACE attach: the holder's descriptors can be read (same
+    // uid, dumpable) but pidfd_getfd is refused, the refusal the /proc
+    // scan cannot catch.
+    let scope = "/proc/sys/kernel/yama/ptrace_scope";
+    std::fs::write(scope, "2").unwrap();
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let to = listener.local_addr().unwrap();
+        let child = spawn_owner_with(to, "holder", Some(CHILD_UID), Some(true));
+        let (mut server, _) = listener.accept().unwrap();
+        let t = target(child.local_addr(), to);
+        let results = std::thread::scope(|s| {
+            s.spawn(|| {
+                drop_privileges_of_this_thread(CHILD_UID);
+                owner(&[t])
+            })
+            .join()
+            .unwrap()
+        });
+        assert!(
+            matches!(
+                results[0],
+                Err(Error::MissingCapability {
+                    capability: "CAP_SYS_PTRACE",
+                    ..
+                })
+            ),
+            "{results:?}"
+        );
+        assert_eq!(read_errno(&mut server), None, "touched");
+        // Root has CAP_SYS_PTRACE: the same abort goes through.
+        assert!(owner(&[t])[0].is_ok());
+        assert!(matches!(
+            child.read_outcome(),
+            Some(libc::ECONNRESET | libc::EPIPE)
+        ));
+    });
+    std::fs::write(scope, "0").unwrap();
 }
