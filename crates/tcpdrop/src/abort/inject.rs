@@ -974,15 +974,20 @@ mod tests {
         });
     }
 
-    /// Many sockets in one call, of every family; prints the time per
-    /// socket and the longest lookup-to-RST window (run with --nocapture).
+    /// Many sockets in one call, of both families; prints the time per
+    /// socket and the longest lookup-to-RST window (run with --nocapture;
+    /// `NSTEST_INJECT_N` sockets, default 600).
     #[test]
     fn inject_many_sockets_at_once() {
         in_netns(|| {
             let v4 = listen("127.0.0.1:0");
             let v6 = listen("[::1]:0");
+            let n: usize = std::env::var("NSTEST_INJECT_N")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(600);
             let mut pairs = Vec::new();
-            for i in 0..600 {
+            for i in 0..n {
                 pairs.push(connect(if i % 2 == 0 { &v4 } else { &v6 }));
             }
             let targets: Vec<Target> = pairs
