@@ -545,12 +545,25 @@ pub struct OwnerChild {
 /// the connection on its listener), names itself `comm` (`PR_SET_NAME`, at
 /// most 15 bytes) and, with `uid`, first becomes that user and group.
 pub fn spawn_owner(to: SocketAddr, comm: &str, uid: Option<u32>) -> OwnerChild {
-    spawn_owner_named(to, comm.as_bytes(), uid)
+    spawn_owner_with(to, comm.as_bytes(), uid, None)
 }
 
 /// [`spawn_owner`] with a command name of any bytes but NUL: invalid
 /// UTF-8, control characters, escape sequences, as `PR_SET_NAME` allows.
 pub fn spawn_owner_named(to: SocketAddr, comm: &[u8], uid: Option<u32>) -> OwnerChild {
+    spawn_owner_with(to, comm, uid, None)
+}
+
+/// [`spawn_owner_named`], and with `dumpable` the child then sets its
+/// dumpable flag (`PR_SET_DUMPABLE`): a child that changed uid is not
+/// dumpable unless it says so, and `pidfd_getfd(2)` and `/proc/PID/fd` of a
+/// process that is not dumpable need `CAP_SYS_PTRACE`, even for its own uid.
+pub fn spawn_owner_with(
+    to: SocketAddr,
+    comm: &[u8],
+    uid: Option<u32>,
+    dumpable: Option<bool>,
+) -> OwnerChild {
     use std::io::Read as _;
     use std::os::fd::FromRawFd;
     let name = std::ffi::CString::new(comm).expect("comm without NUL");
@@ -565,7 +578,7 @@ pub fn spawn_owner_named(to: SocketAddr, comm: &[u8], uid: Option<u32>) -> Owner
     assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
     if pid == 0 {
         // SAFETY: as above; every pointer is to memory prepared before fork.
-        unsafe { owner_child(write_end, &name, uid, family, &storage, len) }
+        unsafe { owner_child(write_end, &name, uid, dumpable, family, &storage, len) }
     }
     // SAFETY: the parent's copy of the write end is ours to close; the read
     // end becomes a File that owns it.
@@ -602,6 +615,7 @@ unsafe fn owner_child(
     report: libc::c_int,
     name: &std::ffi::CStr,
     uid: Option<u32>,
+    dumpable: Option<bool>,
     family: libc::c_int,
     to: &libc::sockaddr_storage,
     to_len: libc::socklen_t,
@@ -634,6 +648,9 @@ unsafe fn owner_child(
             {
                 fail(&say);
             }
+        }
+        if let Some(dumpable) = dumpable {
+            libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(dumpable));
         }
         let fd = libc::socket(family, libc::SOCK_STREAM, 0);
         if fd < 0 || libc::connect(fd, (to as *const libc::sockaddr_storage).cast(), to_len) != 0 {
@@ -847,3 +864,5 @@ pub fn every_kind_of_socket() -> Sockets {
         _streams: vec![a, a_server, b, b_server, mapped, mapped_server],
     }
 }
+
+pub mod uml;

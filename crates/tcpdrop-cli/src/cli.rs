@@ -198,6 +198,23 @@ pub struct Cli {
     #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["all", "watch"])]
     pub file: Option<String>,
 
+    /// How to abort: auto (the default) uses the kernel's SOCK_DESTROY where
+    /// the kernel has it and you may (CAP_NET_ADMIN); otherwise, for a
+    /// connection some process holds, that process's own descriptor (owner:
+    /// your own processes need no privilege, others' need CAP_SYS_PTRACE);
+    /// otherwise, and for TIME-WAIT and SYN-RECV sockets, a reset injected
+    /// after the socket's own ACK (inject: needs CAP_NET_RAW). A method
+    /// named here is the only one tried. Each dropped row says how.
+    ///
+    /// Example: tcpdrop --method owner 'dport = :6379'
+    #[arg(
+        long,
+        value_name = "METHOD",
+        value_parser = ["auto", "destroy", "owner", "inject"],
+        default_value = "auto"
+    )]
+    pub method: Option<String>,
+
     /// Never print the column header (it is printed only on a terminal).
     ///
     /// Example: tcpdrop -l -H | wc -l

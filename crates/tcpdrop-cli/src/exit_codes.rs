@@ -9,10 +9,14 @@ pub const NO_MATCH: u8 = 1;
 pub const USAGE: u8 = 2;
 /// Some drops failed (others may have succeeded).
 pub const PARTIAL: u8 = 3;
-/// Permission denied: dropping needs CAP_NET_ADMIN; or nothing matched
-/// `--pid`/`--process` and some owners could not be read (CAP_SYS_PTRACE).
+/// Permission denied: no way of aborting was allowed (destroy needs
+/// CAP_NET_ADMIN; owner, the holder's own user or CAP_SYS_PTRACE; inject,
+/// CAP_NET_RAW); or nothing matched `--pid`/`--process` and some owners
+/// could not be read (CAP_SYS_PTRACE).
 pub const PERMISSION: u8 = 4;
-/// The kernel cannot destroy sockets (no CONFIG_INET_DIAG_DESTROY).
+/// No way of aborting can work here, whatever the privilege: the method
+/// asked for (e.g. `--method destroy` on a kernel without
+/// CONFIG_INET_DIAG_DESTROY) cannot.
 pub const UNSUPPORTED: u8 = 5;
 /// The output could not be written (a full disk, an I/O error); a closed
 /// pipe is not this. Drops already chosen were still made, and the summary
@@ -29,10 +33,13 @@ macro_rules! help_table {
      connection
   2  bad usage or input; nothing was touched
   3  some drops failed
-  4  permission denied: dropping needs CAP_NET_ADMIN (run as root); or
-     nothing matched --pid or --process while some owners could not be
-     read (needs CAP_SYS_PTRACE, or root)
-  5  the kernel cannot destroy sockets (needs CONFIG_INET_DIAG_DESTROY=y)
+  4  permission denied: no way to abort was allowed (destroy needs
+     CAP_NET_ADMIN; owner, your own process or CAP_SYS_PTRACE; inject,
+     CAP_NET_RAW; the message says which were tried); or nothing matched
+     --pid or --process while some owners could not be read (needs
+     CAP_SYS_PTRACE, or root)
+  5  no way to abort can work here: e.g. --method destroy on a kernel
+     without SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY)
   6  the output could not be written (e.g. disk full); the drops chosen
      were still made, as the summary on stderr says"
     };

@@ -44,17 +44,24 @@ impl Failure {
     }
 }
 
+/// The exit status an error of the library gets.
+fn exit_code(err: &Error) -> u8 {
+    match err {
+        Error::NotFound => exit_codes::NO_MATCH,
+        Error::AccessDenied(_) | Error::MissingCapability { .. } => exit_codes::PERMISSION,
+        Error::NoWay(_) if err.is_privilege() => exit_codes::PERMISSION,
+        Error::NotSupported | Error::NoWay(_) => exit_codes::UNSUPPORTED,
+        Error::InvalidArgument(_) | Error::Namespace { .. } => exit_codes::USAGE,
+        Error::Netlink(_) | Error::Io(_) | Error::NoHolder | Error::NotAborted(_) => {
+            exit_codes::PARTIAL
+        }
+    }
+}
+
 impl From<Error> for Failure {
     fn from(err: Error) -> Failure {
-        let code = match &err {
-            Error::NotFound => exit_codes::NO_MATCH,
-            Error::AccessDenied(_) => exit_codes::PERMISSION,
-            Error::NotSupported => exit_codes::UNSUPPORTED,
-            Error::InvalidArgument(_) | Error::Namespace { .. } => exit_codes::USAGE,
-            Error::Netlink(_) | Error::Io(_) => exit_codes::PARTIAL,
-        };
         Failure {
-            code,
+            code: exit_code(&err),
             message: err.to_string(),
         }
     }
@@ -135,6 +142,8 @@ struct Plan {
     owners: OwnerFilter,
     /// `-p`: show the owning processes.
     show_owners: bool,
+    /// `--method`: one way to abort, or `None` for auto.
+    method: Option<tcpdrop::Method>,
 }
 
 /// One network namespace to work in.
@@ -156,6 +165,10 @@ struct WatchPlan {
 #[derive(Default)]
 struct Totals {
     chosen: usize,
+    /// Failures that were refusals (no privilege, no support), and the
+    /// exit status of the first.
+    refused: usize,
+    refusal_code: Option<u8>,
     /// Named tuples (`-f`) that matched no connection.
     not_found: usize,
     dropped: u64,
@@ -197,6 +210,16 @@ fn parse_states(names: &[String]) -> Result<(Option<StateSet>, bool), Failure> {
         set = Some(set.map_or(named, |s| s.union(named)));
     }
     Ok((set, listeners))
+}
+
+/// The method `--method` names (`auto`: none forced).
+fn method_named(name: &str) -> Option<tcpdrop::Method> {
+    match name {
+        "destroy" => Some(tcpdrop::Method::Destroy),
+        "owner" => Some(tcpdrop::Method::Owner),
+        "inject" => Some(tcpdrop::Method::Inject),
+        _ => None,
+    }
 }
 
 /// Read the options into a plan; every usage error is found here, before
@@ -256,6 +279,7 @@ fn plan(cli: &Cli) -> Result<Plan, Failure> {
         listeners,
         owners,
         show_owners: cli.processes,
+        method: cli.method.as_deref().and_then(method_named),
     })
 }
 
@@ -417,6 +441,7 @@ fn list<W: Write>(
                 let row = Row {
                     conn,
                     result,
+                    method: None,
                     detail: None,
                     collateral: false,
                     owners: plan.show_owners.then_some(owned),
@@ -435,6 +460,7 @@ fn list<W: Write>(
                 let row = Row {
                     conn: &conn,
                     result,
+                    method: None,
                     detail: None,
                     collateral: false,
                     owners: None,
@@ -543,14 +569,32 @@ fn drop_space<W: Write>(
         // One named tuple that is missing is the run's one error line.
         report_missing: matches!(target, Target::Tuples(t) if t.len() > 1),
         refused: None,
+        refusals: 0,
+        held: Vec::new(),
         decided: 0,
         failed: None,
         collateral: Vec::new(),
     };
-    let counts = session.drop(selection, DropOptions::default(), &mut shown)?;
+    let options = DropOptions {
+        method: plan.method,
+    };
+    let counts = session.drop(selection, options, &mut shown)?;
+    // Refusals are shown one by one only beside something that was not
+    // refused; alone, one line says why.
+    let stop = if shown.decided == 0 {
+        shown.refused.take()
+    } else {
+        for (conn, why) in std::mem::take(&mut shown.held) {
+            shown.print(&conn, "failed", Some(why), false);
+        }
+        None
+    };
+    if let Some((code, _)) = &shown.refused {
+        totals.refusal_code.get_or_insert(*code);
+    }
+    totals.refused = totals.refused.saturating_add(shown.refusals);
     let Shown {
         printer,
-        refused,
         failed,
         collateral,
         ..
@@ -566,6 +610,7 @@ fn drop_space<W: Write>(
             let row = Row {
                 conn,
                 result: Some("gone"),
+                method: None,
                 detail: Some(reason.to_string()),
                 collateral: true,
                 owners: Some(owners.owners(conn.inode)),
@@ -591,8 +636,7 @@ fn drop_space<W: Write>(
         .saturating_add(counts.collateral);
     totals.failed = totals.failed.saturating_add(counts.failed);
     totals.not_found = totals.not_found.saturating_add(counts.not_found);
-    Ok(refused.map(|err| {
-        let code = Failure::from(clone_refusal(&err)).code;
+    Ok(stop.map(|(code, message)| {
         let suffix = if totals.dropped == 0 {
             " (nothing was dropped)"
         } else {
@@ -600,7 +644,7 @@ fn drop_space<W: Write>(
         };
         Failure {
             code,
-            message: format!("{err}{suffix}"),
+            message: format!("{message}{suffix}"),
         }
     }))
 }
@@ -616,8 +660,13 @@ struct Shown<'a, W: Write> {
     quiet: bool,
     /// Say of each named tuple that matched nothing (`-f`).
     report_missing: bool,
-    /// The kernel refused for lack of privilege or support.
-    refused: Option<Error>,
+    /// The first refusal (no privilege, no support): its exit status and
+    /// message.
+    refused: Option<(u8, String)>,
+    /// How many outcomes were refusals.
+    refusals: usize,
+    /// Refused sockets not yet shown, with why.
+    held: Vec<(Connection, String)>,
     /// Outcomes other than a refusal so far.
     decided: usize,
     /// Writing failed: nothing more is printed.
@@ -635,6 +684,17 @@ impl<W: Write> Shown<'_, W> {
         detail: Option<String>,
         collateral: bool,
     ) {
+        self.print_as(conn, result, None, detail, collateral);
+    }
+
+    fn print_as(
+        &mut self,
+        conn: &Connection,
+        result: &'static str,
+        method: Option<&'static str>,
+        detail: Option<String>,
+        collateral: bool,
+    ) {
         if self.quiet || self.failed.is_some() {
             return;
         }
@@ -642,6 +702,7 @@ impl<W: Write> Shown<'_, W> {
         let row = Row {
             conn,
             result: Some(result),
+            method,
             detail,
             collateral,
             owners: self.show_owners.then_some(owned),
@@ -657,27 +718,27 @@ impl<W: Write> Shown<'_, W> {
 
 impl<W: Write> Sink for Shown<'_, W> {
     fn outcome(&mut self, conn: Connection, outcome: Outcome) {
-        let refusal = matches!(
-            outcome,
-            Outcome::Failed(Error::AccessDenied(_) | Error::NotSupported)
-        );
-        if let (Outcome::Failed(err), true, None) = (&outcome, refusal, &self.refused) {
-            self.refused = Some(clone_refusal(err));
+        if let Outcome::Failed(err) = &outcome {
+            if err.is_refusal() {
+                self.refusals += 1;
+                self.refused
+                    .get_or_insert_with(|| (exit_code(err), err.to_string()));
+                // Held back: if nothing else happens, one line says why.
+                if !self.printer.is_json() {
+                    self.held.push((conn, err.to_string()));
+                    return;
+                }
+            }
         }
-        // When the kernel refused the very first drop for lack of privilege
-        // or support, nothing is dropped and one line says why.
-        if refusal && self.decided == 0 && !self.printer.is_json() {
-            return;
-        }
-        if !refusal {
+        if !matches!(&outcome, Outcome::Failed(err) if err.is_refusal()) {
             self.decided += 1;
         }
-        let detail = match &outcome {
-            Outcome::Dropped(_) => None,
-            Outcome::Gone(reason) => Some(reason.describe().to_string()),
-            Outcome::Failed(err) => Some(err.to_string()),
+        let (detail, method) = match &outcome {
+            Outcome::Dropped(method) => (None, Some(method.name())),
+            Outcome::Gone(reason) => (Some(reason.describe().to_string()), None),
+            Outcome::Failed(err) => (Some(err.to_string()), None),
         };
-        self.print(&conn, outcome.name(), detail, false);
+        self.print_as(&conn, outcome.name(), method, detail, false);
     }
 
     fn collateral(&mut self, conn: Connection) {
@@ -723,10 +784,7 @@ fn drop_once<W: Write>(
         return Err(stop);
     }
     if totals.failed > 0 {
-        return Err(Failure {
-            code: exit_codes::PARTIAL,
-            message: format!("{} of {} drops failed", totals.failed, totals.chosen),
-        });
+        return Err(drops_failed(&totals));
     }
     Ok(exit_codes::OK)
 }
@@ -787,10 +845,7 @@ fn watch_drops<W: Write>(
         return Err(stop);
     }
     if totals.failed > 0 {
-        return Err(Failure {
-            code: exit_codes::PARTIAL,
-            message: format!("{} of {} drops failed", totals.failed, totals.chosen),
-        });
+        return Err(drops_failed(&totals));
     }
     if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
         return Err(stop);
@@ -804,12 +859,18 @@ fn watch_drops<W: Write>(
     Ok(exit_codes::OK)
 }
 
-/// The error kinds a refusal can be, rebuilt (library errors are not `Clone`).
-fn clone_refusal(err: &Error) -> Error {
-    match err {
-        Error::AccessDenied(p) => Error::AccessDenied(*p),
-        _ => Error::NotSupported,
-    }
+/// Some drops failed: exit 3, or the refusal's own status (4, 5) when
+/// every failure was a refusal (the caller may not, or the kernel cannot).
+fn drops_failed(totals: &Totals) -> Failure {
+    let mut message = format!("{} of {} drops failed", totals.failed, totals.chosen);
+    let code = match totals.refusal_code {
+        Some(code) if totals.refused == totals.failed => {
+            message.push_str(" (refused: see each row)");
+            code
+        }
+        _ => exit_codes::PARTIAL,
+    };
+    Failure { code, message }
 }
 
 /// Exit 1, saying what did not match; for a tuple that names a listener not

@@ -32,6 +32,9 @@ pub struct Printer<W: Write> {
     dropping: bool,
 }
 
+/// The Result column's width: "dropped (destroy) ".
+const RESULT_WIDTH: usize = 18;
+
 /// How many aligned rows are held back to size the columns.
 pub const LOOKAHEAD: usize = 1024;
 
@@ -59,6 +62,7 @@ impl Default for Widths {
 struct Cells {
     netns: Option<String>,
     result: Option<&'static str>,
+    method: Option<&'static str>,
     state: &'static str,
     recv_q: u32,
     send_q: u32,
@@ -74,6 +78,8 @@ pub struct Row<'a> {
     pub conn: &'a Connection,
     /// `dropped`, `gone`, `failed` or `would-drop`; `None` when listing.
     pub result: Option<&'static str>,
+    /// How a dropped connection was aborted: `destroy`, `owner`, `inject`.
+    pub method: Option<&'static str>,
     /// Why: the error of a failure, the reason a connection was gone.
     pub detail: Option<String>,
     /// Not chosen, but closed by the run (a loopback peer reset).
@@ -221,6 +227,7 @@ impl<W: Write> Printer<W> {
                 .netns_column
                 .then(|| row.netns.unwrap_or("-").to_string()),
             result: row.result,
+            method: row.method,
             state: conn.state.ss_name(),
             recv_q: conn.recv_q,
             send_q: conn.send_q,
@@ -291,7 +298,7 @@ impl<W: Write> Printer<W> {
                 write!(self.out, "{:<netns_width$} ", "Netns")?;
             }
             if self.dropping {
-                write!(self.out, "{:<11}", "Result")?;
+                write!(self.out, "{:<RESULT_WIDTH$}", "Result")?;
             }
             write!(
                 self.out,
@@ -311,12 +318,16 @@ impl<W: Write> Printer<W> {
             }
             if self.dropping {
                 let result = c.result.unwrap_or("");
+                let text = match c.method {
+                    Some(method) => format!("{result} ({method})"),
+                    None => result.to_string(),
+                };
                 if self.colour {
                     // Pad apart: escape codes take no room on the screen.
-                    let pad = 11usize.saturating_sub(result.len());
-                    write!(self.out, "{}{:pad$}", paint(result, result), "")?;
+                    let pad = RESULT_WIDTH.saturating_sub(text.len());
+                    write!(self.out, "{}{:pad$}", paint(result, &text), "")?;
                 } else {
-                    write!(self.out, "{result:<11}")?;
+                    write!(self.out, "{text:<RESULT_WIDTH$}")?;
                 }
             }
             write!(
@@ -391,6 +402,9 @@ fn json_row(row: &Row<'_>, scope_name: &dyn Fn(u32) -> Option<String>) -> Map<St
     }
     if let Some(result) = row.result {
         map.insert("result".into(), json!(result));
+        if let Some(method) = row.method {
+            map.insert("method".into(), json!(method));
+        }
         let error = if result == "failed" {
             row.detail.clone()
         } else {

@@ -18,7 +18,11 @@ fn a_kernel_that_cannot_destroy_gives_exit_5_and_claims_nothing() {
         let l = client.local_addr().unwrap().to_string();
         let r = client.peer_addr().unwrap().to_string();
         let before = ss_rows();
-        for args in [vec![l.as_str(), r.as_str()], vec!["-a"]] {
+        // Forced: destroy is the only way tried.
+        for args in [
+            vec!["--method", "destroy", l.as_str(), r.as_str()],
+            vec!["--method", "destroy", "-a"],
+        ] {
             let run = tcpdrop_with_faults("destroy=EOPNOTSUPP", &args);
             assert_eq!(run.code, 5, "{args:?}: {}", run.stderr);
             assert!(!run.stdout.contains("dropped"), "{}", run.stdout);
@@ -31,6 +35,25 @@ fn a_kernel_that_cannot_destroy_gives_exit_5_and_claims_nothing() {
         }
         assert_eq!(ss_rows(), before);
         assert_eq!(read_errno(&mut client), None);
+    });
+}
+
+#[test]
+fn without_destroy_support_auto_drops_through_the_holder() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let (mut client, _server) = connect(&listener);
+        let l = client.local_addr().unwrap().to_string();
+        let r = client.peer_addr().unwrap().to_string();
+        let run = tcpdrop_with_faults("destroy=EOPNOTSUPP", &["--json", &l, &r]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows = json_lines(&run.stdout);
+        let row = rows.iter().find(|r| r["local"] == l.as_str()).unwrap();
+        assert_eq!(row["result"], "dropped", "{rows:?}");
+        assert_eq!(row["method"], "owner", "{rows:?}");
+        // connect(AF_UNSPEC) on the holder's socket: its next call fails.
+        assert!(read_errno(&mut client).is_some());
+        assert!(nstest::still_accepts(&listener));
     });
 }
 

@@ -42,7 +42,8 @@ fn unprivileged_drop_exits_4_and_the_connection_survives() {
     in_netns(|| {
         let survivor = refused(
             tcpdrop_unprivileged,
-            "tcpdrop: dropping needs CAP_NET_ADMIN: run as root (nothing was dropped)",
+            "tcpdrop: no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs \
+             CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root (nothing was dropped)",
         );
         // Listing needs no privilege.
         let run = tcpdrop_unprivileged(&["-l"]);
@@ -61,8 +62,43 @@ fn permitted_but_not_effective_is_not_elevated_exit_4() {
     in_netns(|| {
         refused(
             tcpdrop_not_elevated,
-            "tcpdrop: dropping needs CAP_NET_ADMIN in effect: this process may raise it but \
-             has not (not elevated); raise it, or run as root (nothing was dropped)",
+            "tcpdrop: no way to abort it (destroy: CAP_NET_ADMIN is permitted but not in effect \
+             (not elevated); owner: needs CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): raise \
+             CAP_NET_ADMIN, or run as root (nothing was dropped)",
+        );
+    });
+}
+
+/// kill(1) semantics: a user with no privilege at all drops a connection
+/// its own process holds (through that process's descriptor), and not one
+/// another user's process holds.
+#[test]
+fn a_normal_user_drops_its_own_connection_and_not_anothers() {
+    if !nstest::require_real_root("the tool runs as uid 65534 under setpriv") {
+        return;
+    }
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let to = listener.local_addr().unwrap();
+        let mine = nstest::spawn_owner_with(to, b"mine", Some(65534), Some(true));
+        let (_server, _) = listener.accept().unwrap();
+        let local = mine.local_addr().to_string();
+        let run = tcpdrop_unprivileged(&["--json", &local, &to.to_string()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows = crate::util::json_lines(&run.stdout);
+        let row = rows.iter().find(|r| r["local"] == local.as_str()).unwrap();
+        assert_eq!(
+            (&row["result"], &row["method"]),
+            (&"dropped".into(), &"owner".into())
+        );
+        // The holder's blocked read fails: the connection is gone.
+        assert!(mine.read_outcome().is_some());
+
+        // Another user's (root's, here) connection: refused, untouched.
+        refused(
+            tcpdrop_unprivileged,
+            "tcpdrop: no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs \
+             CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root (nothing was dropped)",
         );
     });
 }

@@ -164,7 +164,8 @@ fn no_cap_net_admin() {
         assert_eq!(run.code, 4, "{}", run.stderr);
         assert_eq!(
             run.stderr,
-            "dropped 0, gone 0, failed 1\ntcpdrop: dropping needs CAP_NET_ADMIN: run as root \
+            "dropped 0, gone 0, failed 1\ntcpdrop: no way to abort it (destroy: needs \
+             CAP_NET_ADMIN; owner: needs CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root \
              (nothing was dropped)\n"
         );
         assert_eq!(run.stdout, "");

@@ -50,6 +50,67 @@ pub enum Error {
     /// Any other system error.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// A way of aborting needs a capability the caller lacks; nothing was
+    /// touched. `capability` is its name (`"CAP_SYS_PTRACE"`,
+    /// `"CAP_NET_RAW"`), `needed_for` what it is needed for.
+    #[error("{needed_for} needs {capability}: run as root (nothing was touched)")]
+    MissingCapability {
+        /// The capability, as `capabilities(7)` names it.
+        capability: &'static str,
+        /// What needs it, e.g. "taking over the holder's descriptor".
+        needed_for: &'static str,
+    },
+    /// No process holds the socket (TIME-WAIT and request sockets never
+    /// have a holder; an orphaned socket's holder has closed it), so it
+    /// cannot be aborted through a holder's descriptor.
+    #[error(
+        "no process holds this socket, so it cannot be aborted through its holder's descriptor"
+    )]
+    NoHolder,
+    /// The method ran (or could not run to its end) and the socket is still
+    /// there: why.
+    #[error("not aborted: {0}")]
+    NotAborted(String),
+    /// No way of aborting could be used (`--method auto`): each way tried,
+    /// and why it could not be used.
+    #[error("{}", no_way(.0))]
+    NoWay(Vec<(crate::abort::Method, Error)>),
+}
+
+/// "no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs
+/// CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root".
+fn no_way(tried: &[(crate::abort::Method, Error)]) -> String {
+    let mut text = String::from("no way to abort it (");
+    for (i, (method, err)) in tried.iter().enumerate() {
+        if i > 0 {
+            text.push_str("; ");
+        }
+        text.push_str(method.name());
+        text.push_str(": ");
+        text.push_str(&match err {
+            Error::AccessDenied(Privilege::PermittedOnly) => {
+                "CAP_NET_ADMIN is permitted but not in effect (not elevated)".to_string()
+            }
+            Error::AccessDenied(Privilege::Missing) => "needs CAP_NET_ADMIN".to_string(),
+            Error::AccessDenied(Privilege::Effective) => {
+                "refused: needs CAP_NET_ADMIN where this namespace's user namespace is".to_string()
+            }
+            Error::NotSupported => "this kernel has no SOCK_DESTROY".to_string(),
+            Error::MissingCapability { capability, .. } => format!("needs {capability}"),
+            Error::NoHolder => "no process holds it".to_string(),
+            other => other.to_string(),
+        });
+    }
+    text.push(')');
+    let not_elevated = tried
+        .iter()
+        .any(|(_, e)| matches!(e, Error::AccessDenied(Privilege::PermittedOnly)));
+    if not_elevated {
+        text.push_str(": raise CAP_NET_ADMIN, or run as root");
+    } else if tried.iter().any(|(_, e)| e.is_privilege()) {
+        text.push_str(": run as root");
+    }
+    text
 }
 
 impl Error {
@@ -64,6 +125,43 @@ impl Error {
             Error::InvalidArgument(_) => ERROR_INVALID_PARAMETER,
             Error::Namespace { .. } => ERROR_INVALID_PARAMETER,
             Error::Netlink(_) | Error::Io(_) => ERROR_GEN_FAILURE,
+            Error::MissingCapability { .. } => ERROR_ACCESS_DENIED,
+            Error::NoHolder => ERROR_NOT_SUPPORTED,
+            Error::NotAborted(_) => ERROR_GEN_FAILURE,
+            // Windows' codes for a refusal: 317 when only elevation was
+            // missing, 5 when a privilege was, 50 when nothing can work.
+            Error::NoWay(tried) => {
+                let codes: Vec<u32> = tried.iter().map(|(_, e)| e.win32_code()).collect();
+                if codes.contains(&ERROR_MR_MID_NOT_FOUND) {
+                    ERROR_MR_MID_NOT_FOUND
+                } else if codes.contains(&ERROR_ACCESS_DENIED) {
+                    ERROR_ACCESS_DENIED
+                } else {
+                    ERROR_NOT_SUPPORTED
+                }
+            }
+        }
+    }
+
+    /// Whether this says the caller or the kernel cannot drop at all
+    /// (privilege or support), rather than something about one socket.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Error::AccessDenied(_)
+                | Error::NotSupported
+                | Error::MissingCapability { .. }
+                | Error::NoWay(_)
+        )
+    }
+
+    /// Whether a refusal is for lack of privilege (some way would work with
+    /// more of it), rather than of kernel support.
+    pub fn is_privilege(&self) -> bool {
+        match self {
+            Error::AccessDenied(_) | Error::MissingCapability { .. } => true,
+            Error::NoWay(tried) => tried.iter().any(|(_, e)| e.is_privilege()),
+            _ => false,
         }
     }
 

@@ -199,8 +199,9 @@ fn set_tcp_entry_drops_a_listener_only_when_the_row_names_it() {
 
 /// Run `work` on a new thread (in the caller's namespace) that first takes
 /// `CAP_NET_ADMIN` out of its effective set and, with `permitted`, out of
-/// its permitted set too. Capabilities are per thread: the test's others
-/// keep theirs.
+/// its permitted set too; and `CAP_SYS_PTRACE` and `CAP_NET_RAW`, which
+/// the other ways of aborting would use, out of both. Capabilities are per
+/// thread: the test's others keep theirs.
 pub(crate) fn without_net_admin<T: Send>(permitted: bool, work: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         scope
@@ -210,6 +211,10 @@ pub(crate) fn without_net_admin<T: Send>(permitted: bool, work: impl FnOnce() ->
                 if permitted {
                     sets.permitted.remove(CapabilitySet::NET_ADMIN);
                 }
+                for other in [CapabilitySet::SYS_PTRACE, CapabilitySet::NET_RAW] {
+                    sets.effective.remove(other);
+                    sets.permitted.remove(other);
+                }
                 set_capabilities(None, sets).expect("capset");
                 work()
             })
@@ -218,13 +223,49 @@ pub(crate) fn without_net_admin<T: Send>(permitted: bool, work: impl FnOnce() ->
     })
 }
 
+/// A connection to `listener` whose client end another user's process
+/// holds, not dumpable: a caller without `CAP_SYS_PTRACE` may not take its
+/// descriptor. Returns the holder, the server end and the client's row.
+fn held_by_another_user(
+    listener: &std::net::TcpListener,
+) -> (nstest::OwnerChild, std::net::TcpStream, MIB_TCPROW) {
+    let to = listener.local_addr().unwrap();
+    let child = nstest::spawn_owner_with(to, b"holder", Some(65534), Some(false));
+    let (server, _) = listener.accept().unwrap();
+    let row = row_of(&server);
+    let row = MIB_TCPROW {
+        dwLocalAddr: row.dwRemoteAddr,
+        dwLocalPort: row.dwRemotePort,
+        dwRemoteAddr: row.dwLocalAddr,
+        dwRemotePort: row.dwLocalPort,
+        ..row
+    };
+    assert_eq!(endpoint_of(&row), child.local_addr());
+    (child, server, row)
+}
+
+fn endpoint_of(row: &MIB_TCPROW) -> std::net::SocketAddr {
+    std::net::SocketAddr::from((
+        row.dwLocalAddr.to_ne_bytes(),
+        u16::from_be(row.dwLocalPort as u16),
+    ))
+}
+
+/// Whether the connection whose client end `child` holds still exists.
+fn still_there(child: &nstest::OwnerChild, to: std::net::SocketAddr) -> bool {
+    tcpdrop::Session::new()
+        .unwrap()
+        .find(child.local_addr(), to)
+        .unwrap()
+        .is_some_and(|c| c.state == tcpdrop::State::Established)
+}
+
 #[test]
 fn set_tcp_entry_not_elevated_is_317_and_touches_nothing() {
     in_netns(|| {
         let listener = listen("127.0.0.1:0");
-        let (mut client, mut server) = connect(&listener);
-        let row = row_of(&client);
-        let local = client.local_addr().unwrap();
+        let to = listener.local_addr().unwrap();
+        let (child, _server, row) = held_by_another_user(&listener);
         let (code, outcome) = without_net_admin(false, || {
             assert_eq!(
                 tcpdrop::privilege::net_admin(),
@@ -232,23 +273,31 @@ fn set_tcp_entry_not_elevated_is_317_and_touches_nothing() {
             );
             // The library's own outcome tells this 317 from "not found".
             let mut session = tcpdrop::Session::new().unwrap();
-            let conn = session
-                .list(&tcpdrop::Query::all())
-                .unwrap()
-                .into_iter()
-                .find(|c| c.local == local)
-                .unwrap();
             let mut report = tcpdrop::DropReport::default();
-            let selection = tcpdrop::Selection::tuple(conn.local, conn.remote);
+            let selection = tcpdrop::Selection::tuple(child.local_addr(), to);
             session
                 .drop(selection, tcpdrop::DropOptions::default(), &mut report)
                 .unwrap();
             let outcome = report.results.remove(0).1;
-            (set_tcp_entry(Some(&row)), format!("{outcome:?}"))
+            (set_tcp_entry(Some(&row)), outcome)
         });
-        assert_eq!(outcome, "Failed(AccessDenied(PermittedOnly))");
+        match &outcome {
+            tcpdrop::Outcome::Failed(tcpdrop::Error::NoWay(tried)) => {
+                assert!(
+                    matches!(
+                        tried[0],
+                        (
+                            tcpdrop::Method::Destroy,
+                            tcpdrop::Error::AccessDenied(tcpdrop::Privilege::PermittedOnly)
+                        )
+                    ),
+                    "{outcome:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(code, ERROR_MR_MID_NOT_FOUND);
-        assert!(alive(&mut client, &mut server));
+        assert!(still_there(&child, to));
     });
 }
 
@@ -256,17 +305,33 @@ fn set_tcp_entry_not_elevated_is_317_and_touches_nothing() {
 fn set_tcp_entry_without_cap_net_admin_is_access_denied() {
     in_netns(|| {
         let listener = listen("127.0.0.1:0");
-        let (mut client, mut server) = connect(&listener);
-        let row = row_of(&client);
+        let to = listener.local_addr().unwrap();
+        let (child, _server, row) = held_by_another_user(&listener);
         let code = without_net_admin(true, || {
             assert_eq!(tcpdrop::privilege::net_admin(), tcpdrop::Privilege::Missing);
             set_tcp_entry(Some(&row))
         });
         assert_eq!(code, ERROR_ACCESS_DENIED);
-        assert!(alive(&mut client, &mut server));
+        assert!(still_there(&child, to));
         // With the privilege (this thread), the same row is aborted.
         assert_eq!(set_tcp_entry(Some(&row)), NO_ERROR);
-        assert_eq!(read_errno(&mut client), Some(ECONNABORTED));
+        assert_eq!(child.read_outcome(), Some(ECONNABORTED));
+    });
+}
+
+/// A Linux extension of Windows' admin-only rule, as kill(1) has: a caller
+/// with no privilege at all aborts a connection its own process holds
+/// (through that process's own descriptor).
+#[test]
+fn set_tcp_entry_aborts_the_callers_own_connection_without_privilege() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let (mut client, mut server) = connect(&listener);
+        let row = row_of(&client);
+        let code = without_net_admin(true, || set_tcp_entry(Some(&row)));
+        assert_eq!(code, NO_ERROR);
+        assert_eq!(read_errno(&mut server), Some(104), "the peer is reset");
+        assert!(!alive(&mut client, &mut server));
     });
 }
 

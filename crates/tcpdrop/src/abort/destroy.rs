@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 use sockdiag::{Client, TcpState};
 
-use super::{Abort, Method, Target};
+use super::{Abort, Target};
 use crate::error::Error;
 
 /// Destroys are spread over several diag sockets, one thread each, only
@@ -78,10 +78,6 @@ pub(crate) struct Destroy<'a> {
 }
 
 impl Abort for Destroy<'_> {
-    fn method(&self) -> Method {
-        Method::Destroy
-    }
-
     /// The first request goes alone: if the kernel refuses it for lack of
     /// privilege or support, nothing more is sent and the rest fail alike.
     /// (A TIME-WAIT socket may be refused for its state alone before Linux

@@ -1,7 +1,18 @@
 //! The ways of aborting a socket, one file each: `destroy.rs` (the kernel's
-//! `SOCK_DESTROY`), and the ways that work where it cannot.
+//! `SOCK_DESTROY`), `owner.rs` (through the holder's own descriptor) and
+//! `inject.rs` (a spoofed RST after the socket's own ACK), the last two
+//! working where `SOCK_DESTROY` cannot (a kernel without it, a caller
+//! without `CAP_NET_ADMIN`).
 
+pub(crate) mod choose;
 pub(crate) mod destroy;
+pub(crate) mod inject;
+pub(crate) mod owner;
+mod packet;
+#[cfg(test)]
+mod tests_util;
+#[cfg(test)]
+mod uml_tests;
 
 /// How a socket was aborted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,9 +55,6 @@ pub(crate) struct Target {
 
 /// One way of aborting sockets.
 pub(crate) trait Abort {
-    /// Which way this is.
-    fn method(&self) -> Method;
-
     /// Abort each of `targets`, pushing one result per target onto
     /// `results`, in their order. `Ok(())` means this very socket (same
     /// cookie) was aborted; a socket that is no longer there is

@@ -25,8 +25,8 @@ pub(crate) struct Confirm {
 pub(crate) struct Round {
     /// How many were dropped.
     pub(crate) dropped: usize,
-    /// The kernel refused the first for lack of privilege or support: the
-    /// rest were not tried.
+    /// Every abort was refused for lack of privilege or support: more
+    /// rounds would only be refused again.
     pub(crate) refused: bool,
 }
 
@@ -37,25 +37,22 @@ impl Confirm {
     /// any other gone socket waits for [`Confirm::finish`].
     pub(crate) fn round(
         &mut self,
-        method: Method,
         targets: &Targets,
-        results: Vec<Result<(), Error>>,
+        results: Vec<Result<Method, Error>>,
         plan: &mut Plan,
         sink: &mut dyn Sink,
     ) -> Round {
         let mut round = Round {
             dropped: 0,
-            refused: false,
+            refused: !results.is_empty(),
         };
         for (i, result) in results.into_iter().enumerate() {
             let (Some(conn), Some(ends)) = (targets.connection(i), targets.ends(i)) else {
                 continue;
             };
-            if i == 0 {
-                round.refused = matches!(result, Err(Error::AccessDenied(_) | Error::NotSupported));
-            }
+            round.refused &= matches!(&result, Err(err) if err.is_refusal());
             match result {
-                Ok(()) => {
+                Ok(method) => {
                     round.dropped += 1;
                     self.dropped.insert(ends);
                     plan.other_end_dropped(ends);

@@ -23,8 +23,7 @@ use std::ops::ControlFlow;
 pub use report::{DropCounts, DropReport, GoneReason, Outcome, Sink};
 pub use select::Selection;
 
-use crate::abort::destroy::Destroy;
-use crate::abort::Abort;
+use crate::abort::{choose, Method};
 use crate::conn::{Connection, Family, StateSet};
 use crate::error::Error;
 use crate::session::{Narrow, Query, Session};
@@ -66,23 +65,28 @@ impl Session {
     ///   [`GoneReason::ResetByPeerDrop`] only when this run dropped its
     ///   other end before it vanished.
     ///
-    /// The first abort goes alone: if the kernel refuses it for lack of
-    /// privilege or support, nothing else is sent and the rest fail alike.
+    /// How: [`DropOptions::method`]. With `SOCK_DESTROY`, the first abort
+    /// goes alone: if the kernel refuses it for lack of privilege or
+    /// support, nothing else is sent, and the rest fail alike (a forced
+    /// method) or go the next way (auto). With owner or inject, a socket is
+    /// reported dropped only once an exact lookup by its cookie no longer
+    /// finds it alive.
     pub fn drop(
         &mut self,
         mut selection: Selection<'_>,
         options: DropOptions,
         sink: &mut dyn Sink,
     ) -> Result<DropCounts, Error> {
-        let DropOptions {} = options;
         let mut counting = Counting::new(sink);
         match std::mem::replace(&mut selection.what, What::All) {
-            What::Tuples(tuples) => self.drop_tuples(&tuples, &mut selection, &mut counting)?,
+            What::Tuples(tuples) => {
+                self.drop_tuples(&tuples, &mut selection, options, &mut counting)?
+            }
             What::Matching(filter) => {
                 selection.what = What::Matching(filter);
-                self.drop_rounds(&mut selection, &mut counting)?;
+                self.drop_rounds(&mut selection, options, &mut counting)?;
             }
-            What::All => self.drop_rounds(&mut selection, &mut counting)?,
+            What::All => self.drop_rounds(&mut selection, options, &mut counting)?,
         }
         Ok(counting.counts)
     }
@@ -132,6 +136,7 @@ impl Session {
         &mut self,
         tuples: &[(SocketAddr, SocketAddr)],
         selection: &mut Selection<'_>,
+        options: DropOptions,
         sink: &mut Counting<'_>,
     ) -> Result<(), Error> {
         let found = self.find_all(tuples)?;
@@ -151,9 +156,9 @@ impl Session {
         }
         plan.settle(&targets, Vec::new());
         lookup::peers(self.client_mut(), &targets, &mut plan)?;
-        let (method, results) = self.abort(&targets);
+        let results = self.abort(&targets, options);
         let mut confirm = Confirm::default();
-        confirm.round(method, &targets, results, &mut plan, sink);
+        confirm.round(&targets, results, &mut plan, sink);
         let closed = std::mem::take(&mut confirm.closed);
         let look = lookup::look(self.client_mut(), &mut plan, &closed);
         confirm.closed = closed;
@@ -161,14 +166,12 @@ impl Session {
         look.map(|_| ())
     }
 
-    /// Abort `targets` (after the test hook, when compiled in).
-    fn abort(&mut self, targets: &Targets) -> (crate::abort::Method, Vec<Result<(), Error>>) {
+    /// Abort `targets` by the method `options` ask for (after the test
+    /// hook, when compiled in).
+    fn abort(&mut self, targets: &Targets, options: DropOptions) -> Vec<Result<Method, Error>> {
         hook::before_abort();
         let (client, shards) = self.parts();
-        let mut method = Destroy { client, shards };
-        let mut results = Vec::with_capacity(targets.len());
-        method.abort(&targets.list, &mut results);
-        (method.method(), results)
+        choose::abort(options.method, client, shards, &targets.list)
     }
 
     /// Selections by query and filter: dump, plan, abort, confirm; round
@@ -176,6 +179,7 @@ impl Session {
     fn drop_rounds(
         &mut self,
         selection: &mut Selection<'_>,
+        options: DropOptions,
         sink: &mut Counting<'_>,
     ) -> Result<(), Error> {
         // What to dump: the selection and the sockets that may be its
@@ -231,8 +235,8 @@ impl Session {
             if by_lookup {
                 lookup::peers(self.client_mut(), &targets, &mut plan)?;
             }
-            let (method, results) = self.abort(&targets);
-            let done = confirm.round(method, &targets, results, &mut plan, sink);
+            let results = self.abort(&targets, options);
+            let done = confirm.round(&targets, results, &mut plan, sink);
             plan.handled(&targets);
             if done.refused {
                 break;
@@ -268,4 +272,10 @@ impl Session {
 
 /// How a drop aborts (beyond what it selects).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DropOptions {}
+pub struct DropOptions {
+    /// The one way to abort with (it never falls back), or `None` for the
+    /// best that works for each socket: `SOCK_DESTROY` where the kernel has
+    /// it and the caller may, else through the holding process's own
+    /// descriptor, else an injected reset (see [`Method`]).
+    pub method: Option<Method>,
+}

@@ -111,10 +111,6 @@ impl Targets {
         connection(self.list.get(i)?, self.extra.get(i)?)
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.list.len()
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.list.is_empty()
     }

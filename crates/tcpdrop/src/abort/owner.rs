@@ -1,0 +1,547 @@
+//! Aborting a socket through its holder's own descriptor: no `SOCK_DESTROY`,
+//! no `CAP_NET_ADMIN` (SPEC §5, "owner").
+//!
+//! For each socket some process holds: find the holder's descriptor
+//! ([`Holders`], one scan of `/proc/*/fd` for all the targets), take a
+//! duplicate of it with [`pidfd_getfd(2)`] (Linux 5.6+; the kernel allows it
+//! when the caller may ptrace-attach the holder: the same uid and dumpable,
+//! or `CAP_SYS_PTRACE`; Yama's `ptrace_scope` can forbid it), check that the
+//! duplicate is the very socket the dump found (`SO_COOKIE` equals the
+//! dumped cookie, the exactness `SOCK_DESTROY` by cookie has), and
+//! `connect(fd, {AF_UNSPEC})` on it ([`connect(2)`]): the kernel's
+//! `tcp_disconnect` sends an RST to the peer and the holder's next call
+//! fails (`ECONNRESET` or `EPIPE`). The duplicate is closed straight after.
+//! A lookup by cookie then confirms that the socket left the kernel's
+//! tables before success is reported.
+//!
+//! One `pidfd` is opened per holding process and kept for the life of the
+//! [`Owner`], so dropping all of a server's 100,000 connections opens one.
+//!
+//! [`pidfd_getfd(2)`]: https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html
+//! [`connect(2)`]: https://man7.org/linux/man-pages/man2/connect.2.html
+
+use std::collections::HashMap;
+use std::os::fd::{OwnedFd, RawFd};
+
+use rustix::io::Errno;
+use rustix::process::{pidfd_getfd, pidfd_open, Pid, PidfdFlags, PidfdGetfdFlags};
+use rustix::thread::CapabilitySet;
+use sockdiag::TcpState;
+
+use super::{Abort, Target};
+use crate::holders::Holders;
+use crate::procs::InodeSet;
+use crate::Error;
+
+/// What the capability is needed for, in [`Error::MissingCapability`].
+const NEEDED_FOR: &str = "aborting a socket through its holder's descriptor (pidfd_getfd)";
+
+fn missing_sys_ptrace() -> Error {
+    Error::MissingCapability {
+        capability: "CAP_SYS_PTRACE",
+        needed_for: NEEDED_FOR,
+    }
+}
+
+/// Whether the calling thread has `CAP_SYS_PTRACE` in effect ([`capget(2)`]).
+///
+/// [`capget(2)`]: https://man7.org/linux/man-pages/man2/capget.2.html
+fn sys_ptrace() -> bool {
+    rustix::thread::capabilities(None)
+        .is_ok_and(|sets| sets.effective.contains(CapabilitySet::SYS_PTRACE))
+}
+
+/// Aborting sockets through their holders' descriptors.
+#[derive(Debug)]
+pub(crate) struct Owner<'a> {
+    /// For the lookups that confirm; in the targets' network namespace.
+    diag: &'a mut sockdiag::Client,
+    /// One pidfd per holding process met so far (`None`: it had exited).
+    pidfds: HashMap<u32, Option<OwnedFd>>,
+}
+
+/// Where one target stands between the disconnect and the confirmation.
+enum Step {
+    /// Settled.
+    Done(Result<(), Error>),
+    /// `connect(AF_UNSPEC)` ran on the very socket: confirm it is gone.
+    Disconnected,
+    /// No descriptor on it was found: gone (`NotFound`), or held by none.
+    Unheld,
+}
+
+impl<'a> Owner<'a> {
+    /// Abort through holders' descriptors, confirming with lookups on
+    /// `diag`, a sock_diag socket of the targets' network namespace.
+    pub(crate) fn new(diag: &'a mut sockdiag::Client) -> Owner<'a> {
+        Owner {
+            diag,
+            pidfds: HashMap::new(),
+        }
+    }
+
+    /// A pidfd for `pid`, opened once ([`pidfd_open(2)`]); `fresh` reopens
+    /// it (the process the cached one named may have exited and its pid
+    /// been reused).
+    ///
+    /// [`pidfd_open(2)`]: https://man7.org/linux/man-pages/man2/pidfd_open.2.html
+    fn pidfd(&mut self, pid: u32, fresh: bool) -> Option<&OwnedFd> {
+        if fresh {
+            self.pidfds.remove(&pid);
+        }
+        self.pidfds
+            .entry(pid)
+            .or_insert_with(|| {
+                let pid = Pid::from_raw(i32::try_from(pid).ok()?)?;
+                pidfd_open(pid, PidfdFlags::empty()).ok()
+            })
+            .as_ref()
+    }
+
+    /// A duplicate of process `pid`'s descriptor `fd` ([`pidfd_getfd(2)`]).
+    ///
+    /// [`pidfd_getfd(2)`]: https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html
+    fn duplicate(&mut self, pid: u32, fd: u32) -> Result<OwnedFd, Errno> {
+        let fd = RawFd::try_from(fd).map_err(|_| Errno::BADF)?;
+        let cached = self.pidfds.contains_key(&pid);
+        let first = match self.pidfd(pid, false) {
+            Some(pidfd) => pidfd_getfd(pidfd, fd, PidfdGetfdFlags::empty()),
+            None => Err(Errno::SRCH),
+        };
+        match first {
+            Err(Errno::SRCH) if cached => match self.pidfd(pid, true) {
+                Some(pidfd) => pidfd_getfd(pidfd, fd, PidfdGetfdFlags::empty()),
+                None => Err(Errno::SRCH),
+            },
+            other => other,
+        }
+    }
+
+    /// Disconnect `target` through one of its holders' descriptors.
+    fn disconnect(&mut self, target: &Target, holders: &Holders) -> Step {
+        if target.inode == 0 || matches!(target.state, TcpState::TimeWait | TcpState::NewSynRecv) {
+            return Step::Done(Err(Error::NoHolder));
+        }
+        let mut refused = false;
+        for holder in holders.of(target.inode) {
+            let dup = match self.duplicate(holder.pid, holder.fd) {
+                Ok(dup) => dup,
+                // PTRACE_MODE_ATTACH_REALCREDS denied (or Yama).
+                Err(Errno::PERM | Errno::ACCESS) => {
+                    refused = true;
+                    continue;
+                }
+                // The process exited, or closed the descriptor, since the scan.
+                Err(_) => continue,
+            };
+            // The descriptor may have been closed and its number reused
+            // since the scan: only the very socket is touched.
+            match rustix::net::sockopt::socket_cookie(&dup) {
+                Ok(cookie) if cookie == target.id.cookie => {}
+                _ => continue,
+            }
+            return match rustix::net::connect_unspec(&dup) {
+                Ok(()) => Step::Disconnected,
+                Err(errno) => Step::Done(Err(Error::NotAborted(format!(
+                    "connect(AF_UNSPEC) on the holder's descriptor failed: {}",
+                    std::io::Error::from(errno)
+                )))),
+            };
+        }
+        if refused {
+            return Step::Done(Err(missing_sys_ptrace()));
+        }
+        Step::Unheld
+    }
+}
+
+impl Abort for Owner<'_> {
+    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        let inodes: InodeSet = targets.iter().map(|t| t.inode).collect();
+        let holders = Holders::scan(&inodes);
+        // Zombies' descriptors are unreadable even to root: a refusal only
+        // hides a holder from a caller without CAP_SYS_PTRACE.
+        let unreadable = holders.refused() > 0 && !sys_ptrace();
+        let steps: Vec<Step> = targets
+            .iter()
+            .map(|target| self.disconnect(target, &holders))
+            .collect();
+        // One batch of exact lookups (by cookie) for all that need one.
+        let asked: Vec<(sockdiag::Family, sockdiag::SockId)> = targets
+            .iter()
+            .zip(&steps)
+            .filter(|(_, step)| !matches!(step, Step::Done(_)))
+            .map(|(t, _)| (t.family, t.id))
+            .collect();
+        let mut found = Vec::with_capacity(asked.len());
+        let failure = self.diag.lookup_batch(&asked, &mut found).err();
+        let mut found = found.into_iter();
+        for step in steps {
+            let result = match step {
+                Step::Done(result) => result,
+                pending => match found.next() {
+                    None => Err(Error::Netlink(format!(
+                        "the lookup that confirms failed: {}",
+                        failure
+                            .as_ref()
+                            .map_or_else(|| "no answer".to_string(), ToString::to_string)
+                    ))),
+                    Some(Err(err)) => Err(Error::from_diag(err)),
+                    Some(Ok(None)) => match pending {
+                        Step::Disconnected => Ok(()),
+                        _ => Err(Error::NotFound),
+                    },
+                    Some(Ok(Some(record))) => match pending {
+                        Step::Disconnected => Err(Error::NotAborted(format!(
+                            "still in the kernel's tables ({:?}) after connect(AF_UNSPEC) on the holder's descriptor",
+                            record.state
+                        ))),
+                        // Held by a process whose descriptors we may not
+                        // read, or by none.
+                        _ if unreadable => Err(missing_sys_ptrace()),
+                        _ => Err(Error::NoHolder),
+                    },
+                },
+            };
+            results.push(result);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abort::tests_util::{drop_privileges_of_this_thread, target, CHILD_UID};
+    use nstest::{connect, in_netns, listen, listen_dual, read_errno, spawn_owner_with};
+    use std::net::SocketAddr;
+
+    /// Abort `targets` by owner, on a fresh sock_diag socket.
+    fn owner_abort(targets: &[Target]) -> Vec<Result<(), Error>> {
+        let mut diag = sockdiag::Client::new().unwrap();
+        let mut owner = Owner::new(&mut diag);
+        let mut results = Vec::new();
+        owner.abort(targets, &mut results);
+        assert_eq!(results.len(), targets.len());
+        results
+    }
+
+    /// A child process holds a connection to `listen_on`; owner aborts the
+    /// child's socket: the child's read fails, the peer (ours) is reset.
+    fn child_holder_is_aborted(listen_on: &str, connect_to: impl Fn(u16) -> SocketAddr) {
+        let listener = if listen_on == "dual" {
+            listen_dual(0)
+        } else {
+            listen(listen_on)
+        };
+        let to = connect_to(listener.local_addr().unwrap().port());
+        let child = spawn_owner_with(to, b"holder", None, None);
+        let (mut server, remote) = listener.accept().unwrap();
+        assert_eq!(remote, child.local_addr(), "the child's connection");
+        let t = target(child.local_addr(), to);
+        let results = owner_abort(&[t]);
+        assert!(results[0].is_ok(), "{results:?}");
+        let outcome = child.read_outcome();
+        assert!(
+            matches!(outcome, Some(libc::ECONNRESET | libc::EPIPE)),
+            "the holder's read ended with {outcome:?}"
+        );
+        assert_eq!(
+            read_errno(&mut server),
+            Some(libc::ECONNRESET),
+            "peer reset"
+        );
+        // And it is gone: a second abort finds nothing.
+        assert!(matches!(owner_abort(&[t])[0], Err(Error::NotFound)));
+    }
+
+    #[test]
+    fn owner_aborts_an_ipv4_connection_of_another_process() {
+        in_netns(|| {
+            child_holder_is_aborted("127.0.0.1:0", |port| {
+                SocketAddr::from(([127, 0, 0, 1], port))
+            })
+        });
+    }
+
+    #[test]
+    fn owner_aborts_an_ipv6_connection_of_another_process() {
+        in_netns(|| {
+            child_holder_is_aborted("[::1]:0", |port| {
+                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port))
+            })
+        });
+    }
+
+    #[test]
+    fn owner_aborts_a_v4_mapped_connection_of_a_dual_stack_socket() {
+        in_netns(|| {
+            let listener = listen_dual(0);
+            let port = listener.local_addr().unwrap().port();
+            let to = SocketAddr::from(([127, 0, 0, 1], port));
+            let child = spawn_owner_with(to, b"peer", None, None);
+            let (mut server, _) = listener.accept().unwrap();
+            // The accepted end is ours, dual-stack: dumped as Inet6 ::ffff:.
+            let t = target(to, child.local_addr());
+            assert_eq!(t.family, sockdiag::Family::Inet6);
+            let results = owner_abort(&[t]);
+            assert!(results[0].is_ok(), "{results:?}");
+            let mine = read_errno(&mut server);
+            assert!(
+                matches!(mine, Some(libc::ECONNRESET | libc::EPIPE)),
+                "the holder (this process) saw {mine:?}"
+            );
+            assert_eq!(child.read_outcome(), Some(libc::ECONNRESET), "peer reset");
+        });
+    }
+
+    #[test]
+    fn owner_of_many_sockets_scans_once_and_reports_each() {
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let pairs: Vec<_> = (0..50).map(|_| connect(&listener)).collect();
+            let targets: Vec<Target> = pairs
+                .iter()
+                .map(|(c, s)| target(c.local_addr().unwrap(), s.local_addr().unwrap()))
+                .collect();
+            let mut with_gone = targets.clone();
+            // A socket that no longer exists, between live ones.
+            let (gone_c, gone_s) = connect(&listener);
+            let gone = target(gone_c.local_addr().unwrap(), gone_s.local_addr().unwrap());
+            nstest::abort_close(gone_c);
+            drop(gone_s);
+            with_gone.insert(10, gone);
+            let results = owner_abort(&with_gone);
+            for (i, r) in results.iter().enumerate() {
+                if i == 10 {
+                    assert!(matches!(r, Err(Error::NotFound)), "{r:?}");
+                } else {
+                    assert!(r.is_ok(), "{i}: {r:?}");
+                }
+            }
+            for (mut client, mut server) in pairs {
+                assert!(read_errno(&mut client).is_some());
+                assert!(read_errno(&mut server).is_some());
+            }
+            assert!(still_listening(&listener));
+        });
+    }
+
+    #[test]
+    fn a_descriptor_whose_cookie_is_not_the_targets_is_not_touched() {
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let (mut client, mut server) = connect(&listener);
+            let mut t = target(client.local_addr().unwrap(), server.local_addr().unwrap());
+            // The same inode and tuple, but the cookie of another socket:
+            // what a reused descriptor number or tuple would look like.
+            t.id.cookie ^= 1;
+            assert!(matches!(owner_abort(&[t])[0], Err(Error::NotFound)));
+            assert_eq!(read_errno(&mut client), None);
+            assert_eq!(read_errno(&mut server), None);
+        });
+    }
+
+    fn still_listening(listener: &std::net::TcpListener) -> bool {
+        nstest::still_accepts(listener)
+    }
+
+    #[test]
+    fn owner_cannot_abort_sockets_no_process_holds() {
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let local = nstest::time_wait(&listener);
+            let t = target(local, listener.local_addr().unwrap());
+            assert_eq!(t.state, TcpState::TimeWait);
+            assert!(matches!(owner_abort(&[t])[0], Err(Error::NoHolder)));
+        });
+    }
+
+    #[test]
+    fn an_unprivileged_caller_aborts_its_own_uids_dumpable_holder() {
+        if !nstest::require_real_root("the holder and the caller run as another uid") {
+            return;
+        }
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let to = listener.local_addr().unwrap();
+            let child = spawn_owner_with(to, b"mine", Some(CHILD_UID), Some(true));
+            let (mut server, _) = listener.accept().unwrap();
+            let t = target(child.local_addr(), to);
+            let results = std::thread::scope(|s| {
+                s.spawn(|| {
+                    drop_privileges_of_this_thread(CHILD_UID);
+                    owner_abort(&[t])
+                })
+                .join()
+                .unwrap()
+            });
+            assert!(results[0].is_ok(), "no CAP_NET_ADMIN needed: {results:?}");
+            assert!(matches!(
+                child.read_outcome(),
+                Some(libc::ECONNRESET | libc::EPIPE)
+            ));
+            assert_eq!(read_errno(&mut server), Some(libc::ECONNRESET));
+        });
+    }
+
+    #[test]
+    fn a_non_dumpable_holder_of_another_uid_is_refused_naming_cap_sys_ptrace() {
+        if !nstest::require_real_root("the holder and the caller run as other uids") {
+            return;
+        }
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let to = listener.local_addr().unwrap();
+            let child = spawn_owner_with(to, b"theirs", Some(CHILD_UID), Some(false));
+            let (mut server, _) = listener.accept().unwrap();
+            let t = target(child.local_addr(), to);
+            let results = std::thread::scope(|s| {
+                s.spawn(|| {
+                    drop_privileges_of_this_thread(CHILD_UID + 1);
+                    owner_abort(&[t])
+                })
+                .join()
+                .unwrap()
+            });
+            assert!(
+                matches!(
+                    results[0],
+                    Err(Error::MissingCapability {
+                        capability: "CAP_SYS_PTRACE",
+                        ..
+                    })
+                ),
+                "{results:?}"
+            );
+            let text = results[0].as_ref().unwrap_err().to_string();
+            assert!(text.contains("CAP_SYS_PTRACE"), "{text}");
+            // Touched nothing: no error on our end, the same socket listed.
+            assert_eq!(read_errno(&mut server), None);
+            assert_eq!(
+                t.id.cookie,
+                target(child.local_addr(), to).id.cookie,
+                "the same socket"
+            );
+            // The same abort as root (CAP_SYS_PTRACE) goes through.
+            assert!(owner_abort(&[t])[0].is_ok());
+            assert!(matches!(
+                child.read_outcome(),
+                Some(libc::ECONNRESET | libc::EPIPE)
+            ));
+        });
+    }
+
+    /// `n` connections from 127.1.x.1 to a fresh listener, held by child
+    /// processes of at most 8,000 connections each (the open-file limit
+    /// cannot be raised without CAP_SYS_RESOURCE); the children are killed
+    /// when the returned guard drops.
+    fn population(n: usize) -> (std::net::TcpListener, Holders) {
+        let listener = listen("127.0.0.1:0");
+        let to = listener.local_addr().unwrap();
+        let mut children = Holders(Vec::new());
+        let mut made = 0;
+        while made < n {
+            let chunk: Vec<_> = (made..n.min(made + 8_000))
+                .map(|i| {
+                    let from = SocketAddr::from(([127, 1, (i / 20_000) as u8, 1], 0));
+                    nstest::connect_from(from, to, &listener)
+                })
+                .collect();
+            made += chunk.len();
+            // SAFETY: the child only waits for its SIGKILL (pause is
+            // async-signal-safe); it never returns into Rust code.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                loop {
+                    // SAFETY: as above.
+                    unsafe { libc::pause() };
+                }
+            }
+            children.0.push(pid);
+            drop(chunk); // the child's copies keep them open
+        }
+        (listener, children)
+    }
+
+    /// Child processes, killed and reaped when dropped.
+    struct Holders(Vec<libc::pid_t>);
+
+    impl Drop for Holders {
+        fn drop(&mut self) {
+            for &pid in &self.0 {
+                // SAFETY: our own children, not yet reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+            }
+        }
+    }
+
+    /// The client ends (from 127.1.x.1) of connections to `port`, from one
+    /// dump.
+    fn clients_of(port: u16) -> Vec<Target> {
+        let mut diag = sockdiag::Client::new().unwrap();
+        let request = sockdiag::DumpRequest::tcp(sockdiag::Family::Inet, sockdiag::ALL_TCP_STATES);
+        diag.dump(&request)
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|r| r.id.dport == port && r.id.src[1] == 1 && r.state == TcpState::Established)
+            .map(|r| Target {
+                family: r.family,
+                id: r.id,
+                inode: r.inode,
+                state: r.state,
+            })
+            .collect()
+    }
+
+    /// Owner against `ss -K` dropping the same number of connections (held
+    /// by child processes); prints both. `NSTEST_OWNER_N` connections
+    /// (default 20,000).
+    #[test]
+    #[ignore = "a measurement: cargo test --release -p tcpdrop --lib owner_against_ss_k -- --ignored --nocapture"]
+    fn owner_against_ss_k() {
+        let n: usize = std::env::var("NSTEST_OWNER_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        in_netns(|| {
+            let (ss_listener, ss_holders) = population(n);
+            let port = ss_listener.local_addr().unwrap().port();
+            let start = std::time::Instant::now();
+            let out = std::process::Command::new("ss")
+                .args(["-K", "-tnH", "dport", "=", &format!(":{port}")])
+                .output()
+                .unwrap();
+            let ss_took = start.elapsed();
+            assert!(out.status.success());
+            let killed = String::from_utf8_lossy(&out.stdout).lines().count();
+            drop(ss_holders);
+
+            let (listener, holders) = population(n);
+            let port = listener.local_addr().unwrap().port();
+            let start = std::time::Instant::now();
+            let targets = clients_of(port);
+            let results = owner_abort(&targets);
+            let took = start.elapsed();
+            let ok = results.iter().filter(|r| r.is_ok()).count();
+            eprintln!(
+                "n={n}: ss -K {ss_took:?} ({killed} killed, {:?}/socket); owner (dump + abort + confirm) {took:?} ({ok} aborted, {:?}/socket); ratio {:.2}",
+                ss_took / n as u32,
+                took / n as u32,
+                took.as_secs_f64() / ss_took.as_secs_f64()
+            );
+            let failed: Vec<String> = targets
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_err())
+                .take(5)
+                .map(|(t, r)| format!("{t:?}: {r:?}"))
+                .collect();
+            assert_eq!((targets.len(), ok), (n, n), "{failed:#?}");
+            drop(holders);
+        });
+    }
+}
