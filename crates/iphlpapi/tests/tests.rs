@@ -8,5 +8,6 @@ mod fuzz_corpus;
 mod header;
 mod install;
 mod programs;
+mod uml;
 mod util;
 mod windows_programs;

@@ -17,5 +17,6 @@ mod netns;
 mod owners;
 mod privilege;
 mod races;
+mod uml;
 mod vs_ss;
 mod watch;
