@@ -1,0 +1,69 @@
+//! `conntrack`: the kernel's connection tracking table over ctnetlink
+//! (`NETLINK_NETFILTER`, subsystem `NFNL_SUBSYS_CTNETLINK`).
+//!
+//! A router or NAT gateway holds no socket for the TCP connections it
+//! forwards; its conntrack table is where they are known. This crate knows
+//! the wire format and nothing of policy: it dumps the table (streamed,
+//! one datagram at a time), parses each entry into a [`Flow`] (both
+//! tuples, conntrack's TCP state, NAT bits, id, zone, mark), and deletes
+//! one entry exactly, by its original tuple and id. The kernel side lives
+//! in `net/netfilter/nf_conntrack_netlink.c`; the numbers come from
+//! `include/uapi/linux/netfilter/nfnetlink_conntrack.h`.
+//!
+//! Deleting an entry does not reset the connection: the ends never hear of
+//! it. What it does depends on the ruleset (a `ct state invalid drop` rule
+//! then drops the flow's packets; without one, the next packet of an
+//! established connection creates a new entry).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), conntrack::Error> {
+//! let mut client = conntrack::Client::new()?;
+//! for flow in client.tcp_flows(None)? {
+//!     println!("{} -> {} {:?}", flow.orig.src_addr(), flow.orig.dst_addr(), flow.tcp_state);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+// No panics on any input: replies come from the kernel and are parsed as
+// untrusted bytes, and arithmetic on their lengths is checked.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("conntrack speaks ctnetlink (NETLINK_NETFILTER), which only Linux has");
+
+mod client;
+mod error;
+mod msg;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::{Client, Dump, Tracking};
+pub use error::Error;
+pub use msg::{
+    attrs, ctnetlink_type, encode_delete, encode_dump, encode_tuple, parse_datagram, parse_tuple,
+    AttrWriter, Attrs, Family, Flow, FlowKey, Header, Messages, Reply, Status, TcpState, Tuple,
+    CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC, CTA_MARK, CTA_PROTOINFO,
+    CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_PROTO_DST_PORT, CTA_PROTO_NUM,
+    CTA_PROTO_SRC_PORT, CTA_STATUS, CTA_TIMEOUT, CTA_TUPLE_IP, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO,
+    CTA_TUPLE_REPLY, CTA_ZONE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_NEW,
+    IPPROTO_TCP, IPPROTO_UDP, NFGENMSG_LEN, NFNETLINK_V0, NFNL_SUBSYS_CTNETLINK, NLA_F_NESTED,
+    NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
+};
