@@ -170,9 +170,14 @@ impl Client {
     /// for the kernel's answer.
     ///
     /// With an id (as [`Flow::key`] gives) the kernel deletes only the entry
-    /// that has both the tuple and the id: a newer entry on the same tuple
-    /// is left alone and the answer is [`Error::NotFound`], as it is for an
-    /// entry that is already gone.
+    /// that has both the tuple and the id: an entry on the same tuple with
+    /// another id is left alone and the answer is [`Error::NotFound`], as it
+    /// is for an entry that is already gone. (A re-created entry may carry
+    /// the old id; see [`Flow::id`].)
+    ///
+    /// Deleting the entry does not end the connection: neither end hears of
+    /// it, and the next packet of an established TCP connection creates a
+    /// new entry (`nf_conntrack_tcp_loose`, on by default).
     pub fn delete(&mut self, key: &FlowKey) -> Result<(), Error> {
         let seq = self.next_seq();
         self.tx.clear();

@@ -8,10 +8,10 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No conntrack entry has this tuple, or the one that has it carries
-    /// another id (`ENOENT`): the flow is gone, or a newer flow took its
+    /// another id (`ENOENT`): the flow is gone, or another entry holds its
     /// tuple and was left alone (`ctnetlink_del_conntrack` compares
     /// `CTA_ID` after the lookup).
-    #[error("no such conntrack entry (gone, or its tuple now belongs to a newer flow)")]
+    #[error("no such conntrack entry (gone, or its tuple now belongs to another entry)")]
     NotFound,
     /// The kernel refused for lack of `CAP_NET_ADMIN` over the network
     /// namespace (`EPERM`): nfnetlink checks it for every message, dumps

@@ -307,7 +307,12 @@ pub struct Flow {
     pub tcp_state: Option<TcpState>,
     /// `CTA_STATUS`: `IPS_*` bits, NAT among them.
     pub status: Status,
-    /// `CTA_ID`: what makes a delete exact, as a cookie does a socket's.
+    /// `CTA_ID`: the kernel's id for the entry. A delete that carries it is
+    /// refused by an entry with another id, but unlike a socket cookie it
+    /// is not unique over time: it is a hash of the entry's address in
+    /// memory and its original tuple (`nf_ct_get_id`), so an entry
+    /// re-created on the same tuple in the freed one's memory has the same
+    /// id (seen on Linux 6.18).
     pub id: u32,
     /// `CTA_ZONE`, 0 (the default zone) when absent.
     pub zone: u16,
@@ -334,7 +339,8 @@ impl Flow {
 }
 
 /// What a delete names: the original tuple, the zone, and the id that makes
-/// the kernel refuse a newer entry that has taken the same tuple.
+/// the kernel refuse an entry with another id on the same tuple (see
+/// [`Flow::id`] for what the id cannot tell apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     /// The entry's original tuple.
@@ -522,8 +528,8 @@ pub fn encode_tuple(w: &mut AttrWriter<'_>, tuple: &Tuple) -> Result<(), Error> 
 ///
 /// The request always carries `CTA_TUPLE_ORIG`: a delete without a tuple
 /// is a *flush* of the whole table (`ctnetlink_del_conntrack`). It carries
-/// `CTA_ID` when the key has one, so that the kernel refuses (`ENOENT`) a
-/// newer entry that took the same tuple. On error nothing is appended.
+/// `CTA_ID` when the key has one, so that the kernel refuses (`ENOENT`) an
+/// entry on the same tuple with another id. On error nothing is appended.
 pub fn encode_delete(key: &FlowKey, seq: u32, out: &mut Vec<u8>) -> Result<(), Error> {
     let start = out.len();
     let result = encode_delete_at(key, seq, out, start);
