@@ -350,7 +350,7 @@ impl Dump<'_> {
 /// A dump request carries nothing but the family, so the kernel's
 /// `EINVAL` to one means it found no ctnetlink subsystem to hand it to
 /// (`nfnetlink_rcv_msg`: no `nf_conntrack_netlink`).
-fn dump_error(errno: i32) -> Error {
+pub(crate) fn dump_error(errno: i32) -> Error {
     if errno.unsigned_abs() == linux_raw_sys::errno::EINVAL {
         Error::NotSupported { errno }
     } else {

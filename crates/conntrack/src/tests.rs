@@ -3,6 +3,7 @@
 //! `tests/live/`, in a router namespace between two hosts.
 
 // The golden arrays spell host-order fields for a little-endian host.
+mod errors;
 #[cfg(target_endian = "little")]
 mod golden;
 #[cfg(target_endian = "little")]

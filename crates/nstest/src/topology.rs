@@ -121,6 +121,15 @@ impl Topology {
 
     fn wire(&self) {
         let (a, r, b) = (self.a.name(), self.r.name(), self.b.name());
+        // Links made after this skip duplicate address detection on their
+        // link-local addresses too (`nodad` covers only ours), which
+        // halves the wait until IPv6 forwards (2 s to 1 s on 6.18).
+        for node in [Node::A, Node::R, Node::B] {
+            self.sysctl(node, "net/ipv6/conf/all/accept_dad", "0");
+            self.sysctl(node, "net/ipv6/conf/default/accept_dad", "0");
+        }
+        self.sysctl(Node::R, "net/ipv4/ip_forward", "1");
+        self.sysctl(Node::R, "net/ipv6/conf/all/forwarding", "1");
         for (host, host_if, router_if) in [(a, A_IF, R_TO_A), (b, B_IF, R_TO_B)] {
             ip(&[
                 "-n", r, "link", "add", router_if, "type", "veth", "peer", "name", host_if,
@@ -160,8 +169,6 @@ impl Topology {
                 &gw6.to_string(),
             ]);
         }
-        self.sysctl(Node::R, "net/ipv4/ip_forward", "1");
-        self.sysctl(Node::R, "net/ipv6/conf/all/forwarding", "1");
     }
 
     /// The namespace of `node`.
@@ -266,7 +273,9 @@ impl Topology {
             let to = SocketAddr::new(b, port);
             let deadline = Instant::now() + Duration::from_secs(10);
             let connected = self.run(Node::A, || loop {
-                match TcpStream::connect_timeout(&to, Duration::from_millis(500)) {
+                // Short tries: a fresh SYN as soon as the path is there,
+                // rather than waiting out a lost one's retransmission.
+                match TcpStream::connect_timeout(&to, Duration::from_millis(100)) {
                     Ok(stream) => return Ok(stream),
                     Err(err) if Instant::now() >= deadline => return Err(err),
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
