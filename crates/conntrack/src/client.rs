@@ -166,6 +166,49 @@ impl Client {
         Ok(flows)
     }
 
+    /// Look up the one entry that has `tuple`, as its original or its reply
+    /// tuple, in `zone` (`IPCTNL_MSG_CT_GET` without `NLM_F_DUMP`: a hash
+    /// lookup in the kernel, where finding one entry by a dump reads them
+    /// all). `None` when there is no such entry.
+    pub fn get(&mut self, tuple: &Tuple, zone: u16) -> Result<Option<Flow>, Error> {
+        let seq = self.next_seq();
+        self.tx.clear();
+        msg::encode_get(tuple, zone, seq, &mut self.tx)?;
+        self.send_tx()?;
+        self.answer(seq, |reply| match reply {
+            Reply::Flow(flow) => Some(Ok(Some(flow))),
+            Reply::Ack { errno: 0 } => Some(Ok(None)),
+            Reply::Ack { errno } => Some(match Error::from_errno(errno) {
+                Error::NotFound => Ok(None),
+                err => Err(err),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Read replies until `answer` makes one of a reply to request `seq`
+    /// (`None`: not the answer, read on); replies to other requests (an
+    /// abandoned earlier one) are skipped.
+    fn answer<T>(
+        &mut self,
+        seq: u32,
+        answer: impl Fn(Reply) -> Option<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        loop {
+            let len = self.recv(RecvFlags::empty())?;
+            let datagram = self.rx.get(..len).unwrap_or_default();
+            for message in msg::parse_datagram(datagram) {
+                let (header, reply) = message?;
+                if header.seq != seq {
+                    continue;
+                }
+                if let Some(result) = answer(reply) {
+                    return result;
+                }
+            }
+        }
+    }
+
     /// Delete the one entry `key` names (`IPCTNL_MSG_CT_DELETE`) and wait
     /// for the kernel's answer.
     ///
@@ -183,21 +226,11 @@ impl Client {
         self.tx.clear();
         msg::encode_delete(key, seq, &mut self.tx)?;
         self.send_tx()?;
-        loop {
-            let len = self.recv(RecvFlags::empty())?;
-            let datagram = self.rx.get(..len).unwrap_or_default();
-            for message in msg::parse_datagram(datagram) {
-                let (header, reply) = message?;
-                if header.seq != seq {
-                    continue; // left over from an earlier request
-                }
-                match reply {
-                    Reply::Ack { errno: 0 } => return Ok(()),
-                    Reply::Ack { errno } => return Err(Error::from_errno(errno)),
-                    _ => continue,
-                }
-            }
-        }
+        self.answer(seq, |reply| match reply {
+            Reply::Ack { errno: 0 } => Some(Ok(())),
+            Reply::Ack { errno } => Some(Err(Error::from_errno(errno))),
+            _ => None,
+        })
     }
 
     /// Find out whether this namespace tracks connections of `family`: send
@@ -228,13 +261,7 @@ impl Client {
             dport: me.port(),
             protocol: IPPROTO_UDP,
         };
-        let mut found = None;
-        for flow in self.dump(Some(family))? {
-            let flow = flow?;
-            if flow.orig == want {
-                found = Some(flow);
-            }
-        }
+        let found = self.get(&want, 0)?;
         drop(socket);
         match found {
             Some(flow) => {

@@ -58,10 +58,10 @@ mod tests;
 pub use client::{Client, Dump, Tracking};
 pub use error::Error;
 pub use msg::{
-    attrs, ctnetlink_type, encode_delete, encode_dump, encode_tuple, parse_datagram, parse_tuple,
-    AttrWriter, Attrs, Family, Flow, FlowKey, Header, Messages, Reply, Status, TcpState, Tuple,
-    CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC, CTA_MARK, CTA_PROTOINFO,
-    CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_PROTO_DST_PORT, CTA_PROTO_NUM,
+    attrs, ctnetlink_type, encode_delete, encode_dump, encode_get, encode_tuple, parse_datagram,
+    parse_tuple, AttrWriter, Attrs, Family, Flow, FlowKey, Header, Messages, Reply, Status,
+    TcpState, Tuple, CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC, CTA_MARK,
+    CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_PROTO_DST_PORT, CTA_PROTO_NUM,
     CTA_PROTO_SRC_PORT, CTA_STATUS, CTA_TIMEOUT, CTA_TUPLE_IP, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO,
     CTA_TUPLE_REPLY, CTA_ZONE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_NEW,
     IPPROTO_TCP, IPPROTO_UDP, NFGENMSG_LEN, NFNETLINK_V0, NFNL_SUBSYS_CTNETLINK, NLA_F_NESTED,

@@ -529,33 +529,59 @@ pub fn encode_tuple(w: &mut AttrWriter<'_>, tuple: &Tuple) -> Result<(), Error> 
 /// The request always carries `CTA_TUPLE_ORIG`: a delete without a tuple
 /// is a *flush* of the whole table (`ctnetlink_del_conntrack`). It carries
 /// `CTA_ID` when the key has one, so that the kernel refuses (`ENOENT`) an
-/// entry on the same tuple with another id. On error nothing is appended.
+/// entry on the same tuple with another id. The kernel finds an entry by
+/// either of its tuples (both are in its hash table), so a key holding an
+/// entry's reply tuple names that entry too. On error nothing is appended.
 pub fn encode_delete(key: &FlowKey, seq: u32, out: &mut Vec<u8>) -> Result<(), Error> {
+    encode_by_tuple(
+        IPCTNL_MSG_CT_DELETE,
+        NLM_F_REQUEST | NLM_F_ACK,
+        key,
+        seq,
+        out,
+    )
+}
+
+/// Append a request for the one entry that has `tuple` (in either
+/// direction) in `zone`, with sequence number `seq`: `IPCTNL_MSG_CT_GET`
+/// without `NLM_F_DUMP`, one hash lookup in the kernel. It answers with the
+/// entry's record, or an `NLMSG_ERROR` (`ENOENT` when there is none); no
+/// acknowledgement is asked for, so each request gets exactly one answer.
+/// On error nothing is appended.
+pub fn encode_get(tuple: &Tuple, zone: u16, seq: u32, out: &mut Vec<u8>) -> Result<(), Error> {
+    let key = FlowKey {
+        orig: *tuple,
+        zone,
+        id: None,
+    };
+    encode_by_tuple(IPCTNL_MSG_CT_GET, NLM_F_REQUEST, &key, seq, out)
+}
+
+fn encode_by_tuple(
+    operation: u8,
+    flags: u16,
+    key: &FlowKey,
+    seq: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let start = out.len();
-    let result = encode_delete_at(key, seq, out, start);
+    push_header(out, ctnetlink_type(operation), flags, seq);
+    push_nfgenmsg(out, Family::of(key.orig.src).raw());
+    let result = (|| {
+        let mut w = AttrWriter::new(out);
+        w.nest(CTA_TUPLE_ORIG, |w| encode_tuple(w, &key.orig))?;
+        if key.zone != 0 {
+            w.put(CTA_ZONE, &key.zone.to_be_bytes())?;
+        }
+        if let Some(id) = key.id {
+            w.put(CTA_ID, &id.to_be_bytes())?;
+        }
+        set_len(out, start, true)
+    })();
     if result.is_err() {
         out.truncate(start);
     }
     result
-}
-
-fn encode_delete_at(key: &FlowKey, seq: u32, out: &mut Vec<u8>, start: usize) -> Result<(), Error> {
-    push_header(
-        out,
-        ctnetlink_type(IPCTNL_MSG_CT_DELETE),
-        NLM_F_REQUEST | NLM_F_ACK,
-        seq,
-    );
-    push_nfgenmsg(out, Family::of(key.orig.src).raw());
-    let mut w = AttrWriter::new(out);
-    w.nest(CTA_TUPLE_ORIG, |w| encode_tuple(w, &key.orig))?;
-    if key.zone != 0 {
-        w.put(CTA_ZONE, &key.zone.to_be_bytes())?;
-    }
-    if let Some(id) = key.id {
-        w.put(CTA_ID, &id.to_be_bytes())?;
-    }
-    set_len(out, start, true)
 }
 
 /// Parse the attributes of a tuple (the payload of `CTA_TUPLE_ORIG` or

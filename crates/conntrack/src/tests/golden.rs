@@ -5,8 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::{
-    encode_delete, encode_dump, parse_datagram, Family, Flow, FlowKey, Header, Reply, Status,
-    TcpState, Tuple, IPPROTO_TCP,
+    encode_delete, encode_dump, encode_get, parse_datagram, Family, Flow, FlowKey, Header, Reply,
+    Status, TcpState, Tuple, IPPROTO_TCP,
 };
 
 #[rustfmt::skip]
@@ -298,4 +298,15 @@ fn parse_a_masqueraded_record_and_the_end_of_the_dump() {
             id: Some(0xdead_beef)
         }
     );
+}
+
+#[test]
+fn encode_get_is_the_delete_without_ack_or_id() {
+    let mut out = Vec::new();
+    encode_get(&orig(), 0, 9, &mut out).unwrap();
+    let mut want = DELETE_V4[..72].to_vec();
+    want[0] = 72; // nlmsg_len: 16 + 4 + 52
+    want[4] = 0x01; // nlmsg_type: ... | IPCTNL_MSG_CT_GET
+    want[6] = 0x01; // nlmsg_flags: NLM_F_REQUEST, one answer and no ack
+    assert_eq!(out, want);
 }

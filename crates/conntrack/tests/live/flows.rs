@@ -316,3 +316,47 @@ fn a_dump_of_many_entries_spans_datagrams_lists_each_once_and_can_stop_early() {
     // Each record is about 200 bytes: the reply spanned several datagrams.
     assert!(all.len() * 200 > 64 * 1024, "{} entries", all.len());
 }
+
+#[test]
+fn get_finds_an_entry_by_either_tuple_and_none_for_no_entry() {
+    if !nstest::require_real_root("ip netns add") {
+        return;
+    }
+    let topology = Topology::new(Options::MASQUERADE);
+    let f = connect_through(&topology, IpAddr::V4(B_V4));
+    let orig = Tuple::tcp(f.a_end, f.b_end);
+    let listed = with_orig(&r_flows(&topology), orig).pop().expect("listed");
+    let (by_orig, by_reply, absent, wrong_zone) = topology.run(Node::R, || {
+        let mut client = Client::new().unwrap();
+        let absent = Tuple {
+            sport: f.a_end.port().wrapping_add(1),
+            ..orig
+        };
+        (
+            client.get(&orig, 0).unwrap(),
+            client.get(&listed.reply, 0).unwrap(),
+            client.get(&absent, 0).unwrap(),
+            client.get(&orig, 7).unwrap(),
+        )
+    });
+    let by_orig = by_orig.expect("found by its original tuple");
+    assert_eq!(
+        (by_orig.id, by_orig.orig, by_orig.reply),
+        (listed.id, orig, listed.reply)
+    );
+    let by_reply = by_reply.expect("found by its reply tuple (B -> R under masquerade)");
+    assert_eq!(by_reply.id, listed.id);
+    assert_eq!(absent, None);
+    assert_eq!(wrong_zone, None, "zones are separate tables");
+    // A delete finds the entry by the reply tuple too (same lookup), and
+    // the id still has to match.
+    let by_reply_key = conntrack::FlowKey {
+        orig: listed.reply,
+        zone: 0,
+        id: Some(listed.id),
+    };
+    topology.run(Node::R, || {
+        Client::new().unwrap().delete(&by_reply_key).unwrap()
+    });
+    assert!(with_orig(&r_flows(&topology), orig).is_empty());
+}
