@@ -12,7 +12,8 @@ use rustix::net::{
     SocketType,
 };
 
-use crate::msg::{self, Family, Flow, FlowKey, Header, Reply, Tuple, IPPROTO_UDP, NLM_F_DUMP_INTR};
+use crate::flow::{Family, Flow, FlowKey, Tuple};
+use crate::msg::{self, Header, Reply, IPPROTO_UDP, NLM_F_DUMP_INTR};
 use crate::Error;
 
 /// Room for one datagram. The kernel sizes a dump's datagrams by the

@@ -48,22 +48,25 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("conntrack speaks ctnetlink (NETLINK_NETFILTER), which only Linux has");
 
+mod attr;
 mod client;
 mod error;
+mod flow;
 mod msg;
 
 #[cfg(test)]
 mod tests;
 
+pub use attr::{attrs, AttrWriter, Attrs, NLA_F_NESTED};
 pub use client::{Client, Dump, Tracking};
 pub use error::Error;
+pub use flow::{encode_tuple, parse_tuple, Family, Flow, FlowKey, Status, TcpState, Tuple};
 pub use msg::{
-    attrs, ctnetlink_type, encode_delete, encode_dump, encode_get, encode_tuple, parse_datagram,
-    parse_tuple, AttrWriter, Attrs, Family, Flow, FlowKey, Header, Messages, Reply, Status,
-    TcpState, Tuple, CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC, CTA_MARK,
+    ctnetlink_type, encode_delete, encode_dump, encode_get, parse_datagram, Header, Messages,
+    Reply, CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC, CTA_MARK,
     CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_PROTO_DST_PORT, CTA_PROTO_NUM,
     CTA_PROTO_SRC_PORT, CTA_STATUS, CTA_TIMEOUT, CTA_TUPLE_IP, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO,
     CTA_TUPLE_REPLY, CTA_ZONE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_NEW,
-    IPPROTO_TCP, IPPROTO_UDP, NFGENMSG_LEN, NFNETLINK_V0, NFNL_SUBSYS_CTNETLINK, NLA_F_NESTED,
-    NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
+    IPPROTO_TCP, IPPROTO_UDP, NFGENMSG_LEN, NFNETLINK_V0, NFNL_SUBSYS_CTNETLINK, NLMSG_HDRLEN,
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
 };
