@@ -72,13 +72,16 @@ pub const DELETE_ZONE_TAIL: [u8; 8] = [
 ];
 
 /// A dump part as Linux 6.18 sends it for a masqueraded TCP connection
-/// A -> B seen from the router, followed by the end of the dump.
+/// A -> B seen from the router, followed by the end of the dump: captured
+/// from the kernel (`nstest::topology` with masquerade), with the port id,
+/// the entry id and the timeout replaced by round numbers, and a mark and
+/// a zone added where the kernel puts them when a ruleset sets them.
 #[rustfmt::skip]
 pub const REPLY_V4_NAT: [u8; 240] = [
     // nlmsghdr
     220, 0, 0, 0,               // nlmsg_len: 16 + 4 + 200
     0x00, 0x01,                 // nlmsg_type: NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW
-    0x02, 0x00,                 // nlmsg_flags: NLM_F_MULTI
+    0x22, 0x00,                 // nlmsg_flags: NLM_F_MULTI | NLM_F_DUMP_FILTERED (by family)
     7, 0, 0, 0,                 // nlmsg_seq
     0x39, 0x30, 0, 0,           // nlmsg_pid: our port id
     // nfgenmsg
@@ -113,10 +116,13 @@ pub const REPLY_V4_NAT: [u8; 240] = [
     0x1f, 0x90, 0, 0,           //     8080, padding
     6, 0, 3, 0,                 //     nla_len 6, CTA_PROTO_DST_PORT
     0x9c, 0x40, 0, 0,           //     40000, padding
+    // CTA_ZONE: only for a zone other than 0, right after the tuples
+    6, 0, 18, 0,                // nla_len 6, CTA_ZONE
+    0x00, 0x05, 0, 0,           // zone 5, padding
     // CTA_STATUS
     8, 0, 3, 0,                 // nla_len 8, CTA_STATUS
     0x00, 0x00, 0x01, 0x9e,     // SEEN_REPLY|ASSURED|CONFIRMED|SRC_NAT|SRC_NAT_DONE|DST_NAT_DONE
-    // CTA_MARK
+    // CTA_MARK: a dump always sends it
     8, 0, 8, 0,                 // nla_len 8, CTA_MARK
     0, 0, 0, 42,                // 42
     // CTA_ID
@@ -134,16 +140,13 @@ pub const REPLY_V4_NAT: [u8; 240] = [
     5, 0, 1, 0,                 //     nla_len 5, CTA_PROTOINFO_TCP_STATE
     3, 0, 0, 0,                 //     TCP_CONNTRACK_ESTABLISHED, padding
     5, 0, 2, 0,                 //     nla_len 5, CTA_PROTOINFO_TCP_WSCALE_ORIGINAL
-    7, 0, 0, 0,                 //     7, padding
+    10, 0, 0, 0,                //     10, padding
     5, 0, 3, 0,                 //     nla_len 5, CTA_PROTOINFO_TCP_WSCALE_REPLY
-    7, 0, 0, 0,                 //     7, padding
+    10, 0, 0, 0,                //     10, padding
     6, 0, 4, 0,                 //     nla_len 6, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL
     0x23, 0x00, 0, 0,           //     flags, mask, padding
     6, 0, 5, 0,                 //     nla_len 6, CTA_PROTOINFO_TCP_FLAGS_REPLY
     0x23, 0x00, 0, 0,           //     flags, mask, padding
-    // CTA_ZONE
-    6, 0, 18, 0,                // nla_len 6, CTA_ZONE
-    0x00, 0x05, 0, 0,           // zone 5, padding
     // nlmsghdr of NLMSG_DONE
     20, 0, 0, 0,                // nlmsg_len: 16 + 4
     3, 0,                       // nlmsg_type: NLMSG_DONE
@@ -272,18 +275,18 @@ fn parse_a_masqueraded_record_and_the_end_of_the_dump() {
     let items: Vec<_> = parse_datagram(&REPLY_V4_NAT)
         .collect::<Result<_, _>>()
         .unwrap();
-    let header = |len, kind| Header {
+    let header = |len, kind, flags| Header {
         len,
         kind,
-        flags: 2,
+        flags,
         seq: 7,
         pid: 0x3039,
     };
     assert_eq!(
         items,
         [
-            (header(220, 0x100), Reply::Flow(nat_flow())),
-            (header(20, 3), Reply::Done { errno: 0 }),
+            (header(220, 0x100, 0x22), Reply::Flow(nat_flow())),
+            (header(20, 3, 0x02), Reply::Done { errno: 0 }),
         ]
     );
     let flow = nat_flow();
