@@ -42,9 +42,9 @@ impl AsFd for Client {
 
 /// Whether the kernel tracks connections in a network namespace.
 ///
-/// Since Linux 4.15 connection tracking is attached to a namespace's
-/// packet path only when something there needs it (a rule that matches
-/// `ct state`, NAT, ...): with nothing asking, forwarded connections pass
+/// Connection tracking is attached to a namespace's packet path only when
+/// something there needs it (a rule that matches `ct state`, NAT, ...;
+/// `nf_ct_netns_get` in the kernel, seen on 6.18): with nothing asking, forwarded connections pass
 /// untracked and the table stays empty, so an empty dump alone cannot say
 /// whether there is nothing to list or nothing is being tracked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

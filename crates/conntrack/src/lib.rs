@@ -4,16 +4,24 @@
 //! A router or NAT gateway holds no socket for the TCP connections it
 //! forwards; its conntrack table is where they are known. This crate knows
 //! the wire format and nothing of policy: it dumps the table (streamed,
-//! one datagram at a time), parses each entry into a [`Flow`] (both
-//! tuples, conntrack's TCP state, NAT bits, id, zone, mark), and deletes
-//! one entry exactly, by its original tuple and id. The kernel side lives
-//! in `net/netfilter/nf_conntrack_netlink.c`; the numbers come from
-//! `include/uapi/linux/netfilter/nfnetlink_conntrack.h`.
+//! one datagram at a time), looks one entry up by a tuple, parses each
+//! entry into a [`Flow`] (both tuples, conntrack's TCP state, NAT bits,
+//! id, zone, mark), and deletes one entry by its tuple and id. The kernel
+//! side lives in `net/netfilter/nf_conntrack_netlink.c`; the numbers come
+//! from `include/uapi/linux/netfilter/nfnetlink_conntrack.h`.
 //!
-//! Deleting an entry does not reset the connection: the ends never hear of
-//! it. What it does depends on the ruleset (a `ct state invalid drop` rule
-//! then drops the flow's packets; without one, the next packet of an
-//! established connection creates a new entry).
+//! What the kernel does, as the tests in `tests/live/` show on Linux 6.18:
+//!
+//! - Every request, listing included, needs `CAP_NET_ADMIN` over the
+//!   network namespace ([`Error::PermissionDenied`]).
+//! - A namespace tracks connections only once a rule there needs it; until
+//!   then its table is empty. [`Client::probe_tracking`] tells an empty
+//!   table from an inactive one.
+//! - The table holds the host's own connections as well as forwarded ones.
+//! - Deleting an entry does not reset the connection: the ends never hear
+//!   of it, and its next packet makes a new entry.
+//! - The id is a hash of the entry's address and tuple, not a generation:
+//!   see [`Flow::id`].
 //!
 //! ```no_run
 //! # fn main() -> Result<(), conntrack::Error> {

@@ -234,7 +234,7 @@ impl Topology {
 
     /// Attach connection tracking to R's forwarded traffic: a forward chain
     /// whose rule matches on `ct state`. Conntrack hooks into a namespace
-    /// only when a rule there needs it (Linux 4.15+); before this, R
+    /// only when a rule there needs it (`nf_ct_netns_get`); before this, R
     /// forwards untracked and its conntrack table stays empty.
     pub fn track_forwarded(&self) {
         self.nft(
