@@ -56,6 +56,19 @@ pub enum Tracking {
     Inactive,
 }
 
+impl std::fmt::Display for Tracking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tracking::Active => "connection tracking is active",
+            Tracking::Inactive => {
+                "connection tracking is not active for forwarded traffic \
+                 (no rule in this network namespace uses it, so the kernel \
+                 keeps no table of the connections it forwards)"
+            }
+        })
+    }
+}
+
 impl Client {
     /// Open a `NETLINK_NETFILTER` socket ([`socket(2)`], [`netlink(7)`]).
     ///

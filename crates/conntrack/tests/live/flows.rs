@@ -213,6 +213,12 @@ fn without_tracking_in_r_the_table_is_empty_and_the_probe_says_so() {
     });
     assert!(flows.is_empty(), "R forwards untracked: {flows:#?}");
     assert_eq!(probes, [Tracking::Inactive; 2]);
+    assert!(
+        Tracking::Inactive
+            .to_string()
+            .starts_with("connection tracking is not active for forwarded traffic"),
+        "what a caller can tell its user"
+    );
     // Attaching tracking is what the probe detects, and what the listing
     // then needs: new connections appear.
     topology.track_forwarded();
