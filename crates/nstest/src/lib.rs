@@ -11,6 +11,8 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Duration;
 
+pub mod topology;
+
 /// How this test process can make network namespaces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -1,0 +1,80 @@
+//! `conntrack`: the kernel's connection tracking table over ctnetlink
+//! (`NETLINK_NETFILTER`, subsystem `NFNL_SUBSYS_CTNETLINK`).
+//!
+//! A router or NAT gateway holds no socket for the TCP connections it
+//! forwards; its conntrack table is where they are known. This crate knows
+//! the wire format and nothing of policy: it dumps the table (streamed,
+//! one datagram at a time), looks one entry up by a tuple, parses each
+//! entry into a [`Flow`] (both tuples, conntrack's TCP state, NAT bits,
+//! id, zone, mark), and deletes one entry by its tuple and id. The kernel
+//! side lives in `net/netfilter/nf_conntrack_netlink.c`; the numbers come
+//! from `include/uapi/linux/netfilter/nfnetlink_conntrack.h`.
+//!
+//! What the kernel does, as the tests in `tests/live/` show on Linux 6.18:
+//!
+//! - Every request, listing included, needs `CAP_NET_ADMIN` over the
+//!   network namespace ([`Error::PermissionDenied`]).
+//! - A namespace tracks connections only once a rule there needs it; until
+//!   then its table is empty. [`Client::probe_tracking`] tells an empty
+//!   table from an inactive one.
+//! - The table holds the host's own connections as well as forwarded ones.
+//! - Deleting an entry does not reset the connection: the ends never hear
+//!   of it, and its next packet makes a new entry.
+//! - The id is a hash of the entry's address and tuple, not a generation:
+//!   see [`Flow::id`].
+//!
+//! ```no_run
+//! # fn main() -> Result<(), conntrack::Error> {
+//! let mut client = conntrack::Client::new()?;
+//! for flow in client.tcp_flows(None)? {
+//!     println!("{} -> {} {:?}", flow.orig.src_addr(), flow.orig.dst_addr(), flow.tcp_state);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+// No panics on any input: replies come from the kernel and are parsed as
+// untrusted bytes, and arithmetic on their lengths is checked.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("conntrack speaks ctnetlink (NETLINK_NETFILTER), which only Linux has");
+
+mod attr;
+mod client;
+mod error;
+mod flow;
+mod msg;
+
+#[cfg(test)]
+mod tests;
+
+pub use attr::{attrs, AttrWriter, Attrs, NLA_F_NESTED};
+pub use client::{Client, Dump, Tracking};
+pub use error::Error;
+pub use flow::{encode_tuple, parse_tuple, Family, Flow, FlowKey, Status, TcpState, Tuple};
+pub use msg::{
+    ctnetlink_type, encode_delete, encode_dump, encode_get, parse_datagram, Header, Messages,
+    Reply, CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC, CTA_MARK,
+    CTA_PROTOINFO, CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_PROTO_DST_PORT, CTA_PROTO_NUM,
+    CTA_PROTO_SRC_PORT, CTA_STATUS, CTA_TIMEOUT, CTA_TUPLE_IP, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO,
+    CTA_TUPLE_REPLY, CTA_ZONE, IPCTNL_MSG_CT_DELETE, IPCTNL_MSG_CT_GET, IPCTNL_MSG_CT_NEW,
+    IPPROTO_TCP, IPPROTO_UDP, NFGENMSG_LEN, NFNETLINK_V0, NFNL_SUBSYS_CTNETLINK, NLMSG_HDRLEN,
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
+};

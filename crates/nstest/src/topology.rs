@@ -1,0 +1,308 @@
+//! Three network namespaces in a row, A — R — B: a router R between two
+//! hosts, for tests of connections that only pass through a host.
+//!
+//! ```text
+//!  A (a-r) 10.231.1.2/24  fd00:1::2/64      B (b-r) 10.231.2.2/24  fd00:2::2/64
+//!     |                                        |
+//!  R (r-a) 10.231.1.1/24  fd00:1::1/64      R (r-b) 10.231.2.1/24  fd00:2::1/64
+//! ```
+//!
+//! A and B route everything via R; R forwards IPv4 and IPv6. The addresses
+//! are private (RFC 1918, RFC 4193 ULA) and live only inside the three
+//! namespaces, which are deleted, links and all, when the [`Topology`] is
+//! dropped. Options add connection tracking for forwarded traffic in R
+//! (an nftables rule that needs it) and masquerade on R's link toward B.
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::NamedNetns;
+
+/// One of the three namespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// The host on the left: clients usually run here.
+    A,
+    /// The router in the middle.
+    R,
+    /// The host on the right: servers usually run here.
+    B,
+}
+
+/// A's address on the A—R link.
+pub const A_V4: Ipv4Addr = Ipv4Addr::new(10, 231, 1, 2);
+/// R's address on the A—R link.
+pub const R_A_V4: Ipv4Addr = Ipv4Addr::new(10, 231, 1, 1);
+/// R's address on the R—B link (what masquerade rewrites sources to).
+pub const R_B_V4: Ipv4Addr = Ipv4Addr::new(10, 231, 2, 1);
+/// B's address on the R—B link.
+pub const B_V4: Ipv4Addr = Ipv4Addr::new(10, 231, 2, 2);
+/// A's IPv6 address on the A—R link.
+pub const A_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 2);
+/// R's IPv6 address on the A—R link.
+pub const R_A_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 1);
+/// R's IPv6 address on the R—B link.
+pub const R_B_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 2, 0, 0, 0, 0, 0, 1);
+/// B's IPv6 address on the R—B link.
+pub const B_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 2, 0, 0, 0, 0, 0, 2);
+
+/// A's interface toward R.
+pub const A_IF: &str = "a-r";
+/// R's interface toward A.
+pub const R_TO_A: &str = "r-a";
+/// R's interface toward B.
+pub const R_TO_B: &str = "r-b";
+/// B's interface toward R.
+pub const B_IF: &str = "b-r";
+
+/// What R does besides forwarding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Track forwarded connections: an nftables forward-chain rule
+    /// `ct state established,related accept` in R, which attaches
+    /// connection tracking to R's packet path.
+    pub track: bool,
+    /// Masquerade what leaves R toward B (source NAT to R's address there);
+    /// implies tracking, as NAT is done by conntrack.
+    pub masquerade: bool,
+}
+
+impl Options {
+    /// Forwarding only: R keeps no conntrack entries.
+    pub const PLAIN: Options = Options {
+        track: false,
+        masquerade: false,
+    };
+    /// Forwarding with connection tracking in R.
+    pub const TRACKED: Options = Options {
+        track: true,
+        masquerade: false,
+    };
+    /// Forwarding with connection tracking and masquerade toward B in R.
+    pub const MASQUERADE: Options = Options {
+        track: true,
+        masquerade: true,
+    };
+}
+
+/// Three fresh namespaces A — R — B, deleted when dropped.
+pub struct Topology {
+    a: NamedNetns,
+    r: NamedNetns,
+    b: NamedNetns,
+}
+
+impl Topology {
+    /// Build the three namespaces and their links, set R to forward, wait
+    /// until A reaches B over IPv4 and IPv6 (a TCP connect from A to a
+    /// listener in B succeeds on both), then apply `options`.
+    ///
+    /// Needs real root (`ip netns add`) and, for the options, `nft`
+    /// (Debian's `nftables`). Panics, naming the command, if a step fails.
+    pub fn new(options: Options) -> Topology {
+        let topology = Topology {
+            a: NamedNetns::add(),
+            r: NamedNetns::add(),
+            b: NamedNetns::add(),
+        };
+        topology.wire();
+        // Before any tracking, so the probe connections leave no entries.
+        topology.wait_until_routed();
+        if options.track || options.masquerade {
+            topology.track_forwarded();
+        }
+        if options.masquerade {
+            topology.masquerade();
+        }
+        topology
+    }
+
+    fn wire(&self) {
+        let (a, r, b) = (self.a.name(), self.r.name(), self.b.name());
+        // Links made after this skip duplicate address detection on their
+        // link-local addresses too (`nodad` covers only ours), which
+        // halves the wait until IPv6 forwards (2 s to 1 s on 6.18).
+        for node in [Node::A, Node::R, Node::B] {
+            self.sysctl(node, "net/ipv6/conf/all/accept_dad", "0");
+            self.sysctl(node, "net/ipv6/conf/default/accept_dad", "0");
+        }
+        self.sysctl(Node::R, "net/ipv4/ip_forward", "1");
+        self.sysctl(Node::R, "net/ipv6/conf/all/forwarding", "1");
+        for (host, host_if, router_if) in [(a, A_IF, R_TO_A), (b, B_IF, R_TO_B)] {
+            ip(&[
+                "-n", r, "link", "add", router_if, "type", "veth", "peer", "name", host_if,
+                "netns", host,
+            ]);
+        }
+        let links = [
+            (a, A_IF, A_V4, A_V6),
+            (r, R_TO_A, R_A_V4, R_A_V6),
+            (r, R_TO_B, R_B_V4, R_B_V6),
+            (b, B_IF, B_V4, B_V6),
+        ];
+        for (ns, dev, v4, v6) in links {
+            ip(&["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", dev]);
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{v6}/64"),
+                "dev",
+                dev,
+                "nodad",
+            ]);
+            ip(&["-n", ns, "link", "set", "dev", dev, "up"]);
+        }
+        for (ns, gw4, gw6) in [(a, R_A_V4, R_A_V6), (b, R_B_V4, R_B_V6)] {
+            ip(&["-n", ns, "route", "add", "default", "via", &gw4.to_string()]);
+            ip(&[
+                "-n",
+                ns,
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                &gw6.to_string(),
+            ]);
+        }
+    }
+
+    /// The namespace of `node`.
+    pub fn netns(&self, node: Node) -> &NamedNetns {
+        match node {
+            Node::A => &self.a,
+            Node::R => &self.r,
+            Node::B => &self.b,
+        }
+    }
+
+    /// Run `body` on a thread inside `node`'s namespace; sockets made there
+    /// stay in it whichever thread uses them afterwards.
+    pub fn run<T: Send>(&self, node: Node, body: impl FnOnce() -> T + Send) -> T {
+        self.netns(node).run(body)
+    }
+
+    /// Run `program` with `args` inside `node` (`ip netns exec`) and wait
+    /// for it; its output, whatever its exit status.
+    pub fn exec(&self, node: Node, program: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", self.netns(node).name(), program])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("ip netns exec {program}: {e}"))
+    }
+
+    /// Write `value` to `/proc/sys/KEY` inside `node`.
+    pub fn sysctl(&self, node: Node, key: &str, value: &str) {
+        let out = self.exec(
+            node,
+            "sh",
+            &["-c", &format!("echo {value} > /proc/sys/{key}")],
+        );
+        assert!(
+            out.status.success(),
+            "sysctl {key}={value} in {node:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Load the nftables `ruleset` into `node` (`nft -f -`).
+    pub fn nft(&self, node: Node, ruleset: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", self.netns(node).name(), "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("ip netns exec nft: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(ruleset.as_bytes())
+                .unwrap_or_else(|e| panic!("feed nft: {e}"));
+        }
+        let out = child.wait_with_output().expect("wait for nft");
+        assert!(
+            out.status.success(),
+            "nft -f in {node:?} failed (is Debian's nftables installed?): {}\n{ruleset}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Attach connection tracking to R's forwarded traffic: a forward chain
+    /// whose rule matches on `ct state`. Conntrack hooks into a namespace
+    /// only when a rule there needs it (`nf_ct_netns_get`); before this, R
+    /// forwards untracked and its conntrack table stays empty.
+    pub fn track_forwarded(&self) {
+        self.nft(
+            Node::R,
+            "table inet nstest_track {\n\
+             \tchain forward {\n\
+             \t\ttype filter hook forward priority filter; policy accept;\n\
+             \t\tct state established,related accept\n\
+             \t}\n\
+             }\n",
+        );
+    }
+
+    /// Masquerade what R forwards out toward B, IPv4 and IPv6: B then sees
+    /// connections from A as coming from [`R_B_V4`] / [`R_B_V6`].
+    pub fn masquerade(&self) {
+        self.nft(
+            Node::R,
+            &format!(
+                "table inet nstest_nat {{\n\
+                 \tchain postrouting {{\n\
+                 \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+                 \t\toifname \"{R_TO_B}\" masquerade\n\
+                 \t}}\n\
+                 }}\n"
+            ),
+        );
+    }
+
+    /// Wait until a TCP connect from A reaches a listener in B over both
+    /// families (routes, neighbours and forwarding all in place).
+    fn wait_until_routed(&self) {
+        let listener = self.run(Node::B, || crate::listen_dual(0));
+        let port = listener.local_addr().expect("local_addr").port();
+        for b in [IpAddr::V4(B_V4), IpAddr::V6(B_V6)] {
+            let to = SocketAddr::new(b, port);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let connected = self.run(Node::A, || loop {
+                // Short tries: a fresh SYN as soon as the path is there,
+                // rather than waiting out a lost one's retransmission.
+                match TcpStream::connect_timeout(&to, Duration::from_millis(100)) {
+                    Ok(stream) => return Ok(stream),
+                    Err(err) if Instant::now() >= deadline => return Err(err),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            });
+            match connected {
+                Ok(stream) => {
+                    let (server, _) = listener.accept().expect("accept in B");
+                    // Resets, not FINs: no TIME-WAIT left behind in A or B.
+                    crate::abort_close(stream);
+                    crate::abort_close(server);
+                }
+                Err(err) => panic!("A never reached {to} through R: {err}"),
+            }
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run ip (iproute2): {e}"));
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
