@@ -13,9 +13,13 @@
 //! | list with owners | `tcpdrop -l -p` | `ss -tanp` |
 //! | drop all clients | `tcpdrop dport >= :5000 and dport <= :5099` | `ss -K -tn` + the same |
 //! | drop 1 % | `tcpdrop dport = :5000` | `ss -K -tn dport = :5000` |
+//! | drop all clients, owner / inject | `tcpdrop --method owner` (`inject`) + the all-clients filter | `ss -K -tn` + the same |
+//! | drop one by tuple | `tcpdrop LADDR:LPORT RADDR:RPORT` | `ss -K -tn src LADDR:LPORT dst RADDR:RPORT` |
+//! | `SetTcpEntry` ×100, `-f` 1,000 tuples | the C ABI's call in a loop; `tcpdrop -f` | — |
 //!
 //! Every drop is checked from the owners' side: each client socket the
-//! filter selects must report `ECONNABORTED`, and no other may. A
+//! filter selects must report `ECONNABORTED` (destroy) or `ECONNRESET`
+//! (owner, inject), and no other may; no server end may be aborted. A
 //! connection a tool should have dropped and did not is a miss. Between drop
 //! runs the dropped connections are opened again, so every run starts from
 //! the same population.
@@ -56,7 +60,12 @@ fn parse_args() -> Result<Args, String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let beside = exe.with_file_name("tcpdrop");
     let mut args = Args {
-        only: vec!["list".into(), "drop".into(), "tuple".into()],
+        only: vec![
+            "list".into(),
+            "drop".into(),
+            "tuple".into(),
+            "methods".into(),
+        ],
         sizes: vec![1_000, 10_000],
         reps: 3,
         tcpdrop: beside.display().to_string(),
@@ -79,7 +88,7 @@ fn parse_args() -> Result<Args, String> {
             "--ss" => args.ss = value()?,
             "-h" | "--help" => {
                 println!(
-                    "tcpdrop-bench [--n 1000,10000,100000] [--reps 3] [--only list,drop,tuple] [--tcpdrop PATH] [--ss PATH]\n\
+                    "tcpdrop-bench [--n 1000,10000,100000] [--reps 3] [--only list,drop,methods,tuple] [--tcpdrop PATH] [--ss PATH]\n\
                      Runs as root in a fresh network namespace of its own."
                 );
                 std::process::exit(0);
@@ -319,7 +328,12 @@ impl Share {
         let mut reopen = Vec::new();
         for (j, conn) in self.conns.iter().enumerate() {
             let i = self.first + j;
-            let aborted = so_error(conn.client) == libc::ECONNABORTED;
+            // ECONNABORTED after a destroy; ECONNRESET (or EPIPE) after
+            // owner's connect(AF_UNSPEC) or an injected reset.
+            let aborted = matches!(
+                so_error(conn.client),
+                libc::ECONNABORTED | libc::ECONNRESET | libc::EPIPE
+            );
             match (selected.contains(i), aborted) {
                 (true, false) => missed += 1,
                 (false, true) => extra += 1,
@@ -828,11 +842,26 @@ fn bench_size(args: &Args, pool: &mut Pool, n: usize, has_p: bool) -> io::Result
         );
         rows.push(row);
     }
-    let drops: [(&'static str, &str, &str); 2] = [
-        ("drop all clients", DROP_ALL_FILTER, "all"),
-        ("drop 1 %", ONE_PERCENT_FILTER, "one"),
+    let drops: [(&'static str, &str, &str, &str); 4] = [
+        ("drop all clients", "", DROP_ALL_FILTER, "all"),
+        ("drop 1 %", "", ONE_PERCENT_FILTER, "one"),
+        (
+            "drop all clients, --method owner",
+            "--method owner ",
+            DROP_ALL_FILTER,
+            "all",
+        ),
+        (
+            "drop all clients, --method inject",
+            "--method inject ",
+            DROP_ALL_FILTER,
+            "all",
+        ),
     ];
-    for (work, filter, kind) in drops.into_iter().filter(|_| wants("drop")) {
+    for (work, method, filter, kind) in drops
+        .into_iter()
+        .filter(|d| wants("drop") && (d.1.is_empty() || wants("methods")))
+    {
         let mut row = Row {
             n,
             work,
@@ -840,7 +869,7 @@ fn bench_size(args: &Args, pool: &mut Pool, n: usize, has_p: bool) -> io::Result
             ss: Sample::default(),
             drop: true,
         };
-        let ours = cmd(td, filter);
+        let ours = cmd(td, &format!("{method}{filter}"));
         let theirs = cmd(ss, &format!("-K -tn {filter}"));
         for _ in 0..args.reps {
             for (argv, sample) in [(&ours, &mut row.tcpdrop), (&theirs, &mut row.ss)] {
