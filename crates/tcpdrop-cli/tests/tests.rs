@@ -13,6 +13,7 @@ mod file;
 mod filter_expr;
 mod fuzz_corpus;
 mod list;
+mod methods;
 mod netns;
 mod owners;
 mod privilege;
