@@ -188,7 +188,7 @@ impl Client {
             .unwrap_or_else(|| Err(Error::Invalid("no answer to SOCK_DESTROY".into())))
     }
 
-    /// Abort many sockets, [`DESTROY_BATCH`] requests per `sendmsg`, pushing
+    /// Abort many sockets, `DESTROY_BATCH` requests per `sendmsg`, pushing
     /// one result per target onto `results`, in the order of `targets`.
     ///
     /// Acks are matched to requests by sequence number. The outer `Err` is for
@@ -221,7 +221,7 @@ impl Client {
         })
     }
 
-    /// Send one request per target, [`DESTROY_BATCH`] per `sendmsg`, and
+    /// Send one request per target, `DESTROY_BATCH` per `sendmsg`, and
     /// push one answer per target onto `results`, in the order of `targets`.
     /// Replies are matched to requests by sequence number; `answer` reads a
     /// reply (`None`: not an answer, skip it). A reply to another request (an
@@ -274,7 +274,7 @@ impl Client {
     }
 
     /// Look up sockets by their ids (`inet_diag_get_exact`, see
-    /// [`encode_lookup`](crate::encode_lookup)), [`DESTROY_BATCH`] requests
+    /// [`encode_lookup`](crate::encode_lookup)), `DESTROY_BATCH` requests
     /// per `sendmsg`, pushing one answer per target onto `results`, in the
     /// order of `targets`: the record, or `None` when the kernel found no
     /// such socket (or none with the cookie given).

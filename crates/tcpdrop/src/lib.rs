@@ -1,7 +1,9 @@
 //! `tcpdrop`: list the TCP connections of a Linux network namespace and drop
-//! (abort) chosen ones, exactly and safely, through the kernel's
-//! `SOCK_DESTROY`; and [`winapi`], Windows' `SetTcpEntry` and `GetTcpTable`
-//! family with their Windows semantics.
+//! (abort) chosen ones, exactly and safely: through the kernel's
+//! `SOCK_DESTROY`, or where it cannot (a kernel without it, a caller
+//! without `CAP_NET_ADMIN`) through the holding process's own descriptor or
+//! an injected reset ([`Method`]); and [`winapi`], Windows' `SetTcpEntry`
+//! and `GetTcpTable` family with their Windows semantics.
 //!
 //! ```no_run
 //! use tcpdrop::{DropOptions, DropReport, Query, Selection, Session};
