@@ -1,0 +1,489 @@
+//! Dropping: each namespace's drop, its outcomes printed as they come (a
+//! `Sink`), once or `--watch`ed, and the exit status they add up to.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tcpdrop::procs::{InodeSet, SocketOwners};
+use tcpdrop::{Connection, DropOptions, Outcome, Selection, Sink};
+
+use crate::exit_codes;
+use crate::failure::{exit_code, output_error, Failure};
+use crate::output::{Printer, Row};
+use crate::plan::{select, targeted, Plan, Space, Target, WatchPlan};
+use crate::watch;
+
+/// The outcomes of a run, summed over namespaces and rounds.
+#[derive(Default)]
+pub(crate) struct Totals {
+    pub(crate) chosen: usize,
+    /// Failures that were refusals (no privilege, no support), and the
+    /// exit status of the first.
+    pub(crate) refused: usize,
+    pub(crate) refusal_code: Option<u8>,
+    /// Named tuples (`-f`) that matched no connection.
+    pub(crate) not_found: usize,
+    pub(crate) dropped: u64,
+    pub(crate) gone: usize,
+    pub(crate) failed: usize,
+    /// Sockets the other options chose whose owners could not be read, so
+    /// `--pid`/`--process` could not tell whether to choose them.
+    pub(crate) unreadable: usize,
+    /// Why the output stopped, if it did; the drops went on without it.
+    pub(crate) output: Option<io::Error>,
+}
+
+impl Totals {
+    fn summary(&self) -> String {
+        let mut text = format!(
+            "dropped {}, gone {}, failed {}",
+            self.dropped, self.gone, self.failed
+        );
+        if self.not_found > 0 {
+            text.push_str(&format!(", not found {}", self.not_found));
+        }
+        text
+    }
+}
+
+/// One namespace's drop: the owners looked up first when they select or
+/// are shown, then the safe drop of what the options choose, at most
+/// `limit` of them, each outcome printed as it is known and added to
+/// `totals`. The refusal that stops the run, if the kernel refused.
+pub(crate) fn drop_space<W: Write>(
+    space: &mut Space,
+    plan: &Plan,
+    limit: Option<u64>,
+    printer: &mut Printer<W>,
+    totals: &mut Totals,
+) -> Result<Option<Failure>, Failure> {
+    let Space {
+        session,
+        target,
+        label,
+    } = space;
+    let owners = if plan.show_owners || plan.owners.needs_processes() {
+        let inodes: InodeSet = select(session, target, &plan.query)?
+            .iter()
+            .filter(|c| targeted(target, c))
+            .map(|c| c.inode)
+            .collect();
+        Some(SocketOwners::scan(&inodes))
+    } else {
+        None
+    };
+    let names = session.interface_names()?;
+    let scope_name = |index: u32| names.name(index);
+    let target: &Target = target;
+    let mut taken: u64 = 0;
+    let mut unreadable: usize = 0;
+    let quiet = totals.output.is_some();
+    let choose = |c: &Connection| {
+        // A socket that appeared after the owner scan has no owner in it,
+        // so --pid/--process leave it for the next look.
+        let owned = owners.as_ref().map_or(&[][..], |o| o.owners(c.inode));
+        let chosen = plan.owners.admits(c, owned) && limit.is_none_or(|l| taken < l);
+        if chosen {
+            taken = taken.saturating_add(1);
+        } else if let Some(o) = owners.as_ref() {
+            let undecided = targeted(target, c) && plan.owners.undecided(c, o);
+            unreadable = unreadable.saturating_add(usize::from(undecided));
+        }
+        chosen
+    };
+    let selection = match target {
+        Target::Everything => Selection::all(plan.query),
+        // A filter runs in the kernel too, so only what it matches is copied out.
+        Target::Filter(filter) => Selection::matching(plan.query, filter.clone()),
+        // Each named tuple is one exact lookup: no walk of every socket.
+        Target::Tuples(tuples) => Selection::tuples(tuples.clone()).query(plan.query),
+    };
+    let selection = selection.listeners(plan.listeners).and(choose);
+    let mut shown = Shown {
+        printer,
+        owners: owners.as_ref(),
+        scope_name: &scope_name,
+        netns: label.as_deref(),
+        show_owners: plan.show_owners,
+        quiet,
+        // One named tuple that is missing is the run's one error line.
+        report_missing: matches!(target, Target::Tuples(t) if t.len() > 1),
+        refused: None,
+        refusals: 0,
+        held: Vec::new(),
+        decided: 0,
+        failed: None,
+        collateral: Vec::new(),
+    };
+    let options = DropOptions {
+        method: plan.method,
+    };
+    let counts = session.drop(selection, options, &mut shown)?;
+    // Refusals are shown one by one only beside something that was not
+    // refused; alone, one line says why.
+    let stop = if shown.decided == 0 {
+        shown.refused.take()
+    } else {
+        for (conn, why) in std::mem::take(&mut shown.held) {
+            shown.print(&conn, "failed", Some(why), false);
+        }
+        None
+    };
+    if let Some((code, _)) = &shown.refused {
+        totals.refusal_code.get_or_insert(*code);
+    }
+    totals.refused = totals.refused.saturating_add(shown.refusals);
+    let Shown {
+        printer,
+        failed,
+        collateral,
+        ..
+    } = shown;
+    // The output stopped, and the drops went on: what was chosen is
+    // dropped, and the summary on stderr counts it.
+    let mut failed = failed.or_else(|| totals.output.take());
+    if failed.is_none() && !collateral.is_empty() {
+        let inodes: InodeSet = collateral.iter().map(|c| c.inode).collect();
+        let owners = SocketOwners::scan(&inodes);
+        let reason = tcpdrop::GoneReason::ResetByPeerDrop.describe();
+        for conn in &collateral {
+            let row = Row {
+                conn,
+                result: Some("gone"),
+                method: None,
+                detail: Some(reason.to_string()),
+                collateral: true,
+                owners: Some(owners.owners(conn.inode)),
+                owners_unknown: owners.is_unknown(conn.inode),
+                netns: label.as_deref(),
+            };
+            if let Err(err) = printer.row(&row, &scope_name) {
+                failed = Some(err);
+                break;
+            }
+        }
+    }
+    if failed.is_none() {
+        failed = printer.finish().err();
+    }
+    totals.output = failed;
+    totals.unreadable = totals.unreadable.saturating_add(unreadable);
+    totals.chosen = totals.chosen.saturating_add(counts.chosen());
+    totals.dropped = totals.dropped.saturating_add(counts.dropped as u64);
+    totals.gone = totals
+        .gone
+        .saturating_add(counts.gone)
+        .saturating_add(counts.collateral);
+    totals.failed = totals.failed.saturating_add(counts.failed);
+    totals.not_found = totals.not_found.saturating_add(counts.not_found);
+    Ok(stop.map(|(code, message)| {
+        let suffix = if totals.dropped == 0 {
+            " (nothing was dropped)"
+        } else {
+            ""
+        };
+        Failure {
+            code,
+            message: format!("{message}{suffix}"),
+        }
+    }))
+}
+
+/// Where a drop's outcomes go: printed as they come.
+pub(crate) struct Shown<'a, W: Write> {
+    pub(crate) printer: &'a mut Printer<W>,
+    pub(crate) owners: Option<&'a SocketOwners>,
+    pub(crate) scope_name: &'a dyn Fn(u32) -> Option<String>,
+    pub(crate) netns: Option<&'a str>,
+    pub(crate) show_owners: bool,
+    /// The output failed earlier in the run: print nothing more.
+    pub(crate) quiet: bool,
+    /// Say of each named tuple that matched nothing (`-f`).
+    pub(crate) report_missing: bool,
+    /// The first refusal (no privilege, no support): its exit status and
+    /// message.
+    pub(crate) refused: Option<(u8, String)>,
+    /// How many outcomes were refusals.
+    pub(crate) refusals: usize,
+    /// Refused sockets not yet shown, with why.
+    pub(crate) held: Vec<(Connection, String)>,
+    /// Outcomes other than a refusal so far.
+    pub(crate) decided: usize,
+    /// Writing failed: nothing more is printed.
+    pub(crate) failed: Option<io::Error>,
+    /// The reset peers were not chosen, so their owners were not looked
+    /// up: with -p they wait for a scan of their own.
+    pub(crate) collateral: Vec<Connection>,
+}
+
+impl<W: Write> Shown<'_, W> {
+    fn print(
+        &mut self,
+        conn: &Connection,
+        result: &'static str,
+        detail: Option<String>,
+        collateral: bool,
+    ) {
+        self.print_as(conn, result, None, detail, collateral);
+    }
+
+    fn print_as(
+        &mut self,
+        conn: &Connection,
+        result: &'static str,
+        method: Option<&'static str>,
+        detail: Option<String>,
+        collateral: bool,
+    ) {
+        if self.quiet || self.failed.is_some() {
+            return;
+        }
+        let owned = self.owners.map_or(&[][..], |o| o.owners(conn.inode));
+        let row = Row {
+            conn,
+            result: Some(result),
+            method,
+            detail,
+            collateral,
+            owners: self.show_owners.then_some(owned),
+            owners_unknown: self.show_owners
+                && self.owners.is_some_and(|o| o.is_unknown(conn.inode)),
+            netns: self.netns,
+        };
+        if let Err(err) = self.printer.row(&row, self.scope_name) {
+            self.failed = Some(err);
+        }
+    }
+}
+
+impl<W: Write> Sink for Shown<'_, W> {
+    fn outcome(&mut self, conn: Connection, outcome: Outcome) {
+        if let Outcome::Failed(err) = &outcome {
+            if err.is_refusal() {
+                self.refusals += 1;
+                self.refused
+                    .get_or_insert_with(|| (exit_code(err), err.to_string()));
+                // Held back: if nothing else happens, one line says why.
+                if !self.printer.is_json() {
+                    self.held.push((conn, err.to_string()));
+                    return;
+                }
+            }
+        }
+        if !matches!(&outcome, Outcome::Failed(err) if err.is_refusal()) {
+            self.decided += 1;
+        }
+        let (detail, method) = match &outcome {
+            Outcome::Dropped(method) => (None, Some(method.name())),
+            Outcome::Gone(reason) => (Some(reason.describe().to_string()), None),
+            Outcome::Failed(err) => (Some(err.to_string()), None),
+        };
+        self.print_as(&conn, outcome.name(), method, detail, false);
+    }
+
+    fn collateral(&mut self, conn: Connection) {
+        if self.show_owners {
+            self.collateral.push(conn);
+        } else {
+            let reason = tcpdrop::GoneReason::ResetByPeerDrop.describe();
+            self.print(&conn, "gone", Some(reason.to_string()), true);
+        }
+    }
+
+    fn not_found(&mut self, local: SocketAddr, remote: SocketAddr) {
+        if self.quiet || self.failed.is_some() || !self.report_missing {
+            return;
+        }
+        if let Err(err) = self.printer.not_found(&local, &remote, self.scope_name) {
+            self.failed = Some(err);
+        }
+    }
+}
+
+/// Drop what is selected, in every namespace, once.
+pub(crate) fn drop_once<W: Write>(
+    plan: &Plan,
+    spaces: &mut [Space],
+    printer: &mut Printer<W>,
+) -> Result<u8, Failure> {
+    let mut totals = Totals::default();
+    for space in spaces.iter_mut() {
+        if let Some(stop) = drop_space(space, plan, None, printer, &mut totals)? {
+            eprintln!("{}", totals.summary());
+            return Err(stop);
+        }
+    }
+    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+        return Err(stop);
+    }
+    if totals.chosen == 0 {
+        return Err(nothing_matched(spaces, plan));
+    }
+    eprintln!("{}", totals.summary());
+    if let Some(stop) = output_stopped(&totals) {
+        return Err(stop);
+    }
+    if totals.failed > 0 {
+        return Err(drops_failed(&totals));
+    }
+    Ok(exit_codes::OK)
+}
+
+/// `--watch`: drop what is selected, round after round, until a signal,
+/// `--count` or `--timeout`; then the summary.
+pub(crate) fn watch_drops<W: Write>(
+    plan: &Plan,
+    spaces: &mut [Space],
+    printer: &mut Printer<W>,
+    watch: &WatchPlan,
+    signals: &watch::Signals,
+) -> Result<u8, Failure> {
+    let deadline = watch.timeout.map(|t| Instant::now() + t);
+    let mut totals = Totals::default();
+    let mut rounds: u64 = 0;
+    let count_reached = |totals: &Totals| watch.count.is_some_and(|c| totals.dropped >= c);
+    // The most sockets whose owners could not be read in one round: the
+    // same sockets come back round after round.
+    let mut unreadable = 0;
+    loop {
+        rounds = rounds.saturating_add(1);
+        unreadable = unreadable.max(std::mem::take(&mut totals.unreadable));
+        for space in spaces.iter_mut() {
+            if count_reached(&totals) {
+                break;
+            }
+            let limit = watch.count.map(|c| c.saturating_sub(totals.dropped));
+            if let Some(stop) = drop_space(space, plan, limit, printer, &mut totals)? {
+                eprintln!("{} in {rounds} rounds", totals.summary());
+                return Err(stop);
+            }
+        }
+        // Nobody reads the drops any more (`| head`): stop watching.
+        if count_reached(&totals) || totals.output.is_some() {
+            break;
+        }
+        let wait = match deadline {
+            None => watch.interval,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                left.min(watch.interval)
+            }
+        };
+        if signals.wait(wait).is_some() {
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+    }
+    totals.unreadable = unreadable.max(totals.unreadable);
+    eprintln!("{} in {rounds} rounds", totals.summary());
+    if let Some(stop) = output_stopped(&totals) {
+        return Err(stop);
+    }
+    if totals.failed > 0 {
+        return Err(drops_failed(&totals));
+    }
+    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+        return Err(stop);
+    }
+    if totals.chosen == 0 {
+        return Err(Failure {
+            code: exit_codes::NO_MATCH,
+            message: format!("no connection matched in {rounds} rounds"),
+        });
+    }
+    Ok(exit_codes::OK)
+}
+
+/// Some drops failed: exit 3, or the refusal's own status (4, 5) when
+/// every failure was a refusal (the caller may not, or the kernel cannot).
+pub(crate) fn drops_failed(totals: &Totals) -> Failure {
+    let mut message = format!("{} of {} drops failed", totals.failed, totals.chosen);
+    let code = match totals.refusal_code {
+        Some(code) if totals.refused == totals.failed => {
+            message.push_str(" (refused: see each row)");
+            code
+        }
+        _ => exit_codes::PARTIAL,
+    };
+    Failure { code, message }
+}
+
+/// Exit 1, saying what did not match; for a tuple that names a listener not
+/// asked for, say how to ask.
+pub(crate) fn nothing_matched(spaces: &mut [Space], plan: &Plan) -> Failure {
+    let mut message = match spaces.first_mut() {
+        None => "no network namespace found".to_string(),
+        Some(space) => match &space.target {
+            Target::Everything => "no connection matched".to_string(),
+            Target::Filter(filter) => format!("no connection matched the filter '{filter}'"),
+            Target::Tuples(tuples) => match tuples.as_slice() {
+                [(local, remote)] => {
+                    // One exact lookup: the tuple of a listener finds it.
+                    let listener = !plan.listeners
+                        && space
+                            .session
+                            .find(*local, *remote)
+                            .is_ok_and(|c| c.is_some_and(|c| c.is_listener()));
+                    if listener {
+                        format!("{local} is a listening socket: add -s listening to drop it")
+                    } else {
+                        format!("no such connection: {local} {remote}")
+                    }
+                }
+                _ => format!("none of the {} connections named exists", tuples.len()),
+            },
+        },
+    };
+    if plan.owners.is_active() {
+        message.push_str(" (with the owners asked for by --pid/--process/--uid)");
+    }
+    if spaces.len() > 1 {
+        message.push_str(" in any network namespace");
+    }
+    Failure {
+        code: exit_codes::NO_MATCH,
+        message,
+    }
+}
+
+/// The failure to report when the output stopped early; none for a closed
+/// pipe (`tcpdrop ... | head`), which is how a reader says it has enough.
+pub(crate) fn output_stopped(totals: &Totals) -> Option<Failure> {
+    let err = totals.output.as_ref()?;
+    (err.kind() != io::ErrorKind::BrokenPipe).then(|| Failure {
+        code: exit_codes::OUTPUT,
+        message: format!(
+            "{} (the drops went on: {})",
+            output_error(err),
+            totals.summary()
+        ),
+    })
+}
+
+/// Say how many sockets' owners could not be read (`--pid`, `--process`,
+/// `-p` without `CAP_SYS_PTRACE`); if nothing was chosen, that is the
+/// reason: exit 4, not "no connection matched".
+pub(crate) fn owners_unreadable(unreadable: usize, chosen: usize) -> Option<Failure> {
+    if unreadable == 0 {
+        return None;
+    }
+    let message = format!(
+        "the owners of {unreadable} selected socket{} could not be read: reading other \
+         users' processes (/proc/PID/fd) needs CAP_SYS_PTRACE; run as root",
+        if unreadable == 1 { "" } else { "s" }
+    );
+    if chosen > 0 {
+        eprintln!("tcpdrop: {message}");
+        return None;
+    }
+    Some(Failure {
+        code: exit_codes::PERMISSION,
+        message: format!("{message} (nothing matched among the owners that could be read)"),
+    })
+}

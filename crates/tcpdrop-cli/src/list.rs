@@ -1,0 +1,119 @@
+//! `-l` and `-n`: print what is selected, touch nothing.
+
+use std::io::{self, Write};
+use std::ops::ControlFlow;
+
+use tcpdrop::procs::{InodeSet, SocketOwners};
+use tcpdrop::Connection;
+
+use crate::cli::Cli;
+use crate::drop::{nothing_matched, owners_unreadable};
+use crate::exit_codes;
+use crate::failure::Failure;
+use crate::output::{Printer, Row};
+use crate::plan::{select, targeted, Plan, Space, Target};
+
+/// `-l` and `-n`: print what is selected, touch nothing.
+///
+/// Without owners to look up, each row is written as the kernel hands it
+/// over; with them, the selection is listed first, as the scan of
+/// `/proc/*/fd` reads only the owners of the sockets listed.
+pub(crate) fn list<W: Write>(
+    cli: &Cli,
+    plan: &Plan,
+    spaces: &mut [Space],
+    printer: &mut Printer<W>,
+) -> Result<u8, Failure> {
+    let mut shown_total: usize = 0;
+    let mut unreadable: usize = 0;
+    let result = cli.dry_run.then_some("would-drop");
+    for space in spaces.iter_mut() {
+        let names = space.session.interface_names()?;
+        let scope_name = |index: u32| names.name(index);
+        let netns = space.label.as_deref();
+        let target = &space.target;
+        let keep = |c: &Connection| {
+            targeted(target, c) && (cli.list || plan.listeners || !c.is_listener())
+        };
+        if plan.show_owners || plan.owners.needs_processes() {
+            let conns: Vec<Connection> = select(&mut space.session, target, &plan.query)?
+                .into_iter()
+                .filter(|c| keep(c))
+                .collect();
+            let inodes: InodeSet = conns.iter().map(|c| c.inode).collect();
+            let owners = SocketOwners::scan(&inodes);
+            for conn in &conns {
+                let owned = owners.owners(conn.inode);
+                let unknown = owners.is_unknown(conn.inode);
+                if !plan.owners.admits(conn, owned) {
+                    unreadable += usize::from(plan.owners.undecided(conn, &owners));
+                    continue;
+                }
+                unreadable += usize::from(unknown);
+                let row = Row {
+                    conn,
+                    result,
+                    method: None,
+                    detail: None,
+                    collateral: false,
+                    owners: plan.show_owners.then_some(owned),
+                    owners_unknown: plan.show_owners && unknown,
+                    netns,
+                };
+                printer.row(&row, &scope_name)?;
+                shown_total = shown_total.saturating_add(1);
+            }
+        } else {
+            let mut failed: Option<io::Error> = None;
+            let mut visit = |conn: Connection| {
+                if !keep(&conn) || !plan.owners.admits(&conn, &[]) {
+                    return ControlFlow::Continue(());
+                }
+                let row = Row {
+                    conn: &conn,
+                    result,
+                    method: None,
+                    detail: None,
+                    collateral: false,
+                    owners: None,
+                    owners_unknown: false,
+                    netns,
+                };
+                match printer.row(&row, &scope_name) {
+                    Ok(()) => {
+                        shown_total = shown_total.saturating_add(1);
+                        ControlFlow::Continue(())
+                    }
+                    Err(err) => {
+                        failed = Some(err);
+                        ControlFlow::Break(())
+                    }
+                }
+            };
+            match target {
+                Target::Filter(filter) => {
+                    space
+                        .session
+                        .for_each_matching(&plan.query, filter, &mut visit)?
+                }
+                _ => space.session.for_each(&plan.query, &mut visit)?,
+            }
+            if let Some(err) = failed {
+                return Err(err.into());
+            }
+        }
+    }
+    // Once, after every namespace: the look-ahead sizes the columns of
+    // their rows together.
+    printer.finish()?;
+    if cli.dry_run {
+        eprintln!("would drop {shown_total}");
+    }
+    if let Some(stop) = owners_unreadable(unreadable, shown_total) {
+        return Err(stop);
+    }
+    if shown_total == 0 && (cli.dry_run || cli.narrows()) {
+        return Err(nothing_matched(spaces, plan));
+    }
+    Ok(exit_codes::OK)
+}

@@ -1,0 +1,230 @@
+//! What the options ask for, read and checked before anything is opened:
+//! the plan, and the namespaces (with their sessions) it runs in.
+
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::time::Duration;
+
+use tcpdrop::filter::Filter;
+use tcpdrop::{Connection, Error, Family, Netns, Query, Session, State, StateSet};
+
+use crate::cli::Cli;
+use crate::failure::Failure;
+use crate::owners::OwnerFilter;
+use crate::tuple;
+
+/// What the positional words named, in one namespace.
+pub(crate) enum Target {
+    /// Every connection the other options allow.
+    Everything,
+    /// Exactly the connections with these ends (one, or `-f`'s list).
+    Tuples(Vec<(SocketAddr, SocketAddr)>),
+    /// Those an `ss` filter expression selects.
+    Filter(Filter),
+}
+
+/// What the positional words named, as typed: a tuple's `%scope` is looked
+/// up in each namespace.
+pub(crate) enum Typed {
+    Everything,
+    Tuples(Vec<(tuple::Endpoint, tuple::Endpoint)>),
+    Filter(Filter),
+}
+
+/// What the options decided, the same in every namespace.
+pub(crate) struct Plan {
+    pub(crate) query: Query,
+    pub(crate) typed: Typed,
+    /// Listeners may be chosen: `listening` was named.
+    pub(crate) listeners: bool,
+    pub(crate) owners: OwnerFilter,
+    /// `-p`: show the owning processes.
+    pub(crate) show_owners: bool,
+    /// `--method`: one way to abort, or `None` for auto.
+    pub(crate) method: Option<tcpdrop::Method>,
+}
+
+/// One network namespace to work in.
+pub(crate) struct Space {
+    /// Its name or path, when namespaces were named (`-N`, `--all-netns`).
+    pub(crate) label: Option<String>,
+    pub(crate) session: Session,
+    pub(crate) target: Target,
+}
+
+/// How `--watch` runs.
+pub(crate) struct WatchPlan {
+    pub(crate) interval: Duration,
+    pub(crate) count: Option<u64>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// The states named with `-s`, and whether `listening` was named explicitly.
+pub(crate) fn parse_states(names: &[String]) -> Result<(Option<StateSet>, bool), Failure> {
+    let mut set: Option<StateSet> = None;
+    let mut listeners = false;
+    for name in names {
+        let named = StateSet::from_name(name).ok_or_else(|| {
+            Failure::usage(format!(
+                "unknown state '{name}': use established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, \
+                 time-wait, closed, close-wait, last-ack, listening, closing, or a group: \
+                 connected, synchronized, bucket, big, all"
+            ))
+        })?;
+        listeners |= State::from_name(name) == Some(State::Listen);
+        set = Some(set.map_or(named, |s| s.union(named)));
+    }
+    Ok((set, listeners))
+}
+
+/// The method `--method` names (`auto`: none forced).
+pub(crate) fn method_named(name: &str) -> Option<tcpdrop::Method> {
+    match name {
+        "destroy" => Some(tcpdrop::Method::Destroy),
+        "owner" => Some(tcpdrop::Method::Owner),
+        "inject" => Some(tcpdrop::Method::Inject),
+        _ => None,
+    }
+}
+
+/// Read the options into a plan; every usage error is found here, before
+/// anything is opened or touched.
+pub(crate) fn plan(cli: &Cli) -> Result<Plan, Failure> {
+    cli.check().map_err(Failure::usage)?;
+    let family = match (cli.ipv4, cli.ipv6) {
+        (true, _) => Some(Family::Ipv4),
+        (_, true) => Some(Family::Ipv6),
+        _ => None,
+    };
+    let (states, listeners_named) = parse_states(&cli.states)?;
+    let typed = if let Some(file) = &cli.file {
+        if !cli.args.is_empty() {
+            return Err(Failure::usage(
+                "-f reads the connections from FILE: give no CONNECTION or FILTER with it",
+            ));
+        }
+        Typed::Tuples(tuple::read_file(file).map_err(Failure::usage)?)
+    } else if tuple::is_filter(&cli.args) {
+        Typed::Filter(Filter::parse(&cli.args).map_err(|err| Failure::usage(err.to_string()))?)
+    } else if !cli.args.is_empty() {
+        let (local, remote) = tuple::parse(&cli.args).map_err(Failure::usage)?;
+        Typed::Tuples(vec![(local, remote)])
+    } else {
+        Typed::Everything
+    };
+    let named = !matches!(typed, Typed::Everything);
+    let owners = OwnerFilter::new(&cli.pid, &cli.process, &cli.uid).map_err(Failure::usage)?;
+    if named && cli.all {
+        return Err(Failure::usage(
+            "-a drops everything: give it without a connection or filter",
+        ));
+    }
+    // A dry run refuses what the real run would refuse.
+    if !cli.list && !named && !cli.all && states.is_none() && !owners.is_active() {
+        return Err(Failure::usage(
+            "nothing to drop: name a connection (LADDR LPORT RADDR RPORT), give a filter, \
+             -s STATE, --pid, --process, --uid or -a (-l lists everything)",
+        ));
+    }
+    if cli.list && (cli.dry_run || cli.all) {
+        return Err(Failure::usage("-l lists; it does not go with -a or -n"));
+    }
+    // A filter's own `state listening` asks for listeners as -s does.
+    let listeners = listeners_named || matches!(&typed, Typed::Filter(f) if f.names_listening());
+    let mut wanted = states.unwrap_or(StateSet::ALL);
+    if let Typed::Filter(filter) = &typed {
+        wanted = wanted.intersection(filter.states());
+    }
+    Ok(Plan {
+        query: Query {
+            family,
+            states: wanted,
+        },
+        typed,
+        listeners,
+        owners,
+        show_owners: cli.processes,
+        method: cli.method.as_deref().and_then(method_named),
+    })
+}
+
+/// The namespaces to work in, each with its session and target.
+pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Vec<Space>, Failure> {
+    let sessions: Vec<(Option<String>, Session)> = if cli.all_netns {
+        Netns::all()
+            .into_iter()
+            .map(|ns| Ok((Some(ns.name().to_string()), Session::in_netns(&ns)?)))
+            .collect::<Result<_, Error>>()?
+    } else if let Some(name) = &cli.netns {
+        let ns = Netns::open(name)?;
+        vec![(Some(ns.name().to_string()), Session::in_netns(&ns)?)]
+    } else {
+        vec![(None, Session::new()?)]
+    };
+    sessions
+        .into_iter()
+        .map(|(label, session)| {
+            let target = match &plan.typed {
+                Typed::Everything => Target::Everything,
+                Typed::Filter(filter) => Target::Filter(filter.clone()),
+                Typed::Tuples(tuples) => Target::Tuples(
+                    tuples
+                        .iter()
+                        .map(|(l, r)| Ok((socket_addr(&session, l)?, socket_addr(&session, r)?)))
+                        .collect::<Result<_, Failure>>()?,
+                ),
+            };
+            Ok(Space {
+                label,
+                session,
+                target,
+            })
+        })
+        .collect()
+}
+
+/// The connections `query` selects, narrowed by a filter target in the
+/// kernel (the other targets are applied by [`targeted`]).
+pub(crate) fn select(
+    session: &mut Session,
+    target: &Target,
+    query: &Query,
+) -> Result<Vec<Connection>, Error> {
+    match target {
+        Target::Filter(filter) => session.list_matching(query, filter),
+        _ => session.list(query),
+    }
+}
+
+/// Whether the positional words select `c`.
+pub(crate) fn targeted(target: &Target, c: &Connection) -> bool {
+    match target {
+        Target::Everything => true,
+        Target::Tuples(tuples) => tuples.iter().any(|(l, r)| c.has_tuple(l, r)),
+        Target::Filter(filter) => filter.matches(c),
+    }
+}
+
+/// A typed end as a socket address, its `%scope` looked up in the session's
+/// namespace.
+pub(crate) fn socket_addr(session: &Session, end: &tuple::Endpoint) -> Result<SocketAddr, Failure> {
+    Ok(match end.ip {
+        IpAddr::V4(ip) => SocketAddr::V4(SocketAddrV4::new(ip, end.port)),
+        IpAddr::V6(ip) => {
+            let scope = match &end.scope {
+                None => 0,
+                Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => s
+                    .parse()
+                    .ok()
+                    .filter(|&index| session.interface_name(index).is_some())
+                    .ok_or_else(|| {
+                        Failure::usage(format!(
+                            "%{s}: no interface has index {s} in this network namespace \
+                             (ip link lists them; or give the name, as %eth0)"
+                        ))
+                    })?,
+                Some(name) => session.interface_index(name).map_err(Failure::from)?,
+            };
+            SocketAddr::V6(SocketAddrV6::new(ip, end.port, 0, scope))
+        }
+    })
+}
