@@ -28,9 +28,14 @@
  *    IPv4 and IPv6 together: both families get the same counters; only
  *    dwNumConns counts the family's own connections.
  *  - IpHlpFormatError() stands in for FormatMessage() on these codes.
- *  - Everything acts on the calling thread's network namespace. Aborting
- *    needs CAP_NET_ADMIN: without it SetTcpEntry returns ERROR_ACCESS_DENIED,
- *    with it permitted but not effective 317 (Windows' "not elevated").
+ *  - Everything acts on the calling thread's network namespace. SetTcpEntry
+ *    aborts by the kernel's SOCK_DESTROY (CAP_NET_ADMIN); where that cannot
+ *    be used, through the holding process's own descriptor (no privilege
+ *    for the caller's own processes: a Linux extension of Windows'
+ *    administrators-only rule) or an injected reset (CAP_NET_RAW). When no
+ *    way is allowed it returns ERROR_ACCESS_DENIED, or 317 when
+ *    CAP_NET_ADMIN is permitted but not effective (Windows' "not
+ *    elevated"); 50 when no way can work at all.
  *
  * Compiles as C99, C11 and C++ with -Wall -Wextra -Wpedantic -Werror, next
  * to <netinet/in.h> and <arpa/inet.h>. In C99 the state of MIB_TCPROW is

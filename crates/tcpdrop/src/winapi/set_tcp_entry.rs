@@ -11,13 +11,21 @@ use crate::{DropOptions, DropReport, Outcome, Selection, Session};
 ///
 /// | situation | returns |
 /// |---|---|
-/// | aborted: its owner sees `ECONNABORTED`, the peer an RST | 0 `NO_ERROR` |
+/// | aborted: its owner sees `ECONNABORTED` (`ECONNRESET` through the holder or an injected reset), the peer an RST | 0 `NO_ERROR` |
 /// | `row` is `None` (a NULL pointer) | 87 `ERROR_INVALID_PARAMETER` |
 /// | `dwState` ≠ 12 (`MIB_TCP_STATE_DELETE_TCB`); nothing is touched | 87 |
 /// | no socket has all four members | 317 `ERROR_MR_MID_NOT_FOUND` |
-/// | the kernel said `EPERM`, `CAP_NET_ADMIN` not even permitted | 5 `ERROR_ACCESS_DENIED` |
-/// | the kernel said `EPERM`, `CAP_NET_ADMIN` permitted but not effective ("not elevated") | 317 |
-/// | the kernel cannot destroy sockets (no `CONFIG_INET_DIAG_DESTROY`) | 50 `ERROR_NOT_SUPPORTED` |
+/// | no way of aborting allowed, `CAP_NET_ADMIN` not even permitted | 5 `ERROR_ACCESS_DENIED` |
+/// | no way allowed, `CAP_NET_ADMIN` permitted but not effective ("not elevated") | 317 |
+/// | no way of aborting can work at all | 50 `ERROR_NOT_SUPPORTED` |
+///
+/// It aborts as `tcpdrop --method auto` does ([`crate::Method`]): by
+/// `SOCK_DESTROY` where the kernel has it and the caller may; else through
+/// the holding process's own descriptor, which needs no privilege for the
+/// caller's own processes (a Linux extension of Windows' rule that only
+/// administrators may: as `kill` allows a user to end their own programs;
+/// another user's connection stays 5); else by an injected reset
+/// (`CAP_NET_RAW`). So on a kernel without `SOCK_DESTROY` it returns 0.
 ///
 /// The row's addresses are `in_addr` bytes; its ports are network-order
 /// values in the low 16 bits, and the upper 16 bits are ignored, as Windows
