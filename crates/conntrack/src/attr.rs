@@ -147,7 +147,3 @@ pub(crate) fn invalid(msg: String) -> Error {
 pub(crate) fn array<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
     b.get(off..off.checked_add(N)?)?.try_into().ok()
 }
-
-pub(crate) fn u32_ne(b: &[u8], off: usize) -> Option<u32> {
-    array(b, off).map(u32::from_ne_bytes)
-}

@@ -74,3 +74,21 @@ impl From<rustix::io::Errno> for Error {
         Error::Io(io::Error::from(errno))
     }
 }
+
+impl netlink::Error for Error {
+    fn invalid(message: String) -> Error {
+        Error::Invalid(message)
+    }
+
+    fn is_invalid(&self) -> bool {
+        matches!(self, Error::Invalid(_))
+    }
+
+    fn interrupted() -> Error {
+        Error::Interrupted
+    }
+
+    fn not_supported(errno: i32) -> Error {
+        Error::NotSupported { errno }
+    }
+}

@@ -1,19 +1,23 @@
-//! The netlink framing of ctnetlink: `nlmsghdr`, `struct nfgenmsg`, the
-//! requests this crate sends, and the messages of a reply
-//! (`include/uapi/linux/netlink.h`, `include/uapi/linux/netfilter/nfnetlink.h`,
-//! `include/uapi/linux/netfilter/nfnetlink_conntrack.h`). The entries
-//! themselves are parsed in `flow.rs`.
+//! The framing of ctnetlink: `struct nfgenmsg`, the requests this crate
+//! sends, and the messages of a reply
+//! (`include/uapi/linux/netfilter/nfnetlink.h`,
+//! `include/uapi/linux/netfilter/nfnetlink_conntrack.h`). The `nlmsghdr`
+//! around them, and the splitting of a datagram into messages, are the
+//! `netlink` crate's; the entries themselves are parsed in `flow.rs`.
 //!
 //! Every parser here works on untrusted bytes: lengths are checked before use
 //! and a malformed message is an [`Error::Invalid`], never a panic. Netlink
 //! headers are host-endian.
 
-use crate::attr::{align4, array, invalid, set_len, u32_ne, AttrWriter};
+pub use netlink::{
+    Header, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
+};
+
+use crate::attr::{set_len, AttrWriter};
+use crate::client::dump_error;
 use crate::flow::{encode_tuple, Family, Flow, FlowKey, Tuple};
 use crate::Error;
 
-/// Length of `struct nlmsghdr`.
-pub const NLMSG_HDRLEN: usize = 16;
 /// Length of `struct nfgenmsg`.
 pub const NFGENMSG_LEN: usize = 4;
 
@@ -33,22 +37,6 @@ pub const IPCTNL_MSG_CT_DELETE: u8 = 2;
 pub const fn ctnetlink_type(operation: u8) -> u16 {
     ((NFNL_SUBSYS_CTNETLINK as u16) << 8) | operation as u16
 }
-
-const NLMSG_NOOP: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLMSG_OVERRUN: u16 = 4;
-
-/// `NLM_F_REQUEST`: this message is a request.
-pub const NLM_F_REQUEST: u16 = 0x1;
-/// `NLM_F_MULTI`: part of a multi-part reply ending in `NLMSG_DONE`.
-pub const NLM_F_MULTI: u16 = 0x2;
-/// `NLM_F_ACK`: the sender wants an `NLMSG_ERROR` acknowledgement.
-pub const NLM_F_ACK: u16 = 0x4;
-/// `NLM_F_DUMP_INTR`: the dump was inconsistent because the table changed.
-pub const NLM_F_DUMP_INTR: u16 = 0x10;
-/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`): dump everything that matches.
-pub const NLM_F_DUMP: u16 = 0x300;
 
 // enum ctattr_type
 /// `CTA_TUPLE_ORIG`: the originator's direction (nested tuple).
@@ -196,21 +184,6 @@ fn encode_by_tuple(
     result
 }
 
-/// `struct nlmsghdr`, decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// `nlmsg_len`: the whole message, header included.
-    pub len: u32,
-    /// `nlmsg_type`.
-    pub kind: u16,
-    /// `nlmsg_flags`.
-    pub flags: u16,
-    /// `nlmsg_seq`: the sequence number of the request this answers.
-    pub seq: u32,
-    /// `nlmsg_pid`.
-    pub pid: u32,
-}
-
 /// What one netlink message in a reply says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -232,82 +205,61 @@ pub enum Reply {
     Overrun,
 }
 
+impl From<netlink::Reply<Flow>> for Reply {
+    fn from(reply: netlink::Reply<Flow>) -> Reply {
+        match reply {
+            netlink::Reply::Record(flow) => Reply::Flow(flow),
+            netlink::Reply::Done { errno } => Reply::Done { errno },
+            netlink::Reply::Ack { errno } => Reply::Ack { errno },
+            netlink::Reply::Other => Reply::Other,
+            netlink::Reply::Overrun => Reply::Overrun,
+        }
+    }
+}
+
+/// ctnetlink for the shared netlink code: its records are conntrack
+/// entries, and its dumps fail as [`dump_error`] says.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctnetlink;
+
+impl netlink::Protocol for Ctnetlink {
+    type Record = Flow;
+    type Error = Error;
+
+    fn decode(header: &Header, payload: &[u8]) -> Result<Option<Flow>, Error> {
+        if header.kind == ctnetlink_type(IPCTNL_MSG_CT_NEW) {
+            Flow::parse(payload).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn dump_error(errno: i32) -> Error {
+        dump_error(errno)
+    }
+}
+
 /// An iterator over the netlink messages of one datagram.
 ///
 /// It stops after the first malformed message: a length that does not fit
 /// means nothing after it can be trusted.
 #[derive(Clone, Debug)]
 pub struct Messages<'a> {
-    rest: &'a [u8],
+    inner: netlink::Messages<'a, Ctnetlink>,
 }
 
 /// Split a received datagram into its messages.
 pub fn parse_datagram(buf: &[u8]) -> Messages<'_> {
-    Messages { rest: buf }
+    Messages {
+        inner: netlink::parse_datagram(buf),
+    }
 }
 
 impl Iterator for Messages<'_> {
     type Item = Result<(Header, Reply), Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let result = self.split();
-        if result.is_err() {
-            self.rest = &[];
-        }
-        Some(result)
+        let message = self.inner.next()?;
+        Some(message.map(|(header, reply)| (header, Reply::from(reply))))
     }
-}
-
-impl Messages<'_> {
-    fn split(&mut self) -> Result<(Header, Reply), Error> {
-        let buf = self.rest;
-        let short = || invalid(format!("a message header cut to {} bytes", buf.len()));
-        let header = Header {
-            len: u32_ne(buf, 0).ok_or_else(short)?,
-            kind: array(buf, 4).map(u16::from_ne_bytes).ok_or_else(short)?,
-            flags: array(buf, 6).map(u16::from_ne_bytes).ok_or_else(short)?,
-            seq: u32_ne(buf, 8).ok_or_else(short)?,
-            pid: u32_ne(buf, 12).ok_or_else(short)?,
-        };
-        let len = usize::try_from(header.len).unwrap_or(usize::MAX);
-        if len < NLMSG_HDRLEN || len > buf.len() {
-            return Err(invalid(format!(
-                "message length {len} outside the {} bytes received",
-                buf.len()
-            )));
-        }
-        let payload = buf.get(NLMSG_HDRLEN..len).unwrap_or_default();
-        self.rest = buf.get(align4(len).min(buf.len())..).unwrap_or_default();
-        let reply = match header.kind {
-            NLMSG_ERROR => Reply::Ack {
-                errno: negated_errno(payload, "NLMSG_ERROR")?,
-            },
-            NLMSG_DONE => Reply::Done {
-                errno: if payload.is_empty() {
-                    0
-                } else {
-                    negated_errno(payload, "NLMSG_DONE")?
-                },
-            },
-            NLMSG_OVERRUN => Reply::Overrun,
-            NLMSG_NOOP => Reply::Other,
-            kind if kind == ctnetlink_type(IPCTNL_MSG_CT_NEW) => Reply::Flow(Flow::parse(payload)?),
-            _ => Reply::Other,
-        };
-        Ok((header, reply))
-    }
-}
-
-fn negated_errno(payload: &[u8], what: &str) -> Result<i32, Error> {
-    let raw = array(payload, 0)
-        .map(i32::from_ne_bytes)
-        .ok_or_else(|| invalid(format!("{what} without its error code")))?;
-    // The kernel sends -errno; anything positive is not something it sends.
-    if raw > 0 {
-        return Err(invalid(format!("{what} with positive error code {raw}")));
-    }
-    Ok(raw.checked_neg().unwrap_or(i32::MAX))
 }

@@ -1,14 +1,18 @@
-//! The wire format: `nlmsghdr`, `inet_diag_req_v2`, `inet_diag_msg` and their
-//! attributes (`include/uapi/linux/netlink.h`, `include/uapi/linux/inet_diag.h`).
+//! The wire format: `inet_diag_req_v2`, `inet_diag_msg` and their
+//! attributes (`include/uapi/linux/inet_diag.h`). The `nlmsghdr` framing
+//! around them, and the splitting of a datagram into messages, are the
+//! `netlink` crate's; this module decodes the records in them.
 //!
 //! Every parser here works on untrusted bytes: lengths are checked before use
 //! and a malformed message is an [`Error::Invalid`], never a panic.
 
+pub use netlink::{
+    Header, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
+};
+
 use crate::tcp_info::TcpInfo;
 use crate::Error;
 
-/// Length of `struct nlmsghdr`.
-pub const NLMSG_HDRLEN: usize = 16;
 /// Length of `struct inet_diag_req_v2`.
 pub const REQ_V2_LEN: usize = 56;
 /// Length of `struct inet_diag_req`, the request of [`TCPDIAG_GETSOCK`].
@@ -28,22 +32,6 @@ pub const SOCK_DESTROY: u16 = 21;
 /// shared TCP hash tables returns the sockets of both families; the replies
 /// carry this type too.
 pub const TCPDIAG_GETSOCK: u16 = 18;
-
-const NLMSG_NOOP: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLMSG_OVERRUN: u16 = 4;
-
-/// `NLM_F_REQUEST`: this message is a request.
-pub const NLM_F_REQUEST: u16 = 0x1;
-/// `NLM_F_MULTI`: part of a multi-part reply ending in `NLMSG_DONE`.
-pub const NLM_F_MULTI: u16 = 0x2;
-/// `NLM_F_ACK`: the sender wants an `NLMSG_ERROR` acknowledgement.
-pub const NLM_F_ACK: u16 = 0x4;
-/// `NLM_F_DUMP_INTR`: the dump was inconsistent because the tables changed.
-pub const NLM_F_DUMP_INTR: u16 = 0x10;
-/// `NLM_F_DUMP` (`NLM_F_ROOT | NLM_F_MATCH`): dump everything that matches.
-pub const NLM_F_DUMP: u16 = 0x300;
 
 /// `INET_DIAG_REQ_BYTECODE`: request attribute carrying a filter program.
 pub const INET_DIAG_REQ_BYTECODE: u16 = 1;
@@ -505,21 +493,6 @@ fn next_attr(buf: &[u8]) -> Result<(u16, &[u8], &[u8]), Error> {
     Ok((kind, data, next))
 }
 
-/// `struct nlmsghdr`, decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// `nlmsg_len`: the whole message, header included.
-    pub len: u32,
-    /// `nlmsg_type`.
-    pub kind: u16,
-    /// `nlmsg_flags`.
-    pub flags: u16,
-    /// `nlmsg_seq`: the sequence number of the request this answers.
-    pub seq: u32,
-    /// `nlmsg_pid`.
-    pub pid: u32,
-}
-
 /// What one netlink message in a reply says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -541,92 +514,64 @@ pub enum Reply {
     Overrun,
 }
 
+impl From<netlink::Reply<InetDiagMsg>> for Reply {
+    fn from(reply: netlink::Reply<InetDiagMsg>) -> Reply {
+        match reply {
+            netlink::Reply::Record(record) => Reply::Diag(record),
+            netlink::Reply::Done { errno } => Reply::Done { errno },
+            netlink::Reply::Ack { errno } => Reply::Ack { errno },
+            netlink::Reply::Other => Reply::Other,
+            netlink::Reply::Overrun => Reply::Overrun,
+        }
+    }
+}
+
+/// `NETLINK_SOCK_DIAG` for the shared netlink code: its records are
+/// `inet_diag_msg`s.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SockDiag;
+
+impl netlink::Protocol for SockDiag {
+    type Record = InetDiagMsg;
+    type Error = Error;
+
+    fn decode(header: &Header, payload: &[u8]) -> Result<Option<InetDiagMsg>, Error> {
+        match header.kind {
+            // Records answer both dump requests in the same layout; each
+            // reply carries the type of the request it answers.
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => InetDiagMsg::parse(payload).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn dump_error(errno: i32) -> Error {
+        Error::from_errno(errno)
+    }
+}
+
 /// An iterator over the netlink messages of one datagram.
 ///
 /// It stops after the first malformed message: a length that does not fit
 /// means nothing after it can be trusted.
 #[derive(Clone, Debug)]
 pub struct Messages<'a> {
-    rest: &'a [u8],
+    inner: netlink::Messages<'a, SockDiag>,
 }
 
 /// Split a received datagram into its messages.
 pub fn parse_datagram(buf: &[u8]) -> Messages<'_> {
-    Messages { rest: buf }
+    Messages {
+        inner: netlink::parse_datagram(buf),
+    }
 }
 
-impl<'a> Iterator for Messages<'a> {
+impl Iterator for Messages<'_> {
     type Item = Result<(Header, Reply), Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let result = self.split();
-        if result.is_err() {
-            self.rest = &[];
-        }
-        Some(result)
+        let message = self.inner.next()?;
+        Some(message.map(|(header, reply)| (header, Reply::from(reply))))
     }
-}
-
-impl<'a> Messages<'a> {
-    fn split(&mut self) -> Result<(Header, Reply), Error> {
-        let buf = self.rest;
-        let header = Header {
-            len: u32_ne(buf, 0).ok_or_else(|| {
-                invalid(format!("{} stray bytes after the last message", buf.len()))
-            })?,
-            kind: u16::from_ne_bytes(
-                array(buf, 4).ok_or_else(|| invalid("truncated header".into()))?,
-            ),
-            flags: u16::from_ne_bytes(
-                array(buf, 6).ok_or_else(|| invalid("truncated header".into()))?,
-            ),
-            seq: u32_ne(buf, 8).ok_or_else(|| invalid("truncated header".into()))?,
-            pid: u32_ne(buf, 12).ok_or_else(|| invalid("truncated header".into()))?,
-        };
-        let len = usize::try_from(header.len).unwrap_or(usize::MAX);
-        if len < NLMSG_HDRLEN || len > buf.len() {
-            return Err(invalid(format!(
-                "message length {len} outside the {} bytes received",
-                buf.len()
-            )));
-        }
-        let payload = buf.get(NLMSG_HDRLEN..len).unwrap_or_default();
-        self.rest = buf.get(align4(len).min(buf.len())..).unwrap_or_default();
-        let reply = match header.kind {
-            NLMSG_ERROR => Reply::Ack {
-                errno: negated_errno(payload, "NLMSG_ERROR")?,
-            },
-            NLMSG_DONE => Reply::Done {
-                // The kernel always sends the int; an empty DONE is tolerated.
-                errno: if payload.is_empty() {
-                    0
-                } else {
-                    negated_errno(payload, "NLMSG_DONE")?
-                },
-            },
-            NLMSG_OVERRUN => Reply::Overrun,
-            NLMSG_NOOP => Reply::Other,
-            // Records answer both dump requests in the same layout; each
-            // reply carries the type of the request it answers.
-            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => Reply::Diag(InetDiagMsg::parse(payload)?),
-            _ => Reply::Other,
-        };
-        Ok((header, reply))
-    }
-}
-
-fn negated_errno(payload: &[u8], what: &str) -> Result<i32, Error> {
-    let raw = i32::from_ne_bytes(
-        array(payload, 0).ok_or_else(|| invalid(format!("{what} without its error code")))?,
-    );
-    // The kernel sends -errno; anything positive is not something it sends.
-    if raw > 0 {
-        return Err(invalid(format!("{what} with positive error code {raw}")));
-    }
-    Ok(raw.checked_neg().unwrap_or(i32::MAX))
 }
 
 fn invalid(msg: String) -> Error {

@@ -19,20 +19,10 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::mem::MaybeUninit;
 
-use rustix::fs::{openat, readlinkat_raw, Dir, Mode, OFlags, CWD};
-use rustix::io::Errno;
-
-use crate::procs::{InodeHasher, InodeSet};
-
-/// How the scan opens a directory.
-const DIR_FLAGS: OFlags = OFlags::RDONLY
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::CLOEXEC);
-
-/// Where the kernel shows processes.
-const PROC: &str = "/proc";
+#[cfg(test)]
+use crate::procs::walk::socket_inode;
+use crate::procs::{walk, InodeHasher, InodeSet};
 
 /// One descriptor on a socket: process `pid`'s descriptor number `fd`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,78 +49,20 @@ pub(crate) struct Holders {
 
 impl Holders {
     /// Find every descriptor on the sockets in `inodes`, reading
-    /// `/proc/*/fd` once ([`openat(2)`], [`readlinkat(2)`], `getdents64`).
+    /// `/proc/*/fd` once ([`walk::sockets`], the walk
+    /// [`SocketOwners::scan`](crate::procs::SocketOwners::scan) makes too).
     ///
     /// Inode 0 (TIME-WAIT and request sockets) is never held; with no other
     /// inode asked for, nothing is read. Processes that exit during the scan
     /// are skipped; those the caller may not read are counted
     /// ([`Holders::refused`]).
-    ///
-    /// [`openat(2)`]: https://man7.org/linux/man-pages/man2/openat.2.html
-    /// [`readlinkat(2)`]: https://man7.org/linux/man-pages/man2/readlinkat.2.html
     pub(crate) fn scan(inodes: &InodeSet) -> Holders {
         let mut holders = Holders::default();
-        if inodes.iter().all(|&inode| inode == 0) {
-            return holders;
-        }
-        let Ok(proc) = openat(CWD, PROC, DIR_FLAGS, Mode::empty()) else {
-            return holders;
-        };
-        let Ok(processes) = Dir::read_from(&proc) else {
-            return holders;
-        };
-        let mut link = [MaybeUninit::<u8>::uninit(); 64];
-        for entry in processes.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .ok()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let fd_dir = match openat(&proc, format!("{pid}/fd"), DIR_FLAGS, Mode::empty()) {
-                Ok(dir) => dir,
-                Err(Errno::ACCESS | Errno::PERM) => {
-                    holders.refused = holders.refused.saturating_add(1);
-                    continue;
-                }
-                Err(_) => continue, // exited, or a kernel thread
-            };
-            let Ok(fds) = Dir::read_from(&fd_dir) else {
-                continue;
-            };
-            let mut counted = false;
-            for fd in fds.flatten() {
-                let name = fd.file_name();
-                let Some(number) = std::str::from_utf8(name.to_bytes())
-                    .ok()
-                    .and_then(|n| n.parse::<u32>().ok())
-                else {
-                    continue; // "." and ".."
-                };
-                let text = match readlinkat_raw(&fd_dir, name, &mut link) {
-                    Ok((text, _)) => text,
-                    // The directory could be opened but its links not read:
-                    // a process that turned non-dumpable, or a descriptor
-                    // table the caller may list but not follow.
-                    Err(Errno::ACCESS | Errno::PERM) => {
-                        if !counted {
-                            holders.refused = holders.refused.saturating_add(1);
-                            counted = true;
-                        }
-                        continue;
-                    }
-                    Err(_) => continue,
-                };
-                let Some(inode) = socket_inode(text) else {
-                    continue;
-                };
-                if inode != 0 && inodes.contains(&inode) {
-                    holders.add(inode, Holder { pid, fd: number });
-                }
+        holders.refused = walk::sockets(inodes, |found| {
+            if let Some(fd) = found.fd() {
+                holders.add(found.inode, Holder { pid: found.pid, fd });
             }
-        }
+        });
         holders
     }
 
@@ -159,14 +91,6 @@ impl Holders {
     pub(crate) fn refused(&self) -> usize {
         self.refused
     }
-}
-
-/// The inode in a descriptor's link text `socket:[INODE]`.
-fn socket_inode(link: &[u8]) -> Option<u32> {
-    std::str::from_utf8(link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?)
-        .ok()?
-        .parse()
-        .ok()
 }
 
 #[cfg(test)]

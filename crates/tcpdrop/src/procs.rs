@@ -42,18 +42,12 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::mem::MaybeUninit;
 
-use rustix::fs::{openat, readlinkat_raw, Dir, Mode, OFlags, CWD};
-use rustix::io::Errno;
+pub(crate) mod walk;
 
-/// How the scan opens a directory.
-const DIR_FLAGS: OFlags = OFlags::RDONLY
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::CLOEXEC);
-
-/// Where the kernel shows processes.
-const PROC: &str = "/proc";
+#[cfg(test)]
+use walk::socket_inode;
+use walk::PROC;
 
 /// One process holding a descriptor on a socket.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -131,73 +125,21 @@ impl SocketOwners {
     /// [`InodeSet`] is the quickest to look up.
     pub fn scan<S: BuildHasher>(inodes: &HashSet<u32, S>) -> SocketOwners {
         let mut owners = SocketOwners::default();
-        if inodes.iter().all(|&inode| inode == 0) {
-            return owners;
-        }
-        // Everything is opened relative to directory descriptors
-        // (openat/readlinkat): no path is built or resolved from the root
-        // per descriptor, and a link is read into a stack buffer.
-        let Ok(proc) = openat(CWD, PROC, DIR_FLAGS, Mode::empty()) else {
-            return owners;
-        };
-        let Ok(processes) = Dir::read_from(&proc) else {
-            return owners;
-        };
-        for entry in processes.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .ok()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
+        // The process being read, and its index once it is found to own an
+        // asked-for socket: the walk reads a process's descriptors one
+        // after another.
+        let mut me: Option<(u32, u32)> = None;
+        owners.unreadable = walk::sockets(inodes, |found| {
+            let index = match me {
+                Some((pid, index)) if pid == found.pid => index,
+                _ => {
+                    let index = owners.add_process(found.pid);
+                    me = Some((found.pid, index));
+                    index
+                }
             };
-            let fds = openat(&proc, format!("{pid}/fd"), DIR_FLAGS, Mode::empty())
-                .and_then(|fd_dir| Ok((Dir::read_from(&fd_dir)?, fd_dir)));
-            let (fds, fd_dir) = match fds {
-                Ok(fds) => fds,
-                // Another user's process, or one that is not dumpable:
-                // its sockets' owner cannot be told (proc_pid_fd(5)).
-                Err(Errno::ACCESS | Errno::PERM) => {
-                    owners.unreadable = owners.unreadable.saturating_add(1);
-                    continue;
-                }
-                // ENOENT: it exited during the scan.
-                Err(_) => continue,
-            };
-            // This process, once it is found to own an asked-for socket.
-            let mut me: Option<u32> = None;
-            // Some of its descriptors could not be read (counted once).
-            let mut lost = false;
-            let mut link = [MaybeUninit::<u8>::uninit(); 64];
-            for fd in fds.flatten() {
-                let name = fd.file_name();
-                if name.to_bytes().first() == Some(&b'.') {
-                    continue;
-                }
-                let text = match readlinkat_raw(&fd_dir, name, &mut link) {
-                    Ok((text, _)) => text,
-                    // The directory was readable but its links are not (the
-                    // process changed credentials during the scan).
-                    Err(Errno::ACCESS | Errno::PERM) => {
-                        if !lost {
-                            lost = true;
-                            owners.unreadable = owners.unreadable.saturating_add(1);
-                        }
-                        continue;
-                    }
-                    Err(_) => continue,
-                };
-                let Some(inode) = socket_inode_bytes(text) else {
-                    continue;
-                };
-                if inode == 0 || !inodes.contains(&inode) {
-                    continue;
-                }
-                let index = *me.get_or_insert_with(|| owners.add_process(pid));
-                owners.add(inode, index);
-            }
-        }
+            owners.add(found.inode, index);
+        });
         for list in owners.shared.values_mut() {
             list.sort();
         }
@@ -306,19 +248,6 @@ impl SocketOwners {
     pub fn is_unknown(&self, inode: u32) -> bool {
         inode != 0 && self.unreadable > 0 && !self.by_inode.contains_key(&inode)
     }
-}
-
-/// [`socket_inode`] on the raw bytes of a link.
-fn socket_inode_bytes(link: &[u8]) -> Option<u32> {
-    socket_inode(std::str::from_utf8(link).ok()?)
-}
-
-/// The inode in a descriptor's link text `socket:[INODE]`.
-fn socket_inode(link: &str) -> Option<u32> {
-    link.strip_prefix("socket:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
 }
 
 #[cfg(test)]

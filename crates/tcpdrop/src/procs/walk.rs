@@ -1,0 +1,144 @@
+//! One walk of `/proc/*/fd` ([`proc_pid_fd(5)`]): every descriptor of every
+//! process that refers to one of the asked-for sockets.
+//!
+//! Both questions asked of `/proc` — which processes own a socket
+//! ([`SocketOwners`](super::SocketOwners), for listings) and which
+//! `(pid, fd)` pairs hold it (`Holders`, for the owner abort method) — are
+//! answered by this one walk; they differ only in what they keep of each
+//! descriptor found.
+//!
+//! [`proc_pid_fd(5)`]: https://man7.org/linux/man-pages/man5/proc_pid_fd.5.html
+
+use std::collections::HashSet;
+use std::ffi::CStr;
+use std::hash::BuildHasher;
+use std::mem::MaybeUninit;
+
+use rustix::fs::{openat, readlinkat_raw, Dir, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+/// How the walk opens a directory.
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC);
+
+/// Where the kernel shows processes.
+pub(crate) const PROC: &str = "/proc";
+
+/// One descriptor on an asked-for socket.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Found<'a> {
+    /// The process (thread group id) that holds it.
+    pub pid: u32,
+    /// The socket's inode (never 0).
+    pub inode: u32,
+    /// The descriptor's entry in `/proc/PID/fd`: its number, in decimal.
+    name: &'a CStr,
+}
+
+impl Found<'_> {
+    /// The descriptor's number (parsed only for whoever needs it).
+    pub(crate) fn fd(&self) -> Option<u32> {
+        std::str::from_utf8(self.name.to_bytes()).ok()?.parse().ok()
+    }
+}
+
+/// Walk `/proc/*/fd` once ([`openat(2)`], [`readlinkat(2)`],
+/// `getdents64`), calling `found` for every descriptor that refers to a
+/// socket in `inodes`, a process's descriptors one after another.
+/// Returns how many processes' descriptors could not be read (`EACCES`,
+/// `EPERM`): reading another user's `/proc/PID/fd`, or a non-dumpable
+/// process's, needs `CAP_SYS_PTRACE` (`ptrace_may_access` with
+/// `PTRACE_MODE_READ_FSCREDS`), so a socket with nothing found may still
+/// be held where the caller cannot see.
+///
+/// Inode 0 (TIME-WAIT and request sockets) is never held; with no other
+/// inode asked for, nothing is read. Processes that exit during the walk
+/// are skipped.
+///
+/// [`openat(2)`]: https://man7.org/linux/man-pages/man2/openat.2.html
+/// [`readlinkat(2)`]: https://man7.org/linux/man-pages/man2/readlinkat.2.html
+pub(crate) fn sockets<S: BuildHasher>(
+    inodes: &HashSet<u32, S>,
+    mut found: impl FnMut(Found<'_>),
+) -> usize {
+    let mut unreadable = 0usize;
+    if inodes.iter().all(|&inode| inode == 0) {
+        return unreadable;
+    }
+    // Everything is opened relative to directory descriptors
+    // (openat/readlinkat): no path is built or resolved from the root per
+    // descriptor, and a link is read into a stack buffer. The cost is one
+    // readlinkat per open descriptor on the system, with a hash lookup each.
+    let Ok(proc) = openat(CWD, PROC, DIR_FLAGS, Mode::empty()) else {
+        return unreadable;
+    };
+    let Ok(processes) = Dir::read_from(&proc) else {
+        return unreadable;
+    };
+    let mut link = [MaybeUninit::<u8>::uninit(); 64];
+    for entry in processes.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .ok()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let fds = openat(&proc, format!("{pid}/fd"), DIR_FLAGS, Mode::empty())
+            .and_then(|fd_dir| Ok((Dir::read_from(&fd_dir)?, fd_dir)));
+        let (fds, fd_dir) = match fds {
+            Ok(fds) => fds,
+            // Another user's process, or one that is not dumpable: its
+            // sockets' holders cannot be told (proc_pid_fd(5)).
+            Err(Errno::ACCESS | Errno::PERM) => {
+                unreadable = unreadable.saturating_add(1);
+                continue;
+            }
+            // ENOENT: it exited during the walk (or is a kernel thread).
+            Err(_) => continue,
+        };
+        // Some of its descriptors could not be read (counted once).
+        let mut lost = false;
+        for fd in fds.flatten() {
+            let name = fd.file_name();
+            if name.to_bytes().first() == Some(&b'.') {
+                continue; // "." and ".."
+            }
+            let text = match readlinkat_raw(&fd_dir, name, &mut link) {
+                Ok((text, _)) => text,
+                // The directory could be opened but its links not read: a
+                // process that changed credentials or turned non-dumpable
+                // during the walk.
+                Err(Errno::ACCESS | Errno::PERM) => {
+                    if !lost {
+                        lost = true;
+                        unreadable = unreadable.saturating_add(1);
+                    }
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            let Some(inode) = socket_inode(text) else {
+                continue;
+            };
+            if inode != 0 && inodes.contains(&inode) {
+                found(Found { pid, inode, name });
+            }
+        }
+    }
+    unreadable
+}
+
+/// The inode in a descriptor's link text `socket:[INODE]`.
+pub(crate) fn socket_inode(link: &(impl AsRef<[u8]> + ?Sized)) -> Option<u32> {
+    std::str::from_utf8(
+        link.as_ref()
+            .strip_prefix(b"socket:[")?
+            .strip_suffix(b"]")?,
+    )
+    .ok()?
+    .parse()
+    .ok()
+}
