@@ -158,8 +158,13 @@ impl Forwarded {
     }
 
     /// Whether connection tracking is active for forwarded traffic of
-    /// `family` here (see [`conntrack::Client::probe_tracking`]).
-    pub fn tracking(&mut self, family: conntrack::Family) -> Result<Tracking, Error> {
+    /// `family` here (see [`conntrack::Client::probe_tracking`]: one UDP
+    /// datagram over loopback, its entry looked for and removed).
+    pub fn tracking(&mut self, family: crate::Family) -> Result<Tracking, Error> {
+        let family = match family {
+            crate::Family::Ipv4 => conntrack::Family::Inet,
+            crate::Family::Ipv6 => conntrack::Family::Inet6,
+        };
         self.conntrack
             .probe_tracking(family)
             .map_err(conntrack_error)
@@ -301,7 +306,7 @@ impl Forwarded {
 
         // 3. Reset and confirm.
         let mut results: Vec<Option<Result<(), String>>> = vec![None; ends.len()];
-        for (i, result) in reset::run(wire, link, &ends, &paths, &mut ears, &to_reset) {
+        for (i, result) in reset::run(link, &ends, &paths, &mut ears, &to_reset) {
             if let Some(slot) = results.get_mut(i) {
                 *slot = Some(result);
             }

@@ -24,7 +24,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use super::flows::End;
 use super::route::Path;
 use crate::abort::inject::wire::Wire;
-use crate::abort::packet::{flags, Segment};
+use crate::abort::packet::{flags, Parsed, Segment};
 use crate::conn::canonical_ip;
 
 /// How long to go on listening once every end waited for has been heard:
@@ -140,6 +140,8 @@ pub(super) struct Heard {
     pub acked: bool,
     /// It sent an RST since [`Ears::new_phase`]: it has no such connection.
     pub reset: bool,
+    /// The length of the latest segment with data seen on its way to it.
+    pub step: u32,
 }
 
 /// Whether `a` is at or after `b` in sequence space (RFC 9293 §3.4).
@@ -202,39 +204,7 @@ impl Ears {
         let mut deadline = deadline;
         let mut all_heard = false;
         while let Some(parsed) = wire.next(deadline) {
-            let seg = parsed.segment;
-            let k = key(seg.src, seg.dst);
-            if self.ours.contains(&(k, seg.seq, seg.ack, seg.flags)) {
-                continue;
-            }
-            let len = u32::try_from(parsed.payload_len).unwrap_or(0);
-            if let Some(h) = self.from.get(&k).and_then(|&i| self.heard.get_mut(i)) {
-                if seg.flags & flags::RST != 0 {
-                    h.reset = true;
-                } else {
-                    h.acked = true;
-                    let snd_nxt = seg.seq.wrapping_add(len);
-                    h.numbers = Some(match h.numbers {
-                        None => Numbers {
-                            snd_nxt,
-                            rcv_nxt: seg.ack,
-                        },
-                        Some(n) => Numbers {
-                            snd_nxt: later(n.snd_nxt, snd_nxt),
-                            rcv_nxt: later(n.rcv_nxt, seg.ack),
-                        },
-                    });
-                }
-            }
-            // Data on its way to an end: what it will expect next, once
-            // it has it (our RST follows it on the same link).
-            if len > 0 && seg.flags & flags::RST == 0 {
-                if let Some(h) = self.to.get(&k).and_then(|&i| self.heard.get_mut(i)) {
-                    if let Some(n) = &mut h.numbers {
-                        n.rcv_nxt = later(n.rcv_nxt, seg.seq.wrapping_add(len));
-                    }
-                }
-            }
+            self.take(parsed);
             if !all_heard
                 && waiting
                     .iter()
@@ -245,7 +215,64 @@ impl Ears {
             }
         }
     }
+
+    /// What one segment says about the ends.
+    fn take(&mut self, parsed: Parsed) {
+        let seg = parsed.segment;
+        let k = key(seg.src, seg.dst);
+        if self.ours.contains(&(k, seg.seq, seg.ack, seg.flags)) {
+            return;
+        }
+        let len = u32::try_from(parsed.payload_len).unwrap_or(0);
+        if let Some(h) = self.from.get(&k).and_then(|&i| self.heard.get_mut(i)) {
+            if seg.flags & flags::RST != 0 {
+                h.reset = true;
+            } else {
+                h.acked = true;
+                let snd_nxt = seg.seq.wrapping_add(len);
+                h.numbers = Some(match h.numbers {
+                    None => Numbers {
+                        snd_nxt,
+                        rcv_nxt: seg.ack,
+                    },
+                    Some(n) => Numbers {
+                        snd_nxt: later(n.snd_nxt, snd_nxt),
+                        rcv_nxt: later(n.rcv_nxt, seg.ack),
+                    },
+                });
+            }
+        }
+        // Data on its way to an end: what it will expect next, once it has
+        // it (an RST sent now follows it on the same link).
+        if len > 0 && seg.flags & flags::RST == 0 {
+            if let Some(h) = self.to.get(&k).and_then(|&i| self.heard.get_mut(i)) {
+                if let Some(n) = &mut h.numbers {
+                    n.rcv_nxt = later(n.rcv_nxt, seg.seq.wrapping_add(len));
+                }
+                h.step = len;
+            }
+        }
+    }
+
+    /// Read what has already come in, for at most `limit`, so that the
+    /// numbers are as fresh as they can be right before an RST.
+    pub(super) fn drain(&mut self, wire: &mut Wire, limit: Duration) {
+        let until = Instant::now() + limit;
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                return;
+            }
+            match wire.next(now + DRAIN_QUIET) {
+                Some(parsed) => self.take(parsed),
+                None => return,
+            }
+        }
+    }
 }
+
+/// How long a drain waits for one more segment before it stops.
+const DRAIN_QUIET: Duration = Duration::from_micros(200);
 
 fn later(a: u32, b: u32) -> u32 {
     if at_or_after(b, a) {

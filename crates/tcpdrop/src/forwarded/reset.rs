@@ -9,7 +9,9 @@
 //! in its window, so the byte is never taken), and a host without the
 //! connection answers with an RST. An ACK means the RST missed (a busy
 //! connection's RCV.NXT moved on): it carries the new RCV.NXT, and the
-//! next RST uses it.
+//! next RST uses it. Right before each round of RSTs, a fresh packet
+//! socket reads what flows for a moment, so that data still on its way to
+//! an end counts (see [`CATCH_UP`] and [`AHEAD`]).
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +21,21 @@ use super::route::Path;
 use crate::abort::inject::wire::Wire;
 use crate::abort::packet::{flags, Segment};
 
-/// RSTs sent to an end before it is reported failed.
-const ATTEMPTS: usize = 6;
+/// Rounds of RSTs sent to an end before it is reported failed.
+const ATTEMPTS: usize = 10;
+
+/// RSTs per round beyond the first, for an end that data is flowing to:
+/// at RCV.NXT plus 1, 2, ... times the length of the latest segment on
+/// its way there. Sent back to back, faster than segments come, the `k`th
+/// lands just when `k` more such segments have arrived, if they have;
+/// each one that misses is at most answered with a challenge ACK.
+const AHEAD: u32 = 16;
+
+/// How long the segments flowing now are read, on a packet socket opened
+/// for the round, before its RSTs. A socket opened earlier would hand over
+/// a backlog: on a connection busy at line rate the reader falls behind,
+/// and the RSTs carry numbers milliseconds old.
+const CATCH_UP: Duration = Duration::from_millis(1);
 
 /// How long to wait for the answers to a round of confirming probes.
 pub(super) const ANSWER_WAIT: Duration = Duration::from_millis(500);
@@ -32,7 +47,6 @@ const BEHIND: u32 = 0x4000_0000;
 /// and confirm each; `(index, Ok(()))` for each end confirmed reset, or
 /// the reason it was not.
 pub(super) fn run(
-    wire: &mut Wire,
     link: &mut Link,
     ends: &[End],
     paths: &[Result<Path, String>],
@@ -46,6 +60,15 @@ pub(super) fn run(
         if pending.is_empty() {
             break;
         }
+        let mut wire = match Wire::open() {
+            Ok(wire) => wire,
+            Err(errno) => {
+                let why = format!("opening a packet socket: {}", std::io::Error::from(errno));
+                settled.extend(pending.drain(..).map(|i| (i, Err(why.clone()))));
+                break;
+            }
+        };
+        ears.drain(&mut wire, CATCH_UP);
         ears.new_phase();
         let mut sent = Vec::with_capacity(pending.len());
         for &i in &pending {
@@ -59,14 +82,17 @@ pub(super) fn run(
                 settled.push((i, Err("its sequence numbers are not known".to_string())));
                 continue;
             };
-            let rst = Segment {
-                src: end.peer,
-                dst: end.addr,
-                seq: n.rcv_nxt,
-                ack: n.snd_nxt,
-                flags: flags::RST | flags::ACK,
-                window: 0,
-            };
+            let ahead = if heard.step > 0 { AHEAD } else { 0 };
+            let rsts: Vec<Segment> = (0..=ahead)
+                .map(|k| Segment {
+                    src: end.peer,
+                    dst: end.addr,
+                    seq: n.rcv_nxt.wrapping_add(k.wrapping_mul(heard.step)),
+                    ack: n.snd_nxt,
+                    flags: flags::RST | flags::ACK,
+                    window: 0,
+                })
+                .collect();
             let confirm = Segment {
                 src: end.peer,
                 dst: end.addr,
@@ -77,17 +103,20 @@ pub(super) fn run(
                 flags: flags::ACK,
                 window: 0,
             };
-            ears.sent(&rst);
+            for rst in &rsts {
+                ears.sent(rst);
+            }
             ears.sent(&confirm);
-            let result = link
-                .send(path, &rst, &[])
+            let result = rsts
+                .iter()
+                .try_for_each(|rst| link.send(path, rst, &[]))
                 .and_then(|()| link.send(path, &confirm, &[0]));
             match result {
                 Ok(()) => sent.push(i),
                 Err(why) => settled.push((i, Err(why))),
             }
         }
-        ears.listen(wire, &sent, Instant::now() + ANSWER_WAIT);
+        ears.listen(&mut wire, &sent, Instant::now() + ANSWER_WAIT);
         pending.clear();
         silent_last.clear();
         for i in sent {
