@@ -215,6 +215,32 @@ pub struct Cli {
     )]
     pub method: Option<String>,
 
+    /// Act on the TCP connections this host forwards (a router, firewall,
+    /// NAT gateway or container host) instead of its own sockets.
+    ///
+    /// A connection named by its two ends (either order, either end's view
+    /// under NAT) is reset at both ends, idle or busy: each end is sent a
+    /// segment spoofed from the other, out of its window, answers with an
+    /// ACK that carries its sequence numbers, and is then sent an RST from
+    /// the other end that it must accept (needs CAP_NET_RAW). dropped means
+    /// both ends' own answers confirmed it; an end that answers with an RST
+    /// has no such connection (exit 1, nothing more is sent); failed says
+    /// which end did not answer and why (exit 3, also when only one end
+    /// could be reset). The flow's conntrack entry is then removed.
+    /// With -l, a filter, -s or -a, the connections come from connection
+    /// tracking (needs CAP_NET_ADMIN, and a ruleset that tracks forwarded
+    /// traffic: exit 5 without): Local is the originator, Remote where it
+    /// connected to; with NAT the responder's view is shown too (JSON:
+    /// reply_local, reply_remote, conntrack_entry). Ended connections
+    /// (TIME-WAIT, CLOSED) are chosen only when named with -s or state.
+    ///
+    /// Example: tcpdrop --forwarded 10.0.1.2:40188 10.0.2.2:443
+    #[arg(
+        long,
+        conflicts_with_all = ["netns", "all_netns", "file", "pid", "process", "uid", "processes"]
+    )]
+    pub forwarded: bool,
+
     /// Never print the column header (it is printed only on a terminal).
     ///
     /// Example: tcpdrop -l -H | wc -l

@@ -3,6 +3,7 @@
 mod cli;
 mod echo;
 mod exit_codes;
+mod forwarded;
 mod generate;
 mod output;
 mod owners;
@@ -340,6 +341,9 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     if let Some(kind) = &cli.generate {
         generate::write(kind, &mut io::stdout().lock())?;
         return Ok(exit_codes::OK);
+    }
+    if cli.forwarded {
+        return forwarded::run(cli);
     }
     let plan = plan(cli)?;
     let watch = match &cli.watch {
