@@ -442,3 +442,145 @@ fn tcpkill_leaves_an_idle_connection_that_tcpdrop_forwarded_drops() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     reset_at_both_ends(&mut t);
 }
+
+/// `N` idle connections from A to one listener in B (both families' worth
+/// of ports come from one address: IPv4).
+fn many_through(topology: &Topology, n: usize) -> (TcpListener, Vec<(TcpStream, TcpStream)>) {
+    let listener = topology.run(Node::B, || {
+        TcpListener::bind(SocketAddr::new(IpAddr::V4(B_V4), 0)).unwrap()
+    });
+    let to = listener.local_addr().unwrap();
+    let pairs = topology.run(Node::A, || {
+        (0..n)
+            .map(|_| {
+                let client = TcpStream::connect(to).expect("connect from A");
+                let (server, _) = listener.accept().unwrap();
+                (client, server)
+            })
+            .collect()
+    });
+    (listener, pairs)
+}
+
+/// Which ends of `pairs` have been seen reset: reading the pending socket
+/// error (`SO_ERROR`, without blocking) clears it, so what was seen is kept.
+struct Resets {
+    seen: Vec<(bool, bool)>,
+}
+
+impl Resets {
+    fn new(n: usize) -> Resets {
+        Resets {
+            seen: vec![(false, false); n],
+        }
+    }
+
+    /// Look again; how many were reset at A's end and at B's end so far.
+    fn count(&mut self, pairs: &[(TcpStream, TcpStream)]) -> (usize, usize) {
+        let reset = |s: &TcpStream| nstest::so_error(s) == ECONNRESET;
+        for ((c, s), seen) in pairs.iter().zip(&mut self.seen) {
+            seen.0 |= reset(c);
+            seen.1 |= reset(s);
+        }
+        (
+            self.seen.iter().filter(|s| s.0).count(),
+            self.seen.iter().filter(|s| s.1).count(),
+        )
+    }
+}
+
+/// tcpkill in R on `port` for `seconds`; what it said.
+fn tcpkill_while(topology: &Topology, port: u16, seconds: u32, during: impl FnOnce()) -> String {
+    let mut tcpkill = Command::new("ip")
+        .args(["netns", "exec", topology.netns(Node::R).name()])
+        .args([
+            "timeout",
+            &seconds.to_string(),
+            "tcpkill",
+            "-i",
+            R_TO_B,
+            "port",
+        ])
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tcpkill (Debian's dsniff)");
+    let mut stderr = BufReader::new(tcpkill.stderr.take().unwrap());
+    let mut said = String::new();
+    stderr.read_line(&mut said).unwrap();
+    assert!(
+        said.contains("listening on"),
+        "tcpkill did not start: {said}"
+    );
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    during();
+    tcpkill.wait().unwrap();
+    said + &reader.join().unwrap()
+}
+
+/// The benchmark of the README's "Routers and gateways": `N` idle
+/// connections through R (`NSTEST_FORWARDED_N`, default 1,000), dropped
+/// by `tcpdrop --forwarded -a` in R; and tcpkill on as many, idle and
+/// then with one byte sent on each. Run by `bench/forwarded` (release).
+#[test]
+#[ignore = "a benchmark: bench/forwarded runs it"]
+fn bench_forwarded_idle_connections() {
+    let Some(topology) = topology(Options::TRACKED) else {
+        return;
+    };
+    let n: usize = std::env::var("NSTEST_FORWARDED_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    // tcpdrop, on idle connections, after tcpkill has had 3 s at them.
+    let (listener, pairs) = many_through(&topology, n);
+    let mut resets = Resets::new(n);
+    let port = listener.local_addr().unwrap().port();
+    let said = tcpkill_while(&topology, port, 3, || {});
+    let sent = said.lines().filter(|l| l.contains(": R ")).count();
+    let (a, b) = resets.count(&pairs);
+    println!("tcpkill, {n} idle connections, 3 s: {sent} RSTs sent; reset at A {a}, at B {b}");
+    let listed = in_r(&topology, &["--forwarded", "-l"]);
+    assert_eq!(listed.stdout.lines().count(), n, "conntrack lists them all");
+    let start = std::time::Instant::now();
+    let run = in_r(&topology, &["--forwarded", "-a"]);
+    let took = start.elapsed();
+    let (a, b) = resets.count(&pairs);
+    println!(
+        "tcpdrop --forwarded -a, {n} idle connections: {took:.2?} ({:.1?} per connection), \
+         exit {}, {}; reset at A {a}, at B {b}",
+        took / n as u32,
+        run.code,
+        run.stderr.trim()
+    );
+    assert_eq!((a, b), (n, n), "{}", run.stderr);
+    drop(pairs);
+
+    // tcpkill with traffic: one byte from A on each connection.
+    let (listener, mut pairs) = many_through(&topology, n);
+    let mut resets = Resets::new(n);
+    let port = listener.local_addr().unwrap().port();
+    let mut first_to_last = Duration::ZERO;
+    let said = tcpkill_while(&topology, port, 5, || {
+        let start = std::time::Instant::now();
+        for (client, _) in &mut pairs {
+            let _ = client.write_all(b"x");
+        }
+        // Until every connection is reset or tcpkill's time is up.
+        while resets.count(&pairs) != (n, n) && start.elapsed() < Duration::from_secs(4) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        first_to_last = start.elapsed();
+    });
+    let sent = said.lines().filter(|l| l.contains(": R ")).count();
+    let (a, b) = resets.count(&pairs);
+    println!(
+        "tcpkill, {n} connections with one byte each: {sent} RSTs sent; reset at A {a}, at B {b}, \
+         {first_to_last:.2?} after the first byte"
+    );
+}
