@@ -584,3 +584,37 @@ fn bench_forwarded_idle_connections() {
          {first_to_last:.2?} after the first byte"
     );
 }
+
+/// tcpkill and IPv6: while an IPv6 connection through R carries data,
+/// tcpkill says nothing past its first line and resets nothing (dsniff's
+/// tcpkill handles IPv4 only), where `tcpdrop --forwarded` resets both
+/// ends.
+#[test]
+fn tcpkill_does_not_reset_a_busy_ipv6_connection_that_tcpdrop_forwarded_drops() {
+    let Some(topology) = topology(Options::PLAIN) else {
+        return;
+    };
+    let mut t = connect_through(&topology, IpAddr::V6(B_V6));
+    let mut exchanged = 0;
+    let said = tcpkill_while(&topology, t.b_end.port(), 2, || {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(1500) {
+            if alive(&mut t) {
+                exchanged += 1;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert!(
+        exchanged >= 10,
+        "data flowed all along while tcpkill ran: {exchanged}; {said}"
+    );
+    assert_eq!(said.lines().count(), 1, "tcpkill reported nothing: {said}");
+    assert!(alive(&mut t), "tcpkill left it alive: {said}");
+    let run = in_r(
+        &topology,
+        &["--forwarded", &t.a_end.to_string(), &t.b_end.to_string()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    reset_at_both_ends(&mut t);
+}
