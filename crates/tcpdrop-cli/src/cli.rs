@@ -218,21 +218,14 @@ pub struct Cli {
     /// Act on the TCP connections this host forwards (a router, firewall,
     /// NAT gateway or container host) instead of its own sockets.
     ///
-    /// A connection named by its two ends (either order, either end's view
-    /// under NAT) is reset at both ends, idle or busy: each end is sent a
-    /// segment spoofed from the other, out of its window, answers with an
-    /// ACK that carries its sequence numbers, and is then sent an RST from
-    /// the other end that it must accept (needs CAP_NET_RAW). dropped means
-    /// both ends' own answers confirmed it; an end that answers with an RST
-    /// has no such connection (exit 1, nothing more is sent); failed says
-    /// which end did not answer and why (exit 3, also when only one end
-    /// could be reset). The flow's conntrack entry is then removed.
-    /// With -l, a filter, -s or -a, the connections come from connection
-    /// tracking (needs CAP_NET_ADMIN, and a ruleset that tracks forwarded
-    /// traffic: exit 5 without): Local is the originator, Remote where it
-    /// connected to; with NAT the responder's view is shown too (JSON:
-    /// reply_local, reply_remote, conntrack_entry). Ended connections
-    /// (TIME-WAIT, CLOSED) are chosen only when named with -s or state.
+    /// A connection named by its two ends (either order or view) is reset
+    /// at both ends, idle or busy, with RSTs spoofed from the other end
+    /// after each end's own ACK gave its sequence numbers (CAP_NET_RAW);
+    /// dropped only when both ends' answers confirm it, exit 1 when an end
+    /// has no such connection, 3 when one end could not be reset. -l, -n,
+    /// a filter, -s and -a read connection tracking (CAP_NET_ADMIN; exit 5
+    /// where it is not active): Local is the originator; JSON adds
+    /// reply_local, reply_remote, conntrack_entry.
     ///
     /// Example: tcpdrop --forwarded 10.0.1.2:40188 10.0.2.2:443
     #[arg(
@@ -343,6 +336,8 @@ const AFTER_LONG_HELP: &str = concat!(
     "      List the connections of every namespace, each tagged with it.\n",
     "  tcpdrop --watch=500ms --timeout 10m 'dport = :6379'\n",
     "      For ten minutes, drop every new connection to port 6379.\n",
+    "  tcpdrop --forwarded 10.0.1.2:40188 10.0.2.2:443\n",
+    "      On a router: reset a connection it forwards, at both ends.\n",
     "\n",
     "Output: one line per connection; when dropping, its outcome first: dropped,\n",
     "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",
