@@ -220,11 +220,8 @@ fn list<W: Write>(
     fw: &mut Forwarded,
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
-    let flows = match &choice.chosen {
-        // A tuple is shown as conntrack knows it, or as named.
-        Chosen::Tuple(..) => select(choice, fw)?,
-        Chosen::Tracked(_) => select(choice, fw)?,
-    };
+    // A tuple is shown as conntrack knows it, or as named.
+    let flows = select(choice, fw)?;
     let result = cli.dry_run.then_some("would-drop");
     for flow in &flows {
         print(printer, flow, result, None, None)?;

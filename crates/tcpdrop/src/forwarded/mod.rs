@@ -217,6 +217,7 @@ impl Forwarded {
         }
         let mut wire = Wire::open().map_err(open_error)?;
         let mut link = Link::open().map_err(open_error)?;
+        self.routes.forget();
         for batch in flows.chunks(ROUND) {
             self.drop_batch(batch, &mut wire, &mut link, &mut |flow, outcome| {
                 match &outcome {
@@ -450,5 +451,74 @@ fn open_error(errno: Errno) -> Error {
             needed_for: "resetting forwarded connections (packet sockets)",
         },
         other => Error::Io(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nstest::topology::{Node, Options, Topology, B_V4};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+
+    /// Send `probe` from R by a raw IP socket (`raw`) or by the packet
+    /// socket the procedure uses; whether its destination answered.
+    fn answered(topology: &Topology, probe: Segment, raw: bool) -> bool {
+        topology.run(Node::R, move || {
+            let mut wire = Wire::open().unwrap();
+            let mut routes = Routes::new().unwrap();
+            let path = routes.path(probe.dst.ip()).unwrap();
+            let dst = End {
+                addr: probe.dst,
+                peer: probe.src,
+            };
+            let mut ears = Ears::new(&[dst]);
+            ears.sent(&probe);
+            if raw {
+                wire.send(&probe).unwrap();
+            } else {
+                Link::open().unwrap().send(&path, &probe, &[]).unwrap();
+            }
+            ears.listen(&mut wire, &[0], Instant::now() + Duration::from_millis(300));
+            ears.heard[0].acked
+        })
+    }
+
+    /// Why segments go out on a packet socket: under masquerade, a probe
+    /// spoofed from the far end and sent by a raw IP socket passes R's own
+    /// connection tracking and NAT, and the end never answers it (to A: a
+    /// segment B -> A that no entry's tuple has; to B: one from R's
+    /// address on a port the NAT entry holds); the same probe sent on a
+    /// packet socket is answered. Without NAT both are answered.
+    #[test]
+    fn under_masquerade_a_raw_socket_probe_goes_unanswered_and_a_packet_socket_one_is_answered() {
+        if !nstest::require_real_root("ip netns add") {
+            return;
+        }
+        for (options, raw_answered) in [(Options::PLAIN, true), (Options::MASQUERADE, false)] {
+            let topology = Topology::new(options);
+            let listener = topology.run(Node::B, || TcpListener::bind((B_V4, 0)).unwrap());
+            let b_end = listener.local_addr().unwrap();
+            let client = topology.run(Node::A, || TcpStream::connect(b_end).unwrap());
+            let (_server, seen_by_b) = listener.accept().unwrap();
+            let a_end = client.local_addr().unwrap();
+            let probe = |src: SocketAddr, dst: SocketAddr, seq: u32| Segment {
+                src,
+                dst,
+                seq,
+                ack: seq ^ 0x5a5a_5a5a,
+                flags: flags::ACK,
+                window: 0,
+            };
+            // To A, from B as A sees it; to B, from A as B sees it.
+            for (src, dst) in [(b_end, a_end), (seen_by_b, b_end)] {
+                let raw = answered(&topology, probe(src, dst, 0x1234_5678), true);
+                // Past the end's limit on answers to out-of-window segments.
+                std::thread::sleep(Duration::from_millis(600));
+                let packet = answered(&topology, probe(src, dst, 0x9234_5678), false);
+                let what = format!("{options:?}: {src} -> {dst}");
+                assert!(packet, "{what}: the packet socket's probe is answered");
+                assert_eq!(raw, raw_answered, "{what}: the raw socket's probe");
+            }
+        }
     }
 }

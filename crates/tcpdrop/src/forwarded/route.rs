@@ -3,13 +3,14 @@
 //! address of its next hop ([`rtnetlink(7)`]: `RTM_GETROUTE` for the
 //! route, an `RTM_GETNEIGH` dump for the neighbour).
 //!
-//! The segments are sent on a packet socket bound to that interface, so
-//! they never enter this host's IP stack: the router's connection tracking
-//! does not see them (under NAT a spoofed segment sent by a raw IP socket
-//! passes the router's own `OUTPUT` and `POSTROUTING` hooks, where
-//! conntrack would take it for a new connection on a tuple the NAT entry
-//! holds), and neither `rp_filter` nor `accept_local` is consulted, as no
-//! packet with a spoofed source is ever received here.
+//! The segments are sent on a packet socket to that interface, so they
+//! never enter this host's IP stack: the router's connection tracking and
+//! NAT do not see them, and neither `rp_filter` nor `accept_local` is
+//! consulted, as no packet with a spoofed source is ever received here.
+//! Under masquerade a raw IP socket's probe goes unanswered where the
+//! packet socket's is answered (the test in `forwarded/mod.rs`): it passes
+//! the router's own `OUTPUT` and `POSTROUTING` hooks as a new flow on a
+//! tuple the NAT entry holds.
 //!
 //! [`rtnetlink(7)`]: https://man7.org/linux/man-pages/man7/rtnetlink.7.html
 
@@ -97,6 +98,13 @@ impl Routes {
             paths: HashMap::new(),
             neighbours: None,
         })
+    }
+
+    /// Forget the routes and neighbours looked up so far (they change: a
+    /// drop looks them up afresh).
+    pub(crate) fn forget(&mut self) {
+        self.paths.clear();
+        self.neighbours = None;
     }
 
     /// The path to `to`, or why there is none (in words).

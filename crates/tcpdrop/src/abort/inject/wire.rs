@@ -75,7 +75,7 @@ impl Wire {
     /// destination address routes it).
     ///
     /// [`sendto(2)`]: https://man7.org/linux/man-pages/man2/sendto.2.html
-    pub(super) fn send(&mut self, segment: &Segment) -> Result<(), Error> {
+    pub(crate) fn send(&mut self, segment: &Segment) -> Result<(), Error> {
         self.buf.clear();
         segment
             .write(&mut self.buf)
