@@ -202,6 +202,40 @@ fn no_such_connection_exits_1_and_touches_nothing() {
 }
 
 #[test]
+fn an_end_that_never_answers_leaves_a_partial_reset_exit_3_saying_which() {
+    let Some(topology) = topology(Options::PLAIN) else {
+        return;
+    };
+    let mut t = connect_through(&topology, IpAddr::V4(B_V4));
+    // B's host drops everything of this connection from now on: B hears
+    // neither the probe nor anything else.
+    topology.nft(
+        Node::B,
+        &format!(
+            "table inet deaf {{\n\tchain input {{\n\t\ttype filter hook input priority filter;\n\t\t\
+             ip saddr {} tcp sport {} drop\n\t}}\n}}\n",
+            t.a_end.ip(),
+            t.a_end.port()
+        ),
+    );
+    let (a, b) = (t.a_end.to_string(), t.b_end.to_string());
+    let run = in_r(&topology, &["--forwarded", &a, &b]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.starts_with("failed"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("only the originator end {a} was reset"))
+            && run
+                .stdout
+                .contains(&format!("the responder end {b}: it never answered")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read_errno(&mut t.client), Some(ECONNRESET), "A was reset");
+    assert_eq!(read_errno(&mut t.server), None, "B heard nothing");
+}
+
+#[test]
 fn without_cap_net_raw_it_exits_4_and_touches_nothing() {
     let Some(topology) = topology(Options::PLAIN) else {
         return;
