@@ -252,17 +252,12 @@ impl Forwarded {
 
         // 2. Probe every end; again, after the rate limit, those silent.
         let started = Instant::now();
+        let base = probe_base();
         let all: Vec<usize> = (0..ends.len()).collect();
-        probe_ends(
-            wire,
-            link,
-            &ends,
-            &paths,
-            &mut ears,
-            &all,
-            false,
-            &mut unsent,
-        );
+        let mut send = |ears: &mut Ears, unsent: &mut [Option<String>], at: &[usize], base| {
+            probe_ends(wire, link, &ends, &paths, ears, at, base, unsent)
+        };
+        send(&mut ears, &mut unsent, &all, base);
         let silent: Vec<usize> = all
             .iter()
             .copied()
@@ -270,15 +265,13 @@ impl Forwarded {
             .collect();
         if !silent.is_empty() {
             std::thread::sleep(RETRY_AFTER.saturating_sub(started.elapsed()));
-            probe_ends(
-                wire,
-                link,
-                &ends,
-                &paths,
+            // The other half of the sequence space, in case the first probe
+            // fell in the end's window.
+            send(
                 &mut ears,
-                &silent,
-                true,
                 &mut unsent,
+                &silent,
+                base ^ 0x8000_0000_0000_0000,
             );
         }
 
@@ -384,9 +377,9 @@ fn unheard(ears: &Ears, unsent: &[Option<String>], i: usize) -> bool {
         && ears.heard.get(i).is_some_and(|h| !h.acked && !h.reset)
 }
 
-/// Send the first probe (or, with `again`, the second) to each end of
-/// `indices` and listen for the answers. An end that cannot be sent to
-/// gets its reason in `unsent`.
+/// Send a probe to each end of `indices`, its sequence number drawn from
+/// `base` (see [`probe_base`]), and listen for the answers. An end that
+/// cannot be sent to gets its reason in `unsent`.
 #[allow(clippy::too_many_arguments)]
 fn probe_ends(
     wire: &mut Wire,
@@ -395,7 +388,7 @@ fn probe_ends(
     paths: &[Result<Path, String>],
     ears: &mut Ears,
     indices: &[usize],
-    again: bool,
+    base: u64,
     unsent: &mut [Option<String>],
 ) {
     let mut sent = Vec::with_capacity(indices.len());
@@ -403,12 +396,7 @@ fn probe_ends(
         let (Some(end), Some(Ok(path))) = (ends.get(i), paths.get(i)) else {
             continue;
         };
-        let mut seq = probe_seq(i);
-        if again {
-            // The other half of the sequence space, in case the first
-            // probe fell in the end's window.
-            seq ^= 0x8000_0000;
-        }
+        let seq = probe_seq(base, i);
         let probe = Segment {
             src: end.peer,
             dst: end.addr,
@@ -432,15 +420,21 @@ fn probe_ends(
     }
 }
 
-/// A sequence number for a first probe: no window is known, so any is as
-/// likely out of it as another; this one differs per end and run.
-fn probe_seq(i: usize) -> u32 {
+/// What a batch's probe sequence numbers are drawn from: it differs per
+/// run. Its top bit, and so each probe's, is flipped for the second
+/// probes.
+fn probe_base() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let mixed = (u64::from(nanos) ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d))
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (mixed >> 32) as u32
+    u64::from(nanos).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The sequence number of end `i`'s probe: no window is known, so any is
+/// as likely out of it as another; the top bit is `base`'s.
+fn probe_seq(base: u64, i: usize) -> u32 {
+    let mixed = (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33;
+    ((base >> 32) as u32 & 0x8000_0000) | ((base as u32 ^ mixed as u32) & 0x7fff_ffff)
 }
 
 /// Why the packet sockets could not be opened.
@@ -459,6 +453,17 @@ mod tests {
     use super::*;
     use nstest::topology::{Node, Options, Topology, B_V4};
     use std::net::{SocketAddr, TcpListener, TcpStream};
+
+    #[test]
+    fn second_probes_are_in_the_other_half_of_the_sequence_space() {
+        let base = probe_base();
+        for i in 0..600 {
+            let (first, second) = (probe_seq(base, i), probe_seq(base ^ (1 << 63), i));
+            assert_eq!(first ^ second, 0x8000_0000, "{i}");
+        }
+        let seqs: std::collections::HashSet<u32> = (0..600).map(|i| probe_seq(base, i)).collect();
+        assert!(seqs.len() > 590, "ends get different numbers");
+    }
 
     /// Send `probe` from R by a raw IP socket (`raw`) or by the packet
     /// socket the procedure uses; whether its destination answered.
