@@ -4,7 +4,7 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tcpdrop::filter::Filter;
@@ -25,11 +25,13 @@ enum Chosen {
     Tracked(Option<Filter>),
 }
 
-/// Which listed flows are chosen.
+/// Which listed flows are chosen, and how often (`--watch`).
 struct Choice {
     chosen: Chosen,
     states: StateSet,
     family: Option<Family>,
+    /// `--watch`'s interval and `--timeout`.
+    watch: Option<(Duration, Option<Duration>)>,
 }
 
 impl Choice {
@@ -89,8 +91,8 @@ pub fn run(cli: &Cli) -> Result<u8, Failure> {
     if cli.list || cli.dry_run {
         return list(cli, &choice, &mut fw, &mut printer);
     }
-    if let Some(interval) = &cli.watch {
-        return watch_drops(cli, interval, &choice, &mut fw, &mut printer);
+    if let Some((interval, timeout)) = choice.watch {
+        return watch_drops(cli, interval, timeout, &choice, &mut fw, &mut printer);
     }
     let flows = select(&choice, &mut fw)?;
     let mut totals = Totals::default();
@@ -124,6 +126,23 @@ pub fn run(cli: &Cli) -> Result<u8, Failure> {
 
 /// Read the words and options; every usage error before anything is opened.
 fn choice(cli: &Cli) -> Result<Choice, Failure> {
+    cli.check().map_err(Failure::usage)?;
+    if cli.count == Some(0) {
+        return Err(Failure::usage(
+            "--count 0 would stop before starting: give 1 or more",
+        ));
+    }
+    let watch = match &cli.watch {
+        None => None,
+        Some(interval) => Some((
+            watch::parse_duration(interval).map_err(|e| Failure::usage(format!("--watch: {e}")))?,
+            cli.timeout
+                .as_deref()
+                .map(watch::parse_duration)
+                .transpose()
+                .map_err(|e| Failure::usage(format!("--timeout: {e}")))?,
+        )),
+    };
     let (named_states, _) = crate::parse_states(&cli.states)?;
     let family = match (cli.ipv4, cli.ipv6) {
         (true, _) => Some(Family::Ipv4),
@@ -181,6 +200,7 @@ fn choice(cli: &Cli) -> Result<Choice, Failure> {
         chosen,
         states,
         family,
+        watch,
     })
 }
 
@@ -358,19 +378,12 @@ fn drop_flows<W: Write>(
 /// `--watch`: drop what is chosen, round after round.
 fn watch_drops<W: Write>(
     cli: &Cli,
-    interval: &str,
+    interval: Duration,
+    timeout: Option<Duration>,
     choice: &Choice,
     fw: &mut Forwarded,
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
-    let interval =
-        watch::parse_duration(interval).map_err(|e| Failure::usage(format!("--watch: {e}")))?;
-    let timeout = cli
-        .timeout
-        .as_deref()
-        .map(watch::parse_duration)
-        .transpose()
-        .map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
     let signals = watch::Signals::block().map_err(|e| Failure::from(tcpdrop::Error::Io(e)))?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut totals = Totals::default();

@@ -652,3 +652,31 @@ fn tcpkill_does_not_reset_a_busy_ipv6_connection_that_tcpdrop_forwarded_drops() 
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     reset_at_both_ends(&mut t);
 }
+
+#[test]
+fn forwarded_usage_errors_exit_2_before_anything_is_opened() {
+    for (args, says) in [
+        (&["--forwarded"][..], "nothing to drop"),
+        (&["--forwarded", "-a", "dport = :80"], "-a drops everything"),
+        (
+            &["--forwarded", "--count", "2", "-a"],
+            "--count needs --watch",
+        ),
+        (&["--forwarded", "--watch=xx", "-a"], "not a duration"),
+        (
+            &["--forwarded", "--watch", "10.0.0.1:5", "10.0.0.2:6"],
+            "needs a filter or -a",
+        ),
+        (&["--forwarded", "-l", "-n"], "-l lists"),
+        (
+            &["--forwarded", "-l", "--netns", "x"],
+            "cannot be used with",
+        ),
+        (&["--forwarded", "10.0.0.1:5"], ""),
+    ] {
+        let run = tcpdrop(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}");
+    }
+}
