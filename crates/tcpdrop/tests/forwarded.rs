@@ -241,3 +241,31 @@ fn under_masquerade_both_ends_are_reset_and_the_entry_removed() {
         "the entry is gone: {left:?}"
     );
 }
+
+#[test]
+fn an_idle_connection_is_reset_after_r_has_forgotten_its_neighbours() {
+    if !nstest::require_real_root("ip netns add") {
+        return;
+    }
+    let topology = Topology::new(Options::PLAIN);
+    let mut v4 = connect_through(&topology, IpAddr::V4(B_V4));
+    let mut v6 = connect_through(&topology, IpAddr::V6(B_V6));
+    // As the neighbour table's garbage collector does to idle hosts.
+    for family in ["-4", "-6"] {
+        let out = topology.exec(Node::R, "ip", &[family, "neigh", "flush", "all"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let flows = vec![
+        ForwardedFlow::between(v4.a_end, v4.b_end),
+        ForwardedFlow::between(v6.a_end, v6.b_end),
+    ];
+    let outcomes = drop_in_r(&topology, flows);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, ForwardedOutcome::Dropped { .. })),
+        "{outcomes:?}"
+    );
+    both_ends_reset(&mut v4);
+    both_ends_reset(&mut v6);
+}

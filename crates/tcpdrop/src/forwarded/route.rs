@@ -1,7 +1,9 @@
 //! Where a segment to one end of a forwarded connection leaves this host:
 //! the interface the kernel's route to that end names, and the link-layer
 //! address of its next hop ([`rtnetlink(7)`]: `RTM_GETROUTE` for the
-//! route, an `RTM_GETNEIGH` dump for the neighbour).
+//! route, an `RTM_GETNEIGH` dump for the neighbour, and `RTM_NEWNEIGH`
+//! with `NTF_USE` to have the kernel resolve a neighbour it has no entry
+//! for).
 //!
 //! The segments are sent on a packet socket to that interface, so they
 //! never enter this host's IP stack: the router's connection tracking and
@@ -17,7 +19,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::net::{netlink, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
@@ -31,7 +33,12 @@ const RTM_GETNEIGH: u16 = 30;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 1;
+const NLM_F_ACK: u16 = 4;
 const NLM_F_DUMP: u16 = 0x300;
+const NLM_F_REPLACE: u16 = 0x100;
+const NLM_F_CREATE: u16 = 0x400;
+/// `ndm_flags`: use the entry as a packet would, starting resolution.
+const NTF_USE: u8 = 0x01;
 const RTA_DST: u16 = 1;
 const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
@@ -43,6 +50,8 @@ const RTN_LOCAL: u8 = 2;
 /// Neighbour states without a usable link-layer address.
 const NUD_INCOMPLETE: u16 = 0x01;
 const NUD_FAILED: u16 = 0x20;
+/// How long address resolution of a next hop is waited for.
+const RESOLVE_WAIT: Duration = Duration::from_millis(1000);
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
@@ -119,6 +128,32 @@ impl Routes {
 
     fn look_up(&mut self, to: IpAddr) -> Result<Path, String> {
         let (ifindex, next_hop) = self.route(to)?;
+        if let Some(lladdr) = self.lladdr(ifindex, next_hop)? {
+            return Ok(Path { ifindex, lladdr });
+        }
+        // No entry (the table's garbage collector removes idle ones when it
+        // holds many), or a failed one: have the kernel resolve it, as it
+        // would for a packet of its own, and wait for the answer.
+        self.resolve(ifindex, next_hop)
+            .map_err(|e| format!("resolving the next hop {next_hop} toward {to}: {e}"))?;
+        let deadline = Instant::now() + RESOLVE_WAIT;
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            self.neighbours = None;
+            if let Some(lladdr) = self.lladdr(ifindex, next_hop)? {
+                return Ok(Path { ifindex, lladdr });
+            }
+        }
+        Err(format!(
+            "the next hop {next_hop} toward {to} (interface index {ifindex}) did not answer \
+             address resolution within {} ms (see ip neigh): nothing was sent to it",
+            RESOLVE_WAIT.as_millis()
+        ))
+    }
+
+    /// The link-layer address of `ip` on `ifindex`, if the neighbour table
+    /// has a usable one.
+    fn lladdr(&mut self, ifindex: u32, ip: IpAddr) -> Result<Option<Vec<u8>>, String> {
         let neighbours = match &self.neighbours {
             Some(n) => n,
             None => {
@@ -128,21 +163,30 @@ impl Routes {
                 self.neighbours.insert(dumped)
             }
         };
-        let found = neighbours
+        Ok(neighbours
             .iter()
-            .find(|n| n.ifindex == ifindex && n.ip == next_hop);
-        match found {
-            Some(n) if n.state & (NUD_INCOMPLETE | NUD_FAILED) == 0 && !n.lladdr.is_empty() => {
-                Ok(Path {
-                    ifindex,
-                    lladdr: n.lladdr.clone(),
-                })
-            }
-            _ => Err(format!(
-                "no link-layer address is known for the next hop {next_hop} toward {to} \
-                 (interface index {ifindex}; see ip neigh): nothing was sent to it"
-            )),
-        }
+            .find(|n| n.ifindex == ifindex && n.ip == ip)
+            .filter(|n| n.state & (NUD_INCOMPLETE | NUD_FAILED) == 0 && !n.lladdr.is_empty())
+            .map(|n| n.lladdr.clone()))
+    }
+
+    /// Start address resolution of `ip` on `ifindex`: `RTM_NEWNEIGH` with
+    /// `NTF_USE` (as `ip neigh replace IP dev DEV use`), which makes the
+    /// kernel act as if it had a packet for it (`neigh_event_send`). Needs
+    /// `CAP_NET_ADMIN`.
+    fn resolve(&mut self, ifindex: u32, ip: IpAddr) -> Result<(), Errno> {
+        let (family, octets): (u8, Vec<u8>) = match ip {
+            IpAddr::V4(v4) => (AF_INET, v4.octets().to_vec()),
+            IpAddr::V6(v6) => (AF_INET6, v6.octets().to_vec()),
+        };
+        // ndmsg: family, pad, pad, ifindex, state (none), flags, type.
+        let mut body = vec![family, 0, 0, 0];
+        body.extend_from_slice(&ifindex.to_ne_bytes());
+        body.extend_from_slice(&0u16.to_ne_bytes());
+        body.extend_from_slice(&[NTF_USE, 0]);
+        push_attr(&mut body, NDA_DST, &octets);
+        let flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+        self.request(RTM_NEWNEIGH, flags, &body).map(|_| ())
     }
 
     /// The route to `to`: its interface and next hop (the gateway, or `to`
