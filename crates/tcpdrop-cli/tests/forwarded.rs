@@ -680,3 +680,37 @@ fn forwarded_usage_errors_exit_2_before_anything_is_opened() {
         assert!(run.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn the_readme_comparison_with_tcpkill_cites_tests_that_exist() {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("## Routers and gateways")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has its section for routers and gateways");
+    let ours = include_str!("forwarded.rs");
+    let theirs = include_str!("../../conntrack/tests/live/tcpkill.rs");
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows.len() >= 6, "{rows:?}");
+    let mut cited = 0;
+    for row in rows.iter().skip(1) {
+        let words: Vec<&str> = row.split('`').collect();
+        let mut names = 0;
+        for (prefix, source) in [("forwarded::", ours), ("tcpkill::", theirs)] {
+            for name in words.iter().filter_map(|w| w.strip_prefix(prefix)) {
+                assert!(
+                    source.contains(&format!("\nfn {name}() {{")),
+                    "the README cites {prefix}{name}, which does not exist"
+                );
+                names += 1;
+            }
+        }
+        assert!(
+            names > 0 || row.contains("bench/forwarded") || row.contains("the tests above"),
+            "a row that nothing checks: {row}"
+        );
+        cited += names;
+    }
+    assert!(cited >= 4, "{cited} tests cited");
+}
