@@ -215,6 +215,25 @@ pub struct Cli {
     )]
     pub method: Option<String>,
 
+    /// Act on the TCP connections this host forwards (a router, firewall,
+    /// NAT gateway or container host) instead of its own sockets.
+    ///
+    /// A connection named by its two ends (either order or view) is reset
+    /// at both ends, idle or busy, with RSTs spoofed from the other end
+    /// after each end's own ACK gave its sequence numbers (CAP_NET_RAW);
+    /// dropped only when both ends' answers confirm it, exit 1 when an end
+    /// has no such connection, 3 when one end could not be reset. -l, -n,
+    /// a filter, -s and -a read connection tracking (CAP_NET_ADMIN; exit 5
+    /// where it is not active): Local is the originator; JSON adds
+    /// reply_local, reply_remote, conntrack_entry.
+    ///
+    /// Example: tcpdrop --forwarded 10.0.1.2:40188 10.0.2.2:443
+    #[arg(
+        long,
+        conflicts_with_all = ["netns", "all_netns", "file", "pid", "process", "uid", "processes"]
+    )]
+    pub forwarded: bool,
+
     /// Never print the column header (it is printed only on a terminal).
     ///
     /// Example: tcpdrop -l -H | wc -l
@@ -317,6 +336,8 @@ const AFTER_LONG_HELP: &str = concat!(
     "      List the connections of every namespace, each tagged with it.\n",
     "  tcpdrop --watch=500ms --timeout 10m 'dport = :6379'\n",
     "      For ten minutes, drop every new connection to port 6379.\n",
+    "  tcpdrop --forwarded 10.0.1.2:40188 10.0.2.2:443\n",
+    "      On a router: reset a connection it forwards, at both ends.\n",
     "\n",
     "Output: one line per connection; when dropping, its outcome first: dropped,\n",
     "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",

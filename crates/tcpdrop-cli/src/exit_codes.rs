@@ -16,7 +16,8 @@ pub const PARTIAL: u8 = 3;
 pub const PERMISSION: u8 = 4;
 /// No way of aborting can work here, whatever the privilege: the method
 /// asked for (e.g. `--method destroy` on a kernel without
-/// CONFIG_INET_DIAG_DESTROY) cannot.
+/// CONFIG_INET_DIAG_DESTROY) cannot; or `--forwarded` must list from
+/// connection tracking, which is not active.
 pub const UNSUPPORTED: u8 = 5;
 /// The output could not be written (a full disk, an I/O error); a closed
 /// pipe is not this. Drops already chosen were still made, and the summary
@@ -30,16 +31,18 @@ macro_rules! help_table {
   0  success (-l without a selection: also when there is nothing to list)
   1  nothing matched: a drop, a dry run, or -l with a selection (a filter,
      tuple, -s, -4, -6, --pid, --process, --uid); for a tuple: no such
-     connection
+     connection (--forwarded: an end answered the probe with an RST)
   2  bad usage or input; nothing was touched
-  3  some drops failed
+  3  some drops failed (--forwarded: also a connection reset at one end
+     only; the row says which)
   4  permission denied: no way to abort was allowed (destroy needs
-     CAP_NET_ADMIN; owner, your own process or CAP_SYS_PTRACE; inject,
-     CAP_NET_RAW; the message says which were tried); or nothing matched
-     --pid or --process while some owners could not be read (needs
-     CAP_SYS_PTRACE, or root)
+     CAP_NET_ADMIN; owner, your own process or CAP_SYS_PTRACE; inject
+     and --forwarded, CAP_NET_RAW; the message says which were tried);
+     or nothing matched --pid or --process while some owners could not
+     be read (needs CAP_SYS_PTRACE, or root)
   5  no way to abort can work here: e.g. --method destroy on a kernel
-     without SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY)
+     without SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY); or --forwarded -l,
+     a filter or -a where connection tracking is not active
   6  the output could not be written (e.g. disk full); the drops chosen
      were still made, as the summary on stderr says"
     };

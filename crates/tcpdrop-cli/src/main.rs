@@ -5,6 +5,7 @@ mod drop;
 mod echo;
 mod exit_codes;
 mod failure;
+mod forwarded;
 mod generate;
 mod list;
 mod output;
@@ -62,6 +63,9 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     if let Some(kind) = &cli.generate {
         generate::write(kind, &mut io::stdout().lock())?;
         return Ok(exit_codes::OK);
+    }
+    if cli.forwarded {
+        return forwarded::run(cli);
     }
     let plan = plan(cli)?;
     let watch = match &cli.watch {

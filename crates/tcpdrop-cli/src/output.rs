@@ -217,9 +217,23 @@ impl<W: Write> Printer<W> {
         row: &Row<'_>,
         scope_name: &dyn Fn(u32) -> Option<String>,
     ) -> io::Result<()> {
+        self.row_with(row, scope_name, &[])
+    }
+
+    /// [`Printer::row`] with more fields in JSON (`--forwarded`'s
+    /// `reply_local`, `reply_remote`); aligned columns leave them out.
+    pub fn row_with(
+        &mut self,
+        row: &Row<'_>,
+        scope_name: &dyn Fn(u32) -> Option<String>,
+        extra: &[(&str, Value)],
+    ) -> io::Result<()> {
         if self.json {
-            let value = Value::Object(json_row(row, scope_name));
-            return writeln!(self.out, "{value}");
+            let mut map = json_row(row, scope_name);
+            for (name, value) in extra {
+                map.insert((*name).to_string(), value.clone());
+            }
+            return writeln!(self.out, "{}", Value::Object(map));
         }
         let conn = row.conn;
         self.pending.push(Cells {

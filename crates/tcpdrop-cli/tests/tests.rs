@@ -11,6 +11,7 @@ mod drop;
 mod faults;
 mod file;
 mod filter_expr;
+mod forwarded;
 mod fuzz_corpus;
 mod list;
 mod methods;

@@ -361,6 +361,44 @@ impl Connection {
         })
     }
 
+    /// A connection this host forwards, as its end `local` sees it: no
+    /// socket here holds it, so it has no cookie, inode, uid or queues
+    /// (all 0), and the filter language applies to it as to a socket.
+    pub(crate) fn in_transit(local: SocketAddr, remote: SocketAddr, state: State) -> Connection {
+        let (family, socket_family) = match local {
+            SocketAddr::V4(_) => (Family::Ipv4, sockdiag::Family::Inet),
+            SocketAddr::V6(_) => (Family::Ipv6, sockdiag::Family::Inet6),
+        };
+        let kernel_state = match state {
+            State::Established => TcpState::Established,
+            State::SynSent => TcpState::SynSent,
+            State::SynReceived => TcpState::SynRecv,
+            State::FinWait1 => TcpState::FinWait1,
+            State::FinWait2 => TcpState::FinWait2,
+            State::TimeWait => TcpState::TimeWait,
+            State::Closed => TcpState::Close,
+            State::CloseWait => TcpState::CloseWait,
+            State::LastAck => TcpState::LastAck,
+            State::Listen => TcpState::Listen,
+            State::Closing => TcpState::Closing,
+        };
+        Connection {
+            family,
+            state,
+            local,
+            remote,
+            mapped: false,
+            ifindex: 0,
+            cookie: 0,
+            uid: 0,
+            inode: 0,
+            recv_q: 0,
+            send_q: 0,
+            kernel_state,
+            socket_family,
+        }
+    }
+
     /// The family of the kernel socket: `AF_INET6` for a mapped connection.
     pub fn socket_family(&self) -> sockdiag::Family {
         self.socket_family

@@ -54,6 +54,7 @@ mod conn;
 mod drop;
 mod error;
 pub mod filter;
+pub mod forwarded;
 mod holders;
 pub mod netns;
 pub mod privilege;

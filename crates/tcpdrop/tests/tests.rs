@@ -5,6 +5,7 @@ mod bytecode;
 mod churn;
 mod drop_safety;
 mod filter;
+mod forwarded;
 mod fuzz_corpus;
 mod listing;
 mod lookup;

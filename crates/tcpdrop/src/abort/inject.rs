@@ -58,7 +58,7 @@ use super::{Abort, Target};
 use crate::Error;
 use wire::Wire;
 
-mod wire;
+pub(crate) mod wire;
 
 /// Targets probed together: their answers (two copies each on loopback)
 /// must fit the packet socket's receive buffer.

@@ -81,7 +81,17 @@ impl Segment {
     /// both checksums filled in. `None` (and nothing appended) when the two
     /// addresses are of different families.
     pub(crate) fn write(&self, out: &mut Vec<u8>) -> Option<()> {
-        let tcp_len = TCP_HEADER_LEN as u16;
+        self.write_with(&[], out)
+    }
+
+    /// [`Segment::write`] with `payload` after the TCP header (a probe with
+    /// data is answered whatever `tcp_invalid_ratelimit` says: the kernel
+    /// rate-limits only its answers to segments without data). `None` also
+    /// for a payload that does not fit one packet.
+    pub(crate) fn write_with(&self, payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
+        let tcp_len = u16::try_from(TCP_HEADER_LEN.checked_add(payload.len())?)
+            .ok()
+            .filter(|&len| usize::from(len) <= 1400)?;
         match (wire_ip(self.src.ip()), wire_ip(self.dst.ip())) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
                 let start = out.len();
@@ -95,7 +105,7 @@ impl Segment {
                 let sum = checksum(0, out.get(start..).unwrap_or_default());
                 set_u16(out, start.saturating_add(10), sum);
                 let pseudo = pseudo_v4(src, dst, tcp_len);
-                self.write_tcp(out, pseudo);
+                self.write_tcp(out, pseudo, payload);
                 Some(())
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
@@ -105,16 +115,16 @@ impl Segment {
                 out.extend_from_slice(&src.octets());
                 out.extend_from_slice(&dst.octets());
                 let pseudo = pseudo_v6(src, dst, u32::from(tcp_len));
-                self.write_tcp(out, pseudo);
+                self.write_tcp(out, pseudo, payload);
                 Some(())
             }
             _ => None,
         }
     }
 
-    /// Append the TCP header, its checksum started from `pseudo` (the
-    /// pseudo-header's sum).
-    fn write_tcp(&self, out: &mut Vec<u8>, pseudo: u32) {
+    /// Append the TCP header and `payload`, the checksum started from
+    /// `pseudo` (the pseudo-header's sum).
+    fn write_tcp(&self, out: &mut Vec<u8>, pseudo: u32, payload: &[u8]) {
         let start = out.len();
         out.extend_from_slice(&self.src.port().to_be_bytes());
         out.extend_from_slice(&self.dst.port().to_be_bytes());
@@ -123,6 +133,7 @@ impl Segment {
         out.extend_from_slice(&[(TCP_HEADER_LEN as u8 / 4) << 4, self.flags]);
         out.extend_from_slice(&self.window.to_be_bytes());
         out.extend_from_slice(&[0, 0, 0, 0]); // checksum; urgent pointer
+        out.extend_from_slice(payload);
         let sum = checksum(pseudo, out.get(start..).unwrap_or_default());
         set_u16(out, start.saturating_add(16), sum);
     }
@@ -333,6 +344,29 @@ mod tests {
         seg.write(&mut mapped).unwrap();
         rst_v4().write(&mut plain).unwrap();
         assert_eq!(mapped, plain);
+    }
+
+    #[test]
+    fn a_segment_with_data_counts_it_in_both_lengths_and_the_checksum() {
+        for seg in [rst_v4(), {
+            let mut v6 = rst_v4();
+            v6.src = "[fd00::1]:80".parse().unwrap();
+            v6.dst = "[fd00::2]:4660".parse().unwrap();
+            v6
+        }] {
+            let mut out = Vec::new();
+            seg.write_with(b"xyz", &mut out).unwrap();
+            assert_eq!(
+                parse(&out),
+                Some(Parsed {
+                    segment: seg,
+                    payload_len: 3
+                })
+            );
+            assert!(tcp_checksum_ok(&out));
+            assert!(out.ends_with(b"xyz"));
+        }
+        assert_eq!(rst_v4().write_with(&[0; 2000], &mut Vec::new()), None);
     }
 
     #[test]

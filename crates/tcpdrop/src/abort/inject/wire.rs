@@ -18,7 +18,7 @@ use crate::Error;
 const PACKET_RCVBUF: usize = 8 << 20;
 
 /// The sockets segments go out and come in by.
-pub(super) struct Wire {
+pub(crate) struct Wire {
     raw4: OwnedFd,
     /// `None` on a kernel without IPv6 (`EAFNOSUPPORT`).
     raw6: Option<OwnedFd>,
@@ -34,7 +34,7 @@ impl Wire {
     ///
     /// [`raw(7)`]: https://man7.org/linux/man-pages/man7/raw.7.html
     /// [`packet(7)`]: https://man7.org/linux/man-pages/man7/packet.7.html
-    pub(super) fn open() -> Result<Wire, Errno> {
+    pub(crate) fn open() -> Result<Wire, Errno> {
         let packet = rustix::net::socket_with(
             AddressFamily::PACKET,
             SocketType::DGRAM,
@@ -75,7 +75,7 @@ impl Wire {
     /// destination address routes it).
     ///
     /// [`sendto(2)`]: https://man7.org/linux/man-pages/man2/sendto.2.html
-    pub(super) fn send(&mut self, segment: &Segment) -> Result<(), Error> {
+    pub(crate) fn send(&mut self, segment: &Segment) -> Result<(), Error> {
         self.buf.clear();
         segment
             .write(&mut self.buf)
@@ -111,7 +111,7 @@ impl Wire {
     /// The next segment the packet socket saw before `deadline` ([`recv(2)`]).
     ///
     /// [`recv(2)`]: https://man7.org/linux/man-pages/man2/recv.2.html
-    pub(super) fn next(&mut self, deadline: Instant) -> Option<packet::Parsed> {
+    pub(crate) fn next(&mut self, deadline: Instant) -> Option<packet::Parsed> {
         let mut buf = [0u8; 128];
         while Instant::now() < deadline {
             match rustix::net::recv(&self.packet, &mut buf, RecvFlags::empty()) {

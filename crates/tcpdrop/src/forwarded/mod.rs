@@ -1,0 +1,529 @@
+//! Dropping TCP connections that pass through this host (a router, a
+//! firewall, a NAT gateway, a container host): no socket here holds them,
+//! so `SOCK_DESTROY` cannot reach them (SPEC §5, "Forwarded connections").
+//!
+//! ```no_run
+//! use tcpdrop::forwarded::{Forwarded, ForwardedOutcome};
+//! # fn main() -> Result<(), tcpdrop::Error> {
+//! let mut fw = Forwarded::new()?;
+//! let flow = fw.find("10.0.1.2:40188".parse().unwrap(), "10.0.2.2:443".parse().unwrap())?;
+//! fw.drop(&[flow], &mut |flow, outcome| {
+//!     println!("{} -> {}: {}", flow.originator.addr, flow.originator.peer, outcome.name());
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The procedure, top-down ([`Forwarded::drop`]), each step a file:
+//!
+//! 1. [`route`]: for each end, the interface and next hop the kernel's
+//!    route to it names;
+//! 2. [`probe`]: each end gets a segment spoofed from its peer, out of its
+//!    window, and answers with an ACK (RFC 5961 §4, RFC 9293 §3.10.7.4)
+//!    that this host forwards and reads: `seq` is the end's SND.NXT, `ack`
+//!    its RCV.NXT. An end that answers with an RST has no such connection;
+//!    then nothing more is sent to that flow. A silent end is probed once
+//!    more after the per-socket limit on such answers has passed;
+//! 3. [`reset`]: each end that answered gets an RST from its peer with
+//!    `seq` = its RCV.NXT, and a probe that confirms it: a closed end
+//!    answers with an RST;
+//! 4. the flow's conntrack entry, which would linger in ESTABLISHED, is
+//!    removed.
+//!
+//! [`flows`] turns connection tracking's table into [`ForwardedFlow`]s
+//! (the listing, and what filters select from).
+//!
+//! Needs `CAP_NET_RAW` (packet sockets) to drop and `CAP_NET_ADMIN`
+//! (ctnetlink) to list. Nothing is sent until every socket is open.
+
+mod flows;
+mod probe;
+mod reset;
+mod route;
+
+use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+
+pub use conntrack::Tracking;
+pub use flows::{End, ForwardedFlow, Side};
+
+use crate::abort::inject::wire::Wire;
+use crate::abort::packet::{flags, Segment};
+use crate::Error;
+use flows::conntrack_error;
+use probe::{Ears, Link};
+use route::{Path, Routes};
+
+/// Flows probed together: their answers, each seen twice (in and out),
+/// must fit the packet socket's receive buffer.
+const ROUND: usize = 256;
+
+/// How long to wait for the answers to a round of first probes.
+const ANSWER_WAIT: Duration = Duration::from_millis(500);
+
+/// When a silent end is probed again: after the default per-socket limit
+/// on answers to out-of-window segments (`net.ipv4.tcp_invalid_ratelimit`,
+/// 500 ms) on the end's host has passed.
+const RETRY_AFTER: Duration = Duration::from_millis(550);
+
+/// What became of a flow's conntrack entry after its ends were reset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryOutcome {
+    /// It was removed.
+    Removed,
+    /// There was none (connection tracking is not active, or it had no
+    /// entry for this flow).
+    None,
+    /// It could not be removed, and why (it expires on its own).
+    Failed(String),
+}
+
+/// What became of one forwarded connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForwardedOutcome {
+    /// Both ends were reset, each confirmed by its own answer.
+    Dropped {
+        /// Its conntrack entry.
+        entry: EntryOutcome,
+    },
+    /// An end answered the probe with an RST: it has no such connection.
+    /// Nothing was sent after the probes.
+    NoSuchConnection {
+        /// The end that said so.
+        side: Side,
+    },
+    /// Only one end could be reset.
+    OneEnd {
+        /// The end that was reset (confirmed).
+        reset: Side,
+        /// Why the other end was not.
+        why: String,
+        /// Its conntrack entry.
+        entry: EntryOutcome,
+    },
+    /// Neither end was reset, and why.
+    Failed {
+        /// Why, in words: which end did not answer, and what that can mean.
+        why: String,
+    },
+}
+
+impl ForwardedOutcome {
+    /// `"dropped"`, `"not-found"`, `"partial"` or `"failed"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ForwardedOutcome::Dropped { .. } => "dropped",
+            ForwardedOutcome::NoSuchConnection { .. } => "not-found",
+            ForwardedOutcome::OneEnd { .. } => "partial",
+            ForwardedOutcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// How many flows ended each way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForwardedCounts {
+    /// Reset at both ends.
+    pub dropped: usize,
+    /// No such connection.
+    pub not_found: usize,
+    /// Reset at one end only.
+    pub partial: usize,
+    /// Reset at neither end.
+    pub failed: usize,
+}
+
+/// Connections forwarded by this host's network namespace (the calling
+/// thread's when it was made).
+pub struct Forwarded {
+    conntrack: conntrack::Client,
+    routes: Routes,
+}
+
+impl std::fmt::Debug for Forwarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarded").finish_non_exhaustive()
+    }
+}
+
+impl Forwarded {
+    /// Open the netlink sockets (no privilege needed yet) in the calling
+    /// thread's network namespace.
+    pub fn new() -> Result<Forwarded, Error> {
+        Ok(Forwarded {
+            conntrack: conntrack::Client::new().map_err(conntrack_error)?,
+            routes: Routes::new()?,
+        })
+    }
+
+    /// Whether connection tracking is active for forwarded traffic of
+    /// `family` here (see [`conntrack::Client::probe_tracking`]: one UDP
+    /// datagram over loopback, its entry looked for and removed).
+    pub fn tracking(&mut self, family: crate::Family) -> Result<Tracking, Error> {
+        let family = match family {
+            crate::Family::Ipv4 => conntrack::Family::Inet,
+            crate::Family::Ipv6 => conntrack::Family::Inet6,
+        };
+        self.conntrack
+            .probe_tracking(family)
+            .map_err(conntrack_error)
+    }
+
+    /// The TCP connections connection tracking shows this host forwarding
+    /// (its own connections left out). Needs `CAP_NET_ADMIN`.
+    pub fn list(&mut self) -> Result<Vec<ForwardedFlow>, Error> {
+        flows::list(&mut self.conntrack)
+    }
+
+    /// The connection between `a` and `b`, either one the originator: its
+    /// conntrack entry's view when connection tracking knows it (under NAT,
+    /// either end's view of the tuple finds it), else the two ends as named,
+    /// `a` taken for the originator.
+    pub fn find(
+        &mut self,
+        a: std::net::SocketAddr,
+        b: std::net::SocketAddr,
+    ) -> Result<ForwardedFlow, Error> {
+        for tuple in [conntrack::Tuple::tcp(a, b), conntrack::Tuple::tcp(b, a)] {
+            match self.conntrack.get(&tuple, 0) {
+                Ok(Some(entry)) => return Ok(ForwardedFlow::from_entry(entry)),
+                Ok(None) => {}
+                // Without ctnetlink (or the right to use it) the ends are
+                // probed as named.
+                Err(_) => break,
+            }
+        }
+        Ok(ForwardedFlow::between(a, b))
+    }
+
+    /// Reset each of `flows` at both ends and confirm it, handing each
+    /// outcome to `sink` as it is known; return the counts.
+    ///
+    /// Only an end's own answers decide: a flow is
+    /// [`ForwardedOutcome::Dropped`] when both ends answered the
+    /// confirming probe with an RST, [`ForwardedOutcome::NoSuchConnection`]
+    /// when an end answered the first probe with one. The raw and packet
+    /// sockets are opened before anything is sent: without `CAP_NET_RAW`
+    /// this returns [`Error::MissingCapability`] and touches nothing.
+    pub fn drop(
+        &mut self,
+        flows: &[ForwardedFlow],
+        sink: &mut dyn FnMut(&ForwardedFlow, ForwardedOutcome),
+    ) -> Result<ForwardedCounts, Error> {
+        let mut counts = ForwardedCounts::default();
+        if flows.is_empty() {
+            return Ok(counts);
+        }
+        let mut wire = Wire::open().map_err(open_error)?;
+        let mut link = Link::open().map_err(open_error)?;
+        self.routes.forget();
+        for batch in flows.chunks(ROUND) {
+            self.drop_batch(batch, &mut wire, &mut link, &mut |flow, outcome| {
+                match &outcome {
+                    ForwardedOutcome::Dropped { .. } => counts.dropped += 1,
+                    ForwardedOutcome::NoSuchConnection { .. } => counts.not_found += 1,
+                    ForwardedOutcome::OneEnd { .. } => counts.partial += 1,
+                    ForwardedOutcome::Failed { .. } => counts.failed += 1,
+                }
+                sink(flow, outcome);
+            });
+        }
+        Ok(counts)
+    }
+
+    /// Probe, decide, reset and confirm one batch. End `2 * i` is flow
+    /// `i`'s originator, `2 * i + 1` its responder.
+    fn drop_batch(
+        &mut self,
+        batch: &[ForwardedFlow],
+        wire: &mut Wire,
+        link: &mut Link,
+        sink: &mut dyn FnMut(&ForwardedFlow, ForwardedOutcome),
+    ) {
+        let ends: Vec<End> = batch
+            .iter()
+            .flat_map(|f| [f.originator, f.responder])
+            .collect();
+        let paths: Vec<Result<Path, String>> =
+            ends.iter().map(|e| self.routes.path(e.addr.ip())).collect();
+        let mut ears = Ears::new(&ends);
+        let mut unsent: Vec<Option<String>> = paths.iter().map(|p| p.clone().err()).collect();
+
+        // 2. Probe every end; again, after the rate limit, those silent.
+        let started = Instant::now();
+        let base = probe_base();
+        let all: Vec<usize> = (0..ends.len()).collect();
+        let mut send = |ears: &mut Ears, unsent: &mut [Option<String>], at: &[usize], base| {
+            probe_ends(wire, link, &ends, &paths, ears, at, base, unsent)
+        };
+        send(&mut ears, &mut unsent, &all, base);
+        let silent: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&i| unheard(&ears, &unsent, i))
+            .collect();
+        if !silent.is_empty() {
+            std::thread::sleep(RETRY_AFTER.saturating_sub(started.elapsed()));
+            // The other half of the sequence space, in case the first probe
+            // fell in the end's window.
+            send(
+                &mut ears,
+                &mut unsent,
+                &silent,
+                base ^ 0x8000_0000_0000_0000,
+            );
+        }
+
+        // Decide: an RST anywhere means no such connection; reset the ends
+        // that answered.
+        let mut to_reset = Vec::new();
+        let mut decided: Vec<Option<ForwardedOutcome>> = vec![None; batch.len()];
+        for (f, slot) in decided.iter_mut().enumerate() {
+            let (o, r) = (2 * f, 2 * f + 1);
+            let said_rst = |i: usize| ears.heard.get(i).is_some_and(|h| h.reset);
+            if said_rst(o) || said_rst(r) {
+                let side = if said_rst(o) {
+                    Side::Originator
+                } else {
+                    Side::Responder
+                };
+                *slot = Some(ForwardedOutcome::NoSuchConnection { side });
+                continue;
+            }
+            for i in [o, r] {
+                if ears.heard.get(i).is_some_and(|h| h.numbers.is_some()) {
+                    to_reset.push(i);
+                }
+            }
+        }
+
+        // 3. Reset and confirm.
+        let mut results: Vec<Option<Result<(), String>>> = vec![None; ends.len()];
+        for (i, result) in reset::run(link, &ends, &paths, &mut ears, &to_reset) {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(result);
+            }
+        }
+
+        // 4. Report, removing the entries of the flows reset.
+        for (f, (flow, decided)) in batch.iter().zip(decided).enumerate() {
+            let outcome = match decided {
+                Some(outcome) => outcome,
+                None => {
+                    let why = |i: usize, side: Side| -> String {
+                        let end = ends.get(i).map(|e| e.addr.to_string()).unwrap_or_default();
+                        let what = match results.get(i).cloned().flatten() {
+                            Some(Err(why)) => why,
+                            _ => unsent.get(i).cloned().flatten().unwrap_or_else(|| {
+                                "it never answered the probe (twice, 550 ms apart): \
+                                 a firewall may filter it, its route back may not pass \
+                                 this host (asymmetric routing), or its host is \
+                                 rate-limiting such answers (net.ipv4.tcp_invalid_ratelimit)"
+                                    .to_string()
+                            }),
+                        };
+                        format!("the {} end {end}: {what}", side.name())
+                    };
+                    let ok = |i: usize| matches!(results.get(i), Some(Some(Ok(()))));
+                    match (ok(2 * f), ok(2 * f + 1)) {
+                        (true, true) => ForwardedOutcome::Dropped {
+                            entry: self.remove_entry(flow),
+                        },
+                        (true, false) => ForwardedOutcome::OneEnd {
+                            reset: Side::Originator,
+                            why: why(2 * f + 1, Side::Responder),
+                            entry: self.remove_entry(flow),
+                        },
+                        (false, true) => ForwardedOutcome::OneEnd {
+                            reset: Side::Responder,
+                            why: why(2 * f, Side::Originator),
+                            entry: self.remove_entry(flow),
+                        },
+                        (false, false) => ForwardedOutcome::Failed {
+                            why: format!(
+                                "{}; {}",
+                                why(2 * f, Side::Originator),
+                                why(2 * f + 1, Side::Responder)
+                            ),
+                        },
+                    }
+                }
+            };
+            sink(flow, outcome);
+        }
+    }
+
+    /// Remove the conntrack entry of `flow`, found afresh by its tuple (it
+    /// may have been made after the listing, or be gone).
+    fn remove_entry(&mut self, flow: &ForwardedFlow) -> EntryOutcome {
+        let tuple = conntrack::Tuple::tcp(flow.originator.addr, flow.originator.peer);
+        match self.conntrack.get(&tuple, 0) {
+            Ok(Some(entry)) => match self.conntrack.delete(&entry.key()) {
+                Ok(()) => EntryOutcome::Removed,
+                Err(conntrack::Error::NotFound) => EntryOutcome::None,
+                Err(err) => EntryOutcome::Failed(conntrack_error(err).to_string()),
+            },
+            Ok(None) => EntryOutcome::None,
+            Err(conntrack::Error::NotSupported { .. }) => EntryOutcome::None,
+            Err(err) => EntryOutcome::Failed(conntrack_error(err).to_string()),
+        }
+    }
+}
+
+/// Whether end `i` has said nothing yet and could be sent to.
+fn unheard(ears: &Ears, unsent: &[Option<String>], i: usize) -> bool {
+    unsent.get(i).is_some_and(Option::is_none)
+        && ears.heard.get(i).is_some_and(|h| !h.acked && !h.reset)
+}
+
+/// Send a probe to each end of `indices`, its sequence number drawn from
+/// `base` (see [`probe_base`]), and listen for the answers. An end that
+/// cannot be sent to gets its reason in `unsent`.
+#[allow(clippy::too_many_arguments)]
+fn probe_ends(
+    wire: &mut Wire,
+    link: &mut Link,
+    ends: &[End],
+    paths: &[Result<Path, String>],
+    ears: &mut Ears,
+    indices: &[usize],
+    base: u64,
+    unsent: &mut [Option<String>],
+) {
+    let mut sent = Vec::with_capacity(indices.len());
+    for &i in indices {
+        let (Some(end), Some(Ok(path))) = (ends.get(i), paths.get(i)) else {
+            continue;
+        };
+        let seq = probe_seq(base, i);
+        let probe = Segment {
+            src: end.peer,
+            dst: end.addr,
+            seq,
+            ack: seq ^ 0x5a5a_5a5a,
+            flags: flags::ACK,
+            window: 0,
+        };
+        ears.sent(&probe);
+        match link.send(path, &probe, &[]) {
+            Ok(()) => sent.push(i),
+            Err(why) => {
+                if let Some(slot) = unsent.get_mut(i) {
+                    *slot = Some(why);
+                }
+            }
+        }
+    }
+    if !sent.is_empty() {
+        ears.listen(wire, &sent, Instant::now() + ANSWER_WAIT);
+    }
+}
+
+/// What a batch's probe sequence numbers are drawn from: it differs per
+/// run. Its top bit, and so each probe's, is flipped for the second
+/// probes.
+fn probe_base() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    u64::from(nanos).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The sequence number of end `i`'s probe: no window is known, so any is
+/// as likely out of it as another; the top bit is `base`'s.
+fn probe_seq(base: u64, i: usize) -> u32 {
+    let mixed = (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33;
+    ((base >> 32) as u32 & 0x8000_0000) | ((base as u32 ^ mixed as u32) & 0x7fff_ffff)
+}
+
+/// Why the packet sockets could not be opened.
+fn open_error(errno: Errno) -> Error {
+    match errno {
+        Errno::PERM | Errno::ACCESS => Error::MissingCapability {
+            capability: "CAP_NET_RAW",
+            needed_for: "resetting forwarded connections (packet sockets)",
+        },
+        other => Error::Io(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nstest::topology::{Node, Options, Topology, B_V4};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+
+    #[test]
+    fn second_probes_are_in_the_other_half_of_the_sequence_space() {
+        let base = probe_base();
+        for i in 0..600 {
+            let (first, second) = (probe_seq(base, i), probe_seq(base ^ (1 << 63), i));
+            assert_eq!(first ^ second, 0x8000_0000, "{i}");
+        }
+        let seqs: std::collections::HashSet<u32> = (0..600).map(|i| probe_seq(base, i)).collect();
+        assert!(seqs.len() > 590, "ends get different numbers");
+    }
+
+    /// Send `probe` from R by a raw IP socket (`raw`) or by the packet
+    /// socket the procedure uses; whether its destination answered.
+    fn answered(topology: &Topology, probe: Segment, raw: bool) -> bool {
+        topology.run(Node::R, move || {
+            let mut wire = Wire::open().unwrap();
+            let mut routes = Routes::new().unwrap();
+            let path = routes.path(probe.dst.ip()).unwrap();
+            let dst = End {
+                addr: probe.dst,
+                peer: probe.src,
+            };
+            let mut ears = Ears::new(&[dst]);
+            ears.sent(&probe);
+            if raw {
+                wire.send(&probe).unwrap();
+            } else {
+                Link::open().unwrap().send(&path, &probe, &[]).unwrap();
+            }
+            ears.listen(&mut wire, &[0], Instant::now() + Duration::from_millis(300));
+            ears.heard[0].acked
+        })
+    }
+
+    /// Why segments go out on a packet socket: under masquerade, a probe
+    /// spoofed from the far end and sent by a raw IP socket passes R's own
+    /// connection tracking and NAT, and the end never answers it (to A: a
+    /// segment B -> A that no entry's tuple has; to B: one from R's
+    /// address on a port the NAT entry holds); the same probe sent on a
+    /// packet socket is answered. Without NAT both are answered.
+    #[test]
+    fn under_masquerade_a_raw_socket_probe_goes_unanswered_and_a_packet_socket_one_is_answered() {
+        if !nstest::require_real_root("ip netns add") {
+            return;
+        }
+        for (options, raw_answered) in [(Options::PLAIN, true), (Options::MASQUERADE, false)] {
+            let topology = Topology::new(options);
+            let listener = topology.run(Node::B, || TcpListener::bind((B_V4, 0)).unwrap());
+            let b_end = listener.local_addr().unwrap();
+            let client = topology.run(Node::A, || TcpStream::connect(b_end).unwrap());
+            let (_server, seen_by_b) = listener.accept().unwrap();
+            let a_end = client.local_addr().unwrap();
+            let probe = |src: SocketAddr, dst: SocketAddr, seq: u32| Segment {
+                src,
+                dst,
+                seq,
+                ack: seq ^ 0x5a5a_5a5a,
+                flags: flags::ACK,
+                window: 0,
+            };
+            // To A, from B as A sees it; to B, from A as B sees it.
+            for (src, dst) in [(b_end, a_end), (seen_by_b, b_end)] {
+                let raw = answered(&topology, probe(src, dst, 0x1234_5678), true);
+                // Past the end's limit on answers to out-of-window segments.
+                std::thread::sleep(Duration::from_millis(600));
+                let packet = answered(&topology, probe(src, dst, 0x9234_5678), false);
+                let what = format!("{options:?}: {src} -> {dst}");
+                assert!(packet, "{what}: the packet socket's probe is answered");
+                assert_eq!(raw, raw_answered, "{what}: the raw socket's probe");
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Resetting ends that answered, and confirming each reset by the end's
+//! own answer.
+//!
+//! Each end gets an RST from its peer with `seq` = its RCV.NXT, and right
+//! behind it, on the same link, a probe carrying one byte with a sequence
+//! number a quarter of the sequence space behind RCV.NXT: a socket that is
+//! still there answers it with an ACK (a segment with data is answered
+//! whatever `tcp_invalid_ratelimit` says, and one that far behind is never
+//! in its window, so the byte is never taken), and a host without the
+//! connection answers with an RST. An ACK means the RST missed (a busy
+//! connection's RCV.NXT moved on): it carries the new RCV.NXT, and the
+//! next RST uses it. Right before each round of RSTs, a fresh packet
+//! socket reads what flows for a moment, so that data still on its way to
+//! an end counts (see [`CATCH_UP`] and [`AHEAD`]).
+
+use std::time::{Duration, Instant};
+
+use super::flows::End;
+use super::probe::{Ears, Link};
+use super::route::Path;
+use crate::abort::inject::wire::Wire;
+use crate::abort::packet::{flags, Segment};
+
+/// Rounds of RSTs sent to an end before it is reported failed.
+const ATTEMPTS: usize = 10;
+
+/// RSTs per round beyond the first, for an end that data is flowing to:
+/// at RCV.NXT plus 1, 2, ... times the length of the latest segment on
+/// its way there. Sent back to back, faster than segments come, the `k`th
+/// lands just when `k` more such segments have arrived, if they have;
+/// each one that misses is at most answered with a challenge ACK.
+const AHEAD: u32 = 16;
+
+/// How long the segments flowing now are read, on a packet socket opened
+/// for the round, before its RSTs. A socket opened earlier would hand over
+/// a backlog: on a connection busy at line rate the reader falls behind,
+/// and the RSTs carry numbers milliseconds old.
+const CATCH_UP: Duration = Duration::from_millis(1);
+
+/// How long to wait for the answers to a round of confirming probes.
+pub(super) const ANSWER_WAIT: Duration = Duration::from_millis(500);
+
+/// How far behind RCV.NXT the confirming probe's sequence number is.
+const BEHIND: u32 = 0x4000_0000;
+
+/// Reset the ends at `indices` (of `ends`, each with numbers in `ears`)
+/// and confirm each; `(index, Ok(()))` for each end confirmed reset, or
+/// the reason it was not.
+pub(super) fn run(
+    link: &mut Link,
+    ends: &[End],
+    paths: &[Result<Path, String>],
+    ears: &mut Ears,
+    indices: &[usize],
+) -> Vec<(usize, Result<(), String>)> {
+    let mut settled = Vec::with_capacity(indices.len());
+    let mut pending: Vec<usize> = indices.to_vec();
+    let mut silent_last = Vec::new();
+    for _ in 0..ATTEMPTS {
+        if pending.is_empty() {
+            break;
+        }
+        let mut wire = match Wire::open() {
+            Ok(wire) => wire,
+            Err(errno) => {
+                let why = format!("opening a packet socket: {}", std::io::Error::from(errno));
+                settled.extend(pending.drain(..).map(|i| (i, Err(why.clone()))));
+                break;
+            }
+        };
+        ears.drain(&mut wire, CATCH_UP);
+        ears.new_phase();
+        let mut sent = Vec::with_capacity(pending.len());
+        for &i in &pending {
+            let (Some(end), Some(Ok(path)), Some(heard)) =
+                (ends.get(i), paths.get(i), ears.heard.get(i))
+            else {
+                settled.push((i, Err("no path to this end".to_string())));
+                continue;
+            };
+            let Some(n) = heard.numbers else {
+                settled.push((i, Err("its sequence numbers are not known".to_string())));
+                continue;
+            };
+            let ahead = if heard.step > 0 { AHEAD } else { 0 };
+            let rsts: Vec<Segment> = (0..=ahead)
+                .map(|k| Segment {
+                    src: end.peer,
+                    dst: end.addr,
+                    seq: n.rcv_nxt.wrapping_add(k.wrapping_mul(heard.step)),
+                    ack: n.snd_nxt,
+                    flags: flags::RST | flags::ACK,
+                    window: 0,
+                })
+                .collect();
+            let confirm = Segment {
+                src: end.peer,
+                dst: end.addr,
+                seq: n.rcv_nxt.wrapping_sub(BEHIND),
+                // Far from anything the peer expects, so the RST a closed
+                // end answers with is not one the peer could take.
+                ack: n.snd_nxt.wrapping_add(BEHIND),
+                flags: flags::ACK,
+                window: 0,
+            };
+            for rst in &rsts {
+                ears.sent(rst);
+            }
+            ears.sent(&confirm);
+            let result = rsts
+                .iter()
+                .try_for_each(|rst| link.send(path, rst, &[]))
+                .and_then(|()| link.send(path, &confirm, &[0]));
+            match result {
+                Ok(()) => sent.push(i),
+                Err(why) => settled.push((i, Err(why))),
+            }
+        }
+        ears.listen(&mut wire, &sent, Instant::now() + ANSWER_WAIT);
+        pending.clear();
+        silent_last.clear();
+        for i in sent {
+            match ears.heard.get(i) {
+                Some(h) if h.reset => settled.push((i, Ok(()))),
+                Some(h) if h.acked => pending.push(i),
+                _ => {
+                    silent_last.push(i);
+                    pending.push(i);
+                }
+            }
+        }
+    }
+    for i in pending {
+        let why = if silent_last.contains(&i) {
+            "it stopped answering after the RST, so the reset could not be confirmed \
+             (its answers may be filtered, or take another route back)"
+        } else {
+            "it still answered after every RST: its sequence numbers moved on faster \
+             than the RSTs could follow"
+        };
+        settled.push((i, Err(why.to_string())));
+    }
+    settled
+}
