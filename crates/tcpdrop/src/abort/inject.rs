@@ -612,7 +612,7 @@ impl Inject<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abort::tests_util::{drop_privileges_of_this_thread, find, target};
+    use crate::abort::tests_util::{as_user, find, target};
     use nstest::{
         abort_close, connect, connect_from, in_netns, listen, listen_dual, read_errno,
         still_accepts, time_wait,
@@ -858,14 +858,7 @@ mod tests {
             let listener = listen("127.0.0.1:0");
             let (mut client, mut server) = connect(&listener);
             let t = target(client.local_addr().unwrap(), server.local_addr().unwrap());
-            let (results, _) = std::thread::scope(|s| {
-                s.spawn(|| {
-                    drop_privileges_of_this_thread(65534);
-                    inject(&[t])
-                })
-                .join()
-                .unwrap()
-            });
+            let (results, _) = as_user(65534, || inject(&[t]));
             assert!(
                 matches!(
                     results[0],

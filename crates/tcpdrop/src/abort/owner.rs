@@ -211,7 +211,7 @@ impl Abort for Owner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abort::tests_util::{drop_privileges_of_this_thread, target, CHILD_UID};
+    use crate::abort::tests_util::{as_user, target, CHILD_UID};
     use nstest::{connect, in_netns, listen, listen_dual, read_errno, spawn_owner_with};
     use std::net::SocketAddr;
 
@@ -367,14 +367,7 @@ mod tests {
             let child = spawn_owner_with(to, b"mine", Some(CHILD_UID), Some(true));
             let (mut server, _) = listener.accept().unwrap();
             let t = target(child.local_addr(), to);
-            let results = std::thread::scope(|s| {
-                s.spawn(|| {
-                    drop_privileges_of_this_thread(CHILD_UID);
-                    owner_abort(&[t])
-                })
-                .join()
-                .unwrap()
-            });
+            let results = as_user(CHILD_UID, || owner_abort(&[t]));
             assert!(results[0].is_ok(), "no CAP_NET_ADMIN needed: {results:?}");
             assert!(matches!(
                 child.read_outcome(),
@@ -395,14 +388,7 @@ mod tests {
             let child = spawn_owner_with(to, b"theirs", Some(CHILD_UID), Some(false));
             let (mut server, _) = listener.accept().unwrap();
             let t = target(child.local_addr(), to);
-            let results = std::thread::scope(|s| {
-                s.spawn(|| {
-                    drop_privileges_of_this_thread(CHILD_UID + 1);
-                    owner_abort(&[t])
-                })
-                .join()
-                .unwrap()
-            });
+            let results = as_user(CHILD_UID + 1, || owner_abort(&[t]));
             assert!(
                 matches!(
                     results[0],

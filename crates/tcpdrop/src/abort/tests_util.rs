@@ -44,6 +44,20 @@ pub(crate) fn find(local: SocketAddr, remote: SocketAddr) -> Option<Target> {
     found.pop()
 }
 
+/// Run `work` on a new thread that first became user `uid` with no
+/// capability ([`drop_privileges_of_this_thread`]); the caller's thread
+/// keeps its own.
+pub(crate) fn as_user<T: Send>(uid: u32, work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            drop_privileges_of_this_thread(uid);
+            work()
+        })
+        .join()
+        .unwrap()
+    })
+}
+
 /// Make the calling thread (only it: raw system calls, not glibc's
 /// process-wide wrappers) user and group `uid`, with no supplementary
 /// groups; leaving root's uids drops every capability.

@@ -10,7 +10,7 @@ use sockdiag::TcpState;
 
 use super::inject::Inject;
 use super::owner::Owner;
-use super::tests_util::{drop_privileges_of_this_thread, find, target, CHILD_UID};
+use super::tests_util::{as_user, find, target, CHILD_UID};
 use super::{Abort, Target};
 use crate::Error;
 
@@ -154,14 +154,7 @@ fn uml_inner_owner_refused_by_yama_names_cap_sys_ptrace_and_touches_nothing() {
         let child = spawn_owner_with(to, b"holder", Some(CHILD_UID), Some(true));
         let (mut server, _) = listener.accept().unwrap();
         let t = target(child.local_addr(), to);
-        let results = std::thread::scope(|s| {
-            s.spawn(|| {
-                drop_privileges_of_this_thread(CHILD_UID);
-                owner(&[t])
-            })
-            .join()
-            .unwrap()
-        });
+        let results = as_user(CHILD_UID, || owner(&[t]));
         assert!(
             matches!(
                 results[0],

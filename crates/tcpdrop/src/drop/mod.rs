@@ -159,9 +159,7 @@ impl Session {
         let results = self.abort(&targets, options);
         let mut confirm = Confirm::default();
         confirm.round(&targets, results, &mut plan, sink);
-        let closed = std::mem::take(&mut confirm.closed);
-        let look = lookup::look(self.client_mut(), &mut plan, &closed);
-        confirm.closed = closed;
+        let look = lookup::look(self.client_mut(), &mut plan, &confirm.closed);
         confirm.finish(look.as_ref().ok(), &plan, sink);
         look.map(|_| ())
     }
@@ -246,17 +244,16 @@ impl Session {
                 break;
             }
         }
-        let closed = std::mem::take(&mut confirm.closed);
-        let asks = !plan.peers.is_empty() || !closed.is_empty();
+        let asks = !plan.peers.is_empty() || !confirm.closed.is_empty();
         let look = match last_look {
             Some(look) => Ok(look),
-            None if !asks => Ok(Look::new(&mut plan, &closed)),
-            None if by_lookup => lookup::look(self.client_mut(), &mut plan, &closed),
+            None if !asks => Ok(Look::new(&mut plan, &confirm.closed)),
+            None if by_lookup => lookup::look(self.client_mut(), &mut plan, &confirm.closed),
             None => {
                 // One look afterwards serves both questions: which peers
                 // the resets closed, and which gone tuples a newer socket
                 // holds.
-                let mut look = Look::new(&mut plan, &closed);
+                let mut look = Look::new(&mut plan, &confirm.closed);
                 self.dump(&all, narrow, |conn| {
                     look.see(&mut plan, &conn);
                     ControlFlow::Continue(())
@@ -264,7 +261,6 @@ impl Session {
                 .map(|()| look)
             }
         };
-        confirm.closed = closed;
         confirm.finish(look.as_ref().ok(), &plan, sink);
         look.map(|_| ())
     }
