@@ -165,6 +165,35 @@ impl Error {
         }
     }
 
+    /// The same error again, for the next socket a refusal applies to
+    /// (an I/O error keeps its kind and text).
+    pub(crate) fn again(&self) -> Error {
+        match self {
+            Error::NotFound => Error::NotFound,
+            Error::AccessDenied(p) => Error::AccessDenied(*p),
+            Error::NotSupported => Error::NotSupported,
+            Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
+            Error::Namespace { path, reason } => Error::Namespace {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Error::Netlink(s) => Error::Netlink(s.clone()),
+            Error::Io(err) => Error::Io(io::Error::new(err.kind(), err.to_string())),
+            Error::MissingCapability {
+                capability,
+                needed_for,
+            } => Error::MissingCapability {
+                capability,
+                needed_for,
+            },
+            Error::NoHolder => Error::NoHolder,
+            Error::NotAborted(s) => Error::NotAborted(s.clone()),
+            Error::NoWay(tried) => {
+                Error::NoWay(tried.iter().map(|(m, e)| (*m, e.again())).collect())
+            }
+        }
+    }
+
     /// Turn a `sockdiag` error into ours; `EPERM` is classified by reading the
     /// calling thread's capabilities.
     pub(crate) fn from_diag(err: sockdiag::Error) -> Error {

@@ -60,6 +60,7 @@ pub mod netns;
 pub mod privilege;
 pub mod procs;
 mod session;
+mod spoof;
 pub mod winapi;
 
 pub use abort::Method;

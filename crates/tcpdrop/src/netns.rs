@@ -65,6 +65,46 @@ impl Netns {
         Ok(netns)
     }
 
+    /// The network namespace the calling thread is in now
+    /// (`/proc/thread-self/ns/net`), held open: what a [`Session`] made
+    /// here stays bound to, wherever its later calls come from.
+    ///
+    /// [`Session`]: crate::Session
+    pub fn current() -> Result<Netns, Error> {
+        const HERE: &str = "/proc/thread-self/ns/net";
+        let file = File::open(HERE).map_err(|err| Error::Namespace {
+            path: HERE.into(),
+            reason: format!("cannot open it ({err}): is /proc mounted?"),
+        })?;
+        Ok(Netns {
+            file,
+            path: PathBuf::from(HERE),
+            name: HERE.into(),
+        })
+    }
+
+    /// Another handle on the same namespace (the descriptor duplicated).
+    pub fn try_clone(&self) -> Result<Netns, Error> {
+        Ok(Netns {
+            file: self.file.try_clone()?,
+            path: self.path.clone(),
+            name: self.name.clone(),
+        })
+    }
+
+    /// Whether the calling thread is in this namespace: the same nsfs
+    /// inode as `/proc/thread-self/ns/net`.
+    pub fn is_current(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let (Ok(ours), Ok(here)) = (
+            self.file.metadata(),
+            std::fs::metadata("/proc/thread-self/ns/net"),
+        ) else {
+            return false;
+        };
+        (ours.dev(), ours.ino()) == (here.dev(), here.ino())
+    }
+
     /// The path it was opened from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -141,9 +181,16 @@ impl Netns {
         self.run(|| ())
     }
 
-    /// Run `work` on a new thread inside this namespace and return its
-    /// result. The calling thread's namespace does not change.
+    /// Run `work` inside this namespace and return its result: on the
+    /// calling thread when it is in this namespace already (no privilege
+    /// needed), else on a new thread that entered it (`setns(2)`,
+    /// `CAP_SYS_ADMIN`). The calling thread's namespace does not change.
+    /// Sockets `work` opens belong to this namespace, whichever thread
+    /// uses them later.
     pub fn run<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T, Error> {
+        if self.is_current() {
+            return Ok(work());
+        }
         let fd = self.file.as_fd();
         let path = self.path.display().to_string();
         let shown = path.clone();

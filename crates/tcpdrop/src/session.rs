@@ -61,6 +61,11 @@ pub struct Session {
     client: Client,
     /// Extra diag sockets in the same namespace for parallel destroys.
     shards: Shards,
+    /// The namespace `client` was made in, held open: every other socket
+    /// the session opens for its targets (shards, inject's raw and packet
+    /// sockets) is opened there, whichever thread calls (SPEC §5). `None`
+    /// only where `/proc` could not show it; then nothing is forged.
+    netns: Option<Netns>,
     /// Both families are dumped in one walk (`TCPDIAG_GETSOCK`) until the
     /// kernel refuses that request.
     one_walk: bool,
@@ -71,7 +76,8 @@ impl Session {
     pub fn new() -> Result<Session, Error> {
         Ok(Session {
             client: Client::new().map_err(Error::from_diag)?,
-            shards: Shards::here(),
+            shards: Shards::default(),
+            netns: Netns::current().ok(),
             one_walk: true,
         })
     }
@@ -79,13 +85,11 @@ impl Session {
     /// A session in the network namespace `netns`. The calling thread stays
     /// where it is; the socket is made on a helper thread that entered it.
     pub fn in_netns(netns: &Netns) -> Result<Session, Error> {
-        let (client, shards) = netns.run(|| {
-            let client = Client::new().map_err(Error::from_diag)?;
-            Ok::<_, Error>((client, Shards::here()))
-        })??;
+        let client = netns.run(|| Client::new().map_err(Error::from_diag))??;
         Ok(Session {
             client,
-            shards,
+            shards: Shards::default(),
+            netns: Some(netns.try_clone()?),
             one_walk: true,
         })
     }
@@ -95,9 +99,10 @@ impl Session {
         &mut self.client
     }
 
-    /// The diag socket and its shards, for destroys.
-    pub(crate) fn parts(&mut self) -> (&mut Client, &mut Shards) {
-        (&mut self.client, &mut self.shards)
+    /// The diag socket, its shards and its namespace, for the ways of
+    /// aborting.
+    pub(crate) fn parts(&mut self) -> (&mut Client, &mut Shards, Option<&Netns>) {
+        (&mut self.client, &mut self.shards, self.netns.as_ref())
     }
 
     /// The index of the network interface `name` in this session's

@@ -16,24 +16,34 @@ use super::inject::Inject;
 use super::owner::Owner;
 use super::{Abort, Method, Target};
 use crate::error::Error;
+use crate::netns::Netns;
 
 /// Abort `targets` by `method` (`None`: auto), one result per target in
 /// their order: the method that aborted it, or why none could.
+///
+/// `client`, `shards` and `netns` are of the targets' network namespace:
+/// every socket a way opens is opened there.
 pub(crate) fn abort(
     method: Option<Method>,
     client: &mut Client,
     shards: &mut Shards,
+    netns: Option<&Netns>,
     targets: &[Target],
 ) -> Vec<Result<Method, Error>> {
     let mut out: Vec<Result<Method, Error>> = Vec::with_capacity(targets.len());
     let Some(method) = method else {
-        return auto(client, shards, targets);
+        return auto(client, shards, netns, targets);
     };
     let mut results = Vec::with_capacity(targets.len());
     match method {
-        Method::Destroy => Destroy { client, shards }.abort(targets, &mut results),
+        Method::Destroy => Destroy {
+            client,
+            shards,
+            netns,
+        }
+        .abort(targets, &mut results),
         Method::Owner => Owner::new(client).abort(targets, &mut results),
-        Method::Inject => Inject::new(client).abort(targets, &mut results),
+        Method::Inject => Inject::new(client, netns).abort(targets, &mut results),
     }
     out.extend(results.into_iter().map(|r| r.map(|()| method)));
     out
@@ -54,6 +64,7 @@ fn cannot_use(err: &Error) -> bool {
 fn auto(
     client: &mut Client,
     shards: &mut Shards,
+    netns: Option<&Netns>,
     targets: &[Target],
 ) -> Vec<Result<Method, Error>> {
     // What each target's attempts said so far, per method tried.
@@ -65,7 +76,12 @@ fn auto(
     let mut left: Vec<usize> = (0..targets.len()).collect();
     if crate::privilege::net_admin() != crate::Privilege::Missing {
         let mut results = Vec::with_capacity(targets.len());
-        Destroy { client, shards }.abort(targets, &mut results);
+        Destroy {
+            client,
+            shards,
+            netns,
+        }
+        .abort(targets, &mut results);
         left = settle(
             Method::Destroy,
             results,
@@ -110,7 +126,7 @@ fn auto(
             .filter_map(|&i| targets.get(i).copied())
             .collect();
         let mut results = Vec::with_capacity(subset.len());
-        Inject::new(client).abort(&subset, &mut results);
+        Inject::new(client, netns).abort(&subset, &mut results);
         for i in settle(Method::Inject, results, &left, &mut out, &mut tried) {
             if let (Some(slot), Some(t)) = (out.get_mut(i), tried.get_mut(i)) {
                 *slot = Some(Err(Error::NoWay(std::mem::take(t))));

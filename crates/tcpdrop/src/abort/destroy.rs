@@ -2,14 +2,11 @@
 //! *and cookie* (SPEC §3, traps 1 and 2), many per `sendmsg`, and for large
 //! drops over several diag sockets on threads of their own.
 
-use std::fs::File;
-use std::os::fd::AsFd;
-
-use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 use sockdiag::{Client, TcpState};
 
 use super::{Abort, Target};
 use crate::error::Error;
+use crate::netns::Netns;
 
 /// Destroys are spread over several diag sockets, one thread each, only
 /// when every thread gets at least this many: below it a thread costs more
@@ -23,50 +20,26 @@ const MAX_THREADS: usize = 8;
 /// made on the first large drop and kept.
 #[derive(Debug, Default)]
 pub(crate) struct Shards {
-    /// The namespace the session's sockets belong to (`None` if it could
-    /// not be opened: then destroys stay on one socket).
-    home: Option<File>,
     helpers: Vec<Client>,
 }
 
 impl Shards {
-    /// Shards for the namespace of the calling thread.
-    pub(crate) fn here() -> Shards {
-        Shards {
-            home: File::open("/proc/thread-self/ns/net").ok(),
-            helpers: Vec::new(),
-        }
-    }
-
-    /// Make sure there are `n` helper diag sockets in the namespace; fewer
-    /// if they cannot be made.
-    fn ensure(&mut self, n: usize) {
-        let Some(home) = &self.home else { return };
+    /// Make sure there are `n` helper diag sockets in `home`, the session's
+    /// namespace; fewer if they cannot be made (none where it is not
+    /// known: then destroys stay on one socket).
+    fn ensure(&mut self, n: usize, home: Option<&Netns>) {
+        let Some(home) = home else { return };
         let missing = n.saturating_sub(self.helpers.len());
         if missing == 0 {
             return;
         }
-        let made = std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    // A new thread starts in its creator's namespace, which
-                    // need not be the session's: enter it only if it is not
-                    // (setns needs CAP_SYS_ADMIN even for the same one).
-                    let here = File::open("/proc/thread-self/ns/net").ok();
-                    let same = here.is_some_and(|h| same_file(&h, home));
-                    if !same
-                        && move_into_link_name_space(home.as_fd(), Some(LinkNameSpaceType::Network))
-                            .is_err()
-                    {
-                        return Vec::new();
-                    }
-                    (0..missing)
-                        .map_while(|_| Client::new().ok())
-                        .collect::<Vec<_>>()
-                })
-                .join()
-                .unwrap_or_default()
-        });
+        let made = home
+            .run(|| {
+                (0..missing)
+                    .map_while(|_| Client::new().ok())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
         self.helpers.extend(made);
     }
 }
@@ -75,6 +48,8 @@ impl Shards {
 pub(crate) struct Destroy<'a> {
     pub(crate) client: &'a mut Client,
     pub(crate) shards: &'a mut Shards,
+    /// The namespace `client` was made in, where shards are made too.
+    pub(crate) netns: Option<&'a Netns>,
 }
 
 impl Abort for Destroy<'_> {
@@ -133,7 +108,7 @@ impl Destroy<'_> {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cpus.min(MAX_THREADS).min(ids.len() / MIN_PER_THREAD).max(1);
         if threads > 1 {
-            self.shards.ensure(threads - 1);
+            self.shards.ensure(threads - 1, self.netns);
         }
         let threads = threads.min(self.shards.helpers.len() + 1);
         if threads <= 1 {
@@ -172,14 +147,5 @@ impl Destroy<'_> {
             }
             lost
         })
-    }
-}
-
-/// Whether two open files are the same (same device and inode), as two
-/// opens of `/proc/thread-self/ns/net` are for one namespace.
-fn same_file(a: &File, b: &File) -> bool {
-    match (rustix::fs::fstat(a), rustix::fs::fstat(b)) {
-        (Ok(x), Ok(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
-        _ => false,
     }
 }

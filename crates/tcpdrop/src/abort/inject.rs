@@ -50,19 +50,14 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use rustix::io::Errno;
 use sockdiag::{Family, SockId, TcpState};
 
-use super::packet::{self, flags, Segment};
 use super::{Abort, Target};
+use crate::netns::Netns;
+use crate::spoof::segment::{self as packet, flags, Segment};
+use crate::spoof::wire::Wire;
+use crate::spoof::{Limits, Spoof, GRACE, ROUND};
 use crate::Error;
-use wire::Wire;
-
-pub(crate) mod wire;
-
-/// Targets probed together: their answers (two copies each on loopback)
-/// must fit the packet socket's receive buffer.
-pub(crate) const ROUND: usize = 256;
 
 /// How long answers are waited for after a round's last probe. The target
 /// is local: its answer is on the wire within microseconds.
@@ -75,20 +70,16 @@ const ANSWER_WAIT: Duration = Duration::from_millis(100);
 /// sender's `sendto`). One lookup per round instead made the window 2-4 ms.
 const LOOKUP_GROUP: usize = 16;
 
-/// How long to go on listening for peers' RSTs once every socket of a
-/// round has answered.
-const PEER_RST_GRACE: Duration = Duration::from_millis(2);
-
 /// What the capability is needed for, in [`Error::MissingCapability`].
 const NEEDED_FOR: &str = "injecting a reset (raw and packet sockets)";
-
-/// The default of `net.ipv4.tcp_invalid_ratelimit`, in milliseconds.
-const DEFAULT_INVALID_RATELIMIT_MS: u64 = 500;
 
 /// Aborting sockets with spoofed RSTs.
 pub(crate) struct Inject<'a> {
     /// For the exact lookups; in the targets' network namespace.
     diag: &'a mut sockdiag::Client,
+    /// Where the segments are forged: the targets' namespace, the one
+    /// `diag` was made in.
+    spoof: Spoof<'a>,
     /// The longest time seen between a lookup's answer and its RST.
     max_window: Duration,
     /// Runs after the answers are in and before the lookups (tests only:
@@ -140,15 +131,6 @@ impl Ends {
             self.remote.port(),
         )
     }
-}
-
-/// A sysctl of the calling thread's network namespace, as a number.
-fn sysctl(name: &str) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/sys/net/ipv4/{name}"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// Why `inject` cannot abort a socket in `state`, if it cannot.
@@ -226,11 +208,13 @@ struct Answer {
 
 impl<'a> Inject<'a> {
     /// Abort with spoofed RSTs, looking sockets up on `diag`, a sock_diag
-    /// socket of the targets' network namespace; the raw and packet sockets
-    /// are opened by the calling thread, which must be in that namespace.
-    pub(crate) fn new(diag: &'a mut sockdiag::Client) -> Inject<'a> {
+    /// socket of the targets' network namespace `netns`, where the raw and
+    /// packet sockets are opened too (SPEC §5: a segment sent from another
+    /// namespace reaches whatever holds the same tuple there).
+    pub(crate) fn new(diag: &'a mut sockdiag::Client, netns: Option<&'a Netns>) -> Inject<'a> {
         Inject {
             diag,
+            spoof: Spoof::new(netns),
             max_window: Duration::ZERO,
             #[cfg(test)]
             before_rst: None,
@@ -302,7 +286,7 @@ impl<'a> Inject<'a> {
                 if missing == 0 {
                     // A peer's RST follows its answer within microseconds
                     // on loopback: listen a moment longer for it.
-                    deadline = deadline.min(Instant::now() + PEER_RST_GRACE);
+                    deadline = deadline.min(Instant::now() + GRACE);
                 }
             }
             h.answer = Some(Answer {
@@ -438,7 +422,7 @@ impl<'a> Inject<'a> {
                     Some(Ok(None)) => settled.push((i, Ok(()))),
                     Some(Ok(Some(record))) if attempt == 3 => {
                         let why = match record.state {
-                            TcpState::TimeWait if rfc1337 || sysctl("tcp_rfc1337") == Some(1) => {
+                            TcpState::TimeWait if rfc1337 => {
                                 refusal(TcpState::TimeWait, true).unwrap_or_default()
                             }
                             state => format!(
@@ -474,47 +458,38 @@ fn lookup_failed(result: &Result<(), sockdiag::Error>) -> Error {
 
 impl Abort for Inject<'_> {
     fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
-        let rfc1337 = sysctl("tcp_rfc1337") == Some(1);
+        // Everything is opened, in the targets' namespace, before any
+        // segment is sent: a refusal touches nothing.
+        let opened = self
+            .spoof
+            .limits()
+            .and_then(|limits| Ok((limits, self.spoof.wire(NEEDED_FOR)?)));
+        let (limits, mut wire) = match opened {
+            Ok(opened) => opened,
+            Err(err) => {
+                results.extend(targets.iter().map(|_| Err(err.again())));
+                return;
+            }
+        };
         let mut outcome: Vec<Option<Result<(), Error>>> = Vec::new();
         outcome.resize_with(targets.len(), || None);
         let mut candidates = Vec::with_capacity(targets.len());
         for (i, target) in targets.iter().enumerate() {
-            match (refusal(target.state, rfc1337), outcome.get_mut(i)) {
+            match (refusal(target.state, limits.rfc1337), outcome.get_mut(i)) {
                 (Some(why), Some(slot)) => *slot = Some(Err(Error::NotAborted(why))),
                 _ => candidates.push(i),
             }
         }
-        let settled = match candidates.is_empty() {
-            true => Vec::new(),
-            // Every socket is opened before any segment is sent: a refusal
-            // touches nothing.
-            false => match Wire::open() {
-                Ok(mut wire) => self.run(&mut wire, targets, &candidates, rfc1337),
-                Err(errno) => candidates
-                    .iter()
-                    .map(|&i| (i, Err(open_error(errno))))
-                    .collect(),
-            },
-        };
-        for (i, result) in settled {
-            if let Some(slot) = outcome.get_mut(i) {
-                *slot = Some(result);
+        if !candidates.is_empty() {
+            for (i, result) in self.run(&mut wire, targets, &candidates, limits) {
+                if let Some(slot) = outcome.get_mut(i) {
+                    *slot = Some(result);
+                }
             }
         }
         results.extend(outcome.into_iter().map(|o| {
             o.unwrap_or_else(|| Err(Error::NotAborted("no outcome was recorded".into())))
         }));
-    }
-}
-
-/// Why the raw or packet sockets could not be opened.
-fn open_error(errno: Errno) -> Error {
-    match errno {
-        Errno::PERM | Errno::ACCESS => Error::MissingCapability {
-            capability: "CAP_NET_RAW",
-            needed_for: NEEDED_FOR,
-        },
-        other => Error::Io(other.into()),
     }
 }
 
@@ -526,13 +501,9 @@ impl Inject<'_> {
         wire: &mut Wire,
         targets: &[Target],
         candidates: &[usize],
-        rfc1337: bool,
+        limits: Limits,
     ) -> Vec<(usize, Result<(), Error>)> {
-        let ratelimit = Duration::from_millis(
-            sysctl("tcp_invalid_ratelimit")
-                .unwrap_or(DEFAULT_INVALID_RATELIMIT_MS)
-                .min(2000),
-        );
+        let ratelimit = limits.invalid_ratelimit.min(Duration::from_secs(2));
         let mut heard: Vec<Heard> = vec![Heard::default(); targets.len()];
         let mut settled = Vec::with_capacity(candidates.len());
         let silent = |heard: &[Heard], round: &[usize]| -> Vec<usize> {
@@ -566,7 +537,14 @@ impl Inject<'_> {
                 .copied()
                 .filter(|&i| heard.get(i).is_some_and(|h| h.answer.is_some()))
                 .collect();
-            self.reset(wire, targets, &answered, &heard, rfc1337, &mut settled);
+            self.reset(
+                wire,
+                targets,
+                &answered,
+                &heard,
+                limits.rfc1337,
+                &mut settled,
+            );
             let never = silent(&heard, round);
             self.silent(targets, &never, ratelimit, &mut settled);
         }
@@ -617,6 +595,7 @@ mod tests {
         abort_close, connect, connect_from, in_netns, listen, listen_dual, read_errno,
         still_accepts, time_wait,
     };
+    use rustix::io::Errno;
     use rustix::net::{eth, sockopt, AddressFamily, RecvFlags, SocketFlags, SocketType};
     use std::cell::RefCell;
     use std::net::{TcpListener, TcpStream};
@@ -627,7 +606,8 @@ mod tests {
     /// and the longest lookup-to-RST window.
     fn inject(targets: &[Target]) -> (Vec<Result<(), Error>>, Duration) {
         let mut diag = sockdiag::Client::new().unwrap();
-        let mut inject = Inject::new(&mut diag);
+        let here = Netns::current().unwrap();
+        let mut inject = Inject::new(&mut diag, Some(&here));
         let mut results = Vec::new();
         inject.abort(targets, &mut results);
         assert_eq!(results.len(), targets.len());
@@ -786,7 +766,7 @@ mod tests {
             }
             let local = SocketAddr::try_from(rustix::net::getsockname(&client).unwrap()).unwrap();
             let syn = captured(&sniff, local, peer, flags::SYN);
-            let mut wire = Wire::open().unwrap();
+            let mut wire = crate::spoof::here::wire();
             let from_peer = |seq: u32, ack: u32, flags: u8| Segment {
                 src: peer,
                 dst: local,
@@ -829,7 +809,7 @@ mod tests {
             let listener = listen("10.99.0.1:0");
             let local = listener.local_addr().unwrap();
             let remote: SocketAddr = "10.99.0.2:40000".parse().unwrap();
-            let mut wire = Wire::open().unwrap();
+            let mut wire = crate::spoof::here::wire();
             wire.send(&Segment {
                 src: remote,
                 dst: local,
@@ -885,7 +865,8 @@ mod tests {
             let newcomer: RefCell<Option<(TcpStream, TcpStream)>> = RefCell::new(None);
             let old = RefCell::new(Some((client, server)));
             let mut diag = sockdiag::Client::new().unwrap();
-            let mut inject = Inject::new(&mut diag);
+            let here = Netns::current().unwrap();
+            let mut inject = Inject::new(&mut diag, Some(&here));
             inject.before_rst = Some(Box::new(|| {
                 let (client, server) = old.borrow_mut().take().unwrap();
                 abort_close(client);
@@ -927,7 +908,7 @@ mod tests {
             let listener = listen("127.0.0.1:0");
             let (mut client, mut server) = connect(&listener);
             let t = target(client.local_addr().unwrap(), server.local_addr().unwrap());
-            let mut wire = Wire::open().unwrap();
+            let mut wire = crate::spoof::here::wire();
             wire.send(&probe(&Ends::of(&t), t.state, 12345, false))
                 .unwrap();
             let (results, _) = inject(&[t]);

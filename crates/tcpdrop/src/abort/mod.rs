@@ -8,7 +8,6 @@ pub(crate) mod choose;
 pub(crate) mod destroy;
 pub(crate) mod inject;
 pub(crate) mod owner;
-pub(crate) mod packet;
 #[cfg(test)]
 mod tests_util;
 #[cfg(test)]

@@ -40,7 +40,8 @@ fn owner(targets: &[Target]) -> Vec<Result<(), Error>> {
 
 fn inject(targets: &[Target]) -> Vec<Result<(), Error>> {
     let mut diag = sockdiag::Client::new().unwrap();
-    let mut inject = Inject::new(&mut diag);
+    let here = crate::netns::Netns::current().unwrap();
+    let mut inject = Inject::new(&mut diag, Some(&here));
     abort_with(&mut inject, targets)
 }
 

@@ -168,8 +168,8 @@ impl Session {
     /// hook, when compiled in).
     fn abort(&mut self, targets: &Targets, options: DropOptions) -> Vec<Result<Method, Error>> {
         hook::before_abort();
-        let (client, shards) = self.parts();
-        choose::abort(options.method, client, shards, &targets.list)
+        let (client, shards, netns) = self.parts();
+        choose::abort(options.method, client, shards, netns, &targets.list)
     }
 
     /// Selections by query and filter: dump, plan, abort, confirm; round

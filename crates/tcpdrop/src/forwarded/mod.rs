@@ -43,21 +43,21 @@ mod route;
 
 use std::time::{Duration, Instant};
 
-use rustix::io::Errno;
-
 pub use conntrack::Tracking;
 pub use flows::{End, ForwardedFlow, Side};
 
-use crate::abort::inject::wire::Wire;
-use crate::abort::packet::{flags, Segment};
+use crate::netns::Netns;
+use crate::spoof::link::{Link, Path};
+use crate::spoof::segment::{flags, Segment};
+use crate::spoof::wire::Wire;
+use crate::spoof::{Spoof, ROUND};
 use crate::Error;
 use flows::conntrack_error;
-use probe::{Ears, Link};
-use route::{Path, Routes};
+use probe::Ears;
+use route::Routes;
 
-/// Flows probed together: their answers, each seen twice (in and out),
-/// must fit the packet socket's receive buffer.
-const ROUND: usize = 256;
+/// What `CAP_NET_RAW` is needed for here, in [`Error::MissingCapability`].
+const NEEDED_FOR: &str = "resetting forwarded connections (packet sockets)";
 
 /// How long to wait for the answers to a round of first probes.
 const ANSWER_WAIT: Duration = Duration::from_millis(500);
@@ -139,6 +139,9 @@ pub struct ForwardedCounts {
 pub struct Forwarded {
     conntrack: conntrack::Client,
     routes: Routes,
+    /// The namespace the netlink sockets were made in: the packet sockets
+    /// are opened there too, whichever thread drops.
+    netns: Option<Netns>,
 }
 
 impl std::fmt::Debug for Forwarded {
@@ -154,6 +157,7 @@ impl Forwarded {
         Ok(Forwarded {
             conntrack: conntrack::Client::new().map_err(conntrack_error)?,
             routes: Routes::new()?,
+            netns: Netns::current().ok(),
         })
     }
 
@@ -215,8 +219,9 @@ impl Forwarded {
         if flows.is_empty() {
             return Ok(counts);
         }
-        let mut wire = Wire::open().map_err(open_error)?;
-        let mut link = Link::open().map_err(open_error)?;
+        let spoof = Spoof::new(self.netns.as_ref());
+        let mut wire = spoof.wire(NEEDED_FOR)?;
+        let mut link = spoof.link(NEEDED_FOR)?;
         self.routes.forget();
         for batch in flows.chunks(ROUND) {
             self.drop_batch(batch, &mut wire, &mut link, &mut |flow, outcome| {
@@ -300,7 +305,8 @@ impl Forwarded {
 
         // 3. Reset and confirm.
         let mut results: Vec<Option<Result<(), String>>> = vec![None; ends.len()];
-        for (i, result) in reset::run(link, &ends, &paths, &mut ears, &to_reset) {
+        let spoof = Spoof::new(self.netns.as_ref());
+        for (i, result) in reset::run(spoof, link, &ends, &paths, &mut ears, &to_reset) {
             if let Some(slot) = results.get_mut(i) {
                 *slot = Some(result);
             }
@@ -437,17 +443,6 @@ fn probe_seq(base: u64, i: usize) -> u32 {
     ((base >> 32) as u32 & 0x8000_0000) | ((base as u32 ^ mixed as u32) & 0x7fff_ffff)
 }
 
-/// Why the packet sockets could not be opened.
-fn open_error(errno: Errno) -> Error {
-    match errno {
-        Errno::PERM | Errno::ACCESS => Error::MissingCapability {
-            capability: "CAP_NET_RAW",
-            needed_for: "resetting forwarded connections (packet sockets)",
-        },
-        other => Error::Io(other.into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,7 +464,7 @@ mod tests {
     /// socket the procedure uses; whether its destination answered.
     fn answered(topology: &Topology, probe: Segment, raw: bool) -> bool {
         topology.run(Node::R, move || {
-            let mut wire = Wire::open().unwrap();
+            let mut wire = crate::spoof::here::wire();
             let mut routes = Routes::new().unwrap();
             let path = routes.path(probe.dst.ip()).unwrap();
             let dst = End {
@@ -481,7 +476,7 @@ mod tests {
             if raw {
                 wire.send(&probe).unwrap();
             } else {
-                Link::open().unwrap().send(&path, &probe, &[]).unwrap();
+                crate::spoof::here::link().send(&path, &probe, &[]).unwrap();
             }
             ears.listen(&mut wire, &[0], Instant::now() + Duration::from_millis(300));
             ears.heard[0].acked

@@ -1,112 +1,24 @@
-//! Sending segments to the ends of forwarded connections, and hearing
-//! what they answer.
+//! Hearing what the ends of forwarded connections answer.
 //!
-//! Segments go out on a packet socket ([`packet(7)`], `SOCK_DGRAM`) to the
+//! Segments go out on a packet socket ([`crate::spoof::link`]) to the
 //! interface and next hop of the route to their destination
 //! ([`super::route`]), as the end's peer would have sent them. Answers are
-//! read on `inject`'s filtered packet socket ([`Wire`]), which sees every
+//! read on the filtered packet socket ([`Wire`]), which sees every
 //! segment this host forwards, ours going out included. Each segment is
 //! matched to an end by its addresses: from the end (its answer: `seq` is
 //! its SND.NXT, `ack` its RCV.NXT; or an RST: it has no such connection)
 //! or, with data, toward it (`seq` + length is what it will expect next).
 //! Our own segments, seen on their way out, are recognised and skipped.
-//!
-//! [`packet(7)`]: https://man7.org/linux/man-pages/man7/packet.7.html
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::io::Errno;
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
-
 use super::flows::End;
-use super::route::Path;
-use crate::abort::inject::wire::Wire;
-use crate::abort::packet::{flags, Parsed, Segment};
 use crate::conn::canonical_ip;
-
-/// How long to go on listening once every end waited for has been heard:
-/// an end's RST may follow a segment of its that was already on the way.
-const GRACE: Duration = Duration::from_millis(2);
-
-/// A packet socket that sends whole IP packets out of a chosen interface.
-pub(super) struct Link {
-    fd: OwnedFd,
-    buf: Vec<u8>,
-}
-
-impl Link {
-    /// Open it (`CAP_NET_RAW`: `EPERM` without). Protocol 0: it receives
-    /// nothing.
-    pub(super) fn open() -> Result<Link, Errno> {
-        let fd = rustix::net::socket_with(
-            AddressFamily::PACKET,
-            SocketType::DGRAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
-        Ok(Link {
-            fd,
-            buf: Vec::with_capacity(128),
-        })
-    }
-
-    /// Send `segment` with `payload` out of `path`'s interface to its next
-    /// hop ([`sendto(2)`] with a `sockaddr_ll`; the kernel adds the link
-    /// header).
-    ///
-    /// [`sendto(2)`]: https://man7.org/linux/man-pages/man2/sendto.2.html
-    pub(super) fn send(
-        &mut self,
-        path: &Path,
-        segment: &Segment,
-        payload: &[u8],
-    ) -> Result<(), String> {
-        self.buf.clear();
-        segment
-            .write_with(payload, &mut self.buf)
-            .ok_or_else(|| "a segment between two address families".to_string())?;
-        let ethertype: u16 = match self.buf.first().map(|b| b >> 4) {
-            Some(6) => 0x86dd,
-            _ => 0x0800,
-        };
-        let mut lladdr = [0u8; 8];
-        for (slot, byte) in lladdr.iter_mut().zip(&path.lladdr) {
-            *slot = *byte;
-        }
-        let addr = libc::sockaddr_ll {
-            sll_family: libc::AF_PACKET as u16,
-            sll_protocol: ethertype.to_be(),
-            sll_ifindex: i32::try_from(path.ifindex).unwrap_or(0),
-            sll_hatype: 0,
-            sll_pkttype: 0,
-            sll_halen: path.lladdr.len().min(8) as u8,
-            sll_addr: lladdr,
-        };
-        // SAFETY: the buffer and the sockaddr_ll are alive for the call,
-        // and their lengths are the ones passed.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                self.buf.as_ptr().cast(),
-                self.buf.len(),
-                0,
-                (&addr as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
-            return Err(format!(
-                "sending on interface index {}: {}",
-                path.ifindex,
-                std::io::Error::last_os_error()
-            ));
-        }
-        Ok(())
-    }
-}
+use crate::spoof::segment::{flags, Parsed, Segment};
+use crate::spoof::wire::Wire;
+use crate::spoof::GRACE;
 
 /// A segment's addresses: source address and port, destination address
 /// and port, as on the wire.

@@ -16,10 +16,11 @@
 use std::time::{Duration, Instant};
 
 use super::flows::End;
-use super::probe::{Ears, Link};
+use super::probe::Ears;
 use super::route::Path;
-use crate::abort::inject::wire::Wire;
-use crate::abort::packet::{flags, Segment};
+use crate::spoof::link::Link;
+use crate::spoof::segment::{flags, Segment};
+use crate::spoof::Spoof;
 
 /// Rounds of RSTs sent to an end before it is reported failed.
 const ATTEMPTS: usize = 10;
@@ -47,6 +48,7 @@ const BEHIND: u32 = 0x4000_0000;
 /// and confirm each; `(index, Ok(()))` for each end confirmed reset, or
 /// the reason it was not.
 pub(super) fn run(
+    spoof: Spoof<'_>,
     link: &mut Link,
     ends: &[End],
     paths: &[Result<Path, String>],
@@ -60,10 +62,10 @@ pub(super) fn run(
         if pending.is_empty() {
             break;
         }
-        let mut wire = match Wire::open() {
+        let mut wire = match spoof.wire(super::NEEDED_FOR) {
             Ok(wire) => wire,
-            Err(errno) => {
-                let why = format!("opening a packet socket: {}", std::io::Error::from(errno));
+            Err(err) => {
+                let why = format!("opening a packet socket: {err}");
                 settled.extend(pending.drain(..).map(|i| (i, Err(why.clone()))));
                 break;
             }

@@ -55,14 +55,7 @@ const RESOLVE_WAIT: Duration = Duration::from_millis(1000);
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
-/// How a segment reaches one address: out of `ifindex`, to `lladdr`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Path {
-    /// The outgoing interface.
-    pub ifindex: u32,
-    /// The next hop's link-layer address (empty on a link without one).
-    pub lladdr: Vec<u8>,
-}
+pub(crate) use crate::spoof::link::Path;
 
 /// Routes and neighbours of the calling thread's network namespace,
 /// looked up once per address.

@@ -6,8 +6,9 @@
 //! one segment between two socket addresses, [`Segment::write`] lays it out
 //! as a whole IP packet (as `IP_HDRINCL` raw sockets and `SOCK_DGRAM`
 //! packet sockets carry it), and [`parse`] reads one back. The probe and the
-//! RSTs of `inject` are built here, and so can be a router's, for the
-//! connections it forwards.
+//! RSTs of `inject` are built here, and a router's for the connections it
+//! forwards. It stands alone (no `crate::` paths), so that the packet
+//! fuzz target can compile it by path.
 //!
 //! [RFC 791]: https://www.rfc-editor.org/rfc/rfc791
 //! [RFC 8200]: https://www.rfc-editor.org/rfc/rfc8200
@@ -72,7 +73,12 @@ pub(crate) struct Parsed {
 
 /// An address as it goes on the wire: v4-mapped IPv6 as IPv4.
 pub(crate) fn wire_ip(ip: IpAddr) -> IpAddr {
-    crate::canonical_ip(ip)
+    // What `tcpdrop::canonical_ip` does, written here so that this file
+    // stands alone (the fuzz target compiles it by path).
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 impl Segment {

@@ -11,7 +11,7 @@ use rustix::net::{
     eth, ipproto, sockopt, AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType,
 };
 
-use super::super::packet::{self, flags, Segment};
+use super::segment::{self as packet, flags, Segment};
 use crate::Error;
 
 /// The packet socket's receive buffer, forced past `rmem_max` when allowed.
@@ -34,7 +34,9 @@ impl Wire {
     ///
     /// [`raw(7)`]: https://man7.org/linux/man-pages/man7/raw.7.html
     /// [`packet(7)`]: https://man7.org/linux/man-pages/man7/packet.7.html
-    pub(crate) fn open() -> Result<Wire, Errno> {
+    ///
+    /// Only [`super::Spoof::wire`] calls this, in the target's namespace.
+    pub(super) fn open() -> Result<Wire, Errno> {
         let packet = rustix::net::socket_with(
             AddressFamily::PACKET,
             SocketType::DGRAM,
