@@ -1,11 +1,17 @@
 //! `--netns` and `--all-netns` against named namespaces the tests make
 //! (`ip netns add`, deleted again even when a test fails).
 
-use nstest::{connect, connect_from, in_netns, listen, read_errno, spawn_owner, NamedNetns};
+use std::net::TcpStream;
+use std::process::Command;
 
-use crate::util::{json_lines, tcpdrop};
+use nstest::{
+    carries_data, connect, connect_from, in_netns, listen, read_errno, spawn_owner, NamedNetns,
+};
+
+use crate::util::{json_lines, tcpdrop, Run};
 
 const ECONNABORTED: i32 = 103;
+const ECONNRESET: i32 = 104;
 
 #[test]
 fn netns_drops_inside_the_named_namespace_and_nothing_here() {
@@ -227,4 +233,110 @@ fn unusual_loopback(long: bool) -> std::net::Ipv4Addr {
     } else {
         std::net::Ipv4Addr::new(127, 1 + a % 9, b % 10, c % 10)
     }
+}
+
+/// The same established tuple in `ns` and in the caller's namespace:
+/// ((client, server) in `ns`, (client, server) here).
+fn twins(
+    ns: &NamedNetns,
+    server: &'static str,
+    from: &'static str,
+) -> ((TcpStream, TcpStream), (TcpStream, TcpStream)) {
+    let from: std::net::SocketAddr = from.parse().unwrap();
+    let pair = || {
+        let listener = listen(server);
+        connect_from(from, listener.local_addr().unwrap(), &listener)
+    };
+    (ns.run(pair), pair())
+}
+
+#[test]
+fn netns_inject_resets_inside_the_named_namespace_and_not_the_callers_twin() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
+    in_netns(|| {
+        let ns = NamedNetns::add();
+        for (server, from) in [
+            ("127.0.0.1:9311", "127.0.0.1:42311"),
+            ("[::1]:9312", "[::1]:42312"),
+        ] {
+            let ((mut client_in, mut server_in), (mut client_here, mut server_here)) =
+                twins(&ns, server, from);
+            let to = client_here.peer_addr().unwrap().to_string();
+            let run = tcpdrop(&["-N", ns.name(), "--method", "inject", from, &to]);
+            assert_eq!(run.code, 0, "{from}: {}{}", run.stdout, run.stderr);
+            assert!(run.stdout.contains("dropped (inject)"), "{}", run.stdout);
+            assert_eq!(
+                read_errno(&mut client_in),
+                Some(ECONNRESET),
+                "{from}: the target"
+            );
+            assert_eq!(
+                read_errno(&mut server_in),
+                Some(ECONNRESET),
+                "{from}: its peer"
+            );
+            assert!(
+                carries_data(&mut client_here, &mut server_here),
+                "{from}: the caller's twin on the same tuple was reset"
+            );
+        }
+    });
+}
+
+/// A TIME-WAIT socket from `from` to `server` in the calling thread's
+/// namespace (the client closes first).
+fn time_wait_from(server: &str, from: &str) {
+    let listener = listen(server);
+    let (client, mut accepted) = connect_from(
+        from.parse().unwrap(),
+        listener.local_addr().unwrap(),
+        &listener,
+    );
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(std::io::Read::read(&mut accepted, &mut buf).unwrap(), 0);
+    drop(accepted);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    drop(client);
+}
+
+/// The TIME-WAIT rows `ss` shows in the calling thread's namespace.
+fn time_wait_rows() -> String {
+    nstest::ss(&["-Htn", "state", "time-wait"])
+}
+
+#[test]
+fn netns_time_wait_without_cap_net_admin_is_reset_there_and_the_callers_twin_stays() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
+    in_netns(|| {
+        let ns = NamedNetns::add();
+        let (server, from) = ("127.0.0.1:9313", "127.0.0.1:42313");
+        ns.run(|| time_wait_from(server, from));
+        time_wait_from(server, from);
+        assert!(ns.run(time_wait_rows).contains(from));
+        assert!(time_wait_rows().contains(from));
+        // Root, but without CAP_NET_ADMIN: destroy is out, no process holds
+        // a TIME-WAIT socket, so auto injects.
+        let run: Run = Command::new("setpriv")
+            .args(["--inh-caps=-net_admin", "--bounding-set=-net_admin"])
+            .arg(env!("CARGO_BIN_EXE_tcpdrop"))
+            .args(["-N", ns.name(), from, server])
+            .output()
+            .expect("run setpriv (util-linux)")
+            .into();
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("dropped (inject)"), "{}", run.stdout);
+        assert!(
+            !ns.run(time_wait_rows).contains(from),
+            "the target is still there"
+        );
+        assert!(
+            time_wait_rows().contains(from),
+            "the caller's TIME-WAIT twin on the same tuple was reset"
+        );
+    });
 }

@@ -9,5 +9,6 @@ mod forwarded;
 mod fuzz_corpus;
 mod listing;
 mod lookup;
+mod namespaces;
 mod races;
 mod winapi;

@@ -1,0 +1,106 @@
+//! A session is bound to the network namespace it was made in: every socket
+//! it opens for its targets (diag, raw, packet) is opened there, whichever
+//! thread drops (SPEC §5, "Namespaces, again"). Each test puts the same
+//! 4-tuple on both sides of the caller, in the target's namespace and in
+//! the caller's own, drops the target's, and checks from outside that the
+//! caller's twin still carries data.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+use nstest::{carries_data, connect_from, in_netns, listen, read_errno, NamedNetns};
+use tcpdrop::{DropOptions, DropReport, Method, Netns, Outcome, Selection, Session};
+
+const ECONNRESET: i32 = 104;
+const ECONNABORTED: i32 = 103;
+
+/// One connection between fixed addresses: (listener, client, server).
+type Pair = (TcpListener, TcpStream, TcpStream);
+
+/// `server` listening, and a client from `from`, in the calling thread's
+/// namespace.
+fn twin(server: &str, from: SocketAddr) -> Pair {
+    let listener = listen(server);
+    let (client, accepted) = connect_from(from, listener.local_addr().unwrap(), &listener);
+    (listener, client, accepted)
+}
+
+/// The same tuple in `ns` and in the caller's namespace; drop it in `ns`
+/// with `method` through `session`, and check who was hit.
+fn drop_in_ns_leaves_the_callers_twin(
+    server: &'static str,
+    from: &'static str,
+    method: Method,
+    session: impl FnOnce(&NamedNetns) -> Session,
+) {
+    let ns = NamedNetns::add();
+    let from: SocketAddr = from.parse().unwrap();
+    let (_l_in, mut client_in, mut server_in) = ns.run(|| twin(server, from));
+    let (_l_here, mut client_here, mut server_here) = twin(server, from);
+    let to = client_here.peer_addr().unwrap();
+
+    let mut session = session(&ns);
+    let mut report = DropReport::default();
+    session
+        .drop(
+            Selection::tuple(from, to),
+            DropOptions {
+                method: Some(method),
+            },
+            &mut report,
+        )
+        .unwrap();
+    assert!(
+        matches!(report.results.as_slice(), [(_, Outcome::Dropped(m))] if *m == method),
+        "{method:?}: {report:?}"
+    );
+    let expected = match method {
+        Method::Destroy => ECONNABORTED,
+        _ => ECONNRESET,
+    };
+    assert_eq!(
+        read_errno(&mut client_in),
+        Some(expected),
+        "{method:?}: the target"
+    );
+    assert!(read_errno(&mut server_in).is_some(), "{method:?}: its peer");
+    assert!(
+        carries_data(&mut client_here, &mut server_here),
+        "{method:?}: the caller's twin on the same tuple was hit"
+    );
+}
+
+#[test]
+fn inject_through_a_session_in_another_namespace_resets_only_there() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
+    in_netns(|| {
+        for (server, from) in [
+            ("127.0.0.1:9301", "127.0.0.1:42301"),
+            ("[::1]:9302", "[::1]:42302"),
+        ] {
+            for method in [Method::Inject, Method::Destroy, Method::Owner] {
+                drop_in_ns_leaves_the_callers_twin(server, from, method, |ns| {
+                    Session::in_netns(&Netns::open(ns.name()).unwrap()).unwrap()
+                });
+            }
+        }
+    });
+}
+
+#[test]
+fn a_session_made_in_a_namespace_keeps_to_it_when_used_from_another_thread() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
+    in_netns(|| {
+        // Made by a thread inside the namespace, then used by this one,
+        // which is in the caller's namespace.
+        drop_in_ns_leaves_the_callers_twin(
+            "127.0.0.1:9303",
+            "127.0.0.1:42303",
+            Method::Inject,
+            |ns| ns.run(|| Session::new().unwrap()),
+        );
+    });
+}
