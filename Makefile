@@ -2,6 +2,10 @@
 # its bash, zsh and fish completions, all generated from the binary's own
 # argument definitions (tcpdrop --generate man|bash|zsh|fish).
 #
+#   make test                                      # install what the tests need (as root;
+#                                                  # a normal user is told what is missing),
+#                                                  # then run every test, not stopping at the
+#                                                  # first failing test binary
 #   make install                                   # under /usr/local
 #   make install PREFIX=$HOME/.local
 #   make install PREFIX=/usr DESTDIR=/tmp/stage    # packaging
@@ -34,12 +38,16 @@ endif
 BIN := $(CARGO_TARGET_DIR)/$(PROFILE)/tcpdrop
 GEN := $(CARGO_TARGET_DIR)/$(PROFILE)/generated
 
-.PHONY: all build generated install uninstall install-lib uninstall-lib
+.PHONY: all build generated test install uninstall install-lib uninstall-lib
 
 all: build generated
 
 build:
 	cd "$(ROOT)" && CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" $(CARGO) build -p tcpdrop-cli $(PROFILE_FLAG)
+
+test:
+	"$(ROOT)/.ci/deps"
+	cd "$(ROOT)" && $(CARGO) test --workspace --no-fail-fast
 
 generated: build
 	mkdir -p "$(GEN)"

@@ -95,6 +95,30 @@ pub fn require_real_root(reason: &str) -> bool {
     false
 }
 
+/// Whether the program `tool` is on `PATH`; if not, the running test is
+/// reported skipped with the Debian package that brings it (as root in CI
+/// that fails the run, as every skip does). A test that needs a tool asks
+/// first, so a missing one is a line saying so, never a panic.
+pub fn require_tool(tool: &str, package: &str) -> bool {
+    let found = installed(tool);
+    if !found {
+        skip(&format!(
+            "needs {tool}, which is not installed (apt-get install {package}; `make test` as root installs it)"
+        ));
+    }
+    found
+}
+
+/// Whether the program `tool` is on `PATH` or in `/usr/sbin` or `/sbin`
+/// (where Debian puts `insmod`, `nft` and `setcap`, off a normal user's
+/// `PATH`).
+pub fn installed(tool: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|dir: std::path::PathBuf| dir.join(tool).is_file())
+}
+
 /// Run `body` in a fresh network namespace with `lo` up, on its own thread.
 ///
 /// As root, the thread unshares its network namespace. As a normal user
@@ -111,7 +135,30 @@ pub fn in_netns(body: impl FnOnce() + Send) {
     }
 }
 
+/// Raise the soft limit on open files to the hard limit, once: some tests
+/// open more than a thousand sockets, past the usual soft limit of 1024
+/// that a normal user's shell starts with.
+fn raise_open_files_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit read and write the rlimit we own.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    });
+}
+
 fn in_own_netns(body: impl FnOnce() + Send) {
+    raise_open_files_limit();
     std::thread::scope(|scope| {
         scope
             .spawn(|| {

@@ -24,12 +24,15 @@ pub fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/uml/run")
 }
 
-/// Why UML cannot run here, if it cannot: no `linux.uml` on `PATH`.
+/// Why UML cannot run here, if it cannot: no `linux.uml` on `PATH`, or no
+/// `insmod` (`.ci/uml/run` loads UML's IPv6 module with it).
 pub fn unavailable() -> Option<String> {
-    let found = std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join("linux.uml").is_file())
-    });
-    (!found).then(|| "linux.uml is not installed (apt-get install user-mode-linux)".to_string())
+    [("linux.uml", "user-mode-linux"), ("insmod", "kmod")]
+        .into_iter()
+        .find(|(tool, _)| !crate::installed(tool))
+        .map(|(tool, package)| {
+            format!("{tool} is not installed (apt-get install {package}; `make test` as root installs it)")
+        })
 }
 
 /// What a command run inside UML did.

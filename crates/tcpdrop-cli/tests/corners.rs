@@ -245,6 +245,9 @@ fn on_a_terminal(term: &str, args: &str) -> String {
 
 #[test]
 fn term_dumb_turns_colour_off() {
+    if !nstest::require_tool("script", "bsdutils") {
+        return;
+    }
     in_netns(|| {
         let listener = listen("127.0.0.1:0");
         let _pair = connect(&listener);

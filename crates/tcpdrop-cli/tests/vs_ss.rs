@@ -326,6 +326,9 @@ fn a_connection_that_closes_before_the_kill() {
 
 #[test]
 fn a_tuple_reused_by_a_new_connection() {
+    if !nstest::require_tool("strace", "strace") {
+        return;
+    }
     in_netns(|| {
         // The server end is found, then closes, and a new connection takes
         // the very same tuple before the kill: the kernel refuses the old

@@ -105,6 +105,16 @@ pub enum Link {
 /// The strict warnings every C build uses.
 pub const WARNINGS: &[&str] = &["-Wall", "-Wextra", "-Wpedantic", "-Werror"];
 
+/// Whether `compiler` is installed; if not, the test says it skipped it.
+pub fn have(compiler: &str) -> bool {
+    let package = match compiler {
+        "clang" | "clang++" => "clang",
+        "c++" | "g++" => "g++",
+        _ => "gcc",
+    };
+    nstest::require_tool(compiler, package)
+}
+
 /// Run a compiler and fail the test with its diagnostics if it fails.
 pub fn compile(compiler: &str, args: &[String]) {
     let out = Command::new(compiler)
