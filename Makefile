@@ -16,7 +16,10 @@
 #                                                  # iphlpapi.pc and iphlpapi-compat.pc
 #
 # Variables: PREFIX, BINDIR, MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR,
-# DESTDIR, PROFILE (release, the default, or debug), CARGO, CARGO_TARGET_DIR.
+# DESTDIR, PROFILE (release, the default, or debug), CARGO, CARGO_TARGET_DIR,
+# STRIP (the installed binary is stripped: the release profile keeps line
+# tables for profiling, which an installed command does not need; STRIP=true
+# installs it as built).
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
@@ -29,6 +32,7 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+STRIP ?= strip
 
 ifeq ($(PROFILE),debug)
 PROFILE_FLAG :=
@@ -60,6 +64,7 @@ install: generated
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man8" "$(DESTDIR)$(BASHCOMPDIR)" \
 	           "$(DESTDIR)$(ZSHCOMPDIR)" "$(DESTDIR)$(FISHCOMPDIR)"
 	install -m 0755 "$(BIN)" "$(DESTDIR)$(BINDIR)/tcpdrop"
+	$(STRIP) "$(DESTDIR)$(BINDIR)/tcpdrop"
 	install -m 0644 "$(GEN)/tcpdrop.8" "$(DESTDIR)$(MANDIR)/man8/tcpdrop.8"
 	install -m 0644 "$(GEN)/tcpdrop.bash" "$(DESTDIR)$(BASHCOMPDIR)/tcpdrop"
 	install -m 0644 "$(GEN)/_tcpdrop" "$(DESTDIR)$(ZSHCOMPDIR)/_tcpdrop"
@@ -73,7 +78,7 @@ uninstall:
 # PREFIX, PROFILE and the cargo settings are this Makefile's; LIBDIR,
 # INCLUDEDIR, PKGCONFIGDIR and DESTDIR pass through from the command line.
 LIB_VARS = PREFIX="$(PREFIX)" PROFILE="$(PROFILE)" CARGO="$(CARGO)" \
-           CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)"
+           CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" STRIP="$(STRIP)"
 
 install-lib:
 	$(MAKE) -C "$(ROOT)/crates/iphlpapi" install $(LIB_VARS)

@@ -27,7 +27,9 @@
  *  - GetTcpStatistics* read the kernel's TCP MIB, which Linux keeps for
  *    IPv4 and IPv6 together: both families get the same counters; only
  *    dwNumConns counts the family's own connections.
- *  - IpHlpFormatError() stands in for FormatMessage() on these codes.
+ *  - IpHlpFormatError() stands in for FormatMessage() on these codes; for
+ *    317, where Windows has only a placeholder text, it says what these
+ *    calls mean by it.
  *  - Everything acts on the calling thread's network namespace. SetTcpEntry
  *    aborts by the kernel's SOCK_DESTROY (CAP_NET_ADMIN); where that cannot
  *    be used, through the holding process's own descriptor (no privilege

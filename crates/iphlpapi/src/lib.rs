@@ -273,8 +273,9 @@ pub unsafe extern "C" fn GetOwnerModuleFromTcp6Entry(
 }
 
 /// `DWORD IpHlpFormatError(DWORD code, char *buf, DWORD len)`: the English
-/// text `FormatMessage` gives for `code` ([`Win32Error::message`]), copied
-/// into `buf` with a terminating NUL.
+/// text `FormatMessage` gives for `code`, except that 317, for which
+/// Windows has only a placeholder, says what these calls mean by it
+/// ([`Win32Error::meaning`]); copied into `buf` with a terminating NUL.
 ///
 /// Returns 0; 87 if `buf` is NULL; 122 (`ERROR_INSUFFICIENT_BUFFER`) if the
 /// text and its NUL need more than `len` bytes, in which case `buf` holds as
@@ -289,7 +290,7 @@ pub unsafe extern "C" fn IpHlpFormatError(code: DWORD, buf: *mut c_char, len: DW
     if buf.is_null() {
         return ERROR_INVALID_PARAMETER;
     }
-    let message = match catch_unwind(|| Win32Error(code).message().into_owned()) {
+    let message = match catch_unwind(|| Win32Error(code).meaning().into_owned()) {
         Ok(message) => message,
         Err(_) => return ERROR_GEN_FAILURE,
     };

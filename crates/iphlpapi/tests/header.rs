@@ -91,7 +91,7 @@ fn every_struct_size_and_field_offset_of_the_header_matches_the_rust_definitions
 }
 
 #[test]
-fn format_error_gives_the_windows_texts() {
+fn format_error_gives_the_windows_texts_and_what_317_means() {
     let codes = [
         "0", "5", "31", "50", "65", "87", "122", "317", "1168", "4242",
     ];
@@ -100,8 +100,9 @@ fn format_error_gives_the_windows_texts() {
     assert_eq!(lines.len(), codes.len(), "{out}");
     for (line, code) in lines.iter().zip(codes) {
         let code: u32 = code.parse().unwrap();
-        let want = format!("{code} {}", tcpdrop::winapi::Win32Error(code).message());
+        let want = format!("{code} {}", tcpdrop::winapi::Win32Error(code).meaning());
         assert_eq!(*line, want);
+        assert!(!line.contains("%1"), "{line}");
     }
     assert_eq!(lines[1], "5 Access is denied.");
 }

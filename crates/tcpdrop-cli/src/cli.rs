@@ -43,7 +43,7 @@ pub struct Cli {
 
     /// Drop every connection, listeners excluded (narrow it with -s, -4, -6, --process, ...).
     ///
-    /// Example: tcpdrop -a --process nginx
+    /// Example: tcpdrop --process nginx
     #[arg(short = 'a', long)]
     pub all: bool,
 
@@ -142,7 +142,7 @@ pub struct Cli {
     /// Work in the network namespace NAME (from `ip netns list`) or PATH
     /// (an nsfs file such as /proc/PID/ns/net).
     ///
-    /// Example: tcpdrop --netns blue --process nginx -a
+    /// Example: tcpdrop --netns blue --process nginx
     #[arg(short = 'N', long, value_name = "NAME|PATH")]
     pub netns: Option<String>,
 
@@ -194,7 +194,7 @@ pub struct Cli {
     /// malformed, each bad line is named with its number and nothing at
     /// all is dropped (exit status 2).
     ///
-    /// Example: tcpdrop -f stuck.txt; or from ss: ss -Htn dport = :6379 | awk '{print $3, $4}' | tcpdrop -f -
+    /// Example: tcpdrop -f stuck.txt; or from ss: ss -Htn dport = :6379 | awk '{print $4, $5}' | tcpdrop -f -
     #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["all", "watch"])]
     pub file: Option<String>,
 
@@ -309,7 +309,7 @@ const AFTER_HELP: &str = concat!(
     "  tcpdrop -n -s time-wait                 show which TIME-WAIT sockets would go\n",
     "  tcpdrop -a -4 --json                    drop every IPv4 connection, JSON out\n",
     "  tcpdrop 'dport = :443'                  drop what an ss filter selects\n",
-    "  tcpdrop --netns blue --process nginx -a drop nginx's connections in netns blue\n",
+    "  tcpdrop --netns blue --process nginx    drop nginx's connections in netns blue\n",
     "  tcpdrop --watch --count 3 'dport = :80' drop the next three as they appear\n",
     "\n",
     exit_codes::help_table!(),
@@ -330,7 +330,7 @@ const AFTER_LONG_HELP: &str = concat!(
     "      A listener is dropped only when `listening` is named.\n",
     "  tcpdrop -l -p --uid www-data\n",
     "      List the connections of user www-data with their processes.\n",
-    "  tcpdrop --netns blue --process nginx -a\n",
+    "  tcpdrop --netns blue --process nginx\n",
     "      Drop every connection of nginx in network namespace blue.\n",
     "  tcpdrop --all-netns -l --json\n",
     "      List the connections of every namespace, each tagged with it.\n",

@@ -77,7 +77,7 @@ fn the_man_page_documents_every_option_with_an_example() {
         let example = after.find("Example: tcpdrop").unwrap_or(usize::MAX);
         assert!(example < 800, "{option} has no example close by");
     }
-    for word in ["Exit status:", "--all-netns", "NO_COLOR"] {
+    for word in ["EXIT STATUS", "--all-netns", "NO_COLOR"] {
         assert!(rendered.contains(word), "{word} missing");
     }
     assert!(
@@ -196,4 +196,82 @@ fn the_readme_comparison_with_ss_cites_tests_that_exist() {
         }
     }
     assert!(cited >= 6, "{cited} tests cited");
+}
+
+#[test]
+fn the_man_page_has_exit_status_and_see_also_sections() {
+    let run = tcpdrop(&["--generate", "man"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let roff = run.stdout;
+    assert!(
+        !roff.contains(".SH EXTRA"),
+        "clap's catch-all EXTRA section is back"
+    );
+    let status = roff
+        .split(".SH \"EXIT STATUS\"")
+        .nth(1)
+        .expect("an EXIT STATUS section");
+    let status = status.split(".SH").next().unwrap_or_default();
+    for code in 0..=6 {
+        assert!(
+            status.contains(&format!("\n  {code}  ")),
+            "exit status {code} is not in EXIT STATUS:\n{status}"
+        );
+    }
+    let see_also = roff.split(".SH \"SEE ALSO\"").nth(1).expect("SEE ALSO");
+    for page in [".BR ss (8)", ".BR tcpkill (8)"] {
+        assert!(see_also.contains(page), "{page} not in SEE ALSO");
+    }
+    assert!(roff.contains(".SH \"EXAMPLES\""));
+}
+
+/// `make install` installs the command stripped (the release profile keeps
+/// line tables for profiling; 18 MB of them), with its manual page and
+/// completions. Run on the debug profile this test run has built.
+#[test]
+fn make_install_installs_a_stripped_binary_its_man_page_and_completions() {
+    if !nstest::require_tool("strip", "binutils") || !nstest::require_tool("readelf", "binutils") {
+        return;
+    }
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tcpdrop"));
+    let profile_dir = exe.parent().unwrap();
+    let target = profile_dir.parent().unwrap();
+    let prefix = std::env::temp_dir().join(format!("tcpdrop-install-{}", std::process::id()));
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .args(["install", "PROFILE=debug"])
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("CARGO_TARGET_DIR={}", target.display()))
+        .output()
+        .expect("run make");
+    assert!(
+        out.status.success(),
+        "make install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let installed = prefix.join("bin/tcpdrop");
+    let sections = Command::new("readelf")
+        .arg("-S")
+        .arg(&installed)
+        .output()
+        .unwrap();
+    let sections = String::from_utf8_lossy(&sections.stdout);
+    assert!(sections.contains(".text"), "{sections}");
+    assert!(!sections.contains(".debug_info"), "debug info installed");
+    assert!(!sections.contains(".symtab"), "not stripped");
+    let built = std::fs::metadata(&exe).unwrap().len();
+    let size = std::fs::metadata(&installed).unwrap().len();
+    assert!(size < built, "{size} bytes installed, {built} built");
+    for file in [
+        "share/man/man8/tcpdrop.8",
+        "share/bash-completion/completions/tcpdrop",
+        "share/zsh/site-functions/_tcpdrop",
+        "share/fish/vendor_completions.d/tcpdrop.fish",
+    ] {
+        assert!(prefix.join(file).is_file(), "{file} not installed");
+    }
+    let run = Command::new(&installed).arg("--version").output().unwrap();
+    assert!(run.status.success());
+    let _ = std::fs::remove_dir_all(&prefix);
 }

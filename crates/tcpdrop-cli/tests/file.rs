@@ -130,3 +130,32 @@ fn a_file_naming_only_missing_connections_exits_1() {
         assert!(still_accepts(&listener));
     });
 }
+
+/// The `-f` example of `tcpdrop --help`, run as it is written (only
+/// `tcpdrop` is this build): `ss`'s rows, cut to their address columns by
+/// `awk`, drop the connections to port 6379.
+#[test]
+fn the_help_example_piping_ss_into_f_runs_as_written() {
+    let help = tcpdrop(&["--help"]).stdout;
+    let example = help
+        .lines()
+        .find_map(|line| line.split_once("or from ss: ").map(|(_, e)| e.trim()))
+        .expect("the -f example in --help");
+    assert!(example.ends_with("| tcpdrop -f -"), "{example}");
+    let pipeline = format!(
+        "{}| '{}' -f -",
+        example.trim_end_matches("| tcpdrop -f -"),
+        env!("CARGO_BIN_EXE_tcpdrop")
+    );
+    in_netns(|| {
+        let listener = listen("127.0.0.1:6379");
+        let (mut client, _server) = connect(&listener);
+        let out = Command::new("sh").args(["-c", &pipeline]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{pipeline}\n{stdout}{stderr}");
+        assert!(stdout.starts_with("dropped"), "{stdout}");
+        assert_eq!(read_errno(&mut client), Some(ECONNABORTED));
+        assert!(still_accepts(&listener));
+    });
+}

@@ -30,29 +30,29 @@ pub fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The directory holding `libiphlpapi.so` and `libiphlpapi.a`, built by
-/// `cargo build -p iphlpapi` in this profile if they are not there yet
-/// (cargo builds them with the tests, but not on every path to a test run).
+/// The directory holding `libiphlpapi.so` and `libiphlpapi.a`, brought up
+/// to date by `cargo build -p iphlpapi` in this profile once per test run:
+/// cargo builds them with the tests, but not on every path to a test run
+/// (`cargo test -p iphlpapi --test tests` leaves a stale library in place,
+/// and the C programs would test old code).
 pub fn library_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = profile_dir();
         let have = |name: &str| dir.join(name).is_file();
-        if !have("libiphlpapi.so") || !have("libiphlpapi.a") {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = Command::new(cargo);
-            build
-                .args(["build", "-p", "iphlpapi"])
-                .current_dir(crate_dir());
-            let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
-            if profile != "debug" {
-                build.args(["--profile", profile]);
-            }
-            // The target directory is the parent of the profile directory.
-            build.env("CARGO_TARGET_DIR", dir.parent().expect("target dir"));
-            let status = build.status().expect("run cargo build -p iphlpapi");
-            assert!(status.success(), "cargo build -p iphlpapi failed");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args(["build", "-p", "iphlpapi"])
+            .current_dir(crate_dir());
+        let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+        if profile != "debug" {
+            build.args(["--profile", profile]);
         }
+        // The target directory is the parent of the profile directory.
+        build.env("CARGO_TARGET_DIR", dir.parent().expect("target dir"));
+        let status = build.status().expect("run cargo build -p iphlpapi");
+        assert!(status.success(), "cargo build -p iphlpapi failed");
         assert!(
             have("libiphlpapi.so"),
             "no libiphlpapi.so in {}",

@@ -45,11 +45,27 @@ impl Win32Error {
             code => return Cow::Owned(format!("Unknown error {code} (0x{code:X}).")),
         })
     }
+
+    /// What the code means when these calls return it, in words a reader
+    /// can act on: [`Win32Error::message`]'s text, except for 317, whose
+    /// Windows text is a placeholder (Windows has no message for it) and
+    /// which these calls return for two reasons of their own. What
+    /// `IpHlpFormatError` gives.
+    pub fn meaning(self) -> Cow<'static, str> {
+        match self.0 {
+            ERROR_MR_MID_NOT_FOUND => Cow::Borrowed(
+                "No TCP connection matches all four members of the row; or, from SetTcpEntry, \
+                 CAP_NET_ADMIN is permitted but not in effect (not elevated): raise it, or run \
+                 as root. (ERROR_MR_MID_NOT_FOUND; Windows has no message text for it.)",
+            ),
+            _ => self.message(),
+        }
+    }
 }
 
 impl fmt::Display for Win32Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (Win32 error {})", self.message(), self.0)
+        write!(f, "{} (Win32 error {})", self.meaning(), self.0)
     }
 }
 
@@ -96,6 +112,14 @@ mod tests {
         for (code, text) in texts {
             assert_eq!(Win32Error(code).message(), text, "code {code}");
         }
+    }
+
+    #[test]
+    fn the_meaning_of_317_is_not_windows_placeholder() {
+        let meaning = Win32Error(317).meaning();
+        assert!(!meaning.contains("%1"), "{meaning}");
+        assert!(meaning.contains("No TCP connection matches"), "{meaning}");
+        assert_eq!(Win32Error(87).meaning(), Win32Error(87).message());
     }
 
     #[test]
