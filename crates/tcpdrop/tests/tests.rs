@@ -10,4 +10,5 @@ mod fuzz_corpus;
 mod listing;
 mod lookup;
 mod races;
+mod shadow;
 mod winapi;

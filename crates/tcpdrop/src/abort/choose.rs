@@ -8,6 +8,10 @@
 //! for sockets no process holds (TIME-WAIT, SYN-RECV, orphans), a reset
 //! injected after the socket's own ACK (`inject`: `CAP_NET_RAW`). A forced
 //! method never falls back.
+//!
+//! A socket that another socket on its tuple hides (SPEC §5, shadowed
+//! tuples) cannot be reached by destroy, which names it by its tuple: once
+//! destroy finds it shadowed, auto goes on to owner.
 
 use sockdiag::Client;
 
@@ -48,6 +52,7 @@ fn cannot_use(err: &Error) -> bool {
             | Error::NotSupported
             | Error::MissingCapability { .. }
             | Error::NoHolder
+            | Error::Shadowed
     )
 }
 
