@@ -134,6 +134,21 @@ fn destroy_fails_on_a_shadowed_socket_and_never_calls_it_gone() {
 }
 
 #[test]
+fn inject_sends_nothing_to_a_shadowed_socket() {
+    in_netns(|| {
+        let (mut shadow, _bound) = Shadow::established(false);
+        let cookie = bound_cookie(&shadow);
+        let before = settled(&shadow);
+        let report = drop_by(by_cookie(cookie), Some(Method::Inject));
+        assert!(is_shadowed(only(&report, cookie)), "{report:?}");
+        // Not even a probe: it would have reached the bystander.
+        assert_eq!(received(&shadow), before, "nothing reached the bystander");
+        assert!(still_there(cookie));
+        assert!(carries_data(&mut shadow.client, &mut shadow.server));
+    });
+}
+
+#[test]
 fn owner_drops_a_shadowed_socket() {
     in_netns(|| {
         let (mut shadow, bound) = Shadow::established(false);
@@ -167,6 +182,38 @@ fn auto_drops_a_shadowed_socket_through_its_holder() {
         );
         holder_saw_the_abort(holder);
         assert!(!still_there(cookie));
+        assert!(carries_data(&mut shadow.client, &mut shadow.server));
+    });
+}
+
+#[test]
+fn auto_fails_on_a_shadowed_time_wait_socket_and_sends_it_nothing() {
+    in_netns(|| {
+        let mut shadow = Shadow::time_wait(false);
+        let cookie = bound_cookie(&shadow);
+        let before = settled(&shadow);
+        let report = drop_by(by_cookie(cookie), None);
+        // Destroy found it shadowed; no process holds it; so inject, which
+        // reaches sockets by their tuple like destroy, is not tried.
+        match only(&report, cookie) {
+            Outcome::Failed(Error::NoWay(tried)) => {
+                let ways: Vec<_> = tried.iter().map(|(m, e)| (*m, e.to_string())).collect();
+                assert!(
+                    matches!(
+                        &tried[..],
+                        [
+                            (Method::Destroy, Error::Shadowed),
+                            (Method::Owner, Error::NoHolder),
+                            (Method::Inject, Error::Shadowed),
+                        ]
+                    ),
+                    "{ways:?}"
+                );
+            }
+            other => panic!("no way could reach it: {other:?}"),
+        }
+        assert_eq!(received(&shadow), before, "nothing reached the bystander");
+        assert!(still_there(cookie));
         assert!(carries_data(&mut shadow.client, &mut shadow.server));
     });
 }

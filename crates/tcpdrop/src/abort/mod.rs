@@ -2,9 +2,9 @@
 //! `SOCK_DESTROY`), `owner.rs` (through the holder's own descriptor) and
 //! `inject.rs` (a spoofed RST after the socket's own ACK), the last two
 //! working where `SOCK_DESTROY` cannot (a kernel without it, a caller
-//! without `CAP_NET_ADMIN`). `shadow.rs` tells destroy, which names a
-//! socket by its tuple, whether a socket the kernel did not find is gone
-//! or hidden by another on its tuple (SPEC §5).
+//! without `CAP_NET_ADMIN`). `shadow.rs` tells the two that name a socket
+//! by its tuple (destroy, inject) whether a socket the kernel did not find
+//! is gone or hidden by another on its tuple (SPEC §5).
 
 pub(crate) mod choose;
 pub(crate) mod destroy;

@@ -8,9 +8,9 @@
 //! device; a newer socket sits first. So a request for the bound one, by
 //! its tuple and cookie, finds the other and is refused (`ENOENT`) as if
 //! the bound one were gone; and a segment for the tuple, demultiplexed the
-//! same way, reaches the other one. Destroy, which names a socket by its
-//! tuple, asks [`settle`] about each "not found" it gets before it calls
-//! it gone.
+//! same way, reaches the other one. The ways that name a socket by its
+//! tuple (destroy, inject) ask [`settle`] about each "not found" they get
+//! before they call it gone.
 //!
 //! Only a socket bound to a device can be hidden ([`may_be_shadowed`]): a
 //! request naming no device matches unbound sockets only, and no two
