@@ -8,7 +8,7 @@
 //! tuple, the bystander, carries data afterwards, whatever happened.
 
 use nstest::shadow::Shadow;
-use nstest::{carries_data, hand_over, in_netns, segments_in, OwnerChild};
+use nstest::{carries_data, hand_over, in_flight, in_netns, segments_in, OwnerChild};
 use tcpdrop::filter::Filter;
 use tcpdrop::{DropOptions, DropReport, Error, Method, Outcome, Query, Selection, Session};
 
@@ -165,6 +165,25 @@ fn owner_drops_a_shadowed_socket() {
         // again), with a sequence number behind that end's window: both
         // clients' initial sequence numbers come from the same hash of the
         // tuple plus a clock, the bound one's earlier. So it was dropped.
+        assert!(carries_data(&mut shadow.client, &mut shadow.server));
+    });
+}
+
+#[test]
+fn owner_never_calls_a_shadowed_socket_whose_holder_it_cannot_find_gone() {
+    in_netns(|| {
+        let (mut shadow, bound) = Shadow::established(false);
+        let cookie = bound_cookie(&shadow);
+        // Open, but no process has a descriptor on it: it is in flight in a
+        // unix socket's queue. The lookup by cookie that tells owner it is
+        // gone misses it as destroy's does.
+        let _queue = in_flight(bound);
+        let report = drop_by(by_cookie(cookie), Some(Method::Owner));
+        assert!(
+            matches!(only(&report, cookie), Outcome::Failed(Error::NoHolder)),
+            "{report:?}"
+        );
+        assert!(still_there(cookie));
         assert!(carries_data(&mut shadow.client, &mut shadow.server));
     });
 }

@@ -10,7 +10,8 @@
 //! the bound one were gone; and a segment for the tuple, demultiplexed the
 //! same way, reaches the other one. The ways that name a socket by its
 //! tuple (destroy, inject) ask [`settle`] about each "not found" they get
-//! before they call it gone.
+//! before they call it gone; owner, which names the socket itself, asks
+//! [`present`] only to confirm.
 //!
 //! Only a socket bound to a device can be hidden ([`may_be_shadowed`]): a
 //! request naming no device matches unbound sockets only, and no two
