@@ -7,7 +7,9 @@
 //! owner, which names the socket itself; and the other connection on the
 //! tuple, the bystander, carries data afterwards, whatever happened.
 
-use nstest::shadow::Shadow;
+use std::net::{SocketAddr, SocketAddrV6};
+
+use nstest::shadow::{Shadow, DEVICE};
 use nstest::{carries_data, hand_over, in_flight, in_netns, segments_in, OwnerChild};
 use tcpdrop::filter::Filter;
 use tcpdrop::{DropOptions, DropReport, Error, Method, Outcome, Query, Selection, Session};
@@ -233,6 +235,39 @@ fn auto_fails_on_a_shadowed_time_wait_socket_and_sends_it_nothing() {
         }
         assert_eq!(received(&shadow), before, "nothing reached the bystander");
         assert!(still_there(cookie));
+        assert!(carries_data(&mut shadow.client, &mut shadow.server));
+    });
+}
+
+#[test]
+fn a_scoped_ipv6_tuple_names_the_shadowed_socket() {
+    in_netns(|| {
+        let (mut shadow, bound) = Shadow::established(true);
+        let cookie = bound_cookie(&shadow);
+        let scope = Session::new().unwrap().interface_index(DEVICE).unwrap();
+        let (local, remote) = shadow.tuple();
+        let SocketAddr::V6(v6) = local else {
+            panic!("an IPv6 tuple")
+        };
+        // The bound socket's tuple: the local end with the device as its
+        // scope. The kernel's lookup, given that device, answers with the
+        // unbound socket (an unbound socket matches any device).
+        let scoped = SocketAddr::V6(SocketAddrV6::new(*v6.ip(), v6.port(), 0, scope));
+        let holder = hand_over(bound, "shadowed");
+        let before = settled(&shadow);
+        let report = drop_by(Selection::tuple(scoped, remote), Some(Method::Destroy));
+        assert!(is_shadowed(only(&report, cookie)), "{report:?}");
+        assert!(report.not_found.is_empty(), "{report:?}");
+        assert_eq!(received(&shadow), before, "nothing reached the bystander");
+        assert!(still_there(cookie));
+
+        let report = drop_by(Selection::tuple(scoped, remote), None);
+        assert!(
+            matches!(only(&report, cookie), Outcome::Dropped(Method::Owner)),
+            "{report:?}"
+        );
+        holder_saw_the_abort(holder);
+        assert!(!still_there(cookie));
         assert!(carries_data(&mut shadow.client, &mut shadow.server));
     });
 }

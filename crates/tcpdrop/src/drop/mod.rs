@@ -115,7 +115,8 @@ impl Session {
         tuples: &[(SocketAddr, SocketAddr)],
     ) -> Result<Vec<Option<Connection>>, Error> {
         let found = lookup::tuples(self.client_mut(), tuples)?;
-        // Only a link-local pair without its scope needs a walk.
+        // Only a link-local pair without its scope, or a scoped pair that
+        // another socket on its tuple may hide, needs a walk.
         let walk = if found.iter().any(|f| matches!(f, Found::NeedsWalk)) {
             self.list(&Query {
                 family: Some(Family::Ipv6),
