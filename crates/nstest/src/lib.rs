@@ -11,6 +11,7 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Duration;
 
+pub mod shadow;
 pub mod topology;
 
 /// How this test process can make network namespaces.
@@ -346,6 +347,34 @@ pub fn so_error(stream: &TcpStream) -> i32 {
     err
 }
 
+/// How many segments the socket of `stream` has received (`tcpi_segs_in`
+/// of `TCP_INFO`, Linux 4.2+): whether anything reached it.
+pub fn segments_in(stream: &TcpStream) -> u32 {
+    // struct tcp_info: tcpi_segs_in is the u32 at offset 140
+    // (include/uapi/linux/tcp.h).
+    const SEGS_IN: usize = 140;
+    let mut info = [0u8; 256];
+    let mut len = info.len() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "TCP_INFO: {}", io::Error::last_os_error());
+    assert!(
+        len as usize >= SEGS_IN + 4,
+        "tcp_info too short: {len} bytes"
+    );
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&info[SEGS_IN..SEGS_IN + 4]);
+    u32::from_ne_bytes(word)
+}
+
 /// Whether `listener` still accepts: a new connection to it is accepted.
 pub fn still_accepts(listener: &TcpListener) -> bool {
     listener.set_nonblocking(false).ok();
@@ -514,7 +543,9 @@ pub fn connect_from(
 }
 
 /// `addr` as a C socket address: (family, storage, length).
-fn raw_sockaddr(addr: SocketAddr) -> (libc::c_int, libc::sockaddr_storage, libc::socklen_t) {
+pub(crate) fn raw_sockaddr(
+    addr: SocketAddr,
+) -> (libc::c_int, libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     match addr {
@@ -546,11 +577,21 @@ fn raw_sockaddr(addr: SocketAddr) -> (libc::c_int, libc::sockaddr_storage, libc:
 /// work queue, even with `nodad`, so a connect right after `ip addr add` can
 /// fail with ENETUNREACH.
 pub fn add_address(addr_with_len: &str) {
+    add_address_to("lo", addr_with_len);
+}
+
+/// [`add_address`] on the device `dev`.
+pub fn add_address_to(dev: &str, addr_with_len: &str) {
+    let mut args = vec!["addr", "add", addr_with_len, "dev", dev];
+    // `nodad` is for IPv6 only.
+    if addr_with_len.contains(':') {
+        args.push("nodad");
+    }
     let status = Command::new("ip")
-        .args(["addr", "add", addr_with_len, "dev", "lo", "nodad"])
+        .args(&args)
         .status()
         .expect("run ip (iproute2)");
-    assert!(status.success(), "ip addr add {addr_with_len}");
+    assert!(status.success(), "ip addr add {addr_with_len} dev {dev}");
     let host = addr_with_len.split('/').next().unwrap_or(addr_with_len);
     let ip: std::net::IpAddr = host.parse().expect("an address");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -655,6 +696,22 @@ pub fn spawn_owner_with(
     }
 }
 
+/// Write `words` (at most two) to descriptor 3, the report pipe of a
+/// forked child.
+///
+/// # Safety
+///
+/// Call only in a forked child whose descriptor 3 is its report pipe.
+unsafe fn say(words: &[i32]) {
+    let mut buf = [0u8; 8];
+    for (chunk, w) in buf.chunks_mut(4).zip(words) {
+        chunk.copy_from_slice(&w.to_ne_bytes());
+    }
+    let n = words.len().min(2) * 4;
+    // SAFETY: buf outlives the call and holds at least n bytes.
+    unsafe { libc::write(3, buf.as_ptr().cast(), n) };
+}
+
 /// The child's side of [`spawn_owner`]; reports on descriptor 3.
 ///
 /// # Safety
@@ -672,15 +729,7 @@ unsafe fn owner_child(
     // SAFETY: the caller guarantees a forked child; each call below is a
     // plain system call on memory that lives until _exit.
     unsafe {
-        let say = |words: &[i32]| {
-            let mut buf = [0u8; 8];
-            for (chunk, w) in buf.chunks_mut(4).zip(words) {
-                chunk.copy_from_slice(&w.to_ne_bytes());
-            }
-            let n = words.len().min(2) * 4;
-            libc::write(3, buf.as_ptr().cast(), n);
-        };
-        let fail = |say: &dyn Fn(&[i32])| -> ! {
+        let fail = || -> ! {
             say(&[*libc::__errno_location(), 0]);
             libc::_exit(1)
         };
@@ -695,7 +744,7 @@ unsafe fn owner_child(
             if libc::syscall(libc::SYS_setresgid, uid, uid, uid) != 0
                 || libc::syscall(libc::SYS_setresuid, uid, uid, uid) != 0
             {
-                fail(&say);
+                fail();
             }
         }
         if let Some(dumpable) = dumpable {
@@ -703,7 +752,7 @@ unsafe fn owner_child(
         }
         let fd = libc::socket(family, libc::SOCK_STREAM, 0);
         if fd < 0 || libc::connect(fd, (to as *const libc::sockaddr_storage).cast(), to_len) != 0 {
-            fail(&say);
+            fail();
         }
         let mut me: libc::sockaddr_storage = std::mem::zeroed();
         let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -716,6 +765,19 @@ unsafe fn owner_child(
         let bytes =
             std::slice::from_raw_parts((&me as *const libc::sockaddr_storage).cast::<u8>(), 4);
         say(&[0, i32::from_ne_bytes([bytes[2], bytes[3], 0, 0])]);
+        hold(fd)
+    }
+}
+
+/// Block reading from `fd` (20 s at most), report how the read ended on
+/// descriptor 3, and exit.
+///
+/// # Safety
+///
+/// Call only in a forked child whose descriptor 3 is its report pipe.
+unsafe fn hold(fd: libc::c_int) -> ! {
+    // SAFETY: plain system calls on memory that lives until _exit.
+    unsafe {
         let timeout = libc::timeval {
             tv_sec: 20,
             tv_usec: 0,
@@ -736,6 +798,96 @@ unsafe fn owner_child(
         };
         say(&[outcome]);
         libc::_exit(0)
+    }
+}
+
+/// Put `stream` in flight: send it (`SCM_RIGHTS`) into a unix socket pair
+/// and close this process's descriptor, so that the socket stays open with
+/// no descriptor of any process on it, as long as the returned end of the
+/// pair, which never reads it, lives.
+pub fn in_flight(stream: TcpStream) -> std::os::unix::net::UnixStream {
+    let (keep, send) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let fd = stream.as_raw_fd();
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: msghdr is plain old data; the pointers set below outlive the
+    // sendmsg call, and the control buffer has room for one descriptor.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
+        let sent = libc::sendmsg(send.as_raw_fd(), &msg, 0);
+        assert_eq!(
+            sent,
+            1,
+            "sendmsg SCM_RIGHTS: {}",
+            io::Error::last_os_error()
+        );
+    }
+    drop(stream);
+    drop(send);
+    keep
+}
+
+/// Hand `stream` over to a child process that holds it and nothing else,
+/// named `comm` (`PR_SET_NAME`, at most 15 bytes): the child blocks
+/// reading from it as a [`spawn_owner`] child does, and this process keeps
+/// no descriptor on it. For a connection made in a way `spawn_owner`
+/// cannot (bound to a device, from a chosen port).
+pub fn hand_over(stream: TcpStream, comm: &str) -> OwnerChild {
+    let name = std::ffi::CString::new(comm).expect("comm without NUL");
+    let local = stream.local_addr().expect("local_addr");
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    let [read_end, write_end] = fds;
+    let sock = stream.as_raw_fd();
+    // SAFETY: the child runs only async-signal-safe system calls on data
+    // prepared before the fork, then _exit; it never returns into Rust code.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+    if pid == 0 {
+        // SAFETY: as above. The socket is first moved out of the way of
+        // descriptors 3 (the report) and 4 (where it is held).
+        unsafe {
+            let kept = libc::fcntl(sock, libc::F_DUPFD, 10);
+            libc::dup2(write_end, 3);
+            libc::dup2(kept, 4);
+            libc::syscall(libc::SYS_close_range, 5u32, u32::MAX, 0u32);
+            libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+            say(&[0, 0]);
+            hold(4)
+        }
+    }
+    drop(stream);
+    // SAFETY: the parent's copy of the write end is ours to close; the read
+    // end becomes a File that owns it.
+    let mut report = unsafe {
+        libc::close(write_end);
+        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(read_end)
+    };
+    let mut hello = [0u8; 8];
+    report
+        .read_exact(&mut hello)
+        .expect("the holding child reports");
+    OwnerChild {
+        pid,
+        report,
+        local,
+        reaped: false,
     }
 }
 

@@ -31,9 +31,11 @@ pub(crate) fn exit_code(err: &Error) -> u8 {
         Error::NoWay(_) if err.is_privilege() => exit_codes::PERMISSION,
         Error::NotSupported | Error::NoWay(_) => exit_codes::UNSUPPORTED,
         Error::InvalidArgument(_) | Error::Namespace { .. } => exit_codes::USAGE,
-        Error::Netlink(_) | Error::Io(_) | Error::NoHolder | Error::NotAborted(_) => {
-            exit_codes::PARTIAL
-        }
+        Error::Netlink(_)
+        | Error::Io(_)
+        | Error::NoHolder
+        | Error::NotAborted(_)
+        | Error::Shadowed => exit_codes::PARTIAL,
     }
 }
 

@@ -19,6 +19,7 @@ mod netns;
 mod owners;
 mod privilege;
 mod races;
+mod shadow;
 mod uml;
 mod vs_ss;
 mod watch;

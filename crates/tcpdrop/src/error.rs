@@ -71,6 +71,16 @@ pub enum Error {
     /// there: why.
     #[error("not aborted: {0}")]
     NotAborted(String),
+    /// The socket is there, but another socket on the same 4-tuple hides it
+    /// from the kernel's lookup by tuple (SPEC §5, shadowed tuples): one of
+    /// the two is bound to a device (`SO_BINDTODEVICE`), and the lookup
+    /// takes the first socket in the hash chain that matches, an unbound one
+    /// matching any device. So `SOCK_DESTROY`, which names this socket's
+    /// cookie, is refused, and an injected segment would reach the other
+    /// socket; only the holder's own descriptor (owner) reaches this one.
+    /// Nothing was touched.
+    #[error("another socket on the same 4-tuple (one of the two bound to a device) hides it from the kernel's lookup by tuple, so neither SOCK_DESTROY nor an injected reset can reach it; only its holder's descriptor can (--method owner), if a process holds it; nothing was touched")]
+    Shadowed,
     /// No way of aborting could be used (`--method auto`): each way tried,
     /// and why it could not be used.
     #[error("{}", no_way(.0))]
@@ -98,6 +108,7 @@ fn no_way(tried: &[(crate::abort::Method, Error)]) -> String {
             Error::NotSupported => "this kernel has no SOCK_DESTROY".to_string(),
             Error::MissingCapability { capability, .. } => format!("needs {capability}"),
             Error::NoHolder => "no process holds it".to_string(),
+            Error::Shadowed => "another socket on its 4-tuple hides it".to_string(),
             other => other.to_string(),
         });
     }
@@ -128,6 +139,9 @@ impl Error {
             Error::MissingCapability { .. } => ERROR_ACCESS_DENIED,
             Error::NoHolder => ERROR_NOT_SUPPORTED,
             Error::NotAborted(_) => ERROR_GEN_FAILURE,
+            // The socket is there and this way did not abort it, as with
+            // NotAborted.
+            Error::Shadowed => ERROR_GEN_FAILURE,
             // Windows' codes for a refusal: 317 when only elevation was
             // missing, 5 when a privilege was, 50 when nothing can work.
             Error::NoWay(tried) => {
@@ -187,6 +201,7 @@ impl Error {
                 needed_for,
             },
             Error::NoHolder => Error::NoHolder,
+            Error::Shadowed => Error::Shadowed,
             Error::NotAborted(s) => Error::NotAborted(s.clone()),
             Error::NoWay(tried) => {
                 Error::NoWay(tried.iter().map(|(m, e)| (*m, e.again())).collect())

@@ -11,4 +11,5 @@ mod listing;
 mod lookup;
 mod namespaces;
 mod races;
+mod shadow;
 mod winapi;

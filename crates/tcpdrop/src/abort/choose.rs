@@ -8,6 +8,11 @@
 //! for sockets no process holds (TIME-WAIT, SYN-RECV, orphans), a reset
 //! injected after the socket's own ACK (`inject`: `CAP_NET_RAW`). A forced
 //! method never falls back.
+//!
+//! A socket that another socket on its tuple hides (SPEC §5, shadowed
+//! tuples) cannot be reached by destroy nor by inject, which both name it
+//! by its tuple: once destroy finds it shadowed, auto goes on to owner, and
+//! does not hand it to inject.
 
 use sockdiag::Client;
 
@@ -58,6 +63,7 @@ fn cannot_use(err: &Error) -> bool {
             | Error::NotSupported
             | Error::MissingCapability { .. }
             | Error::NoHolder
+            | Error::Shadowed
     )
 }
 
@@ -119,7 +125,20 @@ fn auto(
         left.sort_unstable();
     }
 
-    // 3. inject, for what is left.
+    // 3. inject, for what is left, but a socket destroy found shadowed:
+    // inject names it by its tuple too, and its probe would reach the
+    // socket that hides it.
+    let (shadowed, left): (Vec<usize>, Vec<usize>) = left.into_iter().partition(|&i| {
+        tried
+            .get(i)
+            .is_some_and(|t| t.iter().any(|(_, e)| matches!(e, Error::Shadowed)))
+    });
+    for &i in &shadowed {
+        if let (Some(slot), Some(t)) = (out.get_mut(i), tried.get_mut(i)) {
+            t.push((Method::Inject, Error::Shadowed));
+            *slot = Some(Err(Error::NoWay(std::mem::take(t))));
+        }
+    }
     if !left.is_empty() {
         let subset: Vec<Target> = left
             .iter()

@@ -4,7 +4,7 @@
 
 use sockdiag::{Client, TcpState};
 
-use super::{Abort, Target};
+use super::{shadow, Abort, Target};
 use crate::error::Error;
 use crate::netns::Netns;
 
@@ -56,8 +56,11 @@ impl Abort for Destroy<'_> {
     /// The first request goes alone: if the kernel refuses it for lack of
     /// privilege or support, nothing more is sent and the rest fail alike.
     /// (A TIME-WAIT socket may be refused for its state alone before Linux
-    /// 6.0, so its refusal stops nothing.)
+    /// 6.0, so its refusal stops nothing.) The kernel finds each socket by
+    /// its tuple: a "not found" for one that another socket on its tuple
+    /// hides is [`Error::Shadowed`] ([`shadow::settle`]).
     fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        let start = results.len();
         let ids: Vec<(sockdiag::Family, sockdiag::SockId)> =
             targets.iter().map(|t| (t.family, t.id)).collect();
         let mut answers = Vec::with_capacity(ids.len());
@@ -89,6 +92,9 @@ impl Abort for Destroy<'_> {
                     (None, None) => Error::Netlink("no answer from the kernel".into()),
                 }),
             });
+        }
+        if let Some(answered) = results.get_mut(start..) {
+            shadow::settle(self.client, targets, answered);
         }
     }
 }

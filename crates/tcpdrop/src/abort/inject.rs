@@ -27,6 +27,13 @@
 //! (RFC 5961). Afterwards a second lookup by cookie confirms the socket is
 //! gone.
 //!
+//! Shadowed tuples (SPEC §5): a segment is demultiplexed by its tuple as
+//! the kernel's lookup is, so a socket bound to a device that another
+//! socket on its tuple hides can never be reached this way: the probe
+//! would go to the other socket. So a socket bound to a device is first
+//! looked up by its cookie, and one the lookup does not find is sent
+//! nothing at all: it is gone, or [`Error::Shadowed`] ([`shadow::settle`]).
+//!
 //! Rate limits: the answer to an out-of-window segment without data is
 //! limited per socket by `net.ipv4.tcp_invalid_ratelimit` (500 ms by
 //! default; `tcp_oow_rate_limited`); the probe carries no SYN and no RST, so
@@ -52,7 +59,7 @@ use std::time::{Duration, Instant};
 
 use sockdiag::{Family, SockId, TcpState};
 
-use super::{Abort, Target};
+use super::{shadow, Abort, Target};
 use crate::netns::Netns;
 use crate::spoof::segment::{self as packet, flags, Segment};
 use crate::spoof::wire::Wire;
@@ -480,6 +487,7 @@ impl Abort for Inject<'_> {
                 _ => candidates.push(i),
             }
         }
+        let candidates = self.reachable(targets, candidates, &mut outcome);
         if !candidates.is_empty() {
             for (i, result) in self.run(&mut wire, targets, &candidates, limits) {
                 if let Some(slot) = outcome.get_mut(i) {
@@ -494,6 +502,50 @@ impl Abort for Inject<'_> {
 }
 
 impl Inject<'_> {
+    /// The `candidates` a probe may be sent to. A socket bound to a device
+    /// may be hidden by another on its tuple, which the probe would reach
+    /// instead: each such socket is looked up by its cookie first, and one
+    /// the lookup does not find is settled in `outcome` (gone, or
+    /// [`Error::Shadowed`]) and sent nothing.
+    fn reachable(
+        &mut self,
+        targets: &[Target],
+        candidates: Vec<usize>,
+        outcome: &mut [Option<Result<(), Error>>],
+    ) -> Vec<usize> {
+        let (bound, mut reachable): (Vec<usize>, Vec<usize>) = candidates
+            .into_iter()
+            .partition(|&i| targets.get(i).is_some_and(shadow::may_be_shadowed));
+        if bound.is_empty() {
+            return reachable;
+        }
+        let asked: Vec<Target> = bound
+            .iter()
+            .filter_map(|&i| targets.get(i).copied())
+            .collect();
+        let ids: Vec<(Family, SockId)> = asked.iter().map(|t| (t.family, t.id)).collect();
+        let mut found = Vec::with_capacity(ids.len());
+        let looked_up = self.diag.lookup_batch(&ids, &mut found);
+        let mut answers: Vec<Result<(), Error>> = (0..asked.len())
+            .map(|n| match found.get(n) {
+                Some(Ok(Some(_))) => Ok(()),
+                Some(Ok(None)) => Err(Error::NotFound),
+                Some(Err(err)) => Err(diag_error(err)),
+                None => Err(lookup_failed(&looked_up)),
+            })
+            .collect();
+        shadow::settle(self.diag, &asked, &mut answers);
+        for (i, answer) in bound.into_iter().zip(answers) {
+            match (answer, outcome.get_mut(i)) {
+                (Ok(()), _) => reachable.push(i),
+                (Err(err), Some(slot)) => *slot = Some(Err(err)),
+                (Err(_), None) => {}
+            }
+        }
+        reachable.sort_unstable();
+        reachable
+    }
+
     /// Probe, reset and confirm the `candidates` of `targets`, [`ROUND`] at
     /// a time, returning `(index, result)` for each.
     fn run(

@@ -2,12 +2,15 @@
 //! `SOCK_DESTROY`), `owner.rs` (through the holder's own descriptor) and
 //! `inject.rs` (a spoofed RST after the socket's own ACK), the last two
 //! working where `SOCK_DESTROY` cannot (a kernel without it, a caller
-//! without `CAP_NET_ADMIN`).
+//! without `CAP_NET_ADMIN`). `shadow.rs` tells the two that name a socket
+//! by its tuple (destroy, inject) whether a socket the kernel did not find
+//! is gone or hidden by another on its tuple (SPEC §5).
 
 pub(crate) mod choose;
 pub(crate) mod destroy;
 pub(crate) mod inject;
 pub(crate) mod owner;
+pub(crate) mod shadow;
 #[cfg(test)]
 mod tests_util;
 #[cfg(test)]
@@ -57,6 +60,8 @@ pub(crate) trait Abort {
     /// Abort each of `targets`, pushing one result per target onto
     /// `results`, in their order. `Ok(())` means this very socket (same
     /// cookie) was aborted; a socket that is no longer there is
-    /// `Err(Error::NotFound)`; a refusal names what is missing.
+    /// `Err(Error::NotFound)`, one that another socket on its tuple hides
+    /// from the kernel's lookup `Err(Error::Shadowed)` (see `shadow.rs`);
+    /// a refusal names what is missing.
     fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), crate::Error>>);
 }

@@ -12,7 +12,9 @@
 //! `tcp_disconnect` sends an RST to the peer and the holder's next call
 //! fails (`ECONNRESET` or `EPIPE`). The duplicate is closed straight after.
 //! A lookup by cookie then confirms that the socket left the kernel's
-//! tables before success is reported.
+//! tables before success is reported (for a socket bound to a device,
+//! which another on its tuple can hide from that lookup, a dump: SPEC §5).
+//! This is the one way that reaches a socket so hidden.
 //!
 //! One `pidfd` is opened per holding process and kept for the life of the
 //! [`Owner`], so dropping all of a server's 100,000 connections opens one.
@@ -20,7 +22,7 @@
 //! [`pidfd_getfd(2)`]: https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html
 //! [`connect(2)`]: https://man7.org/linux/man-pages/man2/connect.2.html
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{OwnedFd, RawFd};
 
 use rustix::io::Errno;
@@ -28,7 +30,7 @@ use rustix::process::{pidfd_getfd, pidfd_open, Pid, PidfdFlags, PidfdGetfdFlags}
 use rustix::thread::CapabilitySet;
 use sockdiag::TcpState;
 
-use super::{Abort, Target};
+use super::{shadow, Abort, Target};
 use crate::holders::Holders;
 use crate::procs::InodeSet;
 use crate::Error;
@@ -175,8 +177,23 @@ impl Abort for Owner<'_> {
             .collect();
         let mut found = Vec::with_capacity(asked.len());
         let failure = self.diag.lookup_batch(&asked, &mut found).err();
+        // A socket bound to a device that the lookup by tuple did not find
+        // may be hidden by another socket on its tuple (SPEC §5): only a
+        // dump tells whether it is still there.
+        let unseen: Vec<&Target> = targets
+            .iter()
+            .zip(&steps)
+            .filter(|(_, step)| !matches!(step, Step::Done(_)))
+            .zip(&found)
+            .filter(|((t, _), answer)| matches!(answer, Ok(None)) && shadow::may_be_shadowed(t))
+            .map(|((t, _), _)| t)
+            .collect();
+        let hidden = match unseen.is_empty() {
+            true => Ok(HashSet::new()),
+            false => shadow::present(self.diag, &unseen),
+        };
         let mut found = found.into_iter();
-        for step in steps {
+        for (target, step) in targets.iter().zip(steps) {
             let result = match step {
                 Step::Done(result) => result,
                 pending => match found.next() {
@@ -187,24 +204,40 @@ impl Abort for Owner<'_> {
                             .map_or_else(|| "no answer".to_string(), ToString::to_string)
                     ))),
                     Some(Err(err)) => Err(Error::from_diag(err)),
-                    Some(Ok(None)) => match pending {
-                        Step::Disconnected => Ok(()),
-                        _ => Err(Error::NotFound),
+                    Some(Ok(None)) => match &hidden {
+                        Ok(hidden) if hidden.contains(&target.id.cookie) => still_there(
+                            &pending,
+                            "hidden from lookups by another socket on its tuple",
+                            unreadable,
+                        ),
+                        Err(err) if shadow::may_be_shadowed(target) => Err(Error::Netlink(
+                            format!("whether it is still there could not be told: {err}"),
+                        )),
+                        _ => match pending {
+                            Step::Disconnected => Ok(()),
+                            _ => Err(Error::NotFound),
+                        },
                     },
-                    Some(Ok(Some(record))) => match pending {
-                        Step::Disconnected => Err(Error::NotAborted(format!(
-                            "still in the kernel's tables ({:?}) after connect(AF_UNSPEC) on the holder's descriptor",
-                            record.state
-                        ))),
-                        // Held by a process whose descriptors we may not
-                        // read, or by none.
-                        _ if unreadable => Err(missing_sys_ptrace()),
-                        _ => Err(Error::NoHolder),
-                    },
+                    Some(Ok(Some(record))) => {
+                        still_there(&pending, &format!("{:?}", record.state), unreadable)
+                    }
                 },
             };
             results.push(result);
         }
+    }
+}
+
+/// The result for a socket still in the kernel's tables (`what` says how
+/// it was seen) after `step`: not aborted if it was disconnected; else held
+/// by a process whose descriptors we may not read, or by none.
+fn still_there(step: &Step, what: &str, unreadable: bool) -> Result<(), Error> {
+    match step {
+        Step::Disconnected => Err(Error::NotAborted(format!(
+            "still in the kernel's tables ({what}) after connect(AF_UNSPEC) on the holder's descriptor"
+        ))),
+        _ if unreadable => Err(missing_sys_ptrace()),
+        _ => Err(Error::NoHolder),
     }
 }
 

@@ -7,7 +7,7 @@
 //! answers with that LISTEN socket. So an answer counts only if its tuple
 //! is exactly the one asked for.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use sockdiag::{Client, SockId, INET_DIAG_NOCOOKIE};
 
@@ -22,8 +22,11 @@ pub(crate) enum Found {
     Socket(Connection),
     /// No socket has them.
     Nothing,
-    /// A link-local IPv6 tuple without a scope: the kernel's lookup needs
-    /// the interface, so only a walk can find it.
+    /// Only a walk can find it: a link-local IPv6 tuple without a scope
+    /// (the kernel's lookup needs the interface), or a scoped tuple the
+    /// lookup answered with another socket on the same addresses and
+    /// ports, one not bound to that interface, which hides any that is
+    /// (SPEC §5, shadowed tuples: an unbound socket matches any device).
     NeedsWalk,
 }
 
@@ -116,7 +119,7 @@ fn answer(
     client
         .lookup_batch(asked, &mut answers)
         .map_err(Error::from_diag)?;
-    for (&i, answer) in index.iter().zip(answers) {
+    for ((&i, answer), (_, id)) in index.iter().zip(answers).zip(asked) {
         let record = answer.map_err(Error::from_diag)?;
         let (Some(record), Some((local, remote)), Some(slot)) =
             (record, tuples.get(i), found.get_mut(i))
@@ -127,10 +130,20 @@ fn answer(
             // The listener the kernel falls back to has another remote end.
             if conn.has_tuple(local, remote) {
                 *slot = Found::Socket(conn);
+            } else if id.ifindex != 0 && conn.has_tuple(&unscoped(local), &unscoped(remote)) {
+                *slot = Found::NeedsWalk;
             }
         }
     }
     Ok(())
+}
+
+/// `addr` without its scope.
+fn unscoped(addr: &SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(*v6.ip(), v6.port(), 0, 0)),
+        v4 => *v4,
+    }
 }
 
 fn unscoped_link_local(addr: &SocketAddr) -> bool {

@@ -49,6 +49,11 @@ impl Session {
     ///   socket that closed, or whose tuple a newer connection took, is
     ///   reported [`Outcome::Gone`] and the newcomer is never touched; no
     ///   request ever falls back to a listener (traps 1 and 2).
+    /// - A socket that another socket on its tuple hides from the kernel's
+    ///   lookup by tuple (one of the two bound to a device, SPEC §5) is
+    ///   never called gone: destroy and inject, which name it by its tuple,
+    ///   fail with [`Error::Shadowed`] and touch nothing; auto goes on to
+    ///   owner, which reaches it through its holder's descriptor.
     /// - Named tuples ([`Selection::tuples`]) are found by exact lookups,
     ///   one hash lookup each in the kernel, and each names exactly the one
     ///   socket found: there is no second round.
@@ -110,7 +115,8 @@ impl Session {
         tuples: &[(SocketAddr, SocketAddr)],
     ) -> Result<Vec<Option<Connection>>, Error> {
         let found = lookup::tuples(self.client_mut(), tuples)?;
-        // Only a link-local pair without its scope needs a walk.
+        // Only a link-local pair without its scope, or a scoped pair that
+        // another socket on its tuple may hide, needs a walk.
         let walk = if found.iter().any(|f| matches!(f, Found::NeedsWalk)) {
             self.list(&Query {
                 family: Some(Family::Ipv6),
