@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
-"""Write the seed corpora of the fuzz targets (run as root: it makes a
-network namespace to capture real sock_diag replies).
+"""Write the seed corpora of the fuzz targets (run as root in a fresh
+network namespace: it captures real sock_diag replies and real TCP
+segments there).
 
-    unshare -n python3 fuzz/seeds.py
+    unshare -n python3 fuzz/seeds.py                  # every target
+    unshare -n python3 fuzz/seeds.py packet
 
 netlink_reply: real dump datagrams (IPv4, IPv6, v4-mapped, listeners,
 TIME-WAIT, with and without INET_DIAG_INFO), real SOCK_DESTROY acks, and
-crafted broken ones. filter, tuple, c_abi: hand-written inputs.
+crafted broken ones. packet: real segments captured on
+lo (handshake with options, data, FIN, RST), segments laid out as
+Segment::write lays them out, and truncated and malformed ones. filter,
+tuple, c_abi: hand-written inputs.
 """
-import os, socket, struct, subprocess, time
+import os, socket, struct, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def write(target, name, data):
+    os.makedirs(os.path.join(HERE, "corpus", target), exist_ok=True)
     path = os.path.join(HERE, "corpus", target, name)
     with open(path, "wb") as f:
         f.write(data)
@@ -139,6 +145,132 @@ def crafted():
         write("c_abi", name, data)
 
 
+def csum(data):
+    """The Internet checksum (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def segment(src, dst, sport, dport, seq, ack, flags, window=0, payload=b"",
+            options=b"", ip_options=b"", frag=0x4000, proto=6):
+    """A TCP segment in an IP packet, laid out as Segment::write lays it out
+    (IPv4 for dotted addresses, IPv6 otherwise, v4-mapped ones included),
+    with TCP and IP options if asked for."""
+    offset = (20 + len(options)) // 4
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, offset << 4, flags, window, 0, 0)
+    tcp += options + payload
+    if ":" in src:
+        s, d = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+        pseudo = s + d + struct.pack("!I3xB", len(tcp), 6)
+        tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+        return struct.pack("!IHBB", 0x60000000, len(tcp), proto, 64) + s + d + tcp
+    s, d = socket.inet_aton(src), socket.inet_aton(dst)
+    pseudo = s + d + struct.pack("!xBH", 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ihl = 5 + len(ip_options) // 4
+    ip = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + len(tcp), 0, frag, 64, proto, 0, s, d)
+    ip += ip_options
+    return ip[:10] + struct.pack("!H", csum(ip)) + ip[12:] + tcp
+
+
+def capture_packets():
+    """TCP segments as inject's packet socket sees them on lo (SOCK_DGRAM,
+    from the IP header on): handshakes with options, data, FIN, RST, over
+    IPv4, IPv6 and v4-mapped connections."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(3))
+    cap.bind(("lo", 0))
+    l4 = socket.socket(); l4.bind(("127.0.0.1", 8090)); l4.listen(4)
+    l6 = socket.socket(socket.AF_INET6)
+    l6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    l6.bind(("::", 8091)); l6.listen(4)
+    for addr, listener in [(("127.0.0.1", 8090), l4), (("::1", 8091), l6), (("127.0.0.1", 8091), l6)]:
+        c = socket.create_connection(addr); s, _ = listener.accept()
+        c.send(b"hello"); s.recv(5); s.send(bytes(300)); c.recv(300)
+        c.close(); time.sleep(0.02); s.close()
+    c = socket.create_connection(("127.0.0.1", 8090)); s, _ = l4.accept()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.close(); s.close()
+    for addr in [("127.0.0.1", 8092), ("::1", 8092)]:  # nobody listens: RST
+        try:
+            socket.create_connection(addr)
+        except ConnectionRefusedError:
+            pass
+    time.sleep(0.1)
+    cap.setblocking(False)
+    n = 0
+    while True:
+        try:
+            data, addr = cap.recvfrom(65536)
+        except BlockingIOError:
+            break
+        if addr[2] != socket.PACKET_OUTGOING:  # lo shows each packet twice
+            continue
+        write("packet", f"captured-{n}", data)
+        if len(data) > 128:
+            write("packet", f"captured-{n}-cut-128", data[:128])
+        n += 1
+
+
+def crafted_packets():
+    rst = segment("10.0.0.1", "10.0.0.2", 80, 4660, 0x01020304, 0x0A0B0C0D, 0x14)
+    rst6 = segment("fd00::1", "fd00::2", 80, 4660, 0x01020304, 0x0A0B0C0D, 0x04)
+    syn_options = (b"\x02\x04\x05\xb4" b"\x04\x02" b"\x08\x0a" + struct.pack("!II", 1, 0)
+                   + b"\x01" b"\x03\x03\x07")
+    big = segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x18, 64240, payload=bytes(1000))
+    cases = {
+        "v4-rst-ack": rst,
+        "v6-rst": rst6,
+        "v4-probe": segment("192.168.1.1", "10.0.0.2", 40000, 443, 0xFFFFFFFF, 0, 0x10, 502),
+        "v4-payload": segment("10.0.0.1", "10.0.0.2", 80, 4660, 7, 9, 0x18, 512, payload=b"xyz"),
+        "v6-payload": segment("fd00::1", "fd00::2", 80, 4660, 7, 9, 0x18, 512, payload=b"xyz"),
+        "v6-header-v4-mapped": segment("::ffff:10.0.0.1", "::ffff:10.0.0.2", 80, 4660, 1, 2, 0x14),
+        "v6-header-one-mapped": segment("::ffff:10.0.0.1", "fd00::2", 80, 4660, 1, 2, 0x14),
+        "v6-link-local": segment("fe80::1", "fe80::2", 22, 40112, 1, 2, 0x11, 100),
+        "v4-syn-options": segment("10.0.0.1", "10.0.0.2", 40000, 80, 1, 0, 0x02, 64240, options=syn_options),
+        "v6-syn-ack-options": segment("fd00::2", "fd00::1", 80, 40000, 9, 2, 0x12, 65535, options=syn_options),
+        "v4-ip-options": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x10, ip_options=b"\x01\x01\x01\x00"),
+        "v4-ihl-15": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x10, ip_options=bytes(40)),
+        "v4-offset-15": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x10, options=b"\x01" * 40),
+        "v4-more-fragments": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x10, frag=0x2000),
+        "v4-fragment-offset": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x10, frag=0x0001),
+        "v4-no-df": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x10, frag=0),
+        "v4-udp": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x10, proto=17),
+        "v6-hop-by-hop": segment("fd00::1", "fd00::2", 80, 4660, 1, 2, 0x10, proto=0),
+        "version-5": b"\x55" + rst[1:],
+        "v4-ihl-4": b"\x44" + rst[1:],
+        "v4-total-short": rst[:2] + struct.pack("!H", 30) + rst[4:],
+        "v4-total-max-snap": rst[:2] + struct.pack("!H", 0xFFFF) + rst[4:],
+        "v4-cut-128": big[:128],
+        "v4-payload-1380": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x18, payload=bytes(1380)),
+        "v6-payload-1381": segment("fd00::1", "fd00::2", 80, 4660, 1, 2, 0x18, payload=bytes(1381)),
+        "v6-payload-len-0": rst6[:4] + b"\0\0" + rst6[6:],
+        "v4-offset-4": rst[:32] + b"\x40" + rst[33:],
+        "v4-options-cut": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0x10, options=bytes(40))[:40],
+        "v4-ethernet-padding": rst + bytes(6),
+        "v4-partial-checksum": rst[:36] + struct.pack("!H", ~csum(rst[12:20] + b"\0\x06\0\x14") & 0xFFFF) + rst[38:],
+        "v4-bad-checksum": rst[:36] + b"\xde\xad" + rst[38:],
+        "v4-all-flags": segment("10.0.0.1", "10.0.0.2", 80, 4660, 1, 2, 0xFF, 0xFFFF),
+        "empty": b"",
+        "v4-nibble-only": b"\x45",
+        "v6-nibble-only": b"\x60",
+    }
+    for cut in (19, 20, 39):
+        cases[f"v4-cut-{cut}"] = rst[:cut]
+    for cut in (39, 40, 59):
+        cases[f"v6-cut-{cut}"] = rst6[:cut]
+    for name, data in cases.items():
+        write("packet", "crafted-" + name, data)
+
+
 if __name__ == "__main__":
-    capture()
-    crafted()
+    wanted = set(sys.argv[1:])
+    if not wanted or wanted & {"netlink_reply", "filter", "tuple", "c_abi"}:
+        capture()
+        crafted()
+    if not wanted or "packet" in wanted:
+        capture_packets()
+        crafted_packets()
