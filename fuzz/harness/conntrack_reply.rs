@@ -1,5 +1,5 @@
 //! The ctnetlink reply parser on arbitrary bytes: shared by the
-//! `conntrack_reply` fuzz target and `crates/conntrack/tests/corpus.rs`.
+//! `conntrack_reply` fuzz target and `crates/conntrack/tests/live/corpus.rs`.
 //!
 //! Whatever the bytes (truncated, oversized or misaligned messages, unknown
 //! types, attributes and nests with lying lengths, addresses of the wrong

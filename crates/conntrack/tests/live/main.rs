@@ -2,8 +2,10 @@
 //! hosts A and B (`nstest::topology`): what R's conntrack table says about
 //! connections it forwards, and what deleting an entry does. `tcpkill`
 //! records what dsniff's tool does to forwarded connections, for the
-//! README's comparison.
+//! README's comparison. `corpus` replays the `conntrack_reply` fuzz
+//! corpus through the parser (one test binary for the crate).
 
+mod corpus;
 mod flows;
 mod tcpkill;
 

@@ -6,7 +6,7 @@
 //! `Error::Invalid`, never a panic, and a flow read is written again and
 //! reads back the same.
 
-#[path = "../../../fuzz/harness/conntrack_reply.rs"]
+#[path = "../../../../fuzz/harness/conntrack_reply.rs"]
 mod harness;
 
 #[test]
