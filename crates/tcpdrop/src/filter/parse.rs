@@ -4,8 +4,10 @@
 
 use std::net::Ipv6Addr;
 
+use super::suggest::{self, STATE_WORDS};
 use super::{set_word, BinOp, End, Expr, Filter, FilterError, PortOp, Prefix};
 use crate::conn::{State, StateSet};
+use crate::names::{self, HostAddrs, NameError, Names};
 
 /// How deep parentheses and `not` may nest: bounds the recursion of the
 /// parser, the evaluator and `Drop` whatever the input.
@@ -128,14 +130,44 @@ fn lex<S: AsRef<str>>(words: &[S]) -> Vec<Tok<'_>> {
     toks
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'n> {
     toks: Vec<Tok<'a>>,
     pos: usize,
     /// Where the input ends, for errors about a missing token.
     end: (usize, usize),
+    /// Where service and host names are looked up.
+    names: &'n Names,
+    /// The host names met so far, and what they stood for.
+    resolved: Vec<HostAddrs>,
 }
 
-pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
+/// Why a port or host word was refused: a hint for an "expected ..."
+/// message, or a name that is not known.
+enum Refusal {
+    Hint(String),
+    Name(NameError),
+}
+
+impl From<String> for Refusal {
+    fn from(hint: String) -> Refusal {
+        Refusal::Hint(hint)
+    }
+}
+
+/// What a host word's address part named.
+enum HostAddr {
+    /// Any address (`*`, `any`, nothing).
+    Any,
+    /// An address or prefix.
+    Prefix(Prefix),
+    /// A host name: every address it has.
+    Named(HostAddrs),
+}
+
+pub(super) fn parse<S: AsRef<str>>(
+    words: &[S],
+    names: &Names,
+) -> Result<(Filter, Vec<HostAddrs>), FilterError> {
     let end = words
         .len()
         .checked_sub(1)
@@ -145,6 +177,8 @@ pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
         toks: lex(words),
         pos: 0,
         end,
+        names,
+        resolved: Vec::new(),
     };
     let (states, listening_named) = p.states()?;
     if let (Some(_), Some(Kind::Bin(_))) = (states, p.peek_kind()) {
@@ -165,14 +199,15 @@ pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
         // exprlist stops only at the end or at a ')'.
         return Err(p.error_at(Some(tok), "filter: found ')' with no '(' open".to_string()));
     }
-    Ok(Filter {
+    let filter = Filter {
         states,
         listening_named,
         expr,
-    })
+    };
+    Ok((filter, p.resolved))
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn peek(&self) -> Option<Tok<'a>> {
         self.toks.get(self.pos).copied()
     }
@@ -228,6 +263,32 @@ impl<'a> Parser<'a> {
         )
     }
 
+    /// "expected a state name" at the current token, with the name it most
+    /// likely misspells, or else every name.
+    fn bad_state(&self, from: usize) -> FilterError {
+        let meant = self
+            .peek()
+            .filter(|t| kind(t.text) == Kind::Word)
+            .and_then(|t| suggest::closest(t.text, STATE_WORDS));
+        match meant {
+            Some((_, meant)) => self.expected(
+                "a state name",
+                from,
+                &format!(": did you mean {}?", meant.join(" or ")),
+            ),
+            None => self.expected("a state name", from, &format!(" ({STATE_NAMES})")),
+        }
+    }
+
+    /// An error about the word at the current token: a hint after
+    /// "expected WHAT", or the lookup's own message.
+    fn refused(&self, what: &str, from: usize, refusal: Refusal) -> FilterError {
+        match refusal {
+            Refusal::Hint(hint) => self.expected(what, from, &hint),
+            Refusal::Name(err) => self.error_at(self.peek(), format!("filter: {err}")),
+        }
+    }
+
     /// The leading `state`/`exclude` words (`ss.c` `main`): the first sets
     /// the mask, later ones add or remove. Also whether a `state` word named
     /// `listening` itself and no later `exclude` took it back.
@@ -242,7 +303,7 @@ impl<'a> Parser<'a> {
                 _ => None,
             };
             let Some(set) = set else {
-                return Err(self.expected("a state name", from, &format!(" ({STATE_NAMES})")));
+                return Err(self.bad_state(from));
             };
             self.bump();
             if set == StateSet::only(State::Listen) {
@@ -349,13 +410,45 @@ impl<'a> Parser<'a> {
                     Some(t) if kind(t.text) == Kind::Word => t.text,
                     _ => return Err(self.expected("an address", from, "")),
                 };
-                match host(word) {
-                    Ok((addr, port)) => {
-                        self.bump();
-                        Ok(Expr::Host { end, addr, port })
+                let (addr, port) = match host(word, self.names) {
+                    Ok(host) => host,
+                    Err(refusal) => return Err(self.refused("an address", from, refusal)),
+                };
+                self.bump();
+                Ok(match addr {
+                    HostAddr::Any => Expr::Host {
+                        end,
+                        addr: None,
+                        port,
+                    },
+                    HostAddr::Prefix(p) => Expr::Host {
+                        end,
+                        addr: Some(p),
+                        port,
+                    },
+                    HostAddr::Named(found) => {
+                        // A name stands for every address it has, as in
+                        // ss: `src NAME` is `src A or src B ...`.
+                        let mut terms = found.addrs.iter().map(|&ip| Expr::Host {
+                            end,
+                            addr: Some(Prefix::host(ip)),
+                            port,
+                        });
+                        let first = terms.next();
+                        let rest: Vec<(BinOp, Expr)> = terms.map(|t| (BinOp::Or, t)).collect();
+                        self.note(found);
+                        match first {
+                            Some(first) if rest.is_empty() => first,
+                            Some(first) => Expr::Seq(Box::new(first), rest),
+                            None => {
+                                return Err(self.error_at(
+                                    Some(tok),
+                                    "filter: a host name with no address".to_string(),
+                                ))
+                            }
+                        }
                     }
-                    Err(hint) => Err(self.expected("an address", from, &hint)),
-                }
+                })
             }
             Kind::Sport | Kind::Dport => {
                 self.bump();
@@ -375,9 +468,9 @@ impl<'a> Parser<'a> {
                     Some(t) if kind(t.text) == Kind::Word => t.text,
                     _ => return Err(self.expected("':PORT'", from, "")),
                 };
-                let port = match port_spec(word.strip_prefix(':').unwrap_or(word)) {
+                let port = match port_spec(word.strip_prefix(':').unwrap_or(word), self.names) {
                     Ok(port) => port,
-                    Err(hint) => return Err(self.expected("':PORT'", from, &hint)),
+                    Err(refusal) => return Err(self.refused("':PORT'", from, refusal)),
                 };
                 if port.is_none() && !matches!(op, PortOp::Eq | PortOp::Ne) {
                     return Err(self.expected(
@@ -398,7 +491,7 @@ impl<'a> Parser<'a> {
                     _ => None,
                 };
                 let Some((set, word)) = set.and_then(|set| Some((set, set_word(set)?))) else {
-                    return Err(self.expected("a state name", from, &format!(" ({STATE_NAMES})")));
+                    return Err(self.bad_state(from));
                 };
                 self.bump();
                 Ok(Expr::State {
@@ -414,11 +507,26 @@ impl<'a> Parser<'a> {
                     tok.text
                 ),
             )),
-            Kind::RParen | Kind::Bin(_) | Kind::Op(_) | Kind::Word => Err(self.expected(
+            Kind::Word => match suggest::keyword_typo(tok.text) {
+                Some(typo) => Err(self.error_at(Some(tok), typo.to_string())),
+                None => Err(self.expected(
+                    "a condition (src, dst, sport, dport, state, not, '(')",
+                    from.saturating_sub(1),
+                    "",
+                )),
+            },
+            Kind::RParen | Kind::Bin(_) | Kind::Op(_) => Err(self.expected(
                 "a condition (src, dst, sport, dport, state, not, '(')",
                 from.saturating_sub(1),
                 "",
             )),
+        }
+    }
+
+    /// Keep what a host name stood for, once per name.
+    fn note(&mut self, found: HostAddrs) {
+        if !self.resolved.iter().any(|r| r.name == found.name) {
+            self.resolved.push(found);
         }
     }
 }
@@ -434,25 +542,25 @@ fn scan_state(name: &str) -> Option<StateSet> {
 }
 
 /// `ss.c` `parse_hostcond` for an internet address: `ADDR[/LEN][:PORT]`,
-/// `[ADDR[/LEN]][:PORT]`, `*[:PORT]`, `:PORT`. The error is a hint for the
-/// message.
-fn host(word: &str) -> Result<(Option<Prefix>, Option<u16>), String> {
+/// `[ADDR[/LEN]][:PORT]`, `*[:PORT]`, `:PORT`, where `ADDR` may be a host
+/// name and `PORT` a service name.
+fn host(word: &str, names: &Names) -> Result<(HostAddr, Option<u16>), Refusal> {
     for family in ["inet:", "inet6:", "unix:", "link:", "netlink:", "vsock:"] {
         if word.starts_with(family) {
-            return Err(format!(
+            return Err(Refusal::Hint(format!(
                 " (ss's '{family}' address prefix is not supported by tcpdrop)"
-            ));
+            )));
         }
     }
     let (addr, port) = if let Some(inner) = word.strip_prefix('[') {
         let Some((addr, after)) = inner.split_once(']') else {
-            return Err(" (no ']' after '[')".to_string());
+            return Err(" (no ']' after '[')".to_string().into());
         };
         match after {
             "" => (addr, None),
             _ => match after.strip_prefix(':') {
                 Some(port) => (addr, Some(port)),
-                None => return Err(" (expected ':PORT' after ']')".to_string()),
+                None => return Err(" (expected ':PORT' after ']')".to_string().into()),
             },
         }
     } else if let Some(after) = word.strip_prefix('*') {
@@ -460,7 +568,7 @@ fn host(word: &str) -> Result<(Option<Prefix>, Option<u16>), String> {
             "" => ("", None),
             _ => match after.strip_prefix(':') {
                 Some(port) => ("", Some(port)),
-                None => return Err(" (expected ':PORT' after '*')".to_string()),
+                None => return Err(" (expected ':PORT' after '*')".to_string().into()),
             },
         }
     } else {
@@ -470,9 +578,9 @@ fn host(word: &str) -> Result<(Option<Prefix>, Option<u16>), String> {
         // brackets instead of guessing.
         let slash = word.find('/');
         if slash.is_none() && word.matches(':').count() >= 2 {
-            return Err(format!(
+            return Err(Refusal::Hint(format!(
                 " (write an IPv6 address in brackets: '[{word}]', or '[ADDR]:PORT')"
-            ));
+            )));
         }
         let from = slash.unwrap_or(0);
         match word
@@ -489,34 +597,37 @@ fn host(word: &str) -> Result<(Option<Prefix>, Option<u16>), String> {
     };
     let port = match port {
         None => None,
-        Some(p) => port_spec(p)?,
+        Some(p) => port_spec(p, names)?,
     };
     let addr = match addr {
-        "" | "*" => None,
-        a => prefix(a)?,
+        "" | "*" => HostAddr::Any,
+        a => match prefix(a)? {
+            Some(p) => HostAddr::Prefix(p),
+            None if matches!(a, "any" | "all" | "default") => HostAddr::Any,
+            None => HostAddr::Named(names.host(a).map_err(Refusal::Name)?),
+        },
     };
     Ok((addr, port))
 }
 
-/// A port: a number in C notation (`ss` reads it with `strtol(.., 0)`), or
+/// A port: a number in C notation (`ss` reads it with `strtol(.., 0)`), a
+/// TCP service name (`http`, as ss looks it up with getservbyname(3)), or
 /// `*`/nothing for any port.
-fn port_spec(text: &str) -> Result<Option<u16>, String> {
+fn port_spec(text: &str, names: &Names) -> Result<Option<u16>, Refusal> {
     if text.is_empty() || text == "*" {
         return Ok(None);
     }
     match c_number(text) {
         Some((n, used)) if used == text.len() => u16::try_from(n)
             .map(Some)
-            .map_err(|_| " (a port is 0 to 65535)".to_string()),
-        _ if text.bytes().any(|b| b.is_ascii_alphabetic()) && !text.starts_with("0x") => {
-            Err(" (service names are not looked up; give the port number)".to_string())
-        }
-        _ => Err(String::new()),
+            .map_err(|_| " (a port is 0 to 65535)".to_string().into()),
+        _ if names::is_service_name(text) => names.port(text).map(Some).map_err(Refusal::Name),
+        _ => Err(String::new().into()),
     }
 }
 
-/// An address prefix, `None` for `any`/`all`/`default` (`lib/utils.c`
-/// `get_prefix_1`).
+/// An address prefix, `None` for `any`/`all`/`default` and for a word that
+/// may be a host name (`lib/utils.c` `get_prefix_1`).
 fn prefix(text: &str) -> Result<Option<Prefix>, String> {
     let (addr, len) = match text.split_once('/') {
         Some((a, l)) => (a, Some(l)),
@@ -539,9 +650,12 @@ fn prefix(text: &str) -> Result<Option<Prefix>, String> {
     } else {
         match ipv4_legacy(addr) {
             Some([a, b, c, d]) => (false, [a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            None if addr.bytes().any(|b| b.is_ascii_alphabetic()) => {
-                return Err(" (host names are not resolved; give an IP address literal)".to_string())
+            None if names::is_host_name(addr) && len.is_some() => {
+                return Err(format!(
+                    " (a prefix length goes with an address, not a host name: '{addr}')"
+                ))
             }
+            None if names::is_host_name(addr) => return Ok(None),
             None => return Err(String::new()),
         }
     };
