@@ -15,6 +15,7 @@ mod forwarded;
 mod fuzz_corpus;
 mod list;
 mod methods;
+mod names;
 mod netns;
 mod owners;
 mod privilege;
