@@ -55,7 +55,13 @@ pub struct Cli {
     /// dropped only when `listening` is named.
     ///
     /// Example: tcpdrop -s time-wait -s close-wait
-    #[arg(short = 's', long = "state", value_name = "STATE")]
+    #[arg(
+        short = 's',
+        long = "state",
+        value_name = "STATE",
+        value_parser = StateName,
+        hide_possible_values = true
+    )]
     pub states: Vec<String>,
 
     /// Show what would be dropped; drop nothing.
@@ -263,6 +269,56 @@ pub struct Cli {
     /// Example: tcpdrop 10.0.0.5 443 10.0.0.9 51234
     #[arg(value_name = "CONNECTION|FILTER")]
     pub args: Vec<String>,
+}
+
+/// The names `-s` reads, as the shell completions offer them.
+const STATE_NAMES: &[&str] = &[
+    "established",
+    "syn-sent",
+    "syn-recv",
+    "fin-wait-1",
+    "fin-wait-2",
+    "time-wait",
+    "closed",
+    "close-wait",
+    "last-ack",
+    "listening",
+    "closing",
+    "connected",
+    "synchronized",
+    "bucket",
+    "big",
+    "all",
+];
+
+/// `-s`'s value: any word, checked later by `plan::parse_states` (whose
+/// message names the remedy, and which also reads the RFC 793 spellings
+/// and any case); its possible values are the state names, so that the
+/// completions offer them instead of file names.
+#[derive(Clone, Copy, Debug)]
+struct StateName;
+
+impl clap::builder::TypedValueParser for StateName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            STATE_NAMES
+                .iter()
+                .map(|name| clap::builder::PossibleValue::new(*name)),
+        ))
+    }
 }
 
 impl Cli {
