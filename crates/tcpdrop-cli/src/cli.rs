@@ -240,6 +240,18 @@ pub struct Cli {
     )]
     pub forwarded: bool,
 
+    /// With -l: print each connection as the command that drops it, one a
+    /// line, as FreeBSD's tcpdrop -l does: tcpdrop LADDR LPORT RADDR RPORT.
+    ///
+    /// IPv6 addresses are bare, with their %scope where they have one
+    /// (fe80::1%eth0); a listener's line carries -s listening, and with -N
+    /// or --all-netns each line carries -N and its namespace. Each line
+    /// runs as it is, and drops exactly that connection.
+    ///
+    /// Example: tcpdrop -l --bsd 'dport = :6379' > drop.sh
+    #[arg(long, conflicts_with_all = ["json", "processes", "forwarded"])]
+    pub bsd: bool,
+
     /// Never print the column header (it is printed only on a terminal).
     ///
     /// Example: tcpdrop -l -H | wc -l
@@ -325,6 +337,13 @@ impl Cli {
     /// The combinations clap cannot explain in one line, refused with a
     /// message that names the option and the remedy.
     pub fn check(&self) -> Result<(), String> {
+        if self.bsd && !self.list {
+            // clap's own "required arguments" message would lose the name
+            // to the one-line cut.
+            return Err(
+                "--bsd is a form of listing: give it with -l (e.g. tcpdrop -l --bsd)".to_string(),
+            );
+        }
         if self.watch.is_none() {
             for (given, example) in [
                 (self.count.is_some(), "--watch --count 5"),
@@ -360,6 +379,7 @@ impl Cli {
 const AFTER_HELP: &str = concat!(
     "Examples:\n",
     "  tcpdrop -l                              list every TCP connection\n",
+    "  tcpdrop -l --bsd                        ... as the tcpdrop commands that drop them\n",
     "  tcpdrop 10.0.0.5 443 10.0.0.9 51234     drop exactly this connection\n",
     "  tcpdrop '[::1]:8080' '[::1]:40112'       the same, IPv6\n",
     "  tcpdrop -n -s time-wait                 show which TIME-WAIT sockets would go\n",
@@ -375,6 +395,8 @@ const AFTER_LONG_HELP: &str = concat!(
     "Examples:\n",
     "  tcpdrop -l\n",
     "      List every TCP connection (State, Recv-Q, Send-Q, Local, Remote).\n",
+    "  tcpdrop -l --bsd 'dport = :http'\n",
+    "      List them as FreeBSD's tcpdrop -l does: one tcpdrop command a line.\n",
     "  tcpdrop 10.0.0.5 443 10.0.0.9 51234\n",
     "  tcpdrop 10.0.0.5:443 10.0.0.9:51234\n",
     "      Drop exactly this connection (exit 1 if there is none).\n",

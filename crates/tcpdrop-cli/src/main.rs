@@ -1,5 +1,6 @@
 //! `tcpdrop`: drop (abort) TCP connections exactly and safely, or list them.
 
+mod bsd;
 mod cli;
 mod drop;
 mod echo;
@@ -120,6 +121,7 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         printer.pad_netns(widest.max().unwrap_or(0));
     }
     printer.owners_column = cli.processes;
+    printer.bsd = cli.bsd;
 
     if cli.list || cli.dry_run {
         return list(cli, &plan, &mut spaces, &mut printer);

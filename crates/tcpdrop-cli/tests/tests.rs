@@ -5,6 +5,7 @@
 mod util;
 
 mod bad_input;
+mod bsd;
 mod corners;
 mod docs;
 mod drop;
