@@ -269,14 +269,25 @@ pub struct Cli {
 
     /// The connection to drop: LADDR LPORT RADDR RPORT, or LADDR:LPORT
     /// RADDR:RPORT (IPv6 as [ADDR]:PORT, with %SCOPE if link-local: an
-    /// interface name or index of this namespace); or an ss filter
-    /// expression. A connection's port is decimal without leading zeros
-    /// (080 is refused; in a filter, as in ss, 010 is octal 8 and 080 an
-    /// error).
+    /// interface name or index of this namespace), or LADDR.LPORT
+    /// RADDR.RPORT as BSD netstat prints them (127.0.0.1.80, ::1.80); or an
+    /// ss filter expression. A connection's port is decimal without leading
+    /// zeros (080 is refused; in a filter, as in ss, 010 is octal 8 and 080
+    /// an error).
     ///
     /// FILTER is ss's language: state/exclude words, then conditions src,
     /// dst, sport, dport joined by and, or, not and parentheses; `state
-    /// NAME` may also be a condition inside the expression.
+    /// NAME` may also be a condition inside the expression. A misspelt
+    /// keyword is named ("unknown word 'dprot' in the filter: did you mean
+    /// dport?").
+    ///
+    /// Names, in either: a port may be a TCP service name of /etc/services
+    /// (http, ssh), and an address localhost (127.0.0.1 and ::1) or a host
+    /// name of /etc/hosts; DNS is never asked. In a filter a host name
+    /// stands for each of its addresses (dst localhost); in a connection
+    /// the other end's family must leave it one address (localhost:80
+    /// 127.0.0.1:5000). Before acting, stderr says which addresses each
+    /// host name stood for.
     ///
     /// Example: tcpdrop 10.0.0.5 443 10.0.0.9 51234
     #[arg(value_name = "CONNECTION|FILTER")]
@@ -385,6 +396,7 @@ const AFTER_HELP: &str = concat!(
     "  tcpdrop -n -s time-wait                 show which TIME-WAIT sockets would go\n",
     "  tcpdrop -a -4 --json                    drop every IPv4 connection, JSON out\n",
     "  tcpdrop 'dport = :443'                  drop what an ss filter selects\n",
+    "  tcpdrop localhost:http 127.0.0.1:41000  names: /etc/services, /etc/hosts\n",
     "  tcpdrop --netns blue --process nginx -a drop nginx's connections in netns blue\n",
     "  tcpdrop --watch --count 3 'dport = :80' drop the next three as they appear\n",
     "\n",
@@ -399,7 +411,11 @@ const AFTER_LONG_HELP: &str = concat!(
     "      List them as FreeBSD's tcpdrop -l does: one tcpdrop command a line.\n",
     "  tcpdrop 10.0.0.5 443 10.0.0.9 51234\n",
     "  tcpdrop 10.0.0.5:443 10.0.0.9:51234\n",
+    "  tcpdrop 10.0.0.5.443 10.0.0.9.51234\n",
     "      Drop exactly this connection (exit 1 if there is none).\n",
+    "  tcpdrop localhost:https 127.0.0.1:51234\n",
+    "      The same with names: services from /etc/services, hosts from\n",
+    "      /etc/hosts and localhost, never DNS.\n",
     "  tcpdrop -l 'dport = :443 or ( src 10.0.0.0/8 and state established )'\n",
     "      List what an ss filter selects; without -l, drop it.\n",
     "  tcpdrop -n -s time-wait\n",
