@@ -20,6 +20,9 @@ pub struct Endpoint {
     pub scope: Option<String>,
 }
 
+/// A connection as typed: (local end, remote end).
+pub type Tuple = (Endpoint, Endpoint);
+
 /// One end as typed, before the two ends are matched: a host name may still
 /// stand for several addresses.
 struct End {
@@ -107,7 +110,7 @@ fn without_scope(word: &str) -> String {
 // The fuzz target's entry (fuzz/harness/tuple.rs); the command itself
 // calls parse_with, to show what names stood for.
 #[allow(dead_code)]
-pub fn parse(args: &[String]) -> Result<(Endpoint, Endpoint), String> {
+pub fn parse(args: &[String]) -> Result<Tuple, String> {
     parse_with(args, Names::system()).map(|(tuple, _)| tuple)
 }
 
@@ -115,10 +118,7 @@ pub fn parse(args: &[String]) -> Result<(Endpoint, Endpoint), String> {
 /// stood for (the one address used), for the command to show. A first
 /// word that is a misspelt filter keyword, not an address or a host name,
 /// is named as such (`dprot :9002`).
-pub fn parse_with(
-    args: &[String],
-    names: &Names,
-) -> Result<((Endpoint, Endpoint), Vec<HostAddrs>), String> {
+pub fn parse_with(args: &[String], names: &Names) -> Result<(Tuple, Vec<HostAddrs>), String> {
     tuple_of(args, names).map_err(|err| {
         let first = args.first().map(String::as_str).unwrap_or_default();
         match keyword_typo(first) {
@@ -132,10 +132,7 @@ pub fn parse_with(
     })
 }
 
-fn tuple_of(
-    args: &[String],
-    names: &Names,
-) -> Result<((Endpoint, Endpoint), Vec<HostAddrs>), String> {
+fn tuple_of(args: &[String], names: &Names) -> Result<(Tuple, Vec<HostAddrs>), String> {
     let (local, remote) = match args {
         [l, r]
             if joined(l, "LADDR:LPORT", names).is_ok() || address(l, names).is_err() =>
@@ -174,7 +171,7 @@ fn tuple_of(
 
 /// The one address of each end: a host name's addresses narrowed to the
 /// family of the other end, which must leave exactly one.
-fn pick(local: End, remote: End) -> Result<((Endpoint, Endpoint), Vec<HostAddrs>), String> {
+fn pick(local: End, remote: End) -> Result<(Tuple, Vec<HostAddrs>), String> {
     let viable: Vec<bool> = [true, false]
         .into_iter()
         .filter(|&v4| !local.of(v4).is_empty() && !remote.of(v4).is_empty())
@@ -235,10 +232,7 @@ const MAX_BAD_LINES: usize = 10;
 /// checked before anything is dropped: the error names each malformed line
 /// (the first ten) with its number. Also what each host name stood for,
 /// once per name and address.
-pub fn read_file(
-    path: &str,
-    names: &Names,
-) -> Result<(Vec<(Endpoint, Endpoint)>, Vec<HostAddrs>), String> {
+pub fn read_file(path: &str, names: &Names) -> Result<(Vec<Tuple>, Vec<HostAddrs>), String> {
     use std::io::Read;
     let mut text = Vec::new();
     let read = if path == "-" {
