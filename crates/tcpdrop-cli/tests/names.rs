@@ -248,3 +248,36 @@ fn bad_names_exit_2_with_one_line_and_touch_nothing() {
         assert_eq!(read_errno(&mut server), None);
     });
 }
+
+#[test]
+fn names_in_a_file_are_looked_up_and_said_once() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let (mut one, mut one_server) = connect(&listener);
+        let (mut two, mut two_server) = connect(&listener);
+        let (mut bystander, _b) = connect(&listener);
+        let p = listener.local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("tcpdrop-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tuples");
+        let line = |s: &TcpStream| {
+            let c = s.local_addr().unwrap().port();
+            format!("127.0.0.1.{c} localhost:{p}\n")
+        };
+        std::fs::write(&file, line(&one) + &line(&two)).unwrap();
+        let run = tcpdrop(&["-f", file.to_str().unwrap()]);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let notes: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("'localhost'"))
+            .collect();
+        assert_eq!(notes, ["tcpdrop: 'localhost' is 127.0.0.1 (loopback)"]);
+        assert_eq!(read_errno(&mut one), Some(ECONNABORTED));
+        assert_eq!(read_errno(&mut two), Some(ECONNABORTED));
+        assert_eq!(read_errno(&mut one_server), Some(ECONNRESET));
+        assert_eq!(read_errno(&mut two_server), Some(ECONNRESET));
+        assert_eq!(read_errno(&mut bystander), None, "a bystander was hit");
+    });
+}
