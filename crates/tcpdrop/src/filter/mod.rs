@@ -64,6 +64,7 @@ pub use suggest::{keyword_typo, Typo};
 
 mod bytecode;
 mod eval;
+mod hostcond;
 mod parse;
 mod suggest;
 #[cfg(test)]
