@@ -88,17 +88,18 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
             "--count 0 would stop before starting: give 1 or more",
         ));
     }
-    // Every usage error is behind us: say which addresses the names stand
-    // for before anything is opened (on stderr, out of a JSON stream).
-    for name in &plan.resolved {
-        eprintln!("tcpdrop: {name}");
-    }
     // Blocked before any thread starts, so that every thread inherits it.
     let signals = match watch {
         Some(_) => Some(watch::Signals::block().map_err(|e| Failure::from(Error::Io(e)))?),
         None => None,
     };
     let mut spaces = open_spaces(cli, &plan)?;
+    // Every usage error is behind us (a %scope is looked up in each
+    // namespace): say which addresses the names stand for before anything
+    // is listed or dropped (on stderr, out of a JSON stream).
+    for name in &plan.resolved {
+        eprintln!("tcpdrop: {name}");
+    }
     let header = !cli.no_header && !cli.json && io::stdout().is_terminal();
     // Rows go out in large writes: stdout alone writes line by line.
     let mut printer = Printer::new(

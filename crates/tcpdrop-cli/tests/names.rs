@@ -226,6 +226,11 @@ fn bad_names_exit_2_with_one_line_and_touch_nothing() {
                 vec!["localhost%lo:80".into(), format!("127.0.0.1:{c}")],
                 "a %scope goes with an IPv6 address, not a host name",
             ),
+            // Found bad only in the namespace (the scope): still no note first.
+            (
+                vec!["localhost".into(), "80".into(), "fe80::1%nosuchif".into(), "9".into()],
+                "tcpdrop: unknown interface 'nosuchif'",
+            ),
         ];
         for (args, want) in cases {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
