@@ -6,7 +6,14 @@
 //! over. Whatever they are, parsing answers a tuple or a message; a tuple
 //! it answers is written back in both forms and must parse to itself.
 
-use super::tuple::{is_filter, parse, Endpoint};
+use super::tuple::{is_filter, parse_with, Endpoint, Tuple};
+use tcpdrop::names::Names;
+
+/// The parser as the command runs it, with the system's names (the
+/// services and hosts files are read once, then kept).
+fn parse(words: &[String]) -> Result<Tuple, String> {
+    parse_with(words, Names::system()).map(|(tuple, _)| tuple)
+}
 
 /// Words from `data`: at most six, split at `\n`; `None` if not UTF-8.
 pub fn words(data: &[u8]) -> Option<Vec<String>> {

@@ -55,7 +55,13 @@ pub struct Cli {
     /// dropped only when `listening` is named.
     ///
     /// Example: tcpdrop -s time-wait -s close-wait
-    #[arg(short = 's', long = "state", value_name = "STATE")]
+    #[arg(
+        short = 's',
+        long = "state",
+        value_name = "STATE",
+        value_parser = StateName,
+        hide_possible_values = true
+    )]
     pub states: Vec<String>,
 
     /// Show what would be dropped; drop nothing.
@@ -234,6 +240,18 @@ pub struct Cli {
     )]
     pub forwarded: bool,
 
+    /// With -l: print each connection as the command that drops it, one a
+    /// line, as FreeBSD's tcpdrop -l does: tcpdrop LADDR LPORT RADDR RPORT.
+    ///
+    /// IPv6 addresses are bare, with their %scope where they have one
+    /// (fe80::1%eth0); a listener's line carries -s listening, and with -N
+    /// or --all-netns each line carries -N and its namespace. Each line
+    /// runs as it is, and drops exactly that connection.
+    ///
+    /// Example: tcpdrop -l --bsd 'dport = :6379' > drop.sh
+    #[arg(long, conflicts_with_all = ["json", "processes", "forwarded"])]
+    pub bsd: bool,
+
     /// Never print the column header (it is printed only on a terminal).
     ///
     /// Example: tcpdrop -l -H | wc -l
@@ -251,24 +269,92 @@ pub struct Cli {
 
     /// The connection to drop: LADDR LPORT RADDR RPORT, or LADDR:LPORT
     /// RADDR:RPORT (IPv6 as [ADDR]:PORT, with %SCOPE if link-local: an
-    /// interface name or index of this namespace); or an ss filter
-    /// expression. A connection's port is decimal without leading zeros
-    /// (080 is refused; in a filter, as in ss, 010 is octal 8 and 080 an
-    /// error).
+    /// interface name or index of this namespace), or LADDR.LPORT
+    /// RADDR.RPORT as BSD netstat prints them (127.0.0.1.80, ::1.80); or an
+    /// ss filter expression. A connection's port is decimal without leading
+    /// zeros (080 is refused; in a filter, as in ss, 010 is octal 8 and 080
+    /// an error).
     ///
     /// FILTER is ss's language: state/exclude words, then conditions src,
     /// dst, sport, dport joined by and, or, not and parentheses; `state
-    /// NAME` may also be a condition inside the expression.
+    /// NAME` may also be a condition inside the expression. A misspelt
+    /// keyword is named ("unknown word 'dprot' in the filter: did you mean
+    /// dport?").
+    ///
+    /// Names, in either: a port may be a TCP service name of /etc/services
+    /// (http, ssh), and an address localhost (127.0.0.1 and ::1) or a host
+    /// name of /etc/hosts; DNS is never asked. In a filter a host name
+    /// stands for each of its addresses (dst localhost); in a connection
+    /// the other end's family must leave it one address (localhost:80
+    /// 127.0.0.1:5000). Before acting, stderr says which addresses each
+    /// host name stood for.
     ///
     /// Example: tcpdrop 10.0.0.5 443 10.0.0.9 51234
     #[arg(value_name = "CONNECTION|FILTER")]
     pub args: Vec<String>,
 }
 
+/// The names `-s` reads, as the shell completions offer them.
+const STATE_NAMES: &[&str] = &[
+    "established",
+    "syn-sent",
+    "syn-recv",
+    "fin-wait-1",
+    "fin-wait-2",
+    "time-wait",
+    "closed",
+    "close-wait",
+    "last-ack",
+    "listening",
+    "closing",
+    "connected",
+    "synchronized",
+    "bucket",
+    "big",
+    "all",
+];
+
+/// `-s`'s value: any word, checked later by `plan::parse_states` (whose
+/// message names the remedy, and which also reads the RFC 793 spellings
+/// and any case); its possible values are the state names, so that the
+/// completions offer them instead of file names.
+#[derive(Clone, Copy, Debug)]
+struct StateName;
+
+impl clap::builder::TypedValueParser for StateName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            STATE_NAMES
+                .iter()
+                .map(|name| clap::builder::PossibleValue::new(*name)),
+        ))
+    }
+}
+
 impl Cli {
     /// The combinations clap cannot explain in one line, refused with a
     /// message that names the option and the remedy.
     pub fn check(&self) -> Result<(), String> {
+        if self.bsd && !self.list {
+            // clap's own "required arguments" message would lose the name
+            // to the one-line cut.
+            return Err(
+                "--bsd is a form of listing: give it with -l (e.g. tcpdrop -l --bsd)".to_string(),
+            );
+        }
         if self.watch.is_none() {
             for (given, example) in [
                 (self.count.is_some(), "--watch --count 5"),
@@ -304,11 +390,13 @@ impl Cli {
 const AFTER_HELP: &str = concat!(
     "Examples:\n",
     "  tcpdrop -l                              list every TCP connection\n",
+    "  tcpdrop -l --bsd                        ... as the tcpdrop commands that drop them\n",
     "  tcpdrop 10.0.0.5 443 10.0.0.9 51234     drop exactly this connection\n",
     "  tcpdrop '[::1]:8080' '[::1]:40112'       the same, IPv6\n",
     "  tcpdrop -n -s time-wait                 show which TIME-WAIT sockets would go\n",
     "  tcpdrop -a -4 --json                    drop every IPv4 connection, JSON out\n",
     "  tcpdrop 'dport = :443'                  drop what an ss filter selects\n",
+    "  tcpdrop localhost:http 127.0.0.1:41000  names: /etc/services, /etc/hosts\n",
     "  tcpdrop --netns blue --process nginx    drop nginx's connections in netns blue\n",
     "  tcpdrop --watch --count 3 'dport = :80' drop the next three as they appear\n",
     "\n",
@@ -319,9 +407,15 @@ const AFTER_LONG_HELP: &str = concat!(
     "Examples:\n",
     "  tcpdrop -l\n",
     "      List every TCP connection (State, Recv-Q, Send-Q, Local, Remote).\n",
+    "  tcpdrop -l --bsd 'dport = :http'\n",
+    "      List them as FreeBSD's tcpdrop -l does: one tcpdrop command a line.\n",
     "  tcpdrop 10.0.0.5 443 10.0.0.9 51234\n",
     "  tcpdrop 10.0.0.5:443 10.0.0.9:51234\n",
+    "  tcpdrop 10.0.0.5.443 10.0.0.9.51234\n",
     "      Drop exactly this connection (exit 1 if there is none).\n",
+    "  tcpdrop localhost:https 127.0.0.1:51234\n",
+    "      The same with names: services from /etc/services, hosts from\n",
+    "      /etc/hosts and localhost, never DNS.\n",
     "  tcpdrop -l 'dport = :443 or ( src 10.0.0.0/8 and state established )'\n",
     "      List what an ss filter selects; without -l, drop it.\n",
     "  tcpdrop -n -s time-wait\n",

@@ -151,6 +151,8 @@ fn choice(cli: &Cli) -> Result<Choice, Failure> {
         (_, true) => Some(Family::Ipv6),
         _ => None,
     };
+    let names = tcpdrop::names::Names::system();
+    let mut resolved = Vec::new();
     let chosen = if cli.args.is_empty() {
         if !cli.all && !cli.list && named_states.is_none() {
             return Err(Failure::usage(
@@ -160,10 +162,13 @@ fn choice(cli: &Cli) -> Result<Choice, Failure> {
         }
         Chosen::Tracked(None)
     } else if tuple::is_filter(&cli.args) {
-        let filter = Filter::parse(&cli.args).map_err(|e| Failure::usage(e.to_string()))?;
+        let (filter, used) =
+            Filter::parse_with(&cli.args, names).map_err(|e| Failure::usage(e.to_string()))?;
+        resolved = used;
         Chosen::Tracked(Some(filter))
     } else {
-        let (a, b) = tuple::parse(&cli.args).map_err(Failure::usage)?;
+        let ((a, b), used) = tuple::parse_with(&cli.args, names).map_err(Failure::usage)?;
+        resolved = used;
         let addr = |e: &tuple::Endpoint| SocketAddr::new(e.ip, e.port);
         Chosen::Tuple(addr(&a), addr(&b))
     };
@@ -197,6 +202,10 @@ fn choice(cli: &Cli) -> Result<Choice, Failure> {
     };
     if let (Chosen::Tracked(Some(filter)), Some(_)) = (&chosen, named_states) {
         states = states.intersection(filter.states());
+    }
+    // Every usage error is behind us: say what the names stand for.
+    for name in &resolved {
+        eprintln!("tcpdrop: {name}");
     }
     Ok(Choice {
         chosen,

@@ -1,5 +1,6 @@
 //! `tcpdrop`: drop (abort) TCP connections exactly and safely, or list them.
 
+mod bsd;
 mod cli;
 mod drop;
 mod echo;
@@ -93,6 +94,12 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         None => None,
     };
     let mut spaces = open_spaces(cli, &plan)?;
+    // Every usage error is behind us (a %scope is looked up in each
+    // namespace): say which addresses the names stand for before anything
+    // is listed or dropped (on stderr, out of a JSON stream).
+    for name in &plan.resolved {
+        eprintln!("tcpdrop: {name}");
+    }
     let header = !cli.no_header && !cli.json && io::stdout().is_terminal();
     // Rows go out in large writes: stdout alone writes line by line.
     let mut printer = Printer::new(
@@ -115,6 +122,7 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         printer.pad_netns(widest.max().unwrap_or(0));
     }
     printer.owners_column = cli.processes;
+    printer.bsd = cli.bsd;
 
     if cli.list || cli.dry_run {
         return list(cli, &plan, &mut spaces, &mut printer);

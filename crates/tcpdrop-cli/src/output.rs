@@ -24,6 +24,8 @@ pub struct Printer<W: Write> {
     pub netns_column: bool,
     /// End each row with its owning processes (`-p`).
     pub owners_column: bool,
+    /// Write each row as the command that drops it (`-l --bsd`).
+    pub bsd: bool,
     /// Rows formatted but not yet written.
     pending: Vec<Cells>,
     /// Column widths so far: they only grow.
@@ -192,6 +194,7 @@ impl<W: Write> Printer<W> {
             colour: false,
             netns_column: false,
             owners_column: false,
+            bsd: false,
             pending: Vec::new(),
             widths: Widths::default(),
             dropping: false,
@@ -234,6 +237,9 @@ impl<W: Write> Printer<W> {
                 map.insert((*name).to_string(), value.clone());
             }
             return writeln!(self.out, "{}", Value::Object(map));
+        }
+        if self.bsd {
+            return writeln!(self.out, "{}", crate::bsd::line(row, scope_name));
         }
         let conn = row.conn;
         self.pending.push(Cells {

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
 
 use tcpdrop::filter::Filter;
+use tcpdrop::names::{HostAddrs, Names};
 use tcpdrop::{Connection, Error, Family, Netns, Query, Session, State, StateSet};
 
 use crate::cli::Cli;
@@ -41,6 +42,9 @@ pub(crate) struct Plan {
     pub(crate) show_owners: bool,
     /// `--method`: one way to abort, or `None` for auto.
     pub(crate) method: Option<tcpdrop::Method>,
+    /// What each host name in the words stood for, to be shown before
+    /// anything is done.
+    pub(crate) resolved: Vec<HostAddrs>,
 }
 
 /// One network namespace to work in.
@@ -96,20 +100,24 @@ pub(crate) fn plan(cli: &Cli) -> Result<Plan, Failure> {
         _ => None,
     };
     let (states, listeners_named) = parse_states(&cli.states)?;
-    let typed = if let Some(file) = &cli.file {
+    let names = Names::system();
+    let (typed, resolved) = if let Some(file) = &cli.file {
         if !cli.args.is_empty() {
             return Err(Failure::usage(
                 "-f reads the connections from FILE: give no CONNECTION or FILTER with it",
             ));
         }
-        Typed::Tuples(tuple::read_file(file).map_err(Failure::usage)?)
+        let (tuples, resolved) = tuple::read_file(file, names).map_err(Failure::usage)?;
+        (Typed::Tuples(tuples), resolved)
     } else if tuple::is_filter(&cli.args) {
-        Typed::Filter(Filter::parse(&cli.args).map_err(|err| Failure::usage(err.to_string()))?)
+        let (filter, resolved) =
+            Filter::parse_with(&cli.args, names).map_err(|err| Failure::usage(err.to_string()))?;
+        (Typed::Filter(filter), resolved)
     } else if !cli.args.is_empty() {
-        let (local, remote) = tuple::parse(&cli.args).map_err(Failure::usage)?;
-        Typed::Tuples(vec![(local, remote)])
+        let (tuple, resolved) = tuple::parse_with(&cli.args, names).map_err(Failure::usage)?;
+        (Typed::Tuples(vec![tuple]), resolved)
     } else {
-        Typed::Everything
+        (Typed::Everything, Vec::new())
     };
     let named = !matches!(typed, Typed::Everything);
     let owners = OwnerFilter::new(&cli.pid, &cli.process, &cli.uid).map_err(Failure::usage)?;
@@ -144,6 +152,7 @@ pub(crate) fn plan(cli: &Cli) -> Result<Plan, Failure> {
         owners,
         show_owners: cli.processes,
         method: cli.method.as_deref().and_then(method_named),
+        resolved,
     })
 }
 

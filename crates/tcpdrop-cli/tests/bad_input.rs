@@ -33,7 +33,11 @@ fn bad_input_exits_2_with_one_clear_line_and_touches_nothing() {
             ),
             (
                 vec!["127.0.0.1", "x1", "127.0.0.1", &rp],
-                "'x1' is not a port number",
+                "'x1' is not a service name in /etc/services: give the port number",
+            ),
+            (
+                vec!["127.0.0.1", "1.5", "127.0.0.1", &rp],
+                "'1.5' is not a port number",
             ),
             (vec!["127.0.0.1", &lp], "half a connection"),
             (vec!["127.0.0.1", &lp, "127.0.0.1"], "half a connection"),
@@ -59,11 +63,14 @@ fn bad_input_exits_2_with_one_clear_line_and_touches_nothing() {
             (vec!["--frobnicate"], "unexpected argument '--frobnicate'"),
             (vec!["-4", "-6", "-l"], "cannot be used with"),
             (
-                vec!["dport", "=", "abc"],
-                "filter: expected ':PORT' after 'dport =', found 'abc'",
+                vec!["dport", "=", "1.5"],
+                "filter: expected ':PORT' after 'dport =', found '1.5'",
             ),
             (vec!["( src 127.0.0.1"], "filter:"),
-            (vec!["src", "localhost"], "filter:"),
+            (
+                vec!["src", "nosuchhost.invalid"],
+                "filter: 'nosuchhost.invalid' is not a host name in /etc/hosts",
+            ),
             // A dry run refuses what the real run refuses.
             (vec!["-n"], "nothing to drop"),
             (vec!["--count", "5", "-a"], "--count needs --watch"),
@@ -76,7 +83,7 @@ fn bad_input_exits_2_with_one_clear_line_and_touches_nothing() {
                 vec!["127.0.0.1", "080", "127.0.0.1", &rp],
                 "port '080' has a leading zero: write it as 80",
             ),
-            (vec![&huge_word, "1", "2", "3"], "is not an IP address"),
+            (vec![&huge_word, "1", "2", "3"], "is not a host name"),
             (vec!["-s", &huge_word], "unknown state"),
             (vec!["--uid", &huge_word], "unknown user"),
             (vec![&huge_filter], "filter:"),

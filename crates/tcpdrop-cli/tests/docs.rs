@@ -113,6 +113,82 @@ fn completions_generate_for_each_shell() {
     assert_eq!(bad.code, 2);
 }
 
+/// What bash offers after `tcpdrop WORDS... CUR`, by the generated
+/// completion function itself.
+fn bash_completes(words: &[&str], cur: &str) -> Vec<String> {
+    let run = tcpdrop(&["--generate", "bash"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = std::env::temp_dir().join(format!("tcpdrop-complete-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("tcpdrop.bash");
+    std::fs::write(&script, &run.stdout).unwrap();
+    let prev = words.last().copied().unwrap_or("tcpdrop");
+    // COMP_WORDS as bash sets it; _tcpdrop CMD CUR PREV, as complete calls it.
+    let call = format!(
+        "source '{}'; COMP_WORDS=(tcpdrop {} '{cur}'); COMP_CWORD={}; \
+         _tcpdrop tcpdrop '{cur}' '{prev}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        words.join(" "),
+        words.len() + 1
+    );
+    let out = Command::new("bash").arg("-c").arg(&call).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn bash_completes_states_and_methods_not_file_names() {
+    let states = [
+        "established",
+        "syn-sent",
+        "syn-recv",
+        "fin-wait-1",
+        "fin-wait-2",
+        "time-wait",
+        "closed",
+        "close-wait",
+        "last-ack",
+        "listening",
+        "closing",
+        "connected",
+        "synchronized",
+        "bucket",
+        "big",
+        "all",
+    ];
+    for option in ["-s", "--state"] {
+        let mut offered = bash_completes(&[option], "");
+        offered.sort();
+        let mut want: Vec<String> = states.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(offered, want, "{option}");
+    }
+    assert_eq!(bash_completes(&["-l", "-s"], "ti"), ["time-wait"]);
+    assert_eq!(
+        bash_completes(&["--method"], ""),
+        ["auto", "destroy", "owner", "inject"]
+    );
+    // Still any state ss and RFC 793 spell, checked by tcpdrop itself.
+    let run = tcpdrop(&["-l", "-s", "LISTEN", "-s", "syn_received"]);
+    assert!(run.code <= 1, "{}", run.stderr);
+    let run = tcpdrop(&["-l", "-s", "establishd"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("unknown state 'establishd': use established"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// The workspace's README.
 fn readme() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");

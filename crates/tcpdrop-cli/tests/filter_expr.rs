@@ -95,7 +95,7 @@ fn a_filter_syntax_error_names_its_position_and_touches_nothing() {
         for (args, want) in [
             (
                 vec!["dport = :443 or ( src 10.0.0.0/8 and state establishd )"],
-                "found 'establishd' (established, ",
+                "found 'establishd': did you mean established?",
             ),
             (
                 vec!["dport = :443 or ( src 10.0.0.0/8 and state establishd )"],

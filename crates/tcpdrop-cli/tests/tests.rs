@@ -5,6 +5,7 @@
 mod util;
 
 mod bad_input;
+mod bsd;
 mod corners;
 mod docs;
 mod drop;
@@ -15,6 +16,7 @@ mod forwarded;
 mod fuzz_corpus;
 mod list;
 mod methods;
+mod names;
 mod netns;
 mod owners;
 mod privilege;

@@ -56,6 +56,7 @@ mod error;
 pub mod filter;
 pub mod forwarded;
 mod holders;
+pub mod names;
 pub mod netns;
 pub mod privilege;
 pub mod procs;

@@ -39,8 +39,13 @@
 //!   (C notation: `0x50` is 80, `010` is 8, as `ss` reads it), or `*` for any.
 //! - `HOST` is `ADDR[/LEN][:PORT]`, `[ADDR[/LEN]][:PORT]`, `*[:PORT]` or
 //!   `:PORT`; `ADDR` is IPv4 in `ss`'s legacy notation (`10.8` is
-//!   `10.8.0.0`), IPv6 (in brackets unless it has a `/LEN`), or `any`/`all`
-//!   for any address; `LEN` is a number or a dotted mask.
+//!   `10.8.0.0`), IPv6 (in brackets unless it has a `/LEN`), `any`/`all`
+//!   for any address, or a host name; `LEN` is a number or a dotted mask.
+//! - A `PORT` may be a TCP service name (`:http`, `https`), and a host name
+//!   stands for every address it has (`src localhost` is `src 127.0.0.1 or
+//!   src [::1]`), as `ss` reads them; both are looked up without the
+//!   network ([`crate::names`]: `/etc/services`, `/etc/hosts`,
+//!   `localhost`), so the filter holds (and prints) addresses and ports.
 //!
 //! Operators may be glued to their operands (`dport=:443`, `(src`, `!src`)
 //! and one word may hold several tokens (`'sport = :22 or sport = :80'`).
@@ -49,14 +54,19 @@
 //! [`Filter::matches_like_ss`] for the one difference in what matches.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use crate::conn::{Connection, State, StateSet};
+use crate::names::{HostAddrs, Names};
 
 pub use bytecode::Bytecode;
+pub use suggest::{keyword_typo, Typo};
 
 mod bytecode;
 mod eval;
+mod hostcond;
 mod parse;
+mod suggest;
 #[cfg(test)]
 mod tests;
 
@@ -113,9 +123,20 @@ impl fmt::Display for FilterError {
 impl std::error::Error for FilterError {}
 
 impl Filter {
-    /// Parse the words of a command line (after the options), as `ss` does.
+    /// Parse the words of a command line (after the options), as `ss` does;
+    /// names are looked up in the system's files ([`Names::system`]).
     pub fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
-        parse::parse(words)
+        parse::parse(words, Names::system()).map(|(filter, _)| filter)
+    }
+
+    /// [`Filter::parse`] with names looked up in `names`; also what each
+    /// host name in the filter stood for (once per name, in order), for a
+    /// caller to show before it acts on the filter.
+    pub fn parse_with<S: AsRef<str>>(
+        words: &[S],
+        names: &Names,
+    ) -> Result<(Filter, Vec<HostAddrs>), FilterError> {
+        parse::parse(words, names)
     }
 
     /// Whether `conn` is selected: its state is one of [`Filter::states`]
@@ -493,6 +514,30 @@ impl fmt::Display for Expr {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+impl Prefix {
+    /// The prefix that holds `ip` alone (an IPv4-mapped IPv6 address as IPv4).
+    fn host(ip: IpAddr) -> Prefix {
+        match crate::conn::canonical_ip(ip) {
+            IpAddr::V4(v4) => {
+                let mut bytes = [0u8; 16];
+                for (slot, octet) in bytes.iter_mut().zip(v4.octets()) {
+                    *slot = octet;
+                }
+                Prefix {
+                    v6: false,
+                    bytes,
+                    len: 32,
+                }
+            }
+            IpAddr::V6(v6) => Prefix {
+                v6: true,
+                bytes: v6.octets(),
+                len: 128,
+            },
         }
     }
 }

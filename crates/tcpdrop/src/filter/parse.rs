@@ -1,11 +1,12 @@
 //! Words to tokens to a [`Filter`], following iproute2's `misc/ssfilter.y`
 //! (grammar and tokens) and `misc/ss.c` (`state`/`exclude` words,
-//! `parse_hostcond`, `scan_state`).
+//! `scan_state`); a condition's address and port words are `hostcond.rs`'s.
 
-use std::net::Ipv6Addr;
-
+use super::hostcond::{host, port_spec, HostAddr, Refusal};
+use super::suggest::{self, STATE_WORDS};
 use super::{set_word, BinOp, End, Expr, Filter, FilterError, PortOp, Prefix};
 use crate::conn::{State, StateSet};
+use crate::names::{HostAddrs, Names};
 
 /// How deep parentheses and `not` may nest: bounds the recursion of the
 /// parser, the evaluator and `Drop` whatever the input.
@@ -128,14 +129,21 @@ fn lex<S: AsRef<str>>(words: &[S]) -> Vec<Tok<'_>> {
     toks
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'n> {
     toks: Vec<Tok<'a>>,
     pos: usize,
     /// Where the input ends, for errors about a missing token.
     end: (usize, usize),
+    /// Where service and host names are looked up.
+    names: &'n Names,
+    /// The host names met so far, and what they stood for.
+    resolved: Vec<HostAddrs>,
 }
 
-pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
+pub(super) fn parse<S: AsRef<str>>(
+    words: &[S],
+    names: &Names,
+) -> Result<(Filter, Vec<HostAddrs>), FilterError> {
     let end = words
         .len()
         .checked_sub(1)
@@ -145,6 +153,8 @@ pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
         toks: lex(words),
         pos: 0,
         end,
+        names,
+        resolved: Vec::new(),
     };
     let (states, listening_named) = p.states()?;
     if let (Some(_), Some(Kind::Bin(_))) = (states, p.peek_kind()) {
@@ -165,14 +175,15 @@ pub(super) fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
         // exprlist stops only at the end or at a ')'.
         return Err(p.error_at(Some(tok), "filter: found ')' with no '(' open".to_string()));
     }
-    Ok(Filter {
+    let filter = Filter {
         states,
         listening_named,
         expr,
-    })
+    };
+    Ok((filter, p.resolved))
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn peek(&self) -> Option<Tok<'a>> {
         self.toks.get(self.pos).copied()
     }
@@ -228,6 +239,32 @@ impl<'a> Parser<'a> {
         )
     }
 
+    /// "expected a state name" at the current token, with the name it most
+    /// likely misspells, or else every name.
+    fn bad_state(&self, from: usize) -> FilterError {
+        let meant = self
+            .peek()
+            .filter(|t| kind(t.text) == Kind::Word)
+            .and_then(|t| suggest::closest(t.text, STATE_WORDS));
+        match meant {
+            Some((_, meant)) => self.expected(
+                "a state name",
+                from,
+                &format!(": did you mean {}?", meant.join(" or ")),
+            ),
+            None => self.expected("a state name", from, &format!(" ({STATE_NAMES})")),
+        }
+    }
+
+    /// An error about the word at the current token: a hint after
+    /// "expected WHAT", or the lookup's own message.
+    fn refused(&self, what: &str, from: usize, refusal: Refusal) -> FilterError {
+        match refusal {
+            Refusal::Hint(hint) => self.expected(what, from, &hint),
+            Refusal::Name(err) => self.error_at(self.peek(), format!("filter: {err}")),
+        }
+    }
+
     /// The leading `state`/`exclude` words (`ss.c` `main`): the first sets
     /// the mask, later ones add or remove. Also whether a `state` word named
     /// `listening` itself and no later `exclude` took it back.
@@ -242,7 +279,7 @@ impl<'a> Parser<'a> {
                 _ => None,
             };
             let Some(set) = set else {
-                return Err(self.expected("a state name", from, &format!(" ({STATE_NAMES})")));
+                return Err(self.bad_state(from));
             };
             self.bump();
             if set == StateSet::only(State::Listen) {
@@ -349,13 +386,45 @@ impl<'a> Parser<'a> {
                     Some(t) if kind(t.text) == Kind::Word => t.text,
                     _ => return Err(self.expected("an address", from, "")),
                 };
-                match host(word) {
-                    Ok((addr, port)) => {
-                        self.bump();
-                        Ok(Expr::Host { end, addr, port })
+                let (addr, port) = match host(word, self.names) {
+                    Ok(host) => host,
+                    Err(refusal) => return Err(self.refused("an address", from, refusal)),
+                };
+                self.bump();
+                Ok(match addr {
+                    HostAddr::Any => Expr::Host {
+                        end,
+                        addr: None,
+                        port,
+                    },
+                    HostAddr::Prefix(p) => Expr::Host {
+                        end,
+                        addr: Some(p),
+                        port,
+                    },
+                    HostAddr::Named(found) => {
+                        // A name stands for every address it has, as in
+                        // ss: `src NAME` is `src A or src B ...`.
+                        let mut terms = found.addrs.iter().map(|&ip| Expr::Host {
+                            end,
+                            addr: Some(Prefix::host(ip)),
+                            port,
+                        });
+                        let first = terms.next();
+                        let rest: Vec<(BinOp, Expr)> = terms.map(|t| (BinOp::Or, t)).collect();
+                        self.note(found);
+                        match first {
+                            Some(first) if rest.is_empty() => first,
+                            Some(first) => Expr::Seq(Box::new(first), rest),
+                            None => {
+                                return Err(self.error_at(
+                                    Some(tok),
+                                    "filter: a host name with no address".to_string(),
+                                ))
+                            }
+                        }
                     }
-                    Err(hint) => Err(self.expected("an address", from, &hint)),
-                }
+                })
             }
             Kind::Sport | Kind::Dport => {
                 self.bump();
@@ -375,9 +444,9 @@ impl<'a> Parser<'a> {
                     Some(t) if kind(t.text) == Kind::Word => t.text,
                     _ => return Err(self.expected("':PORT'", from, "")),
                 };
-                let port = match port_spec(word.strip_prefix(':').unwrap_or(word)) {
+                let port = match port_spec(word.strip_prefix(':').unwrap_or(word), self.names) {
                     Ok(port) => port,
-                    Err(hint) => return Err(self.expected("':PORT'", from, &hint)),
+                    Err(refusal) => return Err(self.refused("':PORT'", from, refusal)),
                 };
                 if port.is_none() && !matches!(op, PortOp::Eq | PortOp::Ne) {
                     return Err(self.expected(
@@ -398,7 +467,7 @@ impl<'a> Parser<'a> {
                     _ => None,
                 };
                 let Some((set, word)) = set.and_then(|set| Some((set, set_word(set)?))) else {
-                    return Err(self.expected("a state name", from, &format!(" ({STATE_NAMES})")));
+                    return Err(self.bad_state(from));
                 };
                 self.bump();
                 Ok(Expr::State {
@@ -414,11 +483,26 @@ impl<'a> Parser<'a> {
                     tok.text
                 ),
             )),
-            Kind::RParen | Kind::Bin(_) | Kind::Op(_) | Kind::Word => Err(self.expected(
+            Kind::Word => match suggest::keyword_typo(tok.text) {
+                Some(typo) => Err(self.error_at(Some(tok), typo.to_string())),
+                None => Err(self.expected(
+                    "a condition (src, dst, sport, dport, state, not, '(')",
+                    from.saturating_sub(1),
+                    "",
+                )),
+            },
+            Kind::RParen | Kind::Bin(_) | Kind::Op(_) => Err(self.expected(
                 "a condition (src, dst, sport, dport, state, not, '(')",
                 from.saturating_sub(1),
                 "",
             )),
+        }
+    }
+
+    /// Keep what a host name stood for, once per name.
+    fn note(&mut self, found: HostAddrs) {
+        if !self.resolved.iter().any(|r| r.name == found.name) {
+            self.resolved.push(found);
         }
     }
 }
@@ -431,184 +515,4 @@ fn scan_state(name: &str) -> Option<StateSet> {
         return Some(StateSet::EMPTY);
     }
     StateSet::from_name(name)
-}
-
-/// `ss.c` `parse_hostcond` for an internet address: `ADDR[/LEN][:PORT]`,
-/// `[ADDR[/LEN]][:PORT]`, `*[:PORT]`, `:PORT`. The error is a hint for the
-/// message.
-fn host(word: &str) -> Result<(Option<Prefix>, Option<u16>), String> {
-    for family in ["inet:", "inet6:", "unix:", "link:", "netlink:", "vsock:"] {
-        if word.starts_with(family) {
-            return Err(format!(
-                " (ss's '{family}' address prefix is not supported by tcpdrop)"
-            ));
-        }
-    }
-    let (addr, port) = if let Some(inner) = word.strip_prefix('[') {
-        let Some((addr, after)) = inner.split_once(']') else {
-            return Err(" (no ']' after '[')".to_string());
-        };
-        match after {
-            "" => (addr, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (addr, Some(port)),
-                None => return Err(" (expected ':PORT' after ']')".to_string()),
-            },
-        }
-    } else if let Some(after) = word.strip_prefix('*') {
-        match after {
-            "" => ("", None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => ("", Some(port)),
-                None => return Err(" (expected ':PORT' after '*')".to_string()),
-            },
-        }
-    } else {
-        // ss takes the last ':' (after the '/' if there is one) as the
-        // port's, so a bare IPv6 address would lose its last group: ss
-        // reads `fd00::1:80` as [fd00::1]:80 and rejects `::1`. Ask for
-        // brackets instead of guessing.
-        let slash = word.find('/');
-        if slash.is_none() && word.matches(':').count() >= 2 {
-            return Err(format!(
-                " (write an IPv6 address in brackets: '[{word}]', or '[ADDR]:PORT')"
-            ));
-        }
-        let from = slash.unwrap_or(0);
-        match word
-            .get(from..)
-            .and_then(|tail| tail.rfind(':'))
-            .and_then(|i| i.checked_add(from))
-        {
-            Some(colon) => (
-                word.get(..colon).unwrap_or_default(),
-                word.get(colon.saturating_add(1)..),
-            ),
-            None => (word, None),
-        }
-    };
-    let port = match port {
-        None => None,
-        Some(p) => port_spec(p)?,
-    };
-    let addr = match addr {
-        "" | "*" => None,
-        a => prefix(a)?,
-    };
-    Ok((addr, port))
-}
-
-/// A port: a number in C notation (`ss` reads it with `strtol(.., 0)`), or
-/// `*`/nothing for any port.
-fn port_spec(text: &str) -> Result<Option<u16>, String> {
-    if text.is_empty() || text == "*" {
-        return Ok(None);
-    }
-    match c_number(text) {
-        Some((n, used)) if used == text.len() => u16::try_from(n)
-            .map(Some)
-            .map_err(|_| " (a port is 0 to 65535)".to_string()),
-        _ if text.bytes().any(|b| b.is_ascii_alphabetic()) && !text.starts_with("0x") => {
-            Err(" (service names are not looked up; give the port number)".to_string())
-        }
-        _ => Err(String::new()),
-    }
-}
-
-/// An address prefix, `None` for `any`/`all`/`default` (`lib/utils.c`
-/// `get_prefix_1`).
-fn prefix(text: &str) -> Result<Option<Prefix>, String> {
-    let (addr, len) = match text.split_once('/') {
-        Some((a, l)) => (a, Some(l)),
-        None => (text, None),
-    };
-    if matches!(addr, "any" | "all" | "default") {
-        return match len {
-            None => Ok(None),
-            Some(_) => Err(format!(" ('{addr}' takes no prefix length)")),
-        };
-    }
-    let (v6, bytes) = if addr.contains(':') {
-        match addr.parse::<Ipv6Addr>() {
-            Ok(a) => (true, a.octets()),
-            Err(_) if addr.contains('%') => {
-                return Err(" (ss takes no '%scope' on IPv6 addresses)".to_string())
-            }
-            Err(_) => return Err(String::new()),
-        }
-    } else {
-        match ipv4_legacy(addr) {
-            Some([a, b, c, d]) => (false, [a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            None if addr.bytes().any(|b| b.is_ascii_alphabetic()) => {
-                return Err(" (host names are not resolved; give an IP address literal)".to_string())
-            }
-            None => return Err(String::new()),
-        }
-    };
-    let max: u8 = if v6 { 128 } else { 32 };
-    let len = match len {
-        None => max,
-        Some(l) => match netmask(l) {
-            Some(n) if n <= u32::from(max) => u8::try_from(n).unwrap_or(max),
-            _ => return Err(format!(" (a prefix length is 0 to {max} or a netmask)")),
-        },
-    };
-    Ok(Some(Prefix { v6, bytes, len }))
-}
-
-/// `lib/utils.c` `get_netmask`: a number in C notation, or a dotted
-/// contiguous netmask.
-fn netmask(text: &str) -> Option<u32> {
-    match c_number(text) {
-        Some((n, used)) if used == text.len() => u32::try_from(n).ok(),
-        _ => {
-            let mask = u32::from_be_bytes(ipv4_legacy(text)?);
-            // Contiguous ones from the top: inverting gives 2^k - 1.
-            let inv = !mask;
-            (inv & inv.wrapping_add(1) == 0).then_some(mask.leading_ones())
-        }
-    }
-}
-
-/// `lib/utils.c` `get_addr_ipv4`: up to four dot-separated numbers in C
-/// notation, missing ones zero (`10.8` is `10.8.0.0`, `10` is `10.0.0.0`).
-fn ipv4_legacy(text: &str) -> Option<[u8; 4]> {
-    let mut out = [0u8; 4];
-    let mut rest = text;
-    for (i, slot) in out.iter_mut().enumerate() {
-        let (n, used) = c_number(rest)?;
-        *slot = u8::try_from(n).ok()?;
-        let after = rest.get(used..)?;
-        if after.is_empty() {
-            return Some(out);
-        }
-        if i == 3 {
-            return None;
-        }
-        rest = after.strip_prefix('.')?;
-    }
-    None
-}
-
-/// The number at the start of `text` as `strtoul(text, &end, 0)` reads it
-/// (`0x` hex, leading `0` octal, else decimal; no sign, no blanks), and how
-/// many bytes it took; `None` without digits. Saturates on overflow, which
-/// every caller rejects as out of range.
-fn c_number(text: &str) -> Option<(u64, usize)> {
-    let bytes = text.as_bytes();
-    let hex_digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
-    let (radix, start) = match (bytes.first(), bytes.get(1)) {
-        (Some(b'0'), Some(b'x' | b'X')) if hex_digit(2) => (16, 2),
-        (Some(b'0'), _) => (8, 0),
-        _ => (10, 0),
-    };
-    let mut value: u64 = 0;
-    let mut used = start;
-    while let Some(d) = bytes.get(used).and_then(|&b| char::from(b).to_digit(radix)) {
-        value = value
-            .saturating_mul(u64::from(radix))
-            .saturating_add(u64::from(d));
-        used = used.saturating_add(1);
-    }
-    (used > start).then_some((value, used))
 }

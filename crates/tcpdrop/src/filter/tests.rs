@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 use super::{Filter, FilterError};
 use crate::conn::{Connection, State, StateSet};
+use crate::names::Names;
 use sockdiag::{InetDiagMsg, TcpState};
 
 /// A connection as a dump reports it: `v6_socket` puts IPv4 ends in an
@@ -43,12 +44,28 @@ fn est(local: &str, remote: &str) -> Connection {
     conn(TcpState::Established, local, remote, false)
 }
 
+/// The names these tests look up, whatever the machine's files say.
+fn names() -> &'static Names {
+    static NAMES: std::sync::OnceLock<Names> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        Names::from_text(
+            "ssh 22/tcp\nhttp 80/tcp www\nhttps 443/tcp\ndomain 53/udp\n",
+            "10.0.0.5 db\nfd00::5 db\n192.168.1.9 printer\n::ffff:10.0.0.7 mapped\n",
+        )
+    })
+}
+
+/// Parse with [`names`].
+fn parse<S: AsRef<str>>(words: &[S]) -> Result<Filter, FilterError> {
+    Filter::parse_with(words, names()).map(|(filter, _)| filter)
+}
+
 fn f(text: &str) -> Filter {
-    Filter::parse(&[text]).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+    parse(&[text]).unwrap_or_else(|e| panic!("{text:?}: {e}"))
 }
 
 fn err(words: &[&str]) -> FilterError {
-    match Filter::parse(words) {
+    match parse(words) {
         Ok(f) => panic!("{words:?} parsed as {f}"),
         Err(e) => e,
     }
@@ -314,8 +331,7 @@ fn errors_name_the_word_what_was_expected_and_where() {
     let e = err(&["dport", "=", "abc"]);
     assert_eq!(
         e.message(),
-        "filter: expected ':PORT' after 'dport =', found 'abc' \
-         (service names are not looked up; give the port number)"
+        "filter: 'abc' is not a service name in services text: give the port number"
     );
     assert_eq!((e.word(), e.offset()), (2, 0));
     let e = err(&["dport", "=", "1.5"]);
@@ -323,12 +339,18 @@ fn errors_name_the_word_what_was_expected_and_where() {
         e.to_string(),
         "filter: expected ':PORT' after 'dport =', found '1.5' (word 3, byte 0)"
     );
-    let e = err(&["sport = :22 or dport = :http"]);
+    let e = err(&["sport = :22 or dport = :htp"]);
     assert_eq!(
         e.message(),
-        "filter: expected ':PORT' after 'dport =', found ':http' (service names are not looked up; give the port number)"
+        "filter: 'htp' is not a service name in services text: give the port number"
     );
     assert_eq!((e.word(), e.offset()), (0, 23));
+    // A UDP-only service is not a TCP port.
+    let e = err(&["dport = :domain"]);
+    assert!(
+        e.message().contains("'domain' is not a service name"),
+        "{e}"
+    );
     let e = err(&["dport", ">", ":70000"]);
     assert_eq!(
         e.message(),
@@ -336,12 +358,18 @@ fn errors_name_the_word_what_was_expected_and_where() {
     );
     let e = err(&["dport", ">", "*"]);
     assert!(e.message().contains("only be compared with = or !="), "{e}");
-    let e = err(&["src", "localhost"]);
+    let e = err(&["src", "dbb"]);
     assert_eq!(
         e.message(),
-        "filter: expected an address after 'src', found 'localhost' (host names are not resolved; give an IP address literal)"
+        "filter: 'dbb' is not a host name in hosts text (DNS is never asked): give an IP address"
     );
     assert_eq!((e.word(), e.offset()), (1, 0));
+    let e = err(&["dst", "db/24"]);
+    assert!(
+        e.message()
+            .ends_with("(a prefix length goes with an address, not a host name: 'db')"),
+        "{e}"
+    );
     let e = err(&["src", "::1"]);
     assert_eq!(
         e.message(),
@@ -373,21 +401,24 @@ fn errors_name_the_word_what_was_expected_and_where() {
     );
     assert_eq!((e.word(), e.offset()), (0, 3));
     let e = err(&["state", "listenning"]);
-    assert!(
-        e.message().starts_with(
-            "filter: expected a state name after 'state', found 'listenning' (established, "
-        ),
-        "{e}"
+    assert_eq!(
+        e.message(),
+        "filter: expected a state name after 'state', found 'listenning': did you mean listening?"
     );
     assert_eq!((e.word(), e.offset()), (1, 0));
     let e = err(&["sport = :22", "state", "establishd"]);
+    assert_eq!(
+        e.message(),
+        "filter: expected a state name after 'state', found 'establishd': did you mean established?"
+    );
+    assert_eq!((e.word(), e.offset()), (2, 0));
+    let e = err(&["state", "stuck"]);
     assert!(
         e.message().starts_with(
-            "filter: expected a state name after 'state', found 'establishd' (established, "
+            "filter: expected a state name after 'state', found 'stuck' (established, "
         ),
         "{e}"
     );
-    assert_eq!((e.word(), e.offset()), (2, 0));
     let e = err(&["sport = :22 and exclude"]);
     assert!(
         e.message()
@@ -433,6 +464,28 @@ fn errors_name_the_word_what_was_expected_and_where() {
     );
     let e = err(&["not"]);
     assert!(e.message().ends_with("found the end of the filter"), "{e}");
+    // A misspelt keyword is named, with the keyword it is closest to.
+    let e = err(&["dprot = :9002"]);
+    assert_eq!(
+        e.to_string(),
+        "unknown word 'dprot' in the filter: did you mean dport? (word 1, byte 0)"
+    );
+    let e = err(&["sport = :22 ro dport = :80"]);
+    assert_eq!(
+        e.message(),
+        "unknown word 'ro' in the filter: did you mean or?"
+    );
+    assert_eq!((e.word(), e.offset()), (0, 12));
+    let e = err(&["( stat established )"]);
+    assert_eq!(
+        e.message(),
+        "unknown word 'stat' in the filter: did you mean state?"
+    );
+    let e = err(&["port", "=", ":80"]);
+    assert_eq!(
+        e.message(),
+        "unknown word 'port' in the filter: did you mean sport or dport?"
+    );
     let e = err(&["dev", "lo"]);
     assert_eq!(
         e.message(),
@@ -655,6 +708,8 @@ fn arb_port() -> impl Strategy<Value = String> {
         (0u16..=65535).prop_map(|p| format!(":{p}")),
         (0u16..=65535).prop_map(|p| p.to_string()),
         Just("*".to_string()),
+        Just(":http".to_string()),
+        Just("ssh".to_string()),
     ]
 }
 
@@ -669,6 +724,16 @@ fn arb_host() -> impl Strategy<Value = String> {
             .prop_map(|(a, p)| format!("[{}]:{p}", std::net::Ipv6Addr::from(a))),
         (0u16..=65535).prop_map(|p| format!("*:{p}")),
         Just("*".to_string()),
+        // Host names stand for all their addresses: one, or an `or` of two.
+        prop_oneof![
+            Just("localhost"),
+            Just("db"),
+            Just("printer"),
+            Just("mapped")
+        ]
+        .prop_map(String::from),
+        prop_oneof![Just("localhost:https"), Just("db:22"), Just("printer:*")]
+            .prop_map(String::from),
     ]
 }
 
@@ -733,15 +798,15 @@ proptest! {
         let mut words: Vec<String> = states.iter().flat_map(|(k, s)| [k.to_string(), s.to_string()]).collect();
         // Grouped, so that a state condition at its start stays a condition.
         words.extend(expr.map(|e| format!("( {e} )")));
-        let filter = Filter::parse(&words).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let again = Filter::parse(&[filter.to_string()]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let filter = parse(&words).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let again = parse(&[filter.to_string()]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&again, &filter);
         prop_assert_eq!(again.to_string(), filter.to_string());
     }
 
     #[test]
     fn states_hold_every_state_a_match_can_be_in(expr in arb_expr()) {
-        let filter = Filter::parse(&[format!("( {expr} )")]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let filter = parse(&[format!("( {expr} )")]).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for state in [TcpState::Established, TcpState::SynSent, TcpState::SynRecv, TcpState::FinWait1,
                       TcpState::FinWait2, TcpState::TimeWait, TcpState::Close, TcpState::CloseWait,
                       TcpState::LastAck, TcpState::Listen, TcpState::Closing] {
@@ -756,10 +821,10 @@ proptest! {
 
     #[test]
     fn no_input_makes_the_parser_panic(words in proptest::collection::vec(
-        "[ -~]{0,12}|(src|dst|sport|dport|state|not|and|or|[()!=<>&|:\\[\\]*/.0-9a-f]){0,6}", 0..8)) {
-        if let Ok(filter) = Filter::parse(&words) {
+        "[ -~]{0,12}|(src|dst|sport|dport|state|not|and|or|db|localhost|http|[()!=<>&|:\\[\\]*/.0-9a-f]){0,6}", 0..8)) {
+        if let Ok(filter) = parse(&words) {
             // Whatever parses, prints as something that parses again.
-            let again = Filter::parse(&[filter.to_string()]);
+            let again = parse(&[filter.to_string()]);
             prop_assert!(again.is_ok(), "{} from {:?}", filter, words);
             let _ = filter.matches(&est("127.0.0.1:1", "127.0.0.1:2"));
         }
@@ -803,4 +868,76 @@ fn only_port_equalities_joined_by_and_pin_ports() {
             "{local} {remote}"
         );
     }
+}
+
+#[test]
+fn service_names_are_their_tcp_ports() {
+    for (input, want) in [
+        ("dport = :http", "dport = :80"),
+        ("sport = ssh", "sport = :22"),
+        ("dport != :www", "dport != :80"),
+        ("sport >= :https", "sport >= :443"),
+        ("src 127.0.0.1:https", "src 127.0.0.1:443"),
+        ("dst [::1]:ssh", "dst [::1]:22"),
+        ("dst *:http", "dst *:80"),
+    ] {
+        assert_eq!(norm(input), want, "{input}");
+    }
+    assert_eq!(f("dport = :http").ports(), Some((0, 80)));
+}
+
+#[test]
+fn a_host_name_stands_for_every_address_it_has() {
+    for (input, want) in [
+        ("dst localhost", "dst 127.0.0.1 or dst [::1]"),
+        ("src printer", "src 192.168.1.9"),
+        ("src mapped", "src 10.0.0.7"),
+        ("src db:http", "src 10.0.0.5:80 or src [fd00::5]:80"),
+        (
+            "src db:80 and dport = :22",
+            "src 10.0.0.5:80 or src [fd00::5]:80 and dport = :22",
+        ),
+        (
+            "dport = :22 and src db",
+            "dport = :22 and (src 10.0.0.5 or src [fd00::5])",
+        ),
+        ("not dst DB", "not (dst 10.0.0.5 or dst [fd00::5])"),
+        (
+            "state established dst localhost",
+            "state established dst 127.0.0.1 or dst [::1]",
+        ),
+    ] {
+        assert_eq!(norm(input), want, "{input}");
+        // What it prints parses back to the same filter.
+        assert_eq!(f(&norm(input)), f(input), "{input}");
+    }
+    let local = f("dst localhost");
+    assert!(local.matches(&est("127.0.0.1:5000", "127.0.0.1:80")));
+    assert!(local.matches(&est("[::1]:5000", "[::1]:80")));
+    assert!(!local.matches(&est("127.0.0.1:5000", "127.0.0.2:80")));
+    let grouped = f("src db:80 and dport = :22");
+    assert!(grouped.matches(&est("[fd00::5]:80", "[fd00::9]:22")));
+    assert!(grouped.matches(&est("10.0.0.5:80", "10.0.0.9:22")));
+    assert!(!grouped.matches(&est("10.0.0.5:80", "10.0.0.9:23")));
+    assert!(!grouped.matches(&est("10.0.0.6:80", "10.0.0.9:22")));
+}
+
+#[test]
+fn parse_with_says_what_each_host_name_stood_for_once() {
+    let (filter, resolved) =
+        Filter::parse_with(&["src db or dst db or dst localhost:ssh"], names()).unwrap();
+    assert_eq!(
+        filter.to_string(),
+        "src 10.0.0.5 or src [fd00::5] or (dst 10.0.0.5 or dst [fd00::5]) or (dst 127.0.0.1:22 or dst [::1]:22)"
+    );
+    let notes: Vec<String> = resolved.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        [
+            "'db' is 10.0.0.5, fd00::5 (hosts text)",
+            "'localhost' is 127.0.0.1, ::1 (loopback)"
+        ]
+    );
+    let (_, none) = Filter::parse_with(&["dport = :http"], names()).unwrap();
+    assert!(none.is_empty());
 }
