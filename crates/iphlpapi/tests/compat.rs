@@ -66,7 +66,14 @@ const MODES: &[(&str, &[&str])] = &[
 
 #[test]
 fn the_compat_headers_compile_in_every_order_and_language_mode_with_gcc_and_clang() {
-    for source in ["compat_order", "win_tool", "win_loader"] {
+    for source in [
+        "compat_order",
+        "win_tool",
+        "win_loader",
+        "win_winsock",
+        "win_families",
+        "linux_sockets",
+    ] {
         for (i, (compiler, lang)) in MODES.iter().enumerate() {
             if !have(compiler) {
                 continue;
@@ -187,19 +194,33 @@ pub fn installed_prefix() -> &'static Path {
 /// Build `tests/c/NAME.c` exactly as the README says a Windows program is
 /// built: `cc prog.c $(pkg-config --cflags --libs iphlpapi-compat)`.
 pub fn build_unchanged(name: &str) -> PathBuf {
+    build_unchanged_with("cc", &[], &c_source(name), &format!("{name}-installed"))
+}
+
+/// Build `source` with `compiler FLAGS source $(pkg-config --cflags --libs
+/// iphlpapi-compat)` against `make install-lib`'s prefix, into the scratch
+/// directory as `exe_name`.
+pub fn build_unchanged_with(
+    compiler: &str,
+    flags: &[&str],
+    source: &Path,
+    exe_name: &str,
+) -> PathBuf {
     let prefix = installed_prefix();
-    let exe = scratch().join(format!("{name}-installed"));
+    let exe = scratch().join(exe_name);
     let out = Command::new("sh")
         .args([
             "-ec",
-            "cc \"$SRC\" $(pkg-config --cflags --libs iphlpapi-compat) -o \"$OUT\"",
+            "$CC $FLAGS \"$SRC\" $(pkg-config --cflags --libs iphlpapi-compat) -o \"$OUT\"",
         ])
         .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
-        .env("SRC", c_source(name))
+        .env("CC", compiler)
+        .env("FLAGS", flags.join(" "))
+        .env("SRC", source)
         .env("OUT", &exe)
         .output()
         .expect("run sh");
-    checked(Path::new("cc"), out);
+    checked(Path::new(compiler), out);
     exe
 }
 

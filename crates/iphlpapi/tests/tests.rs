@@ -11,3 +11,4 @@ mod programs;
 mod uml;
 mod util;
 mod windows_programs;
+mod winsock;
