@@ -250,6 +250,7 @@ fn make_install_lib_installs_the_soname_link_and_the_compat_module() {
         format!("-I{}/include/iphlpapi-compat", prefix.display()),
         format!("-I{}/include", prefix.display()),
         format!("-L{}/lib", prefix.display()),
+        format!("-Wl,-rpath,{}/lib", prefix.display()),
         "-liphlpapi".to_string(),
     ] {
         assert!(
@@ -269,14 +270,28 @@ fn make_install_lib_installs_the_soname_link_and_the_compat_module() {
         needed.contains("Shared library: [libiphlpapi.so.0]"),
         "{needed}"
     );
+    // ... and finds it where it was installed, with no LD_LIBRARY_PATH.
+    assert!(
+        needed.contains(&format!("Library runpath: [{}/lib]", prefix.display())),
+        "{needed}"
+    );
 }
 
-/// Run an installed program with the installed library.
+/// Run a program built with `build_unchanged`, as a user would after
+/// `make install-lib` into a prefix the loader does not search: with no
+/// `LD_LIBRARY_PATH` (cargo sets one for tests), the library is found
+/// through the rpath pkg-config gave.
 pub fn run_installed(exe: &Path, args: &[&str]) -> String {
-    let out = Command::new(exe)
+    let out = installed_command(exe)
         .args(args)
-        .env("LD_LIBRARY_PATH", installed_prefix().join("lib"))
         .output()
         .expect("run the program");
     checked(exe, out)
+}
+
+/// The command that runs `exe` as [`run_installed`] does.
+pub fn installed_command(exe: &Path) -> Command {
+    let mut command = Command::new(exe);
+    command.env_remove("LD_LIBRARY_PATH");
+    command
 }
