@@ -71,6 +71,8 @@ fn the_compat_headers_compile_in_every_order_and_language_mode_with_gcc_and_clan
         "win_tool",
         "win_loader",
         "win_winsock",
+        "win_selfdrop",
+        "win_netstat",
         "win_families",
         "linux_sockets",
     ] {
