@@ -289,6 +289,9 @@ static inline int WSACleanup(void)
  * Linux's. They are templates only so that a NULL or nullptr length still
  * selects Linux's call (a template parameter is never deduced from them),
  * and a socklen_t * selects it too (the non-template wins a tie). */
+/* extern "C++": Windows code may include <winsock2.h> inside its own
+ * extern "C" block, where templates are not allowed. */
+extern "C++" {
 template <typename T, typename R> struct tcpdrop_compat_int_length {};
 template <typename R> struct tcpdrop_compat_int_length<int, R> {
     typedef R type;
@@ -344,6 +347,7 @@ recvfrom(int s, void *buf, size_t len, int flags, struct sockaddr *from, T *from
     if (fromlen != 0)
         *fromlen = (int)flen;
     return r;
+}
 }
 #endif
 

@@ -56,8 +56,9 @@ static inline PCSTR InetNtopA(INT Family, const VOID *pAddr, PSTR pStringBuf,
         SetLastError(ERROR_INVALID_PARAMETER);
         return NULL;
     }
-    if (StringBufSize > 0xFFFFFFFFu)
-        StringBufSize = 0xFFFFFFFFu;
+    /* No address text needs more; and socklen_t is narrower than size_t. */
+    if (StringBufSize > 65536)
+        StringBufSize = 65536;
     text = inet_ntop(tcpdrop_compat_family(Family), pAddr, pStringBuf,
                      (socklen_t)StringBufSize);
     if (text == NULL && errno == ENOSPC)

@@ -3,8 +3,12 @@
 // clang++ against the compatibility headers, every warning an error. It
 // also passes NULL, nullptr and socklen_t lengths, which must still reach
 // Linux's calls. Prints "NAME VALUE" lines; run in a network namespace.
+// It includes the Winsock headers in an extern "C" block, as C++ code
+// wrapping C headers does: the overloads must not be given C linkage.
+extern "C" {
 #include <winsock2.h>
 #include <ws2tcpip.h>
+}
 #include <cstdio>
 
 #pragma comment(lib, "ws2_32.lib")
