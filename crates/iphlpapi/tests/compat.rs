@@ -66,7 +66,16 @@ const MODES: &[(&str, &[&str])] = &[
 
 #[test]
 fn the_compat_headers_compile_in_every_order_and_language_mode_with_gcc_and_clang() {
-    for source in ["compat_order", "win_tool", "win_loader"] {
+    for source in [
+        "compat_order",
+        "win_tool",
+        "win_loader",
+        "win_winsock",
+        "win_selfdrop",
+        "win_netstat",
+        "win_families",
+        "linux_sockets",
+    ] {
         for (i, (compiler, lang)) in MODES.iter().enumerate() {
             if !have(compiler) {
                 continue;
@@ -187,19 +196,33 @@ pub fn installed_prefix() -> &'static Path {
 /// Build `tests/c/NAME.c` exactly as the README says a Windows program is
 /// built: `cc prog.c $(pkg-config --cflags --libs iphlpapi-compat)`.
 pub fn build_unchanged(name: &str) -> PathBuf {
+    build_unchanged_with("cc", &[], &c_source(name), &format!("{name}-installed"))
+}
+
+/// Build `source` with `compiler FLAGS source $(pkg-config --cflags --libs
+/// iphlpapi-compat)` against `make install-lib`'s prefix, into the scratch
+/// directory as `exe_name`.
+pub fn build_unchanged_with(
+    compiler: &str,
+    flags: &[&str],
+    source: &Path,
+    exe_name: &str,
+) -> PathBuf {
     let prefix = installed_prefix();
-    let exe = scratch().join(format!("{name}-installed"));
+    let exe = scratch().join(exe_name);
     let out = Command::new("sh")
         .args([
             "-ec",
-            "cc \"$SRC\" $(pkg-config --cflags --libs iphlpapi-compat) -o \"$OUT\"",
+            "$CC $FLAGS \"$SRC\" $(pkg-config --cflags --libs iphlpapi-compat) -o \"$OUT\"",
         ])
         .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
-        .env("SRC", c_source(name))
+        .env("CC", compiler)
+        .env("FLAGS", flags.join(" "))
+        .env("SRC", source)
         .env("OUT", &exe)
         .output()
         .expect("run sh");
-    checked(Path::new("cc"), out);
+    checked(Path::new(compiler), out);
     exe
 }
 
@@ -229,6 +252,7 @@ fn make_install_lib_installs_the_soname_link_and_the_compat_module() {
         format!("-I{}/include/iphlpapi-compat", prefix.display()),
         format!("-I{}/include", prefix.display()),
         format!("-L{}/lib", prefix.display()),
+        format!("-Wl,-rpath,{}/lib", prefix.display()),
         "-liphlpapi".to_string(),
     ] {
         assert!(
@@ -248,14 +272,28 @@ fn make_install_lib_installs_the_soname_link_and_the_compat_module() {
         needed.contains("Shared library: [libiphlpapi.so.0]"),
         "{needed}"
     );
+    // ... and finds it where it was installed, with no LD_LIBRARY_PATH.
+    assert!(
+        needed.contains(&format!("Library runpath: [{}/lib]", prefix.display())),
+        "{needed}"
+    );
 }
 
-/// Run an installed program with the installed library.
+/// Run a program built with `build_unchanged`, as a user would after
+/// `make install-lib` into a prefix the loader does not search: with no
+/// `LD_LIBRARY_PATH` (cargo sets one for tests), the library is found
+/// through the rpath pkg-config gave.
 pub fn run_installed(exe: &Path, args: &[&str]) -> String {
-    let out = Command::new(exe)
+    let out = installed_command(exe)
         .args(args)
-        .env("LD_LIBRARY_PATH", installed_prefix().join("lib"))
         .output()
         .expect("run the program");
     checked(exe, out)
+}
+
+/// The command that runs `exe` as [`run_installed`] does.
+pub fn installed_command(exe: &Path) -> Command {
+    let mut command = Command::new(exe);
+    command.env_remove("LD_LIBRARY_PATH");
+    command
 }

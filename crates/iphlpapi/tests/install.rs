@@ -1,5 +1,6 @@
 //! `make install PREFIX=...` installs what a C project needs, and
-//! `cc prog.c $(pkg-config --cflags --libs iphlpapi)` builds against it.
+//! `cc prog.c $(pkg-config --cflags --libs iphlpapi)` builds against it a
+//! program that finds the library there (pkg-config's rpath).
 
 use std::path::Path;
 use std::process::Command;
@@ -22,7 +23,7 @@ fn sh(script: &str, prefix: &Path) -> String {
 }
 
 #[test]
-fn make_install_then_pkg_config_builds_and_runs_a_c_program() {
+fn make_install_then_pkg_config_builds_a_c_program_that_runs_without_ld_library_path() {
     let prefix = scratch().join("prefix");
     let profile_dir = library_dir();
     let profile = profile_dir.file_name().unwrap().to_str().unwrap();
@@ -78,9 +79,16 @@ fn make_install_then_pkg_config_builds_and_runs_a_c_program() {
     );
     let needed = sh(&format!("readelf -d {} || true", stat.display()), &prefix);
     assert!(!needed.contains("libiphlpapi"), "{needed}");
+    // The shared build finds the library in the prefix by itself: pkg-config
+    // gave it the rpath.
+    let needed = sh(&format!("readelf -d {}", shared.display()), &prefix);
+    assert!(
+        needed.contains(&format!("Library runpath: [{}/lib]", prefix.display())),
+        "{needed}"
+    );
 
     in_netns(|| {
-        for (exe, lib_path) in [(&shared, Some(prefix.join("lib"))), (&stat, None)] {
+        for exe in [&shared, &stat] {
             let listener = listen("127.0.0.1:0");
             let (mut client, _server) = connect(&listener);
             let local = client.local_addr().unwrap();
@@ -92,9 +100,8 @@ fn make_install_then_pkg_config_builds_and_runs_a_c_program() {
                 remote.ip().to_string(),
                 remote.port().to_string(),
             ]);
-            if let Some(dir) = lib_path {
-                cmd.env("LD_LIBRARY_PATH", dir);
-            }
+            // Cargo sets LD_LIBRARY_PATH for tests; a user has none.
+            cmd.env_remove("LD_LIBRARY_PATH");
             let out = checked(exe, cmd.output().expect("run example"));
             assert_eq!(out, "0 The operation completed successfully.\n");
             assert_eq!(read_errno(&mut client), Some(ECONNABORTED));
@@ -120,4 +127,32 @@ fn make_install_then_pkg_config_builds_and_runs_a_c_program() {
     ] {
         assert!(!prefix.join(gone).exists(), "{gone} left behind");
     }
+}
+
+#[test]
+fn a_package_for_the_system_lib_directory_has_no_rpath_in_pkg_config() {
+    // make install PREFIX=/usr DESTDIR=stage, as a distribution package is
+    // built: the loader searches /usr/lib by itself, so no rpath.
+    let stage = scratch().join("stage");
+    let profile_dir = library_dir();
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(crate_dir())
+        .arg("install")
+        .arg("PREFIX=/usr")
+        .arg(format!("DESTDIR={}", stage.display()))
+        .arg(format!(
+            "PROFILE={}",
+            profile_dir.file_name().unwrap().to_str().unwrap()
+        ))
+        .arg(format!(
+            "CARGO_TARGET_DIR={}",
+            profile_dir.parent().unwrap().display()
+        ))
+        .output()
+        .expect("run make");
+    checked(Path::new("make install"), out);
+    let pc = std::fs::read_to_string(stage.join("usr/lib/pkgconfig/iphlpapi.pc")).unwrap();
+    let libs: Vec<&str> = pc.lines().filter(|l| l.starts_with("Libs:")).collect();
+    assert_eq!(libs, ["Libs: -L${libdir} -liphlpapi"], "{pc}");
 }

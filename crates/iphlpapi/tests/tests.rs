@@ -11,3 +11,5 @@ mod programs;
 mod uml;
 mod util;
 mod windows_programs;
+mod windows_tools;
+mod winsock;

@@ -14,7 +14,7 @@ use nstest::{connect, in_netns, listen, listen_dual, read_errno, ss_rows};
 
 use crate::compat::{build_unchanged, compat_dir, installed_prefix, run_installed};
 use crate::util::{
-    checked, compile, crate_dir, have, include_dir, link_dir, run, scratch, WARNINGS,
+    checked, compile, crate_dir, have, include_dir, link_dir, run, scratch, Holder, WARNINGS,
 };
 
 const ECONNABORTED: i32 = 103;
@@ -198,51 +198,6 @@ fn check_against_the_kernel(out: &Output, child_pid: u32) {
     .count() as u64;
     assert_eq!(out.stats["NumConns"], connections);
     assert_eq!(out.stats.len(), 15);
-}
-
-/// `sleep` holding the client end of a connection, as its descriptor 3:
-/// a connection owned by another program. Killed and reaped when dropped.
-struct Holder {
-    child: std::process::Child,
-    local: SocketAddr,
-}
-
-impl Holder {
-    fn new(listener: &std::net::TcpListener) -> (Holder, TcpStream) {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::process::CommandExt;
-        let (client, server) = connect(listener);
-        let local = client.local_addr().unwrap();
-        let fd = client.as_raw_fd();
-        let mut command = Command::new("sleep");
-        command.arg("600");
-        // SAFETY: dup2 is async-signal-safe, and the closure touches only
-        // the descriptor number copied before the fork.
-        unsafe {
-            command.pre_exec(move || {
-                // dup2 clears close-on-exec on the copy, so sleep keeps it.
-                if libc::dup2(fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn().expect("run sleep");
-        // From now on sleep alone holds the client end.
-        drop(client);
-        (Holder { child, local }, server)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
 }
 
 /// Sockets of every kind a Windows tool meets: IPv4 and IPv6 connections,

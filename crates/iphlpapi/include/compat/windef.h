@@ -15,6 +15,19 @@
  * ...)` has no meaning for GCC, which would warn about it: pkg-config
  * links the library, so this header turns -Wunknown-pragmas off for the
  * rest of the file that includes it.
+ *
+ * printf and DWORD. Windows is LLP64: its DWORD, ULONG and LONG are
+ * `unsigned long`/`long`, 32 bits, printed with %lu/%ld/%lx. Here they
+ * are 32-bit `unsigned int`/`int` (Linux's long is 64 bits, and the IP
+ * Helper structures need 32), so Windows' "%lu" with a DWORD draws
+ * -Wformat, and when such an argument goes on the stack (past the sixth
+ * on x86-64) the upper half printed is whatever was there. Print a DWORD
+ * with %u (or PRIu32), or cast it: printf("%lu", (unsigned long)dw)
+ * works on both systems. Windows' %I64d/%I64u are %lld/%llu (or PRId64),
+ * %Iu (SIZE_T) is %zu, and %ls/%S print wchar_t (32-bit here), not WCHAR
+ * strings. Assigning a Linux `unsigned long` (strtoul, u_long) to a
+ * DWORD narrows: C++11 brace initialisation rejects it (clang++) or
+ * warns (-Wnarrowing, g++).
  */
 #ifndef TCPDROP_COMPAT_WINDEF_H
 #define TCPDROP_COMPAT_WINDEF_H
@@ -135,6 +148,17 @@ typedef void (*FARPROC)(void);
 #define OPTIONAL
 
 #define ANYSIZE_ARRAY 1
+
+/* winnt.h's BOOLEAN: one byte, TRUE or FALSE (BOOL is an int). */
+typedef BYTE BOOLEAN, *PBOOLEAN;
+
+/* The number of elements of an array (not of a pointer: sizeof would
+ * give the pointer's). */
+#define ARRAYSIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define RTL_NUMBER_OF(a) ARRAYSIZE(a)
+#ifndef _countof
+#define _countof(a) ARRAYSIZE(a)
+#endif
 #define MAKEWORD(low, high) ((WORD)(((BYTE)((low) & 0xff)) | ((WORD)((BYTE)((high) & 0xff))) << 8))
 #define LOBYTE(w) ((BYTE)((w) & 0xff))
 #define HIBYTE(w) ((BYTE)(((w) >> 8) & 0xff))

@@ -1,6 +1,7 @@
 //! Building the library and the C test programs, and running them.
 
 use std::collections::HashMap;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
@@ -194,4 +195,54 @@ pub fn checked(program: &Path, out: Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// `sleep` holding the client end of a connection, as its descriptor 3:
+/// a connection owned by another program, for as long as a test needs
+/// (not on a timer). Killed and reaped when dropped.
+pub struct Holder {
+    child: std::process::Child,
+    /// Its end of the connection.
+    pub local: SocketAddr,
+}
+
+impl Holder {
+    /// Connect to `listener` and hand the client end to `sleep`; returns
+    /// the holder and the test's (server) end.
+    pub fn new(listener: &std::net::TcpListener) -> (Holder, TcpStream) {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let (client, server) = nstest::connect(listener);
+        let local = client.local_addr().unwrap();
+        let fd = client.as_raw_fd();
+        let mut command = Command::new("sleep");
+        command.arg("600");
+        // SAFETY: dup2 is async-signal-safe, and the closure touches only
+        // the descriptor number copied before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                // dup2 clears close-on-exec on the copy, so sleep keeps it.
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("run sleep");
+        // From now on sleep alone holds the client end.
+        drop(client);
+        (Holder { child, local }, server)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
 }
