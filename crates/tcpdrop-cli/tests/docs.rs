@@ -303,20 +303,25 @@ fn the_man_page_has_exit_status_and_see_also_sections() {
 
 /// `make install` installs the command stripped (the release profile keeps
 /// line tables for profiling; 18 MB of them), with its manual page and
-/// completions. Run on the debug profile this test run has built.
+/// completions. It installs a copy of the binary this test run built, from
+/// a target directory of its own with `CARGO=true` (no build): building
+/// into the shared one would replace the binary the other tests run, which
+/// test builds give features a plain build lacks.
 #[test]
 fn make_install_installs_a_stripped_binary_its_man_page_and_completions() {
     if !nstest::require_tool("strip", "binutils") || !nstest::require_tool("readelf", "binutils") {
         return;
     }
-    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_tcpdrop"));
-    let profile_dir = exe.parent().unwrap();
-    let target = profile_dir.parent().unwrap();
-    let prefix = std::env::temp_dir().join(format!("tcpdrop-install-{}", std::process::id()));
+    let scratch = std::env::temp_dir().join(format!("tcpdrop-install-{}", std::process::id()));
+    let target = scratch.join("target");
+    let prefix = scratch.join("prefix");
+    std::fs::create_dir_all(target.join("debug")).unwrap();
+    let exe = target.join("debug/tcpdrop");
+    std::fs::copy(env!("CARGO_BIN_EXE_tcpdrop"), &exe).unwrap();
     let out = Command::new("make")
         .arg("-C")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .args(["install", "PROFILE=debug"])
+        .args(["install", "PROFILE=debug", "CARGO=true"])
         .arg(format!("PREFIX={}", prefix.display()))
         .arg(format!("CARGO_TARGET_DIR={}", target.display()))
         .output()
@@ -349,5 +354,5 @@ fn make_install_installs_a_stripped_binary_its_man_page_and_completions() {
     }
     let run = Command::new(&installed).arg("--version").output().unwrap();
     assert!(run.status.success());
-    let _ = std::fs::remove_dir_all(&prefix);
+    let _ = std::fs::remove_dir_all(&scratch);
 }
