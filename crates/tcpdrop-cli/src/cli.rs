@@ -30,7 +30,8 @@ use crate::exit_codes;
                       tcpdrop [OPTIONS] LADDR:LPORT RADDR:RPORT\n       \
                       tcpdrop [OPTIONS] FILTER...\n       \
                       tcpdrop [OPTIONS] -a | -s STATE...\n       \
-                      tcpdrop -l [OPTIONS] [FILTER...]",
+                      tcpdrop -l [OPTIONS] [FILTER...]\n       \
+                      tcpdrop --top[=INTERVAL] [OPTIONS] [FILTER...]",
     after_help = AFTER_HELP,
     after_long_help = AFTER_LONG_HELP,
 )]
@@ -174,6 +175,36 @@ pub struct Cli {
     )]
     pub watch: Option<String>,
 
+    /// Watch the connections live, full screen, and close the ones you
+    /// pick: the TCPView of Linux. Refreshes every INTERVAL (default 1s).
+    ///
+    /// Rows: state, local and remote ends (numeric, as ss -n), owning
+    /// processes (command/pid), uid, netns (with --all-netns), queues,
+    /// bytes sent and received with their rates, RTT, and how long the
+    /// row has been seen; new rows green, closed ones red for a refresh.
+    /// Every state is shown, listeners included; narrow it with a FILTER,
+    /// -s, -4/-6, --pid, --process, --uid, -N or --all-netns. Keys: arrows,
+    /// j/k, PgUp/PgDn, Home/End move; / edits the filter (ss's language);
+    /// s/S sort; space marks; d or Delete drops the marked rows (or the
+    /// current one) after a confirmation that names the loopback peers
+    /// the drop resets; p pauses; +/- change the interval; ? helps; q or
+    /// Ctrl-C quits. A drop goes through the same procedure as the
+    /// command (--method applies; a listener only when `listening` is in
+    /// the selection), and each row says dropped (how), gone or failed
+    /// (why). Needs a terminal (exit 2 without one); listing needs no
+    /// privilege.
+    ///
+    /// Example: tcpdrop --top 'dport = :443'
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1s",
+        conflicts_with_all = ["list", "all", "dry_run", "json", "watch", "count", "timeout", "file", "forwarded", "no_header"],
+    )]
+    pub top: Option<String>,
+
     /// With --watch: stop after N connections were dropped.
     ///
     /// Example: tcpdrop --watch --count 1 --process curl -a
@@ -311,6 +342,7 @@ const AFTER_HELP: &str = concat!(
     "  tcpdrop 'dport = :443'                  drop what an ss filter selects\n",
     "  tcpdrop --netns blue --process nginx    drop nginx's connections in netns blue\n",
     "  tcpdrop --watch --count 3 'dport = :80' drop the next three as they appear\n",
+    "  tcpdrop --top                           watch connections live, close the ones picked\n",
     "\n",
     exit_codes::help_table!(),
 );
@@ -338,6 +370,8 @@ const AFTER_LONG_HELP: &str = concat!(
     "      For ten minutes, drop every new connection to port 6379.\n",
     "  tcpdrop --forwarded 10.0.1.2:40188 10.0.2.2:443\n",
     "      On a router: reset a connection it forwards, at both ends.\n",
+    "  tcpdrop --top -s established\n",
+    "      Watch the established connections live; mark some with space, d drops them.\n",
     "\n",
     "Output: one line per connection; when dropping, its outcome first: dropped,\n",
     "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",
