@@ -13,6 +13,8 @@
 mod keys;
 mod model;
 mod render;
+#[cfg(test)]
+mod tests;
 mod worker;
 
 use std::io::{self, IsTerminal};
