@@ -19,6 +19,7 @@ mod netns;
 mod owners;
 mod privilege;
 mod races;
+mod top;
 mod uml;
 mod vs_ss;
 mod watch;
