@@ -86,8 +86,11 @@ pub(crate) enum Report {
 /// most a fifth of a core on scans)...
 const SCAN_SPACING: u32 = 4;
 /// ... and with nothing pending, owners on screen are read again this often
-/// (a process may have passed its socket on, or exited).
-const SCAN_AGAIN: Duration = Duration::from_secs(30);
+/// (a process may have passed its socket on, or exited), or after 30 times
+/// the last scan's duration if that is longer (at most a thirtieth of a
+/// core on scans that find nothing new).
+const SCAN_AGAIN: Duration = Duration::from_secs(60);
+const SCAN_AGAIN_SPACING: u32 = 30;
 
 /// The worker's state.
 pub(crate) struct Worker {
@@ -290,9 +293,9 @@ impl Worker {
                 || self.sort.column == super::model::Column::Process)
                 && rows.iter().any(|r| pending(&r.conn().inode)))
             || (!self.visible.is_empty()
-                && self
-                    .last_scan
-                    .is_some_and(|(ended, _)| now >= ended + SCAN_AGAIN));
+                && self.last_scan.is_some_and(|(ended, took)| {
+                    now >= ended + SCAN_AGAIN.max(took * SCAN_AGAIN_SPACING)
+                }));
         if !wanted {
             return;
         }
