@@ -176,23 +176,16 @@ pub struct Cli {
     pub watch: Option<String>,
 
     /// Watch the connections live, full screen, and close the ones you
-    /// pick: the TCPView of Linux. Refreshes every INTERVAL (default 1s).
+    /// pick (the TCPView of Linux); refresh every INTERVAL (default 1s).
     ///
-    /// Rows: state, local and remote ends (numeric, as ss -n), owning
-    /// processes (command/pid), uid, netns (with --all-netns), queues,
-    /// bytes sent and received with their rates, RTT, and how long the
-    /// row has been seen; new rows green, closed ones red for a refresh.
-    /// Every state is shown, listeners included; narrow it with a FILTER,
-    /// -s, -4/-6, --pid, --process, --uid, -N or --all-netns. Keys: arrows,
-    /// j/k, PgUp/PgDn, Home/End move; / edits the filter (ss's language);
-    /// s/S sort; space marks; d or Delete drops the marked rows (or the
-    /// current one) after a confirmation that names the loopback peers
-    /// the drop resets; p pauses; +/- change the interval; ? helps; q or
-    /// Ctrl-C quits. A drop goes through the same procedure as the
-    /// command (--method applies; a listener only when `listening` is in
-    /// the selection), and each row says dropped (how), gone or failed
-    /// (why). Needs a terminal (exit 2 without one); listing needs no
-    /// privilege.
+    /// Every state is shown, listeners included, narrowed as everywhere
+    /// (FILTER, -s, -4/-6, --pid, --process, --uid, -N, --all-netns). Keys:
+    /// arrows, j/k, PgUp/PgDn, Home/End move; / filters (ss's language);
+    /// s/S sort; space marks; d drops the marked rows or the current one
+    /// (y confirms); p pauses; +/- change the interval; ? helps; q quits.
+    /// A drop is the command's (--method applies; a listener only when
+    /// `listening` is selected); each row says dropped, gone or failed,
+    /// and why. Needs a terminal (exit 2 without one).
     ///
     /// Example: tcpdrop --top 'dport = :443'
     #[arg(

@@ -169,7 +169,7 @@ fn columns(app: &App, width: u16, rows: &[&Row]) -> Vec<(Column, u16)> {
     .min(24);
     // In order of importance: what does not fit is left out from the end.
     let mut wanted = vec![
-        (Column::State, 11),
+        (Column::State, 10),
         (Column::Local, local),
         (Column::Remote, remote),
         (Column::Process, process),
@@ -182,14 +182,20 @@ fn columns(app: &App, width: u16, rows: &[&Row]) -> Vec<(Column, u16)> {
         (Column::Received, 7),
         (Column::SendRate, 7),
         (Column::RecvRate, 7),
-        (Column::Rtt, 7),
         (Column::Age, 5),
+        (Column::Rtt, 7),
+        (Column::Uid, 6),
         (Column::RecvQ, 6),
         (Column::SendQ, 6),
-        (Column::Uid, 6),
     ]);
-    // The mark gutter, the outcome (at least 20), a space between columns.
-    let mut left = i32::from(width) - 2 - 20;
+    // The mark gutter, the outcomes on screen (as wide as the widest), a
+    // space between columns.
+    let outcome = rows
+        .iter()
+        .map(|r| outcome_text(app, r).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut left = i32::from(width) - 3 - i32::try_from(outcome).unwrap_or(i32::MAX);
     let mut shown = Vec::new();
     for (column, w) in wanted {
         let need = i32::from(w) + 1;
@@ -259,6 +265,17 @@ fn cell(app: &App, row: &Row, column: Column, now: Instant) -> String {
     }
 }
 
+/// What the last column says of a row: its drop's outcome, or that it is
+/// new or has closed.
+fn outcome_text(app: &App, row: &Row) -> String {
+    match (app.outcomes.get(&row.key()), row.life) {
+        (Some(o), _) => o.text(),
+        (None, Life::Closed) => "closed".to_string(),
+        (None, Life::New) => "new".to_string(),
+        (None, Life::Seen) => String::new(),
+    }
+}
+
 fn right_aligned(column: Column) -> bool {
     !matches!(
         column,
@@ -295,12 +312,7 @@ fn draw_table(frame: &mut Frame, app: &App, area: Rect) {
                 cells.push(Span::raw(pad(&text, *w, right_aligned(*column))));
             }
             let outcome = app.outcomes.get(&row.key());
-            let text = match (outcome, row.life) {
-                (Some(o), _) => o.text(),
-                (None, Life::Closed) => "closed".to_string(),
-                (None, Life::New) => "new".to_string(),
-                (None, Life::Seen) => String::new(),
-            };
+            let text = outcome_text(app, row);
             let style = match outcome.map(|o| o.word) {
                 Some("dropped") => Style::new().fg(Color::Green),
                 Some("gone") => Style::new().fg(Color::Yellow),
@@ -372,7 +384,7 @@ fn popup(area: Rect, width: u16, height: u16) -> Rect {
 fn conn_line(conn: &tcpdrop::Connection) -> String {
     let names = |_: u32| None;
     format!(
-        "{:<11} {} {}",
+        "{:<10} {} {}",
         conn.state.ss_name(),
         address(&conn.local, &names),
         address(&conn.remote, &names)
