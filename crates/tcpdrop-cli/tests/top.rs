@@ -205,6 +205,13 @@ fn top_rows_match_ss_and_a_filter_narrows_them() {
         view.keys(&["Escape"]);
         let screen = view.wait_for("the prompt to close", |s| !s.contains("byte 8"));
         assert_eq!(rows(&screen), narrowed, "{screen}");
+
+        // Too small a terminal gets a message; a resize redraws.
+        view.tmux(&["resize-window", "-t", "0", "-x", "40", "-y", "6"]);
+        view.wait_for("the message", |s| s.contains("Terminal too small (40×6)"));
+        view.tmux(&["resize-window", "-t", "0", "-x", "160", "-y", "40"]);
+        let screen = view.wait_for("the rows again", |s| rows(s) == narrowed);
+        assert!(!screen.contains("too small"), "{screen}");
     });
 }
 

@@ -12,6 +12,7 @@ use tcpdrop::filter::Filter;
 use tcpdrop::Connection;
 
 use super::model::{Key, Life, Sort, View};
+use super::names::Names;
 use super::worker::{Control, Report, RowOutcome};
 
 /// The intervals `+` and `-` step through.
@@ -81,6 +82,8 @@ pub(crate) struct App {
     pub(crate) outcomes: HashMap<Key, RowOutcome>,
     /// Several namespaces, or one named: a Netns column.
     pub(crate) netns_column: bool,
+    /// `n`: the ends by name (from /etc/hosts and /etc/services).
+    pub(crate) names: Option<Arc<Names>>,
     pub(crate) quit: bool,
 }
 
@@ -103,6 +106,7 @@ impl App {
             status: None,
             outcomes: HashMap::new(),
             netns_column: false,
+            names: None,
             quit: false,
         }
     }
@@ -231,6 +235,12 @@ impl App {
             KeyCode::Char('+') | KeyCode::Char('=') => return self.step_interval(true),
             KeyCode::Char('-') => return self.step_interval(false),
             KeyCode::Char('r') => return vec![Control::Refresh],
+            KeyCode::Char('n') => {
+                self.names = match self.names {
+                    None => Some(Arc::new(Names::load())),
+                    Some(_) => None,
+                }
+            }
             KeyCode::Char('?') | KeyCode::F(1) => self.mode = Mode::Help,
             _ => {}
         }

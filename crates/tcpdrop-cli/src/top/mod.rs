@@ -12,6 +12,7 @@
 
 mod keys;
 mod model;
+mod names;
 mod render;
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,10 @@ const HELP: &[(&str, &str)] = &[
     ("p", "pause or resume refreshing"),
     ("+  -", "refresh less or more often"),
     ("r", "refresh now"),
+    (
+        "n",
+        "names for the ends (/etc/hosts, /etc/services) or numbers",
+    ),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
 ];
@@ -105,6 +109,9 @@ fn header_line(app: &App) -> Line<'static> {
         "  · sort: {} {arrow}",
         app.sort.column.title()
     )));
+    if app.names.is_some() {
+        spans.push(Span::raw("  · names"));
+    }
     if !app.filter_text.is_empty() {
         spans.push(Span::raw(format!("  · filter: {}", app.filter_text)));
     }
@@ -152,9 +159,8 @@ fn columns(app: &App, width: u16, rows: &[&Row]) -> Vec<(Column, u16)> {
             .max(title.len());
         u16::try_from(w).unwrap_or(u16::MAX)
     };
-    let names = |_: u32| None;
-    let local = widest(&|r| address(&r.conn().local, &names).len(), "Local");
-    let remote = widest(&|r| address(&r.conn().remote, &names).len(), "Remote");
+    let local = widest(&|r| end(app, &r.conn().local).chars().count(), "Local");
+    let remote = widest(&|r| end(app, &r.conn().remote).chars().count(), "Remote");
     let process = widest(&|r| process_text(app, r).chars().count(), "Process").min(30);
     let netns = widest(
         &|r| {
@@ -224,6 +230,14 @@ fn columns(app: &App, width: u16, rows: &[&Row]) -> Vec<(Column, u16)> {
     shown
 }
 
+/// An end as numbers (as `ss -n`), or by name after `n`.
+fn end(app: &App, addr: &std::net::SocketAddr) -> String {
+    match &app.names {
+        Some(names) => names.end(addr),
+        None => address(addr, &|_| None),
+    }
+}
+
 fn process_text(app: &App, row: &Row) -> String {
     match app.view.owners.of(row.conn().inode) {
         OwnersOf::None => "-".to_string(),
@@ -235,11 +249,10 @@ fn process_text(app: &App, row: &Row) -> String {
 
 fn cell(app: &App, row: &Row, column: Column, now: Instant) -> String {
     let c = row.conn();
-    let names = |_: u32| None;
     match column {
         Column::State => c.state.ss_name().to_string(),
-        Column::Local => address(&c.local, &names),
-        Column::Remote => address(&c.remote, &names),
+        Column::Local => end(app, &c.local),
+        Column::Remote => end(app, &c.remote),
         Column::Process => process_text(app, row),
         Column::Uid => c.uid.to_string(),
         Column::Netns => app

@@ -490,3 +490,67 @@ fn numbers_are_short_and_readable() {
     assert_eq!(render::age(Duration::from_millis(300)), "0s");
     assert_eq!(render::age(Duration::from_secs(200)), "3m");
 }
+
+#[test]
+fn ends_are_numbers_until_n_asks_for_names() {
+    let (mut app, _) = app_with(samples());
+    let lines = screen(&mut app, 160, 14);
+    assert!(
+        lines.iter().any(|l| l.contains("127.0.0.1:8080")),
+        "{lines:?}"
+    );
+    assert!(!lines.join("\n").contains("localhost"));
+    // Names come from the files only, never from DNS: here, given texts.
+    let names = super::names::Names::parse(
+        "127.0.0.1 localhost\n# comment\n10.0.0.5 web.example web\n",
+        "http-alt 8080/tcp webcache\nhttps 443/tcp\nhttps 443/udp\n",
+    );
+    app.names = Some(Arc::new(names));
+    let lines = screen(&mut app, 160, 14);
+    let all = lines.join("\n");
+    assert!(lines[0].contains("names"), "{all}");
+    assert!(all.contains("localhost:http-alt"), "{all}");
+    assert!(all.contains("web.example:https"), "{all}");
+    // What has no name stays a number; a listener's remote end is *:*.
+    assert!(all.contains("10.0.0.9:51234"), "{all}");
+    assert!(all.contains("*:*"), "{all}");
+    press(&mut app, KeyCode::Char('n'));
+    assert!(app.names.is_none());
+}
+
+#[test]
+fn with_all_netns_each_row_names_its_namespace() {
+    let mut table = Table::default();
+    let mut blue = sample(
+        conn(TcpState::Established, "10.1.0.1:22", "10.1.0.2:5000", 7),
+        0,
+        0,
+    );
+    blue.space = 1;
+    table.merge(
+        vec![
+            sample(conn(TcpState::Listen, "0.0.0.0:22", "0.0.0.0:0", 6), 0, 0),
+            blue,
+        ],
+        Instant::now(),
+    );
+    let owners = Owners::default();
+    let labels = vec![Some("/proc/1/ns/net".to_string()), Some("blue".to_string())];
+    let (order, counts) = arrange(table.rows(), &owners, &labels, Sort::default(), |_| true);
+    let view = Arc::new(View {
+        rows: Arc::clone(table.rows()),
+        order,
+        owners: Arc::new(owners),
+        counts,
+        at: Instant::now(),
+        labels: Arc::new(labels),
+    });
+    let mut app = App::new(view, Duration::from_secs(1));
+    app.netns_column = true;
+    let lines = screen(&mut app, 160, 10);
+    assert!(lines[1].contains("Netns"), "{lines:?}");
+    let row = lines.iter().find(|l| l.contains("10.1.0.1:22")).unwrap();
+    assert!(row.contains("blue"), "{row}");
+    let row = lines.iter().find(|l| l.contains("0.0.0.0:22")).unwrap();
+    assert!(row.contains("/proc/1/ns/net"), "{row}");
+}
