@@ -349,7 +349,10 @@ fn top_q_and_ctrl_c_quit_with_status_0_and_restore_the_terminal() {
             view.wait_for("the view", |s| s.contains("LISTEN"));
             assert_eq!(view.format("#{alternate_on}"), "1");
             view.keys(&[quit]);
-            let screen = view.wait_for("the exit", |s| s.contains("EXIT="));
+            // stty -a's last line ends with echoke (or -echoke).
+            let screen = view.wait_for("the exit and the modes", |s| {
+                s.contains("EXIT=") && s.contains("echoke")
+            });
             assert!(screen.contains("EXIT=0"), "{quit}: {screen}");
             // The main screen, the cursor shown, the line discipline cooked.
             assert_eq!(view.format("#{alternate_on}"), "0", "{quit}");
