@@ -2,18 +2,20 @@
 //! them come and go and close the ones picked (Windows' TCPView, whose
 //! "Close Connection" is `SetTcpEntry`).
 //!
-//! Three threads: this one reads keys and draws (`keys.rs`, `render.rs`);
-//! the worker (`worker.rs`) owns the sessions, dumps on the interval,
-//! merges (`model.rs`) and drops, through the library's drop procedure as
-//! the command does; a scan of `/proc/*/fd` for owners runs on a thread of
+//! Three threads: this one reads keys and draws (`keys.rs`; `render.rs`,
+//! `dialogs.rs`, `names.rs`); the worker (`worker.rs`) owns the sessions,
+//! dumps on the interval, merges (`model.rs`), sorts (`sort.rs`) and
+//! drops, through the library's drop procedure as the command does; a scan of `/proc/*/fd` for owners runs on a thread of
 //! its own when the rows on screen need it. Nothing the kernel is asked
 //! runs on this thread, so a refresh of 100,000 connections never holds a
 //! key up.
 
+mod dialogs;
 mod keys;
 mod model;
 mod names;
 mod render;
+mod sort;
 #[cfg(test)]
 mod tests;
 mod worker;
@@ -127,6 +129,7 @@ pub(crate) fn run(cli: &Cli) -> Result<u8, Failure> {
     let labels: Arc<Vec<Option<String>>> =
         Arc::new(spaces.iter().map(|s| s.label.clone()).collect());
 
+    let filter_listening = chosen.filter.as_ref().is_some_and(Filter::names_listening);
     let (to_ui, from_all) = mpsc::channel::<Msg>();
     let (to_worker, controls) = mpsc::channel::<Control>();
     let worker = Worker::new(
@@ -150,10 +153,7 @@ pub(crate) fn run(cli: &Cli) -> Result<u8, Failure> {
 
     let mut app = App::new(Arc::new(View::empty(labels)), chosen.interval);
     app.filter_text = chosen.filter_text;
-    app.filter_listening = {
-        let f = &app.filter_text;
-        !f.is_empty() && Filter::parse(&[f.as_str()]).is_ok_and(|f| f.names_listening())
-    };
+    app.filter_listening = filter_listening;
     app.listening_named = chosen.listening_named;
     app.netns_column = cli.all_netns;
 

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Row as TableRow, Table, Wrap};
+use ratatui::widgets::{Paragraph, Row as TableRow, Table, Wrap};
 use ratatui::Frame;
 
-use super::keys::{App, Confirm, Mode};
+use super::dialogs;
+use super::keys::{App, Mode};
 use super::model::{Column, Life, OwnersOf, Row};
 use crate::output::{address, owners_text};
 
@@ -20,29 +21,6 @@ pub(crate) const MIN_HEIGHT: u16 = 8;
 
 /// The keys, as the footer lists them.
 pub(crate) const FOOTER: &str = "↑↓/jk PgUp/PgDn Home/End move · / filter · s/S sort · space mark · d drop · p pause · +/- interval · ? help · q quit";
-
-/// The help, one key a line.
-const HELP: &[(&str, &str)] = &[
-    ("↑ ↓  j k", "move one row"),
-    ("PgUp PgDn", "move one page"),
-    ("Home End  g G", "first, last row"),
-    ("/", "filter in ss's language (Enter applies, Esc cancels)"),
-    ("s  S", "sort by the next column; reverse the order"),
-    ("space", "mark or unmark the row (Esc unmarks all)"),
-    (
-        "d  Delete",
-        "drop the marked rows, or the current one (asks first)",
-    ),
-    ("p", "pause or resume refreshing"),
-    ("+  -", "refresh less or more often"),
-    ("r", "refresh now"),
-    (
-        "n",
-        "names for the ends (/etc/hosts, /etc/services) or numbers",
-    ),
-    ("?", "this help"),
-    ("q  Ctrl-C", "quit"),
-];
 
 /// Draw everything.
 pub(crate) fn draw(frame: &mut Frame, app: &mut App) {
@@ -73,8 +51,8 @@ pub(crate) fn draw(frame: &mut Frame, app: &mut App) {
         footer,
     );
     match &app.mode {
-        Mode::Confirm(confirm) => draw_confirm(frame, app, confirm, area),
-        Mode::Help => draw_help(frame, area),
+        Mode::Confirm(confirm) => dialogs::confirm(frame, confirm, area),
+        Mode::Help => dialogs::help(frame, area),
         Mode::Filter { .. } | Mode::Normal => {}
     }
 }
@@ -380,131 +358,6 @@ fn pad(text: &str, width: u16, right: bool) -> String {
     } else {
         format!("{text:<w$}")
     }
-}
-
-/// A popup of `width` × `height` in the middle of `area`.
-fn popup(area: Rect, width: u16, height: u16) -> Rect {
-    let width = width.min(area.width);
-    let height = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    }
-}
-
-fn conn_line(conn: &tcpdrop::Connection) -> String {
-    let names = |_: u32| None;
-    format!(
-        "{:<10} {} {}",
-        conn.state.ss_name(),
-        address(&conn.local, &names),
-        address(&conn.remote, &names)
-    )
-}
-
-fn draw_confirm(frame: &mut Frame, app: &App, confirm: &Confirm, area: Rect) {
-    let n = confirm.targets.len();
-    let mut lines: Vec<Line> = Vec::new();
-    let room = usize::from(area.height.saturating_sub(8)).max(3);
-    if n > 0 {
-        lines.push(Line::from(format!(
-            "Drop {n} connection{}?",
-            if n == 1 { "" } else { "s" }
-        )));
-        let listed = confirm.targets.len().min(room);
-        for (_, conn) in confirm.targets.iter().take(listed) {
-            lines.push(Line::from(format!("  {}", conn_line(conn))));
-        }
-        if n > listed {
-            lines.push(Line::from(format!("  … and {} more", n - listed)));
-        }
-    }
-    if !confirm.peers.is_empty() {
-        lines.push(Line::from(format!(
-            "Their loopback peer{} will be reset too:",
-            if confirm.peers.len() == 1 { "" } else { "s" }
-        )));
-        for conn in confirm.peers.iter().take(room) {
-            lines.push(Line::from(format!("  {}", conn_line(conn))));
-        }
-        if confirm.peers.len() > room {
-            lines.push(Line::from(format!(
-                "  … and {} more",
-                confirm.peers.len() - room
-            )));
-        }
-    }
-    if !confirm.listeners.is_empty() {
-        lines.push(Line::styled(
-            format!(
-                "Not dropped: {} listener{} — a listener is dropped only when `listening` is in the selection (press / and add state listening, or start with -s listening):",
-                confirm.listeners.len(),
-                if confirm.listeners.len() == 1 { "" } else { "s" }
-            ),
-            Style::new().fg(Color::Yellow),
-        ));
-        for conn in confirm.listeners.iter().take(room) {
-            lines.push(Line::from(format!("  {}", conn_line(conn))));
-        }
-    }
-    lines.push(Line::from(""));
-    lines.push(Line::from(if n > 0 {
-        "y: drop · n/Esc: cancel"
-    } else {
-        "nothing to drop · n/Esc: close"
-    }));
-    let _ = app;
-    let width = lines
-        .iter()
-        .map(Line::width)
-        .max()
-        .unwrap_or(20)
-        .saturating_add(4);
-    let width = u16::try_from(width)
-        .unwrap_or(u16::MAX)
-        .min(area.width.saturating_sub(2));
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let at = popup(area, width, height);
-    frame.render_widget(Clear, at);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" drop ")),
-        at,
-    );
-}
-
-fn draw_help(frame: &mut Frame, area: Rect) {
-    let mut lines: Vec<Line> = HELP
-        .iter()
-        .map(|(key, what)| Line::from(format!("{key:<14} {what}")))
-        .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(
-        "New rows are green for one refresh; closed ones red, then gone.",
-    ));
-    lines.push(Line::from(
-        "Process: command/pid; - no process, ? unreadable (needs CAP_SYS_PTRACE), … not read yet.",
-    ));
-    lines.push(Line::from("Any key closes this help."));
-    let width = lines
-        .iter()
-        .map(Line::width)
-        .max()
-        .unwrap_or(40)
-        .saturating_add(4);
-    let width = u16::try_from(width).unwrap_or(u16::MAX);
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let at = popup(area, width, height);
-    frame.render_widget(Clear, at);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" keys ")),
-        at,
-    );
 }
 
 /// `512`, `1.5K`, `12M`, `3.2G` (powers of 1024).

@@ -14,8 +14,9 @@ use sockdiag::{Family, InetDiagMsg, SockId, TcpInfo, TcpState};
 use tcpdrop::Connection;
 
 use super::keys::{App, Mode};
-use super::model::{arrange, Column, Key, Life, Owners, Sample, Sort, Table, View};
+use super::model::{Column, Key, Life, Owners, Sample, Sort, Table, View};
 use super::render;
+use super::sort::arrange;
 use super::worker::{Control, Report, RowOutcome};
 
 fn conn(state: TcpState, local: &str, remote: &str, cookie: u64) -> Connection {
@@ -553,4 +554,68 @@ fn with_all_netns_each_row_names_its_namespace() {
     assert!(row.contains("blue"), "{row}");
     let row = lines.iter().find(|l| l.contains("0.0.0.0:22")).unwrap();
     assert!(row.contains("/proc/1/ns/net"), "{row}");
+}
+
+#[test]
+fn ipv6_ends_that_share_their_first_bits_still_sort_by_the_whole_address() {
+    // The sort packs an IPv6 address's first 63 bits; these differ only
+    // in their last ones, and must still come out in address order.
+    let v6 = |local: &str, port: u16, cookie: u64| {
+        let ip: std::net::Ipv6Addr = local.parse().unwrap();
+        let msg = InetDiagMsg {
+            family: Family::Inet6,
+            state: TcpState::Established,
+            timer: 0,
+            retrans: 0,
+            id: SockId {
+                sport: port,
+                dport: 443,
+                src: ip.octets(),
+                dst: "2001:db8::ffff"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets(),
+                ifindex: 0,
+                cookie,
+            },
+            expires: 0,
+            rqueue: 0,
+            wqueue: 0,
+            uid: 0,
+            inode: 0,
+            shutdown: None,
+            v6only: None,
+            tcp_info: None,
+        };
+        Sample::new(0, Connection::from_diag(&msg).unwrap(), None)
+    };
+    let mut table = Table::default();
+    table.merge(
+        vec![
+            v6("2001:db8::9", 1, 1),
+            v6("2001:db8::3", 9, 2),
+            v6("2001:db8::3", 2, 3),
+            v6("2001:db8::10", 1, 4),
+            sample(
+                conn(TcpState::Established, "10.0.0.1:1", "10.0.0.2:2", 5),
+                0,
+                0,
+            ),
+        ],
+        Instant::now(),
+    );
+    let view = view_of(&table, Sort::default());
+    let locals: Vec<String> = (0..view.len())
+        .map(|i| view.row(i).unwrap().conn().local.to_string())
+        .collect();
+    assert_eq!(
+        locals,
+        [
+            "10.0.0.1:1",
+            "[2001:db8::3]:2",
+            "[2001:db8::3]:9",
+            "[2001:db8::9]:1",
+            "[2001:db8::10]:1"
+        ]
+    );
 }

@@ -5,7 +5,6 @@
 //! [`View`] and each outcome.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -15,7 +14,8 @@ use tcpdrop::filter::Filter;
 use tcpdrop::procs::{InodeSet, SocketOwners};
 use tcpdrop::{Connection, DropOptions, GoneReason, Method, Outcome, Query, Selection, Sink};
 
-use super::model::{arrange, Key, Life, Owners, OwnersOf, Row, Sample, Sort, Table, View};
+use super::model::{Key, Life, Owners, OwnersOf, Row, Sample, Sort, Table, View};
+use super::sort::arrange;
 use super::Msg;
 use crate::owners::OwnerFilter;
 use crate::plan::Space;
@@ -468,6 +468,4 @@ impl Sink for Shown<'_> {
             },
         );
     }
-
-    fn not_found(&mut self, _local: SocketAddr, _remote: SocketAddr) {}
 }
