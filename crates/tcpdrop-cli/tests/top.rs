@@ -20,6 +20,8 @@ const ECONNRESET: i32 = 104;
 /// thread so that it and the view run in the test's network namespace.
 struct Tmux {
     socket: String,
+    /// The server's socket file, which kill-server leaves behind.
+    path: String,
 }
 
 impl Tmux {
@@ -32,7 +34,10 @@ impl Tmux {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let tmux = Tmux { socket };
+        let mut tmux = Tmux {
+            socket,
+            path: String::new(),
+        };
         let status = Command::new("tmux")
             .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d"])
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
@@ -40,6 +45,7 @@ impl Tmux {
             .status()
             .expect("run tmux");
         assert!(status.success(), "tmux new-session");
+        tmux.path = tmux.format("#{socket_path}");
         tmux
     }
 
@@ -108,6 +114,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
+        if !self.path.is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
