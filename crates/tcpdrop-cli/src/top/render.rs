@@ -19,8 +19,11 @@ use crate::output::{address, owners_text};
 pub(crate) const MIN_WIDTH: u16 = 60;
 pub(crate) const MIN_HEIGHT: u16 = 8;
 
-/// The keys, as the footer lists them.
+/// The keys, as the footer lists them; the short form on narrower screens
+/// (80 columns), where `?` lists the rest.
 pub(crate) const FOOTER: &str = "↑↓/jk PgUp/PgDn Home/End move · / filter · s/S sort · space mark · d drop · p pause · +/- interval · ? help · q quit";
+const FOOTER_SHORT: &str =
+    "↑↓ move · / filter · s sort · space mark · d drop · p pause · ? help · q quit";
 
 /// Draw everything.
 pub(crate) fn draw(frame: &mut Frame, app: &mut App) {
@@ -46,8 +49,13 @@ pub(crate) fn draw(frame: &mut Frame, app: &mut App) {
     frame.render_widget(Paragraph::new(header_line(app)), header);
     draw_table(frame, app, table);
     frame.render_widget(Paragraph::new(status_line(app)), status);
+    let keys = if usize::from(footer.width) >= FOOTER.chars().count() {
+        FOOTER
+    } else {
+        FOOTER_SHORT
+    };
     frame.render_widget(
-        Paragraph::new(Line::from(FOOTER).style(Style::new().add_modifier(Modifier::REVERSED))),
+        Paragraph::new(Line::from(keys).style(Style::new().add_modifier(Modifier::REVERSED))),
         footer,
     );
     match &app.mode {
