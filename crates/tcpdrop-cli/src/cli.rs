@@ -30,7 +30,8 @@ use crate::exit_codes;
                       tcpdrop [OPTIONS] LADDR:LPORT RADDR:RPORT\n       \
                       tcpdrop [OPTIONS] FILTER...\n       \
                       tcpdrop [OPTIONS] -a | -s STATE...\n       \
-                      tcpdrop -l [OPTIONS] [FILTER...]",
+                      tcpdrop -l [OPTIONS] [FILTER...]\n       \
+                      tcpdrop --top[=INTERVAL] [OPTIONS] [FILTER...]",
     after_help = AFTER_HELP,
     after_long_help = AFTER_LONG_HELP,
 )]
@@ -179,6 +180,29 @@ pub struct Cli {
         conflicts_with_all = ["list", "dry_run"],
     )]
     pub watch: Option<String>,
+
+    /// Watch the connections live, full screen, and close the ones you
+    /// pick (the TCPView of Linux); refresh every INTERVAL (default 1s).
+    ///
+    /// Every state is shown, listeners included, narrowed as everywhere
+    /// (FILTER, -s, -4/-6, --pid, --process, --uid, -N, --all-netns). Keys:
+    /// arrows, j/k, PgUp/PgDn, Home/End move; / filters (ss's language);
+    /// s/S sort; space marks; d drops the marked rows or the current one
+    /// (y confirms); p pauses; +/- change the interval; ? helps; q quits.
+    /// A drop is the command's (--method applies; a listener only when
+    /// `listening` is selected); each row says dropped, gone or failed,
+    /// and why. Needs a terminal (exit 2 without one).
+    ///
+    /// Example: tcpdrop --top 'dport = :443'
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1s",
+        conflicts_with_all = ["list", "all", "dry_run", "json", "watch", "count", "timeout", "file", "forwarded", "no_header"],
+    )]
+    pub top: Option<String>,
 
     /// With --watch: stop after N connections were dropped.
     ///
@@ -399,6 +423,7 @@ const AFTER_HELP: &str = concat!(
     "  tcpdrop localhost:http 127.0.0.1:41000  names: /etc/services, /etc/hosts\n",
     "  tcpdrop --netns blue --process nginx    drop nginx's connections in netns blue\n",
     "  tcpdrop --watch --count 3 'dport = :80' drop the next three as they appear\n",
+    "  tcpdrop --top                           watch connections live, close the ones picked\n",
     "\n",
     exit_codes::help_table!(),
 );
@@ -432,6 +457,8 @@ const AFTER_LONG_HELP: &str = concat!(
     "      For ten minutes, drop every new connection to port 6379.\n",
     "  tcpdrop --forwarded 10.0.1.2:40188 10.0.2.2:443\n",
     "      On a router: reset a connection it forwards, at both ends.\n",
+    "  tcpdrop --top -s established\n",
+    "      Watch the established connections live; mark some with space, d drops them.\n",
     "\n",
     "Output: one line per connection; when dropping, its outcome first: dropped,\n",
     "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",

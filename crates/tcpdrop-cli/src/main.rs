@@ -12,6 +12,7 @@ mod list;
 mod output;
 mod owners;
 mod plan;
+mod top;
 mod tuple;
 mod watch;
 
@@ -67,6 +68,9 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     }
     if cli.forwarded {
         return forwarded::run(cli);
+    }
+    if cli.top.is_some() {
+        return top::run(cli);
     }
     let plan = plan(cli)?;
     let watch = match &cli.watch {

@@ -22,6 +22,7 @@ mod owners;
 mod privilege;
 mod races;
 mod shadow;
+mod top;
 mod uml;
 mod vs_ss;
 mod watch;

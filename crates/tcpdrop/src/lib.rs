@@ -77,7 +77,7 @@ pub use session::{InterfaceNames, Query, Session};
 pub mod testing {
     pub use crate::drop::hook::imp::{set as before_abort, ENV};
 }
-pub use sockdiag::TcpState;
+pub use sockdiag::{TcpInfo, TcpState};
 
 /// Every TCP connection of the calling thread's network namespace, both
 /// families, every state `ss -a` shows.

@@ -51,3 +51,36 @@ fn mapped_connections_are_shown_as_ipv4_and_flagged() {
         assert_eq!(server_side.socket_family(), sockdiag::Family::Inet6);
     });
 }
+
+#[test]
+fn listing_with_info_counts_the_bytes_each_end_sent_and_received() {
+    use std::io::{Read, Write};
+    use std::ops::ControlFlow;
+    in_netns(|| {
+        let listener = nstest::listen("127.0.0.1:0");
+        let (mut client, mut server) = nstest::connect(&listener);
+        client.write_all(&[7u8; 3000]).unwrap();
+        let mut got = [0u8; 3000];
+        server.read_exact(&mut got).unwrap();
+        server.write_all(&[9u8; 500]).unwrap();
+        let mut back = [0u8; 500];
+        client.read_exact(&mut back).unwrap();
+        let filter = tcpdrop::filter::Filter::parse(&["state established"]).unwrap();
+        let mut rows = Vec::new();
+        Session::new()
+            .unwrap()
+            .for_each_with_info(&Query::all(), Some(&filter), |conn, info| {
+                let info = info.copied().unwrap_or_default();
+                rows.push((conn.local, info.bytes_sent, info.bytes_received, info.rtt));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        let of = |end| rows.iter().find(|r| r.0 == end).copied();
+        let c = of(client.local_addr().unwrap()).expect("the client's row");
+        let s = of(server.local_addr().unwrap()).expect("the server's row");
+        assert_eq!((c.1, c.2), (Some(3000), Some(500)), "{rows:?}");
+        assert_eq!((s.1, s.2), (Some(500), Some(3000)), "{rows:?}");
+        assert!(c.3.is_some_and(|rtt| rtt > 0), "{rows:?}");
+        assert_eq!(rows.len(), 2, "only the filter's rows: {rows:?}");
+    });
+}

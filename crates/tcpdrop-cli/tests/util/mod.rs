@@ -31,7 +31,7 @@ pub fn tcpdrop(args: &[&str]) -> Run {
 
 /// A copy of the binary that user nobody can run wherever the checkout
 /// lives (a clone under /root is not reachable by nobody).
-fn binary_for_nobody() -> PathBuf {
+pub fn binary_for_nobody() -> PathBuf {
     static COPY: OnceLock<PathBuf> = OnceLock::new();
     COPY.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("tcpdrop-test-{}", std::process::id()));
