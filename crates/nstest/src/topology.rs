@@ -13,8 +13,9 @@
 //! dropped. Options add connection tracking for forwarded traffic in R
 //! (an nftables rule that needs it) and masquerade on R's link toward B.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -305,4 +306,72 @@ fn ip(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A packet socket in one namespace that keeps every TCP segment it sees
+/// (both directions, every interface) until asked: what reached a host.
+pub struct Tap {
+    fd: OwnedFd,
+}
+
+impl Tap {
+    /// Open it inside `node` (`AF_PACKET`, `SOCK_DGRAM`, `ETH_P_ALL`).
+    pub fn open(topology: &Topology, node: Node) -> Tap {
+        topology.run(node, || {
+            let all = (libc::ETH_P_ALL as u16).to_be();
+            // SAFETY: socket(2) with constant arguments; the descriptor is
+            // owned at once.
+            let fd = unsafe {
+                libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                    i32::from(all),
+                )
+            };
+            assert!(fd >= 0, "packet socket: {}", io::Error::last_os_error());
+            // SAFETY: a descriptor just made and owned by nothing else.
+            Tap {
+                fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            }
+        })
+    }
+
+    /// The TCP flags of each segment seen so far, from or to `port`
+    /// (each is seen once, in or out), taken from the socket's queue.
+    pub fn segments(&self, port: u16) -> Vec<u8> {
+        let mut flags = Vec::new();
+        let mut buf = [0u8; 128];
+        loop {
+            // SAFETY: recv(2) into a buffer of the length given.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_TRUNC,
+                )
+            };
+            let Ok(n) = usize::try_from(n) else {
+                return flags;
+            };
+            let packet = &buf[..n.min(buf.len())];
+            let tcp = match packet.first().map(|b| b >> 4) {
+                Some(4) if packet.get(9) == Some(&6) => {
+                    packet.get(usize::from(packet[0] & 0x0f) * 4..)
+                }
+                Some(6) if packet.get(6) == Some(&6) => packet.get(40..),
+                _ => None,
+            };
+            let Some(tcp) = tcp.filter(|t| t.len() >= 14) else {
+                continue;
+            };
+            let (sport, dport) = (
+                u16::from_be_bytes([tcp[0], tcp[1]]),
+                u16::from_be_bytes([tcp[2], tcp[3]]),
+            );
+            if sport == port || dport == port {
+                flags.push(tcp[13]);
+            }
+        }
+    }
 }

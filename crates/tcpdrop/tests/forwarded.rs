@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use nstest::read_errno;
-use nstest::topology::{Node, Options, Topology, B_V4, B_V6};
+use nstest::topology::{Node, Options, Tap, Topology, B_V4, B_V6};
 use tcpdrop::forwarded::{EntryOutcome, Forwarded, ForwardedFlow, ForwardedOutcome, Side};
 
 const ECONNRESET: i32 = 104;
@@ -268,4 +268,54 @@ fn an_idle_connection_is_reset_after_r_has_forgotten_its_neighbours() {
     );
     both_ends_reset(&mut v4);
     both_ends_reset(&mut v6);
+}
+
+/// Issue 16: R's own connection (to B) named for `--forwarded`, alone or
+/// with a forwarded one, is refused before anything is sent: B sees no
+/// segment, both connections carry data after.
+#[test]
+fn the_routers_own_connection_is_refused_before_anything_is_sent() {
+    if !nstest::require_real_root("ip netns add") {
+        return;
+    }
+    let topology = Topology::new(Options::PLAIN);
+    let mut forwarded = connect_through(&topology, IpAddr::V4(B_V4));
+    let listener = topology.run(Node::B, || TcpListener::bind((B_V4, 0)).unwrap());
+    let b_end = listener.local_addr().unwrap();
+    let mut own_client = topology.run(Node::R, || TcpStream::connect(b_end).unwrap());
+    let (mut own_server, r_end) = listener.accept().unwrap();
+    assert!(nstest::carries_data(&mut own_client, &mut own_server));
+    let tap = Tap::open(&topology, Node::B);
+    for flows in [
+        vec![ForwardedFlow::between(r_end, b_end)],
+        vec![ForwardedFlow::between(b_end, r_end)],
+        vec![
+            ForwardedFlow::between(forwarded.a_end, forwarded.b_end),
+            ForwardedFlow::between(r_end, b_end),
+        ],
+    ] {
+        let result = topology.run(Node::R, move || {
+            Forwarded::new()
+                .unwrap()
+                .drop(&flows, &mut |flow, outcome| {
+                    panic!("nothing is dropped: {flow:?} {outcome:?}")
+                })
+        });
+        match result {
+            Err(tcpdrop::Error::InvalidArgument(why)) => assert!(
+                why.contains(&r_end.to_string()) && why.contains("without --forwarded"),
+                "{why}"
+            ),
+            other => panic!("refused: {other:?}"),
+        }
+    }
+    for port in [b_end.port(), forwarded.b_end.port()] {
+        assert_eq!(
+            tap.segments(port),
+            Vec::<u8>::new(),
+            "B saw nothing on port {port}"
+        );
+    }
+    assert!(nstest::carries_data(&mut own_client, &mut own_server));
+    assert!(exchange(&mut forwarded), "the forwarded connection lives");
 }

@@ -16,8 +16,12 @@
 //!
 //! The procedure, top-down ([`Forwarded::drop`]), each step a file:
 //!
+//! 0. [`check`]: every end of every flow is checked before anything is
+//!    sent: an end at an address of this host (its route is a local one)
+//!    makes it this host's own connection, and the whole call is refused;
 //! 1. [`route`]: for each end, the interface and next hop the kernel's
-//!    route to it names;
+//!    route to it names; a flow with an end that cannot be reached is not
+//!    touched;
 //! 2. [`probe`]: each end gets a segment spoofed from its peer, out of its
 //!    window, and answers with an ACK (RFC 5961 §4, RFC 9293 §3.10.7.4)
 //!    that this host forwards and reads: `seq` is the end's SND.NXT, `ack`
@@ -36,6 +40,7 @@
 //! Needs `CAP_NET_RAW` (packet sockets) to drop and `CAP_NET_ADMIN`
 //! (ctnetlink) to list. Nothing is sent until every socket is open.
 
+mod check;
 mod flows;
 mod probe;
 mod reset;
@@ -174,10 +179,11 @@ impl Forwarded {
             .map_err(conntrack_error)
     }
 
-    /// The TCP connections connection tracking shows this host forwarding
-    /// (its own connections left out). Needs `CAP_NET_ADMIN`.
+    /// The TCP connections connection tracking shows this host forwarding:
+    /// its own connections (an end at an address its routes call local)
+    /// left out. Needs `CAP_NET_ADMIN`.
     pub fn list(&mut self) -> Result<Vec<ForwardedFlow>, Error> {
-        flows::list(&mut self.conntrack)
+        flows::list(&mut self.conntrack, &mut self.routes)
     }
 
     /// The connection between `a` and `b`, either one the originator: its
@@ -207,9 +213,13 @@ impl Forwarded {
     /// Only an end's own answers decide: a flow is
     /// [`ForwardedOutcome::Dropped`] when both ends answered the
     /// confirming probe with an RST, [`ForwardedOutcome::NoSuchConnection`]
-    /// when an end answered the first probe with one. The raw and packet
-    /// sockets are opened before anything is sent: without `CAP_NET_RAW`
-    /// this returns [`Error::MissingCapability`] and touches nothing.
+    /// when an end answered the first probe with one.
+    ///
+    /// Refused, with nothing sent: a flow with an end at an address of
+    /// this host (one of its own connections: [`Error::InvalidArgument`],
+    /// whose text says to drop it without `--forwarded`), or whose ends are
+    /// not two hosts' addresses and ports of one family (the same error);
+    /// without `CAP_NET_RAW`, [`Error::MissingCapability`].
     pub fn drop(
         &mut self,
         flows: &[ForwardedFlow],
@@ -219,10 +229,13 @@ impl Forwarded {
         if flows.is_empty() {
             return Ok(counts);
         }
+        self.routes.forget();
+        for flow in flows {
+            check::forwarded(&mut self.routes, flow)?;
+        }
         let spoof = Spoof::new(self.netns.as_ref());
         let mut wire = spoof.wire(NEEDED_FOR)?;
         let mut link = spoof.link(NEEDED_FOR)?;
-        self.routes.forget();
         for batch in flows.chunks(ROUND) {
             self.drop_batch(batch, &mut wire, &mut link, &mut |flow, outcome| {
                 match &outcome {
@@ -250,15 +263,37 @@ impl Forwarded {
             .iter()
             .flat_map(|f| [f.originator, f.responder])
             .collect();
+        let mut decided: Vec<Option<ForwardedOutcome>> = vec![None; batch.len()];
+
+        // 1. Paths: a flow with an end that cannot be reached is not
+        // touched, so that it is not left half-open.
         let paths: Vec<Result<Path, String>> =
             ends.iter().map(|e| self.routes.path(e.addr.ip())).collect();
+        for (f, slot) in decided.iter_mut().enumerate() {
+            let unreachable: Vec<String> =
+                [(2 * f, Side::Originator), (2 * f + 1, Side::Responder)]
+                    .into_iter()
+                    .filter_map(|(i, side)| match paths.get(i) {
+                        Some(Ok(_)) => None,
+                        Some(Err(why)) => Some(format!("the {} end: {why}", side.name())),
+                        None => Some(format!("the {} end: no path", side.name())),
+                    })
+                    .collect();
+            if !unreachable.is_empty() {
+                *slot = Some(ForwardedOutcome::Failed {
+                    why: format!("{}; nothing was sent to either end", unreachable.join("; ")),
+                });
+            }
+        }
         let mut ears = Ears::new(&ends);
-        let mut unsent: Vec<Option<String>> = paths.iter().map(|p| p.clone().err()).collect();
+        let mut unsent: Vec<Option<String>> = vec![None; ends.len()];
 
         // 2. Probe every end; again, after the rate limit, those silent.
         let started = Instant::now();
         let base = probe_base();
-        let all: Vec<usize> = (0..ends.len()).collect();
+        let all: Vec<usize> = (0..ends.len())
+            .filter(|&i| decided.get(i / 2).is_some_and(Option::is_none))
+            .collect();
         let mut send = |ears: &mut Ears, unsent: &mut [Option<String>], at: &[usize], base| {
             probe_ends(wire, link, &ends, &paths, ears, at, base, unsent)
         };
@@ -283,8 +318,10 @@ impl Forwarded {
         // Decide: an RST anywhere means no such connection; reset the ends
         // that answered.
         let mut to_reset = Vec::new();
-        let mut decided: Vec<Option<ForwardedOutcome>> = vec![None; batch.len()];
         for (f, slot) in decided.iter_mut().enumerate() {
+            if slot.is_some() {
+                continue;
+            }
             let (o, r) = (2 * f, 2 * f + 1);
             let said_rst = |i: usize| ears.heard.get(i).is_some_and(|h| h.reset);
             if said_rst(o) || said_rst(r) {
