@@ -1,7 +1,9 @@
 //! Whether a flow may be touched: refused before anything is sent when it
-//! is not two other hosts' connection ([`forwarded`]).
+//! is not two other hosts' connection ([`forwarded`]), and left alone as soon
+//! as it is no longer the connection chosen ([`replaced`]).
 
-use super::flows::{ForwardedFlow, Side};
+use super::flows::{conntrack_error, ForwardedFlow, Side};
+use super::probe::Openings;
 use super::route::Routes;
 use crate::spoof::segment::wire_ip;
 use crate::Error;
@@ -44,4 +46,36 @@ pub(super) fn forwarded(routes: &mut Routes, flow: &ForwardedFlow) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Why `flow` is no longer the connection that was chosen, if it is not:
+/// a segment with SYN set passed on either end's tuple, or its conntrack
+/// entry is gone or another (a different `CTA_ID`; an entry re-created in
+/// the same memory keeps the id, see [`conntrack::Flow::id`], which is why
+/// the SYNs are watched too).
+pub(super) fn replaced(
+    conntrack: &mut conntrack::Client,
+    flow: &ForwardedFlow,
+    openings: &Openings,
+) -> Option<String> {
+    if let Some(why) = openings
+        .on(&flow.originator)
+        .or_else(|| openings.on(&flow.responder))
+    {
+        return Some(why);
+    }
+    let chosen = flow.entry.as_ref()?;
+    match conntrack.get(&chosen.orig, chosen.zone) {
+        Ok(Some(now)) if now.id == chosen.id => None,
+        Ok(Some(now)) => Some(format!(
+            "its conntrack entry was replaced (id {} is now {}): another connection holds \
+             the tuple",
+            chosen.id, now.id
+        )),
+        Ok(None) => Some("its conntrack entry is gone".to_string()),
+        Err(err) => Some(format!(
+            "its conntrack entry could not be looked up again ({})",
+            conntrack_error(err)
+        )),
+    }
 }

@@ -12,11 +12,21 @@
 //! next RST uses it. Right before each round of RSTs, a fresh packet
 //! socket reads what flows for a moment, so that data still on its way to
 //! an end counts (see [`CATCH_UP`] and [`AHEAD`]).
+//!
+//! An end that does not answer the confirming probe at all is given up
+//! on at once, and nothing more is sent to it: its RST went out at the
+//! RCV.NXT it gave, so another would add nothing, and a host whose
+//! firewall drops conntrack-INVALID segments drops that probe (it is out
+//! of the window, and after a reset the connection is closed there) and
+//! would be sent RSTs for nothing. Before each round the procedure says
+//! which ends must be left alone (a new connection on their tuple, their
+//! conntrack entry replaced); and nothing is sent past the time the
+//! procedure gives (see [`super::SENDING_BOUND`]).
 
 use std::time::{Duration, Instant};
 
 use super::flows::End;
-use super::probe::Ears;
+use super::probe::{Ears, Openings};
 use super::route::Path;
 use crate::spoof::link::Link;
 use crate::spoof::segment::{flags, Segment};
@@ -39,29 +49,38 @@ const AHEAD: u32 = 16;
 const CATCH_UP: Duration = Duration::from_millis(1);
 
 /// How long to wait for the answers to a round of confirming probes.
-pub(super) const ANSWER_WAIT: Duration = Duration::from_millis(500);
+const ANSWER_WAIT: Duration = Duration::from_millis(500);
 
 /// How far behind RCV.NXT the confirming probe's sequence number is.
 const BEHIND: u32 = 0x4000_0000;
 
+/// Which ends must be left alone now, and why: given the connections seen
+/// opening and the pending ends, `(index, why)` for each that must not be
+/// sent anything more.
+pub(super) type Stop<'a> = dyn FnMut(&Openings, &[usize]) -> Vec<(usize, String)> + 'a;
+
 /// Reset the ends at `indices` (of `ends`, each with numbers in `ears`)
-/// and confirm each; `(index, Ok(()))` for each end confirmed reset, or
-/// the reason it was not.
+/// and confirm each, sending nothing after `until`; `(index, Ok(()))` for
+/// each end confirmed reset, or the reason it was not.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     spoof: Spoof<'_>,
     link: &mut Link,
+    openings: &mut Openings,
     ends: &[End],
     paths: &[Result<Path, String>],
     ears: &mut Ears,
     indices: &[usize],
+    until: Instant,
+    stop: &mut Stop<'_>,
 ) -> Vec<(usize, Result<(), String>)> {
     let mut settled = Vec::with_capacity(indices.len());
     let mut pending: Vec<usize> = indices.to_vec();
-    let mut silent_last = Vec::new();
-    for _ in 0..ATTEMPTS {
-        if pending.is_empty() {
-            break;
-        }
+    // The ends sent an RST so far.
+    let mut rst_sent: Vec<usize> = Vec::with_capacity(indices.len());
+    let mut rounds = 0;
+    while !pending.is_empty() && rounds < ATTEMPTS && Instant::now() < until {
+        rounds += 1;
         let mut wire = match spoof.wire(super::NEEDED_FOR) {
             Ok(wire) => wire,
             Err(err) => {
@@ -71,6 +90,21 @@ pub(super) fn run(
             }
         };
         ears.drain(&mut wire, CATCH_UP);
+        // After the numbers: a newcomer whose segment was just read has
+        // had its SYN seen by now.
+        openings.update();
+        for (i, why) in stop(openings, &pending) {
+            pending.retain(|&p| p != i);
+            let why = if rst_sent.contains(&i) {
+                format!(
+                    "an RST was sent to it, but before its reset was confirmed {why}, so \
+                     nothing more was sent to it"
+                )
+            } else {
+                format!("{why}, so it was sent nothing but the probe")
+            };
+            settled.push((i, Err(why)));
+        }
         ears.new_phase();
         let mut sent = Vec::with_capacity(pending.len());
         for &i in &pending {
@@ -114,33 +148,45 @@ pub(super) fn run(
                 .try_for_each(|rst| link.send(path, rst, &[]))
                 .and_then(|()| link.send(path, &confirm, &[0]));
             match result {
-                Ok(()) => sent.push(i),
+                Ok(()) => {
+                    sent.push(i);
+                    if !rst_sent.contains(&i) {
+                        rst_sent.push(i);
+                    }
+                }
                 Err(why) => settled.push((i, Err(why))),
             }
         }
-        ears.listen(&mut wire, &sent, Instant::now() + ANSWER_WAIT);
+        let sent_at = Instant::now();
+        ears.listen(&mut wire, openings, &sent, until.min(sent_at + ANSWER_WAIT));
+        let waited = sent_at.elapsed().as_millis();
         pending.clear();
-        silent_last.clear();
         for i in sent {
             match ears.heard.get(i) {
                 Some(h) if h.reset => settled.push((i, Ok(()))),
                 Some(h) if h.acked => pending.push(i),
-                _ => {
-                    silent_last.push(i);
-                    pending.push(i);
-                }
+                _ => settled.push((
+                    i,
+                    Err(format!(
+                        "an RST was sent at the RCV.NXT it gave, but it never answered the \
+                         probe that confirms it within {waited} ms, so the reset is not \
+                         confirmed: a firewall on its host may drop that probe (it is out of \
+                         the connection's window: `ct state invalid drop`), or its answers \
+                         take another route back; nothing more was sent to it"
+                    )),
+                )),
             }
         }
     }
-    for i in pending {
-        let why = if silent_last.contains(&i) {
-            "it stopped answering after the RST, so the reset could not be confirmed \
-             (its answers may be filtered, or take another route back)"
-        } else {
-            "it still answered after every RST: its sequence numbers moved on faster \
-             than the RSTs could follow"
-        };
-        settled.push((i, Err(why.to_string())));
-    }
+    let why = if rounds == 0 {
+        "the time for RSTs ran out before one was sent to it, so nothing but the probe was"
+            .to_string()
+    } else {
+        format!(
+            "it still answered after {rounds} rounds of RSTs: its sequence numbers moved on \
+             faster than the RSTs could follow"
+        )
+    };
+    settled.extend(pending.into_iter().map(|i| (i, Err(why.clone()))));
     settled
 }
