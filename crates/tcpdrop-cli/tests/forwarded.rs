@@ -659,14 +659,14 @@ fn tcpkill_does_not_reset_a_busy_ipv6_connection_that_tcpdrop_forwarded_drops() 
 /// Issue 16: B's host drops conntrack-INVALID segments (`ct state invalid
 /// drop`), so B never answers the probe, or not the confirming one once
 /// reset; each client in A reconnects from the same port at once after
-/// its reset, and the newcomer carries data all along. The command resets
-/// A's ends only and says so (exit 3, one row each), hits no newcomer,
+/// its reset, and the newcomer carries data all along. The command never
+/// says B's end was reset (exit 3, one row each), hits no newcomer,
 /// and is done within the bound (before the fix, those whose B answered
 /// the first probe were sent RSTs for 5 s, the newcomer's numbers among
 /// them). Several connections: whether B answers the first probe depends
 /// on where its random sequence number falls.
 #[test]
-fn under_a_firewall_on_b_no_newcomer_is_hit_and_only_a_is_said_reset() {
+fn under_a_firewall_on_b_no_newcomer_is_hit_and_b_is_never_said_reset() {
     let Some(topology) = topology(Options::TRACKED) else {
         return;
     };
@@ -697,16 +697,15 @@ fn under_a_firewall_on_b_no_newcomer_is_hit_and_only_a_is_said_reset() {
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let rows: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(rows.len(), 4, "{}", run.stdout);
+    // A's end is said reset when its own RST confirmed it (its client
+    // may reconnect so fast that a newcomer gets the confirming probe
+    // first: then not even that), B's never.
     for row in &rows {
-        assert!(
-            row.starts_with("failed") && row.contains("only the originator end"),
-            "{row}"
-        );
+        assert!(row.starts_with("failed"), "{row}");
         assert!(!row.contains("only the responder end"), "{row}");
     }
     assert!(
-        run.stderr
-            .contains("dropped 0, gone 0, failed 4 (4 reset at one end only)"),
+        run.stderr.contains("dropped 0, gone 0, failed 4"),
         "{}",
         run.stderr
     );

@@ -30,7 +30,8 @@
 //!    more after the per-socket limit on such answers has passed;
 //! 3. [`reset`]: each end that answered gets an RST from its peer with
 //!    `seq` = its RCV.NXT, and a probe that confirms it: a closed end
-//!    answers with an RST;
+//!    answers with an RST; in each round the responders first, then the
+//!    originators;
 //! 4. the flow's conntrack entry, which would linger in ESTABLISHED, is
 //!    removed.
 //!
@@ -328,7 +329,7 @@ impl Forwarded {
             }
         }
 
-        // 3. Reset and confirm, leaving alone each flow replaced meanwhile.
+        // 3. Reset and confirm, leaving alone each flow replaced meanwhile:
         let mut results: Vec<Option<Result<(), String>>> = vec![None; ends.len()];
         let spoof = Spoof::new(self.netns.as_ref());
         let conntrack = &mut self.conntrack;
@@ -350,7 +351,7 @@ impl Forwarded {
             }
             stopped
         };
-        let reset_results = reset::run(
+        let settled = reset::run(
             spoof,
             &mut sockets.link,
             &mut sockets.openings,
@@ -358,10 +359,13 @@ impl Forwarded {
             &paths,
             &mut ears,
             &to_reset,
+            // Responders first in each round (see reset.rs: the confirming
+            // RSTs must not meet a newcomer).
+            &|i| i % 2 == 1,
             (started + SENDING_BOUND).min(Instant::now() + RESETTING),
             &mut stop,
         );
-        for (i, result) in reset_results {
+        for (i, result) in settled {
             if let Some(slot) = results.get_mut(i) {
                 *slot = Some(result);
             }

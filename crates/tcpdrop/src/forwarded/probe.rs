@@ -138,11 +138,14 @@ impl Ears {
         ));
     }
 
-    /// Forget who answered: what comes next answers what is sent next.
-    pub(super) fn new_phase(&mut self) {
-        for heard in &mut self.heard {
-            heard.acked = false;
-            heard.reset = false;
+    /// Forget who of `ends` answered: what comes next answers what is
+    /// sent next.
+    pub(super) fn new_phase(&mut self, ends: &[usize]) {
+        for &i in ends {
+            if let Some(heard) = self.heard.get_mut(i) {
+                heard.acked = false;
+                heard.reset = false;
+            }
         }
     }
 
@@ -453,7 +456,7 @@ mod tests {
         let mut ears = Ears::new(&[a, b]);
         ears.take(from(&a, 1000, 5000, flags::ACK, 0));
         ears.fix_first();
-        ears.new_phase();
+        ears.new_phase(&[0, 1]);
         // Behind the RCV.NXT the first round heard: not this connection.
         ears.take(from(&a, 1000, 4000, flags::ACK, 0));
         assert!(!ears.heard[0].acked);
