@@ -13,9 +13,13 @@
 //! dropped. Options add connection tracking for forwarded traffic in R
 //! (an nftables rule that needs it) and masquerade on R's link toward B.
 
-use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::NamedNetns;
@@ -186,6 +190,24 @@ impl Topology {
         self.netns(node).run(body)
     }
 
+    /// Run `body` on a new thread inside `node`'s namespace, in the
+    /// background: for a peer that acts while the test does.
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        node: Node,
+        body: impl FnOnce() -> T + Send + 'static,
+    ) -> JoinHandle<T> {
+        let path = format!("/run/netns/{}", self.netns(node).name());
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        std::thread::spawn(move || {
+            // SAFETY: setns(2) on a namespace file we opened; it moves only
+            // this thread.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
+            body()
+        })
+    }
+
     /// Run `program` with `args` inside `node` (`ip netns exec`) and wait
     /// for it; its output, whatever its exit status.
     pub fn exec(&self, node: Node, program: &str, args: &[&str]) -> Output {
@@ -264,6 +286,21 @@ impl Topology {
         );
     }
 
+    /// The firewall rule common on end hosts, in `node`: segments that
+    /// connection tracking finds INVALID (out of the connection's window,
+    /// as a forged probe usually is) are dropped on input.
+    pub fn drop_invalid(&self, node: Node) {
+        self.nft(
+            node,
+            "table inet nstest_invalid {\n\
+             \tchain input {\n\
+             \t\ttype filter hook input priority filter; policy accept;\n\
+             \t\tct state invalid drop\n\
+             \t}\n\
+             }\n",
+        );
+    }
+
     /// Wait until a TCP connect from A reaches a listener in B over both
     /// families (routes, neighbours and forwarding all in place).
     fn wait_until_routed(&self) {
@@ -305,4 +342,177 @@ fn ip(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A packet socket in one namespace that keeps every TCP segment it sees
+/// (both directions, every interface) until asked: what reached a host.
+pub struct Tap {
+    fd: OwnedFd,
+}
+
+impl Tap {
+    /// Open it inside `node` (`AF_PACKET`, `SOCK_DGRAM`, `ETH_P_ALL`).
+    pub fn open(topology: &Topology, node: Node) -> Tap {
+        topology.run(node, || {
+            let all = (libc::ETH_P_ALL as u16).to_be();
+            // SAFETY: socket(2) with constant arguments; the descriptor is
+            // owned at once.
+            let fd = unsafe {
+                libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                    i32::from(all),
+                )
+            };
+            assert!(fd >= 0, "packet socket: {}", io::Error::last_os_error());
+            // SAFETY: a descriptor just made and owned by nothing else.
+            Tap {
+                fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            }
+        })
+    }
+
+    /// The TCP flags of each segment seen so far, from or to `port`
+    /// (each is seen once, in or out), taken from the socket's queue.
+    pub fn segments(&self, port: u16) -> Vec<u8> {
+        let mut flags = Vec::new();
+        let mut buf = [0u8; 128];
+        loop {
+            // SAFETY: recv(2) into a buffer of the length given.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_TRUNC,
+                )
+            };
+            let Ok(n) = usize::try_from(n) else {
+                return flags;
+            };
+            let packet = &buf[..n.min(buf.len())];
+            let tcp = match packet.first().map(|b| b >> 4) {
+                Some(4) if packet.get(9) == Some(&6) => {
+                    packet.get(usize::from(packet[0] & 0x0f) * 4..)
+                }
+                Some(6) if packet.get(6) == Some(&6) => packet.get(40..),
+                _ => None,
+            };
+            let Some(tcp) = tcp.filter(|t| t.len() >= 14) else {
+                continue;
+            };
+            let (sport, dport) = (
+                u16::from_be_bytes([tcp[0], tcp[1]]),
+                u16::from_be_bytes([tcp[2], tcp[3]]),
+            );
+            if sport == port || dport == port {
+                flags.push(tcp[13]);
+            }
+        }
+    }
+}
+
+/// A client in A that, once its connection fails (reset), at once
+/// connects again from the same address and port to the same server, as a
+/// client that retries does, and then keeps one byte going each way every
+/// 20 ms on the new connection: the newcomer on the reused tuple.
+pub struct Reconnecting {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Option<Newcomer>>,
+}
+
+/// What became of a [`Reconnecting`] client.
+pub struct Newcomer {
+    /// Its new connection's client end (in A) ...
+    pub client: TcpStream,
+    /// ... and server end (accepted in B).
+    pub server: TcpStream,
+    /// How long after the start it found the old connection failed.
+    pub reconnected_after: Duration,
+    /// Bytes exchanged each way on the new connection.
+    pub exchanges: usize,
+    /// The first exchange that failed, if one did: the newcomer was hit.
+    pub failed: Option<String>,
+}
+
+impl Reconnecting {
+    /// Watch `client` (an idle connection from A to `to`, accepted by
+    /// `listener`) for up to `within`. The listener must be this client's
+    /// alone: clients that reconnect at once to one listener would be
+    /// handed each other's connections by `accept`.
+    pub fn start(
+        topology: &Topology,
+        client: TcpStream,
+        listener: &TcpListener,
+        to: SocketAddr,
+        within: Duration,
+    ) -> Reconnecting {
+        let stop = Arc::new(AtomicBool::new(false));
+        let listener = listener.try_clone().expect("clone the listener");
+        let stopped = Arc::clone(&stop);
+        let thread = topology.spawn(Node::A, move || {
+            let start = Instant::now();
+            let from = client.local_addr().expect("local_addr");
+            let mut client = client;
+            client
+                .set_read_timeout(Some(Duration::from_millis(10)))
+                .expect("timeout");
+            let mut byte = [0u8; 1];
+            loop {
+                match client.read(&mut byte) {
+                    Ok(_) => return None,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        if start.elapsed() > within || stopped.load(Ordering::Relaxed) {
+                            return None;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            let reconnected_after = start.elapsed();
+            drop(client);
+            let (mut client, mut server) = crate::connect_from(from, to, &listener);
+            for s in [&client, &server] {
+                s.set_read_timeout(Some(Duration::from_secs(2)))
+                    .expect("timeout");
+            }
+            let mut exchanges = 0;
+            let mut failed = None;
+            while !stopped.load(Ordering::Relaxed) {
+                if crate::carries_data(&mut client, &mut server) {
+                    exchanges += 1;
+                } else {
+                    failed = Some(format!(
+                        "exchange {} on the new connection failed: client {}, server {}",
+                        exchanges + 1,
+                        io::Error::from_raw_os_error(crate::so_error(&client)),
+                        io::Error::from_raw_os_error(crate::so_error(&server)),
+                    ));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Some(Newcomer {
+                client,
+                server,
+                reconnected_after,
+                exchanges,
+                failed,
+            })
+        });
+        Reconnecting { stop, thread }
+    }
+
+    /// Stop exchanging; the newcomer, if the old connection failed.
+    pub fn finish(self) -> Option<Newcomer> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
 }

@@ -252,10 +252,10 @@ pub struct Cli {
     /// at both ends, idle or busy, with RSTs spoofed from the other end
     /// after each end's own ACK gave its sequence numbers (CAP_NET_RAW);
     /// dropped only when both ends' answers confirm it, exit 1 when an end
-    /// has no such connection, 3 when one end could not be reset. -l, -n,
-    /// a filter, -s and -a read connection tracking (CAP_NET_ADMIN; exit 5
-    /// where it is not active): Local is the originator; JSON adds
-    /// reply_local, reply_remote, conntrack_entry.
+    /// has no such connection, 3 when one end could not be reset, 2 for
+    /// this host's own. -l, -n, a filter, -s and -a read connection
+    /// tracking (CAP_NET_ADMIN; exit 5 where it is not active): Local is
+    /// the originator; JSON adds reply_local, reply_remote, conntrack_entry.
     ///
     /// Example: tcpdrop --forwarded 10.0.1.2:40188 10.0.2.2:443
     #[arg(

@@ -5,7 +5,8 @@ pub const OK: u8 = 0;
 /// Nothing matched (the exact form: no such connection; `-l` with a
 /// selection that lists nothing). `-l` alone succeeds on an empty table.
 pub const NO_MATCH: u8 = 1;
-/// Bad usage or input; nothing was touched.
+/// Bad usage or input; nothing was touched (`--forwarded`: also one of
+/// this host's own connections named).
 pub const USAGE: u8 = 2;
 /// Some drops failed (others may have succeeded).
 pub const PARTIAL: u8 = 3;
@@ -32,7 +33,8 @@ macro_rules! help_table {
   1  nothing matched: a drop, a dry run, or -l with a selection (a filter,
      tuple, -s, -4, -6, --pid, --process, --uid); for a tuple: no such
      connection (--forwarded: an end answered the probe with an RST)
-  2  bad usage or input; nothing was touched
+  2  bad usage or input; nothing was touched (--forwarded: also one of
+     this host's own connections named: drop it without --forwarded)
   3  some drops failed (--forwarded: also a connection reset at one end
      only; the row says which)
   4  permission denied: no way to abort was allowed (destroy needs

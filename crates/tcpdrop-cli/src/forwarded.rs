@@ -300,6 +300,7 @@ fn print<W: Write>(
                 EntryOutcome::Removed => json!("removed"),
                 EntryOutcome::None => Value::Null,
                 EntryOutcome::Failed(why) => json!(format!("not removed: {why}")),
+                EntryOutcome::Left(why) => json!(format!("left: {why}")),
             },
         ));
     }
@@ -339,8 +340,20 @@ fn drop_flows<W: Write>(
                     EntryOutcome::Failed(why) => {
                         Some(format!("conntrack entry not removed: {why}"))
                     }
+                    EntryOutcome::Left(why) => Some(format!("conntrack entry left: {why}")),
                 };
                 ("dropped", detail, Some(entry))
+            }
+            ForwardedOutcome::Gone { why } => {
+                if tuple {
+                    *missing = Some(format!(
+                        "no such connection: {} {} (the one named is gone: {why})",
+                        flow.originator.addr, flow.originator.peer
+                    ));
+                    return;
+                }
+                totals.gone += 1;
+                ("gone", Some(why.clone()), None)
             }
             ForwardedOutcome::NoSuchConnection { side } => {
                 let why = format!(

@@ -3,10 +3,10 @@
 //! [`ForwardedFlow`], with the view each end has of it (they differ under
 //! NAT) and a [`Connection`] view the filter language and the printer take.
 
-use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use crate::conn::{canonical_ip, Connection, State};
+use super::route::Routes;
+use crate::conn::{Connection, State};
 use crate::Error;
 
 /// One end of a forwarded connection, as that end sees the connection.
@@ -137,54 +137,24 @@ fn state_of(state: conntrack::TcpState) -> State {
 }
 
 /// Read conntrack's TCP entries into the flows this host forwards: those
-/// whose originator and responder are both other hosts (the table also
-/// holds this host's own connections).
-pub(crate) fn list(client: &mut conntrack::Client) -> Result<Vec<ForwardedFlow>, Error> {
-    let local = local_addresses()?;
-    let is_local = |ip: IpAddr| local.contains(&canonical_ip(ip)) || ip.is_loopback();
+/// whose originator and responder are both other hosts. The table also
+/// holds this host's own connections, to and from any address its routes
+/// call local ([`Routes::is_local`]: an interface's, or one of a local
+/// route's that no interface carries), and those are left out, as a drop
+/// refuses them.
+pub(crate) fn list(
+    client: &mut conntrack::Client,
+    routes: &mut Routes,
+) -> Result<Vec<ForwardedFlow>, Error> {
+    routes.forget();
     let mut flows = Vec::new();
     for entry in client.tcp_flows(None).map_err(conntrack_error)? {
-        if is_local(entry.orig.src) || is_local(entry.reply.src) {
+        if routes.is_local(entry.orig.src) || routes.is_local(entry.reply.src) {
             continue;
         }
         flows.push(ForwardedFlow::from_entry(entry));
     }
     Ok(flows)
-}
-
-/// The addresses of this network namespace's interfaces ([`getifaddrs(3)`]).
-///
-/// [`getifaddrs(3)`]: https://man7.org/linux/man-pages/man3/getifaddrs.3.html
-pub(crate) fn local_addresses() -> Result<HashSet<IpAddr>, Error> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs writes a list head to `head`, freed below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(Error::Io(std::io::Error::last_os_error()));
-    }
-    let mut out = HashSet::new();
-    let mut at = head;
-    while !at.is_null() {
-        // SAFETY: `at` is a node of the list getifaddrs made, not yet freed.
-        let ifa = unsafe { &*at };
-        if !ifa.ifa_addr.is_null() {
-            // SAFETY: ifa_addr points at a sockaddr whose family says its
-            // layout; each is read only as that type.
-            let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
-            if family == libc::AF_INET {
-                // SAFETY: as above, an AF_INET sockaddr is a sockaddr_in.
-                let sin = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in>() };
-                out.insert(IpAddr::from(sin.sin_addr.s_addr.to_ne_bytes()));
-            } else if family == libc::AF_INET6 {
-                // SAFETY: as above, an AF_INET6 sockaddr is a sockaddr_in6.
-                let sin6 = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in6>() };
-                out.insert(IpAddr::from(sin6.sin6_addr.s6_addr));
-            }
-        }
-        at = ifa.ifa_next;
-    }
-    // SAFETY: `head` came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(out)
 }
 
 /// A conntrack error as ours.

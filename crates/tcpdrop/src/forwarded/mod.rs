@@ -16,8 +16,12 @@
 //!
 //! The procedure, top-down ([`Forwarded::drop`]), each step a file:
 //!
+//! 0. every end of every flow is checked before anything is sent: an end
+//!    at an address of this host ([`route`]: its route is a local one)
+//!    makes it this host's own connection, and the whole call is refused;
 //! 1. [`route`]: for each end, the interface and next hop the kernel's
-//!    route to it names;
+//!    route to it names; a flow with an end that cannot be reached is not
+//!    touched;
 //! 2. [`probe`]: each end gets a segment spoofed from its peer, out of its
 //!    window, and answers with an ACK (RFC 5961 §4, RFC 9293 §3.10.7.4)
 //!    that this host forwards and reads: `seq` is the end's SND.NXT, `ack`
@@ -26,9 +30,21 @@
 //!    more after the per-socket limit on such answers has passed;
 //! 3. [`reset`]: each end that answered gets an RST from its peer with
 //!    `seq` = its RCV.NXT, and a probe that confirms it: a closed end
-//!    answers with an RST;
+//!    answers with an RST; in each round the responders first, then the
+//!    originators;
 //! 4. the flow's conntrack entry, which would linger in ESTABLISHED, is
 //!    removed.
+//!
+//! Only answers from the connection that was chosen are used (SPEC §5,
+//! "Forwarded flows under a firewall"). Once one end is reset, its
+//! application may at once open a new connection from the same port; a
+//! newcomer's numbers must never aim an RST. So a flow is left alone,
+//! nothing more sent to it, as soon as a segment with SYN set passes on
+//! either end's tuple ([`probe::Openings`]) or its conntrack entry is no
+//! longer the one chosen (another `CTA_ID`, or none); and after the first
+//! round only numbers at or after the ones it heard count. An end is
+//! reported reset only on its own RST in answer to the confirming probe,
+//! and all sending ends within [`SENDING_BOUND`].
 //!
 //! [`flows`] turns connection tracking's table into [`ForwardedFlow`]s
 //! (the listing, and what filters select from).
@@ -36,24 +52,27 @@
 //! Needs `CAP_NET_RAW` (packet sockets) to drop and `CAP_NET_ADMIN`
 //! (ctnetlink) to list. Nothing is sent until every socket is open.
 
+mod check;
 mod flows;
+mod outcome;
 mod probe;
 mod reset;
 mod route;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 pub use conntrack::Tracking;
 pub use flows::{End, ForwardedFlow, Side};
+pub use outcome::{EntryOutcome, ForwardedCounts, ForwardedOutcome};
 
 use crate::netns::Netns;
 use crate::spoof::link::{Link, Path};
-use crate::spoof::segment::{flags, Segment};
 use crate::spoof::wire::Wire;
 use crate::spoof::{Spoof, ROUND};
 use crate::Error;
 use flows::conntrack_error;
-use probe::Ears;
+use probe::{probe_base, probe_ends, unheard, Ears, Openings};
 use route::Routes;
 
 /// What `CAP_NET_RAW` is needed for here, in [`Error::MissingCapability`].
@@ -67,72 +86,21 @@ const ANSWER_WAIT: Duration = Duration::from_millis(500);
 /// 500 ms) on the end's host has passed.
 const RETRY_AFTER: Duration = Duration::from_millis(550);
 
-/// What became of a flow's conntrack entry after its ends were reset.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EntryOutcome {
-    /// It was removed.
-    Removed,
-    /// There was none (connection tracking is not active, or it had no
-    /// entry for this flow).
-    None,
-    /// It could not be removed, and why (it expires on its own).
-    Failed(String),
-}
+/// How long the rounds of RSTs may go on: a round whose answers come
+/// takes a round trip, so this leaves a busy connection many; an end that
+/// does not answer is given up on after one.
+const RESETTING: Duration = Duration::from_millis(1000);
 
-/// What became of one forwarded connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ForwardedOutcome {
-    /// Both ends were reset, each confirmed by its own answer.
-    Dropped {
-        /// Its conntrack entry.
-        entry: EntryOutcome,
-    },
-    /// An end answered the probe with an RST: it has no such connection.
-    /// Nothing was sent after the probes.
-    NoSuchConnection {
-        /// The end that said so.
-        side: Side,
-    },
-    /// Only one end could be reset.
-    OneEnd {
-        /// The end that was reset (confirmed).
-        reset: Side,
-        /// Why the other end was not.
-        why: String,
-        /// Its conntrack entry.
-        entry: EntryOutcome,
-    },
-    /// Neither end was reset, and why.
-    Failed {
-        /// Why, in words: which end did not answer, and what that can mean.
-        why: String,
-    },
-}
-
-impl ForwardedOutcome {
-    /// `"dropped"`, `"not-found"`, `"partial"` or `"failed"`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ForwardedOutcome::Dropped { .. } => "dropped",
-            ForwardedOutcome::NoSuchConnection { .. } => "not-found",
-            ForwardedOutcome::OneEnd { .. } => "partial",
-            ForwardedOutcome::Failed { .. } => "failed",
-        }
-    }
-}
-
-/// How many flows ended each way.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ForwardedCounts {
-    /// Reset at both ends.
-    pub dropped: usize,
-    /// No such connection.
-    pub not_found: usize,
-    /// Reset at one end only.
-    pub partial: usize,
-    /// Reset at neither end.
-    pub failed: usize,
-}
+/// The longest segments are sent to one batch of flows (up to 256; a
+/// larger call takes them 256 at a time), from its first probe: 2.05 s,
+/// the probes' 1.05 s (an end silent at first is probed again 550 ms
+/// later, and its answer waited for up to 500 ms) and at most 1 s of
+/// rounds of RSTs and confirming probes. An end that does not answer the
+/// confirming probe is given up on after its first round. Nothing is sent
+/// to a batch after it, and a call returns soon after its last batch's.
+pub const SENDING_BOUND: Duration = Duration::from_millis(
+    (RETRY_AFTER.as_millis() + ANSWER_WAIT.as_millis() + RESETTING.as_millis()) as u64,
+);
 
 /// Connections forwarded by this host's network namespace (the calling
 /// thread's when it was made).
@@ -148,6 +116,14 @@ impl std::fmt::Debug for Forwarded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarded").finish_non_exhaustive()
     }
+}
+
+/// The sockets a drop sends and listens with, opened before anything is
+/// sent.
+struct Sockets {
+    wire: Wire,
+    link: Link,
+    openings: Openings,
 }
 
 impl Forwarded {
@@ -174,21 +150,18 @@ impl Forwarded {
             .map_err(conntrack_error)
     }
 
-    /// The TCP connections connection tracking shows this host forwarding
-    /// (its own connections left out). Needs `CAP_NET_ADMIN`.
+    /// The TCP connections connection tracking shows this host forwarding:
+    /// its own connections (an end at an address its routes call local)
+    /// left out. Needs `CAP_NET_ADMIN`.
     pub fn list(&mut self) -> Result<Vec<ForwardedFlow>, Error> {
-        flows::list(&mut self.conntrack)
+        flows::list(&mut self.conntrack, &mut self.routes)
     }
 
     /// The connection between `a` and `b`, either one the originator: its
     /// conntrack entry's view when connection tracking knows it (under NAT,
     /// either end's view of the tuple finds it), else the two ends as named,
     /// `a` taken for the originator.
-    pub fn find(
-        &mut self,
-        a: std::net::SocketAddr,
-        b: std::net::SocketAddr,
-    ) -> Result<ForwardedFlow, Error> {
+    pub fn find(&mut self, a: SocketAddr, b: SocketAddr) -> Result<ForwardedFlow, Error> {
         for tuple in [conntrack::Tuple::tcp(a, b), conntrack::Tuple::tcp(b, a)] {
             match self.conntrack.get(&tuple, 0) {
                 Ok(Some(entry)) => return Ok(ForwardedFlow::from_entry(entry)),
@@ -207,9 +180,16 @@ impl Forwarded {
     /// Only an end's own answers decide: a flow is
     /// [`ForwardedOutcome::Dropped`] when both ends answered the
     /// confirming probe with an RST, [`ForwardedOutcome::NoSuchConnection`]
-    /// when an end answered the first probe with one. The raw and packet
-    /// sockets are opened before anything is sent: without `CAP_NET_RAW`
-    /// this returns [`Error::MissingCapability`] and touches nothing.
+    /// when an end answered the first probe with one. A flow whose
+    /// connection is replaced on the way (see the module's text) is left
+    /// alone from then on. Segments go to each batch of 256 flows for at
+    /// most [`SENDING_BOUND`].
+    ///
+    /// Refused, with nothing sent: a flow with an end at an address of
+    /// this host (one of its own connections: [`Error::InvalidArgument`],
+    /// whose text says to drop it without `--forwarded`), or whose ends are
+    /// not two hosts' addresses and ports of one family (the same error);
+    /// without `CAP_NET_RAW`, [`Error::MissingCapability`].
     pub fn drop(
         &mut self,
         flows: &[ForwardedFlow],
@@ -219,18 +199,22 @@ impl Forwarded {
         if flows.is_empty() {
             return Ok(counts);
         }
-        let spoof = Spoof::new(self.netns.as_ref());
-        let mut wire = spoof.wire(NEEDED_FOR)?;
-        let mut link = spoof.link(NEEDED_FOR)?;
         self.routes.forget();
+        for flow in flows {
+            check::forwarded(&mut self.routes, flow)?;
+        }
+        let spoof = Spoof::new(self.netns.as_ref());
+        let mut sockets = Sockets {
+            wire: spoof.wire(NEEDED_FOR)?,
+            link: spoof.link(NEEDED_FOR)?,
+            openings: Openings::new(
+                spoof.syns(NEEDED_FOR)?,
+                flows.iter().flat_map(|f| [&f.originator, &f.responder]),
+            ),
+        };
         for batch in flows.chunks(ROUND) {
-            self.drop_batch(batch, &mut wire, &mut link, &mut |flow, outcome| {
-                match &outcome {
-                    ForwardedOutcome::Dropped { .. } => counts.dropped += 1,
-                    ForwardedOutcome::NoSuchConnection { .. } => counts.not_found += 1,
-                    ForwardedOutcome::OneEnd { .. } => counts.partial += 1,
-                    ForwardedOutcome::Failed { .. } => counts.failed += 1,
-                }
+            self.drop_batch(batch, &mut sockets, &mut |flow, outcome| {
+                counts.count(&outcome);
                 sink(flow, outcome);
             });
         }
@@ -242,25 +226,58 @@ impl Forwarded {
     fn drop_batch(
         &mut self,
         batch: &[ForwardedFlow],
-        wire: &mut Wire,
-        link: &mut Link,
+        sockets: &mut Sockets,
         sink: &mut dyn FnMut(&ForwardedFlow, ForwardedOutcome),
     ) {
         let ends: Vec<End> = batch
             .iter()
             .flat_map(|f| [f.originator, f.responder])
             .collect();
+        let mut decided: Vec<Option<ForwardedOutcome>> = vec![None; batch.len()];
+
+        // 1. Paths: a flow with an end that cannot be reached is not
+        // touched, so that it is not left half-open.
         let paths: Vec<Result<Path, String>> =
             ends.iter().map(|e| self.routes.path(e.addr.ip())).collect();
-        let mut ears = Ears::new(&ends);
-        let mut unsent: Vec<Option<String>> = paths.iter().map(|p| p.clone().err()).collect();
+        for (f, slot) in decided.iter_mut().enumerate() {
+            let unreachable: Vec<String> =
+                [(2 * f, Side::Originator), (2 * f + 1, Side::Responder)]
+                    .into_iter()
+                    .filter_map(|(i, side)| match paths.get(i) {
+                        Some(Ok(_)) => None,
+                        Some(Err(why)) => Some(format!("the {} end: {why}", side.name())),
+                        None => Some(format!("the {} end: no path", side.name())),
+                    })
+                    .collect();
+            if !unreachable.is_empty() {
+                *slot = Some(ForwardedOutcome::Failed {
+                    why: format!("{}; nothing was sent to either end", unreachable.join("; ")),
+                });
+            }
+        }
+        // The connection chosen may be gone already.
+        sockets.openings.update();
+        for (flow, slot) in batch.iter().zip(decided.iter_mut()) {
+            if slot.is_none() {
+                if let Some(why) = check::replaced(&mut self.conntrack, flow, &sockets.openings) {
+                    *slot = Some(ForwardedOutcome::Gone {
+                        why: format!("{why}; nothing was sent"),
+                    });
+                }
+            }
+        }
+        let live = |decided: &[Option<ForwardedOutcome>], i: usize| {
+            decided.get(i / 2).is_some_and(Option::is_none)
+        };
 
         // 2. Probe every end; again, after the rate limit, those silent.
+        let mut ears = Ears::new(&ends);
+        let mut unsent: Vec<Option<String>> = vec![None; ends.len()];
         let started = Instant::now();
         let base = probe_base();
-        let all: Vec<usize> = (0..ends.len()).collect();
+        let all: Vec<usize> = (0..ends.len()).filter(|&i| live(&decided, i)).collect();
         let mut send = |ears: &mut Ears, unsent: &mut [Option<String>], at: &[usize], base| {
-            probe_ends(wire, link, &ends, &paths, ears, at, base, unsent)
+            probe_ends(sockets, &ends, &paths, ears, at, base, unsent)
         };
         send(&mut ears, &mut unsent, &all, base);
         let silent: Vec<usize> = all
@@ -279,12 +296,15 @@ impl Forwarded {
                 base ^ 0x8000_0000_0000_0000,
             );
         }
+        ears.fix_first();
 
-        // Decide: an RST anywhere means no such connection; reset the ends
-        // that answered.
+        // Decide: an RST anywhere means no such connection; a connection
+        // replaced meanwhile is gone; reset the ends that answered.
         let mut to_reset = Vec::new();
-        let mut decided: Vec<Option<ForwardedOutcome>> = vec![None; batch.len()];
-        for (f, slot) in decided.iter_mut().enumerate() {
+        for (f, (flow, slot)) in batch.iter().zip(decided.iter_mut()).enumerate() {
+            if slot.is_some() {
+                continue;
+            }
             let (o, r) = (2 * f, 2 * f + 1);
             let said_rst = |i: usize| ears.heard.get(i).is_some_and(|h| h.reset);
             if said_rst(o) || said_rst(r) {
@@ -296,6 +316,12 @@ impl Forwarded {
                 *slot = Some(ForwardedOutcome::NoSuchConnection { side });
                 continue;
             }
+            if let Some(why) = check::replaced(&mut self.conntrack, flow, &sockets.openings) {
+                *slot = Some(ForwardedOutcome::Gone {
+                    why: format!("{why}; nothing but the probes was sent"),
+                });
+                continue;
+            }
             for i in [o, r] {
                 if ears.heard.get(i).is_some_and(|h| h.numbers.is_some()) {
                     to_reset.push(i);
@@ -303,10 +329,43 @@ impl Forwarded {
             }
         }
 
-        // 3. Reset and confirm.
+        // 3. Reset and confirm, leaving alone each flow replaced meanwhile:
         let mut results: Vec<Option<Result<(), String>>> = vec![None; ends.len()];
         let spoof = Spoof::new(self.netns.as_ref());
-        for (i, result) in reset::run(spoof, link, &ends, &paths, &mut ears, &to_reset) {
+        let conntrack = &mut self.conntrack;
+        let mut stop = |openings: &Openings, pending: &[usize]| {
+            let mut stopped = Vec::new();
+            let mut flows: Vec<usize> = pending.iter().map(|i| i / 2).collect();
+            flows.dedup();
+            for f in flows {
+                let Some(flow) = batch.get(f) else {
+                    continue;
+                };
+                if let Some(why) = check::replaced(conntrack, flow, openings) {
+                    for i in [2 * f, 2 * f + 1] {
+                        if pending.contains(&i) {
+                            stopped.push((i, why.clone()));
+                        }
+                    }
+                }
+            }
+            stopped
+        };
+        let settled = reset::run(
+            spoof,
+            &mut sockets.link,
+            &mut sockets.openings,
+            &ends,
+            &paths,
+            &mut ears,
+            &to_reset,
+            // Responders first in each round (see reset.rs: the confirming
+            // RSTs must not meet a newcomer).
+            &|i| i % 2 == 1,
+            (started + SENDING_BOUND).min(Instant::now() + RESETTING),
+            &mut stop,
+        );
+        for (i, result) in settled {
             if let Some(slot) = results.get_mut(i) {
                 *slot = Some(result);
             }
@@ -322,29 +381,29 @@ impl Forwarded {
                         let what = match results.get(i).cloned().flatten() {
                             Some(Err(why)) => why,
                             _ => unsent.get(i).cloned().flatten().unwrap_or_else(|| {
-                                "it never answered the probe (twice, 550 ms apart): \
-                                 a firewall may filter it, its route back may not pass \
-                                 this host (asymmetric routing), or its host is \
-                                 rate-limiting such answers (net.ipv4.tcp_invalid_ratelimit)"
+                                "it never answered the probe (twice, 550 ms apart), so \
+                                 nothing more was sent to it: a firewall may filter it, its \
+                                 route back may not pass this host (asymmetric routing), or \
+                                 its host is rate-limiting such answers \
+                                 (net.ipv4.tcp_invalid_ratelimit)"
                                     .to_string()
                             }),
                         };
                         format!("the {} end {end}: {what}", side.name())
                     };
                     let ok = |i: usize| matches!(results.get(i), Some(Some(Ok(()))));
+                    let mut entry = || self.remove_entry(flow, &mut sockets.openings);
                     match (ok(2 * f), ok(2 * f + 1)) {
-                        (true, true) => ForwardedOutcome::Dropped {
-                            entry: self.remove_entry(flow),
-                        },
+                        (true, true) => ForwardedOutcome::Dropped { entry: entry() },
                         (true, false) => ForwardedOutcome::OneEnd {
                             reset: Side::Originator,
                             why: why(2 * f + 1, Side::Responder),
-                            entry: self.remove_entry(flow),
+                            entry: entry(),
                         },
                         (false, true) => ForwardedOutcome::OneEnd {
                             reset: Side::Responder,
                             why: why(2 * f, Side::Originator),
-                            entry: self.remove_entry(flow),
+                            entry: entry(),
                         },
                         (false, false) => ForwardedOutcome::Failed {
                             why: format!(
@@ -360,105 +419,50 @@ impl Forwarded {
         }
     }
 
-    /// Remove the conntrack entry of `flow`, found afresh by its tuple (it
-    /// may have been made after the listing, or be gone).
-    fn remove_entry(&mut self, flow: &ForwardedFlow) -> EntryOutcome {
-        let tuple = conntrack::Tuple::tcp(flow.originator.addr, flow.originator.peer);
-        match self.conntrack.get(&tuple, 0) {
-            Ok(Some(entry)) => match self.conntrack.delete(&entry.key()) {
-                Ok(()) => EntryOutcome::Removed,
-                Err(conntrack::Error::NotFound) => EntryOutcome::None,
-                Err(err) => EntryOutcome::Failed(conntrack_error(err).to_string()),
-            },
-            Ok(None) => EntryOutcome::None,
-            Err(conntrack::Error::NotSupported { .. }) => EntryOutcome::None,
+    /// Remove the conntrack entry of `flow`: the one chosen (by its tuple
+    /// and id), or for a flow named without one, the one its tuple has
+    /// now. Left alone when a new connection may be using it: one whose
+    /// SYN has passed may have taken it over (conntrack follows a SYN that
+    /// a SYN-ACK answers on an entry it thought established), and under
+    /// NAT it would lose its translation.
+    fn remove_entry(&mut self, flow: &ForwardedFlow, openings: &mut Openings) -> EntryOutcome {
+        openings.update();
+        if let Some(why) = openings
+            .on(&flow.originator)
+            .or_else(|| openings.on(&flow.responder))
+        {
+            return match flow.entry {
+                Some(_) => EntryOutcome::Left(why),
+                None => EntryOutcome::None,
+            };
+        }
+        let key = match &flow.entry {
+            Some(entry) => entry.key(),
+            None => {
+                let tuple = conntrack::Tuple::tcp(flow.originator.addr, flow.originator.peer);
+                match self.conntrack.get(&tuple, 0) {
+                    Ok(Some(entry)) => entry.key(),
+                    Ok(None) | Err(conntrack::Error::NotSupported { .. }) => {
+                        return EntryOutcome::None
+                    }
+                    Err(err) => return EntryOutcome::Failed(conntrack_error(err).to_string()),
+                }
+            }
+        };
+        match self.conntrack.delete(&key) {
+            Ok(()) => EntryOutcome::Removed,
+            Err(conntrack::Error::NotFound) => EntryOutcome::None,
             Err(err) => EntryOutcome::Failed(conntrack_error(err).to_string()),
         }
     }
 }
 
-/// Whether end `i` has said nothing yet and could be sent to.
-fn unheard(ears: &Ears, unsent: &[Option<String>], i: usize) -> bool {
-    unsent.get(i).is_some_and(Option::is_none)
-        && ears.heard.get(i).is_some_and(|h| !h.acked && !h.reset)
-}
-
-/// Send a probe to each end of `indices`, its sequence number drawn from
-/// `base` (see [`probe_base`]), and listen for the answers. An end that
-/// cannot be sent to gets its reason in `unsent`.
-#[allow(clippy::too_many_arguments)]
-fn probe_ends(
-    wire: &mut Wire,
-    link: &mut Link,
-    ends: &[End],
-    paths: &[Result<Path, String>],
-    ears: &mut Ears,
-    indices: &[usize],
-    base: u64,
-    unsent: &mut [Option<String>],
-) {
-    let mut sent = Vec::with_capacity(indices.len());
-    for &i in indices {
-        let (Some(end), Some(Ok(path))) = (ends.get(i), paths.get(i)) else {
-            continue;
-        };
-        let seq = probe_seq(base, i);
-        let probe = Segment {
-            src: end.peer,
-            dst: end.addr,
-            seq,
-            ack: seq ^ 0x5a5a_5a5a,
-            flags: flags::ACK,
-            window: 0,
-        };
-        ears.sent(&probe);
-        match link.send(path, &probe, &[]) {
-            Ok(()) => sent.push(i),
-            Err(why) => {
-                if let Some(slot) = unsent.get_mut(i) {
-                    *slot = Some(why);
-                }
-            }
-        }
-    }
-    if !sent.is_empty() {
-        ears.listen(wire, &sent, Instant::now() + ANSWER_WAIT);
-    }
-}
-
-/// What a batch's probe sequence numbers are drawn from: it differs per
-/// run. Its top bit, and so each probe's, is flipped for the second
-/// probes.
-fn probe_base() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    u64::from(nanos).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
-/// The sequence number of end `i`'s probe: no window is known, so any is
-/// as likely out of it as another; the top bit is `base`'s.
-fn probe_seq(base: u64, i: usize) -> u32 {
-    let mixed = (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33;
-    ((base >> 32) as u32 & 0x8000_0000) | ((base as u32 ^ mixed as u32) & 0x7fff_ffff)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spoof::segment::{flags, Segment};
     use nstest::topology::{Node, Options, Topology, B_V4};
     use std::net::{SocketAddr, TcpListener, TcpStream};
-
-    #[test]
-    fn second_probes_are_in_the_other_half_of_the_sequence_space() {
-        let base = probe_base();
-        for i in 0..600 {
-            let (first, second) = (probe_seq(base, i), probe_seq(base ^ (1 << 63), i));
-            assert_eq!(first ^ second, 0x8000_0000, "{i}");
-        }
-        let seqs: std::collections::HashSet<u32> = (0..600).map(|i| probe_seq(base, i)).collect();
-        assert!(seqs.len() > 590, "ends get different numbers");
-    }
 
     /// Send `probe` from R by a raw IP socket (`raw`) or by the packet
     /// socket the procedure uses; whether its destination answered.
@@ -478,7 +482,11 @@ mod tests {
             } else {
                 crate::spoof::here::link().send(&path, &probe, &[]).unwrap();
             }
-            ears.listen(&mut wire, &[0], Instant::now() + Duration::from_millis(300));
+            let netns = Netns::current().unwrap();
+            let syns = Spoof::new(Some(&netns)).syns("a test").unwrap();
+            let mut openings = Openings::new(syns, [&dst]);
+            let until = Instant::now() + Duration::from_millis(300);
+            ears.listen(&mut wire, &mut openings, &[0], until);
             ears.heard[0].acked
         })
     }

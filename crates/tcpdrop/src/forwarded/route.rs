@@ -63,7 +63,17 @@ pub(crate) struct Routes {
     fd: OwnedFd,
     seq: u32,
     paths: HashMap<IpAddr, Result<Path, String>>,
+    /// Whether each address looked up is this host's, by its route.
+    locals: HashMap<IpAddr, bool>,
     neighbours: Option<Vec<Neighbour>>,
+}
+
+/// Why a route leads nowhere a segment could be sent.
+enum Route {
+    /// It is a local one: the address is this host's.
+    Local,
+    /// There is none, or it names no interface: why, in words.
+    None(String),
 }
 
 /// One entry of the neighbour table.
@@ -98,6 +108,7 @@ impl Routes {
             fd,
             seq: 0,
             paths: HashMap::new(),
+            locals: HashMap::new(),
             neighbours: None,
         })
     }
@@ -106,7 +117,24 @@ impl Routes {
     /// drop looks them up afresh).
     pub(crate) fn forget(&mut self) {
         self.paths.clear();
+        self.locals.clear();
         self.neighbours = None;
+    }
+
+    /// Whether `ip` is an address of this host: the kernel's route to it
+    /// is a local one (`RTN_LOCAL`), as for an interface's address and for
+    /// every address of a local route (`ip route add local 10.9.0.0/24 dev
+    /// lo`, which `getifaddrs` does not show). A segment to it would be
+    /// delivered here, not forwarded. Asks nothing of the neighbours and
+    /// sends nothing.
+    pub(crate) fn is_local(&mut self, ip: IpAddr) -> bool {
+        let ip = crate::conn::canonical_ip(ip);
+        if let Some(&known) = self.locals.get(&ip) {
+            return known;
+        }
+        let local = ip.is_loopback() || matches!(self.route(ip), Err(Route::Local));
+        self.locals.insert(ip, local);
+        local
     }
 
     /// The path to `to`, or why there is none (in words).
@@ -120,7 +148,13 @@ impl Routes {
     }
 
     fn look_up(&mut self, to: IpAddr) -> Result<Path, String> {
-        let (ifindex, next_hop) = self.route(to)?;
+        let (ifindex, next_hop) = self.route(to).map_err(|e| match e {
+            Route::Local => format!(
+                "{to} is an address of this host: a connection to it is not forwarded \
+                 (drop it without --forwarded)"
+            ),
+            Route::None(why) => why,
+        })?;
         if let Some(lladdr) = self.lladdr(ifindex, next_hop)? {
             return Ok(Path { ifindex, lladdr });
         }
@@ -184,7 +218,7 @@ impl Routes {
 
     /// The route to `to`: its interface and next hop (the gateway, or `to`
     /// itself on a link).
-    fn route(&mut self, to: IpAddr) -> Result<(u32, IpAddr), String> {
+    fn route(&mut self, to: IpAddr) -> Result<(u32, IpAddr), Route> {
         let (family, octets): (u8, Vec<u8>) = match to {
             IpAddr::V4(v4) => (AF_INET, v4.octets().to_vec()),
             IpAddr::V6(v6) => (AF_INET6, v6.octets().to_vec()),
@@ -208,17 +242,14 @@ impl Routes {
         push_attr(&mut body, RTA_DST, &octets);
         let replies = self
             .request(RTM_GETROUTE, NLM_F_REQUEST, &body)
-            .map_err(|e| format!("no route to {to}: {e}"))?;
+            .map_err(|e| Route::None(format!("no route to {to}: {e}")))?;
         for (kind, payload) in replies {
             if kind != RTM_NEWROUTE {
                 continue;
             }
             let rtm_type = payload.get(7).copied().unwrap_or(0);
             if rtm_type == RTN_LOCAL {
-                return Err(format!(
-                    "{to} is an address of this host: a connection to it is not forwarded \
-                     (drop it without --forwarded)"
-                ));
+                return Err(Route::Local);
             }
             let mut oif = None;
             let mut gateway = None;
@@ -230,10 +261,11 @@ impl Routes {
                     _ => {}
                 }
             }
-            let oif = oif.ok_or_else(|| format!("the route to {to} names no interface"))?;
+            let oif =
+                oif.ok_or_else(|| Route::None(format!("the route to {to} names no interface")))?;
             return Ok((oif, gateway.unwrap_or(to)));
         }
-        Err(format!("no route to {to}"))
+        Err(Route::None(format!("no route to {to}")))
     }
 
     /// Every neighbour entry, of both families.
@@ -402,8 +434,29 @@ mod tests {
             let mut routes = Routes::new().unwrap();
             let why = routes.path("127.0.0.1".parse().unwrap()).unwrap_err();
             assert!(why.contains("address of this host"), "{why}");
+            assert!(routes.is_local("127.0.0.1".parse().unwrap()));
+            assert!(!routes.is_local("192.0.2.1".parse().unwrap()));
             let why = routes.path("192.0.2.1".parse().unwrap()).unwrap_err();
             assert!(why.contains("no route"), "{why}");
+        });
+    }
+
+    /// An address of a local route that no interface carries (as for
+    /// AnyIP, or a transparent proxy) is this host's, as the kernel
+    /// delivers to it here; `getifaddrs` would not say so.
+    #[test]
+    fn an_address_of_a_local_route_is_this_hosts() {
+        nstest::in_netns(|| {
+            let out = std::process::Command::new("ip")
+                .args(["route", "add", "local", "198.51.100.0/24", "dev", "lo"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            let mut routes = Routes::new().unwrap();
+            assert!(routes.is_local("198.51.100.7".parse().unwrap()));
+            assert!(!routes.is_local("203.0.113.7".parse().unwrap()));
+            let why = routes.path("198.51.100.7".parse().unwrap()).unwrap_err();
+            assert!(why.contains("address of this host"), "{why}");
         });
     }
 }

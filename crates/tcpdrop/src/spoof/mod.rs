@@ -3,8 +3,9 @@
 //! `--forwarded` (both ends of a connection this host forwards). SPEC §5.
 //!
 //! - [`segment`]: a TCP segment as a whole IP packet, written and parsed;
-//! - [`wire`]: raw IP sockets to send, and a packet socket filtered to
-//!   the answers a probe can bring back;
+//! - [`wire`]: raw IP sockets to send, a packet socket filtered to the
+//!   answers a probe can bring back, and one to the segments that open
+//!   connections;
 //! - [`link`]: a packet socket that sends out of a chosen interface to a
 //!   chosen next hop (a router's segments);
 //! - [`Spoof`]: where those sockets are opened.
@@ -27,7 +28,7 @@ use rustix::io::Errno;
 use crate::error::Error;
 use crate::netns::Netns;
 use link::Link;
-use wire::Wire;
+use wire::{Syns, Wire};
 
 /// Segments probed together: their answers (each seen twice, in and out)
 /// must fit the packet socket's receive buffer.
@@ -84,6 +85,13 @@ impl<'a> Spoof<'a> {
     /// [`Error::MissingCapability`] naming `needed_for`.
     pub(crate) fn wire(&self, needed_for: &'static str) -> Result<Wire, Error> {
         self.run(Wire::open)?
+            .map_err(|errno| open_error(errno, needed_for))
+    }
+
+    /// A packet socket that sees the segments with SYN set ([`Syns`]),
+    /// opened in the target's namespace.
+    pub(crate) fn syns(&self, needed_for: &'static str) -> Result<Syns, Error> {
+        self.run(Syns::open)?
             .map_err(|errno| open_error(errno, needed_for))
     }
 

@@ -1,6 +1,7 @@
-//! The sockets `inject` sends and reads segments with: raw sockets with the
-//! IP header included, and a packet socket filtered to the segments a probe
-//! can bring back.
+//! The sockets `inject` and `--forwarded` send and read segments with: raw
+//! sockets with the IP header included, a packet socket filtered to the
+//! segments a probe can bring back ([`Wire`]), and one filtered to the
+//! segments that open connections ([`Syns`]).
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -43,10 +44,8 @@ impl Wire {
             SocketFlags::CLOEXEC,
             Some(eth::ALL),
         )?;
-        attach_bare_ack_filter(&packet)?;
-        if sockopt::set_socket_recv_buffer_size_force(&packet, PACKET_RCVBUF).is_err() {
-            let _ = sockopt::set_socket_recv_buffer_size(&packet, PACKET_RCVBUF);
-        }
+        attach_filter(&packet, Keep::Answers)?;
+        grow_receive_buffer(&packet);
         sockopt::set_socket_timeout(
             &packet,
             sockopt::Timeout::Recv,
@@ -130,15 +129,124 @@ impl Wire {
     }
 }
 
-/// Attach a classic BPF program ([`SO_ATTACH_FILTER`]) that keeps TCP
-/// segments whose flags among FIN, SYN, RST and ACK are ACK alone (what a
-/// socket's answer is) and RSTs (a peer's answer to that answer), IPv4
-/// unfragmented or IPv6 without extension
+/// A packet socket that sees every segment with SYN set that this network
+/// namespace receives, sends or forwards, from when it is opened: a new
+/// connection on a tuple shows itself by one before anything else of it
+/// passes.
+pub(crate) struct Syns {
+    packet: OwnedFd,
+}
+
+impl Syns {
+    /// Open it ([`packet(7)`], `ETH_P_ALL`, filtered to segments with SYN
+    /// set). `EPERM` means no `CAP_NET_RAW`. Only [`super::Spoof::syns`]
+    /// calls this, in the target's namespace.
+    ///
+    /// [`packet(7)`]: https://man7.org/linux/man-pages/man7/packet.7.html
+    pub(super) fn open() -> Result<Syns, Errno> {
+        let packet = rustix::net::socket_with(
+            AddressFamily::PACKET,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            Some(eth::ALL),
+        )?;
+        attach_filter(&packet, Keep::Syns)?;
+        grow_receive_buffer(&packet);
+        let mut syns = Syns { packet };
+        // What came in before the filter was attached is anything at all.
+        syns.drain(|_| {});
+        syns.lost();
+        Ok(syns)
+    }
+
+    /// Hand each segment with SYN set seen since the last call to `each`.
+    pub(crate) fn drain(&mut self, mut each: impl FnMut(packet::Parsed)) {
+        let mut buf = [0u8; 128];
+        loop {
+            match rustix::net::recv(&self.packet, &mut buf, RecvFlags::empty()) {
+                Ok((_, len)) => {
+                    if let Some(parsed) = buf.get(..len.min(buf.len())).and_then(packet::parse) {
+                        if parsed.segment.flags & flags::SYN != 0 {
+                            each(parsed);
+                        }
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// How many segments the socket has had to drop since the last call,
+    /// its receive buffer full ([`packet(7)`]: `PACKET_STATISTICS`, whose
+    /// counters reset when read); `u32::MAX` when that cannot be read.
+    ///
+    /// [`packet(7)`]: https://man7.org/linux/man-pages/man7/packet.7.html
+    pub(crate) fn lost(&mut self) -> u32 {
+        let mut stats = libc::tpacket_stats {
+            tp_packets: 0,
+            tp_drops: 0,
+        };
+        let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+        // SAFETY: getsockopt(2) writes at most `len` bytes into `stats`,
+        // alive for the call.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.packet.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_STATISTICS,
+                (&mut stats as *mut libc::tpacket_stats).cast(),
+                &mut len,
+            )
+        };
+        if rc == 0 {
+            stats.tp_drops
+        } else {
+            u32::MAX
+        }
+    }
+}
+
+/// Which segments a filtered packet socket keeps, by their TCP flags.
+#[derive(Clone, Copy, Debug)]
+enum Keep {
+    /// What a socket answers a probe with: among FIN, SYN, RST and ACK, ACK
+    /// alone; and RSTs (a peer's answer to that answer, or a closed end's).
+    Answers,
+    /// Segments with SYN set: connections being opened.
+    Syns,
+}
+
+impl Keep {
+    /// Keep a segment when `flags & mask == equal`, or `flags & any != 0`
+    /// (`any` is a part of `mask`).
+    fn test(self) -> (u32, u32, u32) {
+        match self {
+            Keep::Answers => (
+                u32::from(flags::FIN | flags::SYN | flags::RST | flags::ACK),
+                u32::from(flags::ACK),
+                u32::from(flags::RST),
+            ),
+            Keep::Syns => (u32::from(flags::SYN), u32::from(flags::SYN), 0),
+        }
+    }
+}
+
+/// Force the receive buffer of `packet` past `rmem_max` when allowed
+/// (`CAP_NET_ADMIN`), else ask for as much as `rmem_max` gives.
+fn grow_receive_buffer(packet: &OwnedFd) {
+    if sockopt::set_socket_recv_buffer_size_force(packet, PACKET_RCVBUF).is_err() {
+        let _ = sockopt::set_socket_recv_buffer_size(packet, PACKET_RCVBUF);
+    }
+}
+
+/// Attach a classic BPF program ([`SO_ATTACH_FILTER`]) that keeps the TCP
+/// segments `keep` says, IPv4 unfragmented or IPv6 without extension
 /// headers, cut to 128 bytes. The packet socket is `SOCK_DGRAM`, so the
 /// program sees the packet from its IP header.
 ///
 /// [`SO_ATTACH_FILTER`]: https://www.kernel.org/doc/html/latest/networking/filter.html
-fn attach_bare_ack_filter(fd: &OwnedFd) -> Result<(), Errno> {
+fn attach_filter(fd: &OwnedFd, keep: Keep) -> Result<(), Errno> {
     const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
     const LD_H_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
     const LD_B_IND: u16 = 0x50; // BPF_LD | BPF_B | BPF_IND
@@ -149,6 +257,7 @@ fn attach_bare_ack_filter(fd: &OwnedFd) -> Result<(), Errno> {
     const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
     const RET_K: u16 = 0x06; // BPF_RET | BPF_K
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let (mask, equal, any) = keep.test();
     let program = [
         /* 0 */ op(LD_B_ABS, 0, 0, 0), // version
         /* 1 */ op(RSH_K, 0, 0, 4),
@@ -164,15 +273,9 @@ fn attach_bare_ack_filter(fd: &OwnedFd) -> Result<(), Errno> {
         /* 11 */ op(LD_B_ABS, 0, 0, 6), // next header
         /* 12 */ op(JEQ_K, 0, 5, 6), // TCP? else drop
         /* 13 */ op(LD_B_ABS, 0, 0, 53), // TCP flags (40 + 13)
-        /* 14 */
-        op(
-            AND_K,
-            0,
-            0,
-            u32::from(flags::FIN | flags::SYN | flags::RST | flags::ACK),
-        ),
-        /* 15 */ op(JEQ_K, 1, 0, u32::from(flags::ACK)), // to 17
-        /* 16 */ op(JSET_K, 0, 1, u32::from(flags::RST)), // else 18
+        /* 14 */ op(AND_K, 0, 0, mask),
+        /* 15 */ op(JEQ_K, 1, 0, equal), // to 17
+        /* 16 */ op(JSET_K, 0, 1, any), // else 18
         /* 17 */ op(RET_K, 0, 0, 128),
         /* 18 */ op(RET_K, 0, 0, 0),
     ];
@@ -195,5 +298,46 @@ fn attach_bare_ack_filter(fd: &OwnedFd) -> Result<(), Errno> {
         Ok(())
     } else {
         Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spoof::Spoof;
+    use std::io::{Read, Write};
+
+    /// The SYN and SYN-ACK of a connection opened after the socket are
+    /// seen, in that order; the connection's other segments, data and ACKs
+    /// and FINs, are not.
+    #[test]
+    fn syns_sees_a_connection_open_and_nothing_else_of_it() {
+        nstest::in_netns(|| {
+            let netns = crate::netns::Netns::current().unwrap();
+            let mut syns = Spoof::new(Some(&netns)).syns("a test").unwrap();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (mut server, _) = listener.accept().unwrap();
+            client.write_all(b"x").unwrap();
+            let mut byte = [0u8; 1];
+            server.read_exact(&mut byte).unwrap();
+            drop((client, server));
+            std::thread::sleep(Duration::from_millis(50));
+            let mut seen = Vec::new();
+            syns.drain(|p| seen.push(p.segment));
+            // Loopback: each segment is seen going out and coming in.
+            let flags: Vec<u8> = seen.iter().map(|s| s.flags).collect();
+            assert_eq!(
+                flags,
+                [
+                    flags::SYN,
+                    flags::SYN,
+                    flags::SYN | flags::ACK,
+                    flags::SYN | flags::ACK
+                ],
+                "{seen:?}"
+            );
+            assert_eq!(syns.lost(), 0);
+        });
     }
 }
