@@ -149,6 +149,9 @@ pub struct Cli {
     /// Work in the network namespace NAME (from `ip netns list`) or PATH
     /// (an nsfs file such as /proc/PID/ns/net).
     ///
+    /// Entering a namespace other than your own needs CAP_SYS_ADMIN; without
+    /// it the exit status is 4.
+    ///
     /// Example: tcpdrop --netns blue --process nginx
     #[arg(short = 'N', long, value_name = "NAME|PATH")]
     pub netns: Option<String>,
@@ -157,7 +160,11 @@ pub struct Cli {
     /// and those held by processes, each once, this one included.
     ///
     /// Each row is tagged with its namespace (its name, or
-    /// /proc/PID/ns/net).
+    /// /proc/PID/ns/net). Your own namespace needs no privilege; others are
+    /// entered with CAP_SYS_ADMIN, and another user's process's namespace
+    /// is seen only with CAP_SYS_PTRACE. What could not be entered or seen
+    /// is left out, and stderr says how many and why; if nothing matched in
+    /// the namespaces entered, the exit status is 4, not 1.
     ///
     /// Example: tcpdrop --all-netns -l 'dport = :5432'
     #[arg(long, conflicts_with = "netns")]

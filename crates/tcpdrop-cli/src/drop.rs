@@ -11,7 +11,7 @@ use tcpdrop::{Connection, DropOptions, Outcome, Selection, Sink};
 use crate::exit_codes;
 use crate::failure::{exit_code, output_error, Failure};
 use crate::output::{Printer, Row};
-use crate::plan::{select, targeted, Plan, Space, Target, WatchPlan};
+use crate::plan::{select, targeted, Plan, Space, Spaces, Target, WatchPlan};
 use crate::watch;
 
 /// The outcomes of a run, summed over namespaces and rounds.
@@ -304,23 +304,26 @@ impl<W: Write> Sink for Shown<'_, W> {
 /// Drop what is selected, in every namespace, once.
 pub(crate) fn drop_once<W: Write>(
     plan: &Plan,
-    spaces: &mut [Space],
+    spaces: &mut Spaces,
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
     let mut totals = Totals::default();
-    for space in spaces.iter_mut() {
+    for space in spaces.list.iter_mut() {
         if let Some(stop) = drop_space(space, plan, None, printer, &mut totals)? {
             eprintln!("{}", totals.summary());
+            warn_unreached(spaces);
             return Err(stop);
         }
     }
     if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+        warn_unreached(spaces);
         return Err(stop);
     }
     if totals.chosen == 0 {
         return Err(nothing_matched(spaces, plan));
     }
     eprintln!("{}", totals.summary());
+    warn_unreached(spaces);
     if let Some(stop) = output_stopped(&totals) {
         return Err(stop);
     }
@@ -330,11 +333,18 @@ pub(crate) fn drop_once<W: Write>(
     Ok(exit_codes::OK)
 }
 
+/// Say which namespaces `--all-netns` could not enter or see, if any.
+pub(crate) fn warn_unreached(spaces: &Spaces) {
+    if let Some(line) = &spaces.unreached {
+        eprintln!("tcpdrop: {line}");
+    }
+}
+
 /// `--watch`: drop what is selected, round after round, until a signal,
 /// `--count` or `--timeout`; then the summary.
 pub(crate) fn watch_drops<W: Write>(
     plan: &Plan,
-    spaces: &mut [Space],
+    spaces: &mut Spaces,
     printer: &mut Printer<W>,
     watch: &WatchPlan,
     signals: &watch::Signals,
@@ -349,13 +359,14 @@ pub(crate) fn watch_drops<W: Write>(
     loop {
         rounds = rounds.saturating_add(1);
         unreadable = unreadable.max(std::mem::take(&mut totals.unreadable));
-        for space in spaces.iter_mut() {
+        for space in spaces.list.iter_mut() {
             if count_reached(&totals) {
                 break;
             }
             let limit = watch.count.map(|c| c.saturating_sub(totals.dropped));
             if let Some(stop) = drop_space(space, plan, limit, printer, &mut totals)? {
                 eprintln!("{} in {rounds} rounds", totals.summary());
+                warn_unreached(spaces);
                 return Err(stop);
             }
         }
@@ -382,6 +393,18 @@ pub(crate) fn watch_drops<W: Write>(
     }
     totals.unreadable = unreadable.max(totals.unreadable);
     eprintln!("{} in {rounds} rounds", totals.summary());
+    if totals.chosen == 0 {
+        if let Some(line) = &spaces.unreached {
+            return Err(Failure {
+                code: exit_codes::PERMISSION,
+                message: format!(
+                    "no connection matched in {rounds} rounds in the network namespaces \
+                     it could enter; {line}"
+                ),
+            });
+        }
+    }
+    warn_unreached(spaces);
     if let Some(stop) = output_stopped(&totals) {
         return Err(stop);
     }
@@ -416,8 +439,8 @@ pub(crate) fn drops_failed(totals: &Totals) -> Failure {
 
 /// Exit 1, saying what did not match; for a tuple that names a listener not
 /// asked for, say how to ask.
-pub(crate) fn nothing_matched(spaces: &mut [Space], plan: &Plan) -> Failure {
-    let mut message = match spaces.first_mut() {
+pub(crate) fn nothing_matched(spaces: &mut Spaces, plan: &Plan) -> Failure {
+    let mut message = match spaces.list.first_mut() {
         None => "no network namespace found".to_string(),
         Some(space) => match &space.target {
             Target::Everything => "no connection matched".to_string(),
@@ -443,7 +466,18 @@ pub(crate) fn nothing_matched(spaces: &mut [Space], plan: &Plan) -> Failure {
     if plan.owners.is_active() {
         message.push_str(" (with the owners asked for by --pid/--process/--uid)");
     }
-    if spaces.len() > 1 {
+    // Where it could not look, "nothing matched" is not known: a refusal.
+    if let Some(line) = &spaces.unreached {
+        let n = spaces.list.len();
+        return Failure {
+            code: exit_codes::PERMISSION,
+            message: format!(
+                "{message} in the {n} network namespace{} it could enter; {line}",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+    }
+    if spaces.list.len() > 1 {
         message.push_str(" in any network namespace");
     }
     Failure {

@@ -41,7 +41,9 @@ macro_rules! help_table {
      CAP_NET_ADMIN; owner, your own process or CAP_SYS_PTRACE; inject
      and --forwarded, CAP_NET_RAW; the message says which were tried);
      or nothing matched --pid or --process while some owners could not
-     be read (needs CAP_SYS_PTRACE, or root)
+     be read (needs CAP_SYS_PTRACE, or root); or a network namespace
+     could not be entered (-N; --all-netns: none could, or nothing
+     matched in those entered; needs CAP_SYS_ADMIN)
   5  no way to abort can work here: e.g. --method destroy on a kernel
      without SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY); or --forwarded -l,
      a filter or -a where connection tracking is not active

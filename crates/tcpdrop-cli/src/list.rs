@@ -7,11 +7,11 @@ use tcpdrop::procs::{InodeSet, SocketOwners};
 use tcpdrop::Connection;
 
 use crate::cli::Cli;
-use crate::drop::{nothing_matched, owners_unreadable};
+use crate::drop::{nothing_matched, owners_unreadable, warn_unreached};
 use crate::exit_codes;
 use crate::failure::Failure;
 use crate::output::{Printer, Row};
-use crate::plan::{select, targeted, Plan, Space, Target};
+use crate::plan::{select, targeted, Plan, Spaces, Target};
 
 /// `-l` and `-n`: print what is selected, touch nothing.
 ///
@@ -21,13 +21,13 @@ use crate::plan::{select, targeted, Plan, Space, Target};
 pub(crate) fn list<W: Write>(
     cli: &Cli,
     plan: &Plan,
-    spaces: &mut [Space],
+    spaces: &mut Spaces,
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
     let mut shown_total: usize = 0;
     let mut unreadable: usize = 0;
     let result = cli.dry_run.then_some("would-drop");
-    for space in spaces.iter_mut() {
+    for space in spaces.list.iter_mut() {
         let names = space.session.interface_names()?;
         let scope_name = |index: u32| names.name(index);
         let netns = space.label.as_deref();
@@ -109,10 +109,15 @@ pub(crate) fn list<W: Write>(
     if cli.dry_run {
         eprintln!("would drop {shown_total}");
     }
-    if let Some(stop) = owners_unreadable(unreadable, shown_total) {
+    let nothing = shown_total == 0 && (cli.dry_run || cli.narrows());
+    let unreadable = owners_unreadable(unreadable, shown_total);
+    if !nothing || unreadable.is_some() {
+        warn_unreached(spaces);
+    }
+    if let Some(stop) = unreadable {
         return Err(stop);
     }
-    if shown_total == 0 && (cli.dry_run || cli.narrows()) {
+    if nothing {
         return Err(nothing_matched(spaces, plan));
     }
     Ok(exit_codes::OK)

@@ -120,6 +120,7 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     printer.netns_column = cli.all_netns;
     if cli.all_netns {
         let widest = spaces
+            .list
             .iter()
             .filter_map(|s| s.label.as_deref())
             .map(str::len);

@@ -44,6 +44,16 @@ pub enum Error {
         /// Why it failed, with the remedy.
         reason: String,
     },
+    /// A network namespace could not be used for lack of privilege
+    /// (`setns` needs `CAP_SYS_ADMIN`; the file may not be opened): nothing
+    /// was touched there.
+    #[error("network namespace {path}: {reason}: run as root")]
+    NamespaceDenied {
+        /// What the caller named, or where it was found.
+        path: String,
+        /// What was refused, and what it needs.
+        reason: String,
+    },
     /// The kernel's reply could not be read.
     #[error("netlink: {0}")]
     Netlink(String),
@@ -135,6 +145,7 @@ impl Error {
             Error::NotSupported => ERROR_NOT_SUPPORTED,
             Error::InvalidArgument(_) => ERROR_INVALID_PARAMETER,
             Error::Namespace { .. } => ERROR_INVALID_PARAMETER,
+            Error::NamespaceDenied { .. } => ERROR_ACCESS_DENIED,
             Error::Netlink(_) | Error::Io(_) => ERROR_GEN_FAILURE,
             Error::MissingCapability { .. } => ERROR_ACCESS_DENIED,
             Error::NoHolder => ERROR_NOT_SUPPORTED,
@@ -173,7 +184,9 @@ impl Error {
     /// more of it), rather than of kernel support.
     pub fn is_privilege(&self) -> bool {
         match self {
-            Error::AccessDenied(_) | Error::MissingCapability { .. } => true,
+            Error::AccessDenied(_)
+            | Error::MissingCapability { .. }
+            | Error::NamespaceDenied { .. } => true,
             Error::NoWay(tried) => tried.iter().any(|(_, e)| e.is_privilege()),
             _ => false,
         }
@@ -188,6 +201,10 @@ impl Error {
             Error::NotSupported => Error::NotSupported,
             Error::InvalidArgument(s) => Error::InvalidArgument(s.clone()),
             Error::Namespace { path, reason } => Error::Namespace {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
+            Error::NamespaceDenied { path, reason } => Error::NamespaceDenied {
                 path: path.clone(),
                 reason: reason.clone(),
             },
