@@ -67,6 +67,14 @@ pub struct Cli {
 
     /// Show what would be dropped; drop nothing.
     ///
+    /// Each socket the drop would choose is shown would-drop, or would-fail
+    /// with the reason the drop would give (no way allowed for it, no kernel
+    /// support, no process holding it for --method owner), decided as the
+    /// drop decides; the exit status is the drop's (3, 4 or 5 when some or
+    /// all would fail). Nothing is touched: owner's check duplicates the
+    /// holder's descriptor (pidfd_getfd) and closes it unused, inject's opens
+    /// its raw sockets and sends nothing.
+    ///
     /// Example: tcpdrop -n -a --uid www-data
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -86,7 +94,8 @@ pub struct Cli {
     /// Print one JSON object per connection, one per line.
     ///
     /// Fields: family, state, local, remote, mapped, uid, inode, cookie,
-    /// recv_q, send_q; when dropping result, error (and reason when gone),
+    /// recv_q, send_q; when dropping result, method, error (failed,
+    /// would-fail) and reason (gone),
     /// and collateral: true on a row that was not chosen but was closed by
     /// the run (the loopback peer a drop reset, result gone); owners
     /// ([{"pid", "command"}], null when they could not be read) with -p;
@@ -469,7 +478,8 @@ const AFTER_LONG_HELP: &str = concat!(
     "\n",
     "Output: one line per connection; when dropping, its outcome first: dropped,\n",
     "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",
-    "loopback peer reset by a drop), failed (with the reason) or would-drop; then\n",
+    "loopback peer reset by a drop), failed (with the reason), or with -n\n",
+    "would-drop or would-fail (with the reason the drop would give); then\n",
     "a summary on stderr, also when stdout was closed early (tcpdrop ... | head):\n",
     "the drops chosen are all made. With -p, - is no owner and ? an owner that\n",
     "could not be read (needs CAP_SYS_PTRACE). Colour only on a terminal, never\n",

@@ -8,7 +8,8 @@ pub const NO_MATCH: u8 = 1;
 /// Bad usage or input; nothing was touched (`--forwarded`: also one of
 /// this host's own connections named).
 pub const USAGE: u8 = 2;
-/// Some drops failed (others may have succeeded).
+/// Some drops failed (others may have succeeded); a dry run exits with the
+/// status the drop would have, this one included.
 pub const PARTIAL: u8 = 3;
 /// Permission denied: no way of aborting was allowed (destroy needs
 /// CAP_NET_ADMIN; owner, the holder's own user or CAP_SYS_PTRACE; inject,
@@ -35,8 +36,8 @@ macro_rules! help_table {
      connection (--forwarded: an end answered the probe with an RST)
   2  bad usage or input; nothing was touched (--forwarded: also one of
      this host's own connections named: drop it without --forwarded)
-  3  some drops failed (--forwarded: also a connection reset at one end
-     only; the row says which)
+  3  some drops failed (-n: would fail; --forwarded: also a connection
+     reset at one end only; the row says which)
   4  permission denied: no way to abort was allowed (destroy needs
      CAP_NET_ADMIN; owner, your own process or CAP_SYS_PTRACE; inject
      and --forwarded, CAP_NET_RAW; the message says which were tried);

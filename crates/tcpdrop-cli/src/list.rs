@@ -1,4 +1,4 @@
-//! `-l` and `-n`: print what is selected, touch nothing.
+//! `-l`: print what is selected, touch nothing.
 
 use std::io::{self, Write};
 use std::ops::ControlFlow;
@@ -13,7 +13,7 @@ use crate::failure::Failure;
 use crate::output::{Printer, Row};
 use crate::plan::{select, targeted, Plan, Spaces, Target};
 
-/// `-l` and `-n`: print what is selected, touch nothing.
+/// `-l`: print what is selected, touch nothing.
 ///
 /// Without owners to look up, each row is written as the kernel hands it
 /// over; with them, the selection is listed first, as the scan of
@@ -26,15 +26,12 @@ pub(crate) fn list<W: Write>(
 ) -> Result<u8, Failure> {
     let mut shown_total: usize = 0;
     let mut unreadable: usize = 0;
-    let result = cli.dry_run.then_some("would-drop");
     for space in spaces.list.iter_mut() {
         let names = space.session.interface_names()?;
         let scope_name = |index: u32| names.name(index);
         let netns = space.label.as_deref();
         let target = &space.target;
-        let keep = |c: &Connection| {
-            targeted(target, c) && (cli.list || plan.listeners || !c.is_listener())
-        };
+        let keep = |c: &Connection| targeted(target, c);
         if plan.show_owners || plan.owners.needs_processes() {
             let conns: Vec<Connection> = select(&mut space.session, target, &plan.query)?
                 .into_iter()
@@ -52,7 +49,7 @@ pub(crate) fn list<W: Write>(
                 unreadable += usize::from(unknown);
                 let row = Row {
                     conn,
-                    result,
+                    result: None,
                     method: None,
                     detail: None,
                     collateral: false,
@@ -71,7 +68,7 @@ pub(crate) fn list<W: Write>(
                 }
                 let row = Row {
                     conn: &conn,
-                    result,
+                    result: None,
                     method: None,
                     detail: None,
                     collateral: false,
@@ -106,10 +103,7 @@ pub(crate) fn list<W: Write>(
     // Once, after every namespace: the look-ahead sizes the columns of
     // their rows together.
     printer.finish()?;
-    if cli.dry_run {
-        eprintln!("would drop {shown_total}");
-    }
-    let nothing = shown_total == 0 && (cli.dry_run || cli.narrows());
+    let nothing = shown_total == 0 && cli.narrows();
     let unreadable = owners_unreadable(unreadable, shown_total);
     if !nothing || unreadable.is_some() {
         warn_unreached(spaces);

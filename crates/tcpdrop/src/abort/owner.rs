@@ -30,7 +30,7 @@ use rustix::process::{pidfd_getfd, pidfd_open, Pid, PidfdFlags, PidfdGetfdFlags}
 use rustix::thread::CapabilitySet;
 use sockdiag::TcpState;
 
-use super::{shadow, Abort, Target};
+use super::{shadow, Abort, Act, Target};
 use crate::holders::Holders;
 use crate::procs::InodeSet;
 use crate::Error;
@@ -119,10 +119,34 @@ impl<'a> Owner<'a> {
         }
     }
 
-    /// Disconnect `target` through one of its holders' descriptors.
-    fn disconnect(&mut self, target: &Target, holders: &Holders) -> Step {
+    /// Disconnect `target` through one of its holders' descriptors; or,
+    /// for a check, only take the duplicate that would be used and close it
+    /// unused.
+    fn disconnect(&mut self, act: Act, target: &Target, holders: &Holders) -> Step {
+        let dup = match self.descriptor(target, holders) {
+            Ok(dup) => dup,
+            Err(step) => return step,
+        };
+        match act {
+            // The holder keeps its own descriptor: the socket is not
+            // touched. (Should the holder close its descriptor meanwhile,
+            // this close ends the socket as the holder's would have.)
+            Act::Check => Step::Done(Ok(())),
+            Act::Abort => match rustix::net::connect_unspec(&dup) {
+                Ok(()) => Step::Disconnected,
+                Err(errno) => Step::Done(Err(Error::NotAborted(format!(
+                    "connect(AF_UNSPEC) on the holder's descriptor failed: {}",
+                    std::io::Error::from(errno)
+                )))),
+            },
+        }
+    }
+
+    /// A duplicate of a holder's descriptor on `target` itself (its cookie
+    /// checked), or where the target stands without one.
+    fn descriptor(&mut self, target: &Target, holders: &Holders) -> Result<OwnedFd, Step> {
         if target.inode == 0 || matches!(target.state, TcpState::TimeWait | TcpState::NewSynRecv) {
-            return Step::Done(Err(Error::NoHolder));
+            return Err(Step::Done(Err(Error::NoHolder)));
         }
         let mut refused = false;
         for holder in holders.of(target.inode) {
@@ -139,26 +163,18 @@ impl<'a> Owner<'a> {
             // The descriptor may have been closed and its number reused
             // since the scan: only the very socket is touched.
             match rustix::net::sockopt::socket_cookie(&dup) {
-                Ok(cookie) if cookie == target.id.cookie => {}
+                Ok(cookie) if cookie == target.id.cookie => return Ok(dup),
                 _ => continue,
             }
-            return match rustix::net::connect_unspec(&dup) {
-                Ok(()) => Step::Disconnected,
-                Err(errno) => Step::Done(Err(Error::NotAborted(format!(
-                    "connect(AF_UNSPEC) on the holder's descriptor failed: {}",
-                    std::io::Error::from(errno)
-                )))),
-            };
         }
         if refused {
-            return Step::Done(Err(missing_sys_ptrace()));
+            return Err(Step::Done(Err(missing_sys_ptrace())));
         }
-        Step::Unheld
+        Err(Step::Unheld)
     }
-}
 
-impl Abort for Owner<'_> {
-    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+    /// Abort (or check) each of `targets`, one result each in their order.
+    fn run(&mut self, act: Act, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
         let inodes: InodeSet = targets.iter().map(|t| t.inode).collect();
         let holders = Holders::scan(&inodes);
         // Zombies' descriptors are unreadable even to root: a refusal only
@@ -166,7 +182,7 @@ impl Abort for Owner<'_> {
         let unreadable = holders.refused() > 0 && !sys_ptrace();
         let steps: Vec<Step> = targets
             .iter()
-            .map(|target| self.disconnect(target, &holders))
+            .map(|target| self.disconnect(act, target, &holders))
             .collect();
         // One batch of exact lookups (by cookie) for all that need one.
         let asked: Vec<(sockdiag::Family, sockdiag::SockId)> = targets
@@ -238,6 +254,19 @@ fn still_there(step: &Step, what: &str, unreadable: bool) -> Result<(), Error> {
         ))),
         _ if unreadable => Err(missing_sys_ptrace()),
         _ => Err(Error::NoHolder),
+    }
+}
+
+impl Abort for Owner<'_> {
+    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        self.run(Act::Abort, targets, results);
+    }
+
+    /// The kernel's own answer, touching nothing: the holder's descriptor
+    /// is duplicated (`pidfd_getfd`, the step the abort takes and may be
+    /// refused) and closed unused, without the `connect` that would abort.
+    fn check(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        self.run(Act::Check, targets, results);
     }
 }
 
