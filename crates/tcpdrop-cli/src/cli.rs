@@ -112,9 +112,10 @@ pub struct Cli {
     /// A socket can have several owners (a descriptor inherited across
     /// fork); TIME-WAIT and SYN-RECV sockets have none (-). Found by reading
     /// /proc/*/fd once, only for the sockets the other options selected;
-    /// other users' processes can be read only with CAP_SYS_PTRACE (as
-    /// root has), so without it their sockets show ? (unknown) and stderr
-    /// says how many. A name is shown with \xHH for bytes that are not
+    /// other users' processes can be read only with CAP_DAC_READ_SEARCH and
+    /// CAP_SYS_PTRACE (as root has), so without them their sockets show ?
+    /// (unknown) and stderr says how many and what was missing (or that a
+    /// security module refused even root). A name is shown with \xHH for bytes that are not
     /// UTF-8 and for control characters (never raw escape sequences).
     ///
     /// Example: tcpdrop -l -p 'sport = :22'
@@ -124,9 +125,10 @@ pub struct Cli {
     /// Only sockets owned by process PID; repeatable (any of them).
     ///
     /// TIME-WAIT and SYN-RECV sockets have no owner and never match.
-    /// Other users' processes can be read only with CAP_SYS_PTRACE (as root
-    /// has): without it, stderr says how many selected sockets' owners
-    /// could not be read, and if nothing matched the exit status is 4.
+    /// Other users' processes can be read only with CAP_DAC_READ_SEARCH and
+    /// CAP_SYS_PTRACE (as root has): without them, stderr says how many
+    /// selected sockets' owners could not be read, and if nothing matched
+    /// the exit status is 4.
     ///
     /// Example: tcpdrop --pid 1234 -a
     #[arg(long, value_name = "PID")]
@@ -247,7 +249,8 @@ pub struct Cli {
     /// How to abort: auto (the default) uses the kernel's SOCK_DESTROY where
     /// the kernel has it and you may (CAP_NET_ADMIN); otherwise, for a
     /// connection some process holds, that process's own descriptor (owner:
-    /// your own processes need no privilege, others' need CAP_SYS_PTRACE);
+    /// your own processes need no privilege, others' need CAP_SYS_PTRACE,
+    /// and CAP_DAC_READ_SEARCH to find their descriptors);
     /// otherwise, and for TIME-WAIT and SYN-RECV sockets, a reset injected
     /// after the socket's own ACK (inject: needs CAP_NET_RAW). A method
     /// named here is the only one tried. Each dropped row says how.
@@ -482,8 +485,8 @@ const AFTER_LONG_HELP: &str = concat!(
     "would-drop or would-fail (with the reason the drop would give); then\n",
     "a summary on stderr, also when stdout was closed early (tcpdrop ... | head):\n",
     "the drops chosen are all made. With -p, - is no owner and ? an owner that\n",
-    "could not be read (needs CAP_SYS_PTRACE). Colour only on a terminal, never\n",
-    "with NO_COLOR set or TERM=dumb.\n",
+    "could not be read (needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE). Colour\n",
+    "only on a terminal, never with NO_COLOR set or TERM=dumb.\n",
     "\n",
     exit_codes::help_table!(),
 );

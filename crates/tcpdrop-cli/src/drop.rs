@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tcpdrop::procs::{InodeSet, SocketOwners};
+use tcpdrop::procs::{InodeSet, ProcRefusals, SocketOwners};
 use tcpdrop::{Connection, DropOptions, Outcome, Selection, Sink};
 
 use crate::exit_codes;
@@ -30,11 +30,21 @@ pub(crate) struct Totals {
     /// Sockets the other options chose whose owners could not be read, so
     /// `--pid`/`--process` could not tell whether to choose them.
     pub(crate) unreadable: usize,
+    /// The processes whose descriptors could not be read, and why.
+    pub(crate) refusals: ProcRefusals,
     /// Why the output stopped, if it did; the drops went on without it.
     pub(crate) output: Option<io::Error>,
 }
 
 impl Totals {
+    /// Remember why processes could not be read, from the scan that
+    /// refused the most (every scan reads the same `/proc`).
+    pub(crate) fn keep_refusals(&mut self, refusals: ProcRefusals) {
+        if refusals.count() > self.refusals.count() {
+            self.refusals = refusals;
+        }
+    }
+
     fn summary(&self) -> String {
         let mut text = format!(
             "dropped {}, gone {}, failed {}",
@@ -69,7 +79,9 @@ pub(crate) fn drop_space<W: Write>(
             .filter(|c| targeted(target, c))
             .map(|c| c.inode)
             .collect();
-        Some(SocketOwners::scan(&inodes))
+        let owners = SocketOwners::scan(&inodes);
+        totals.keep_refusals(owners.refusals());
+        Some(owners)
     } else {
         None
     };
@@ -315,7 +327,7 @@ pub(crate) fn drop_once<W: Write>(
             return Err(stop);
         }
     }
-    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+    if let Some(stop) = owners_unreadable(totals.unreadable, &totals.refusals, totals.chosen) {
         warn_unreached(spaces);
         return Err(stop);
     }
@@ -411,7 +423,7 @@ pub(crate) fn watch_drops<W: Write>(
     if totals.failed > 0 {
         return Err(drops_failed(&totals));
     }
-    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+    if let Some(stop) = owners_unreadable(totals.unreadable, &totals.refusals, totals.chosen) {
         return Err(stop);
     }
     if totals.chosen == 0 {
@@ -501,16 +513,21 @@ pub(crate) fn output_stopped(totals: &Totals) -> Option<Failure> {
 }
 
 /// Say how many sockets' owners could not be read (`--pid`, `--process`,
-/// `-p` without `CAP_SYS_PTRACE`); if nothing was chosen, that is the
-/// reason: exit 4, not "no connection matched".
-pub(crate) fn owners_unreadable(unreadable: usize, chosen: usize) -> Option<Failure> {
+/// `-p`) and why (`refusals`: the capabilities missing, or the security
+/// module that refused a caller who has them); if nothing was chosen, that
+/// is the reason: exit 4, not "no connection matched".
+pub(crate) fn owners_unreadable(
+    unreadable: usize,
+    refusals: &ProcRefusals,
+    chosen: usize,
+) -> Option<Failure> {
     if unreadable == 0 {
         return None;
     }
     let message = format!(
-        "the owners of {unreadable} selected socket{} could not be read: reading other \
-         users' processes (/proc/PID/fd) needs CAP_SYS_PTRACE; run as root",
-        if unreadable == 1 { "" } else { "s" }
+        "the owners of {unreadable} selected socket{} could not be read: {}",
+        if unreadable == 1 { "" } else { "s" },
+        refusals.reason("/proc/PID/fd")
     );
     if chosen > 0 {
         eprintln!("tcpdrop: {message}");

@@ -45,6 +45,9 @@ pub(crate) fn dry_run<W: Write>(
             let inodes: InodeSet = selected.iter().map(|c| c.inode).collect();
             SocketOwners::scan(&inodes)
         });
+        if let Some(o) = &owners {
+            totals.keep_refusals(o.refusals());
+        }
         let owned = |c: &Connection| owners.as_ref().map_or(&[][..], |o| o.owners(c.inode));
         let mut chosen = Vec::with_capacity(selected.len());
         for conn in selected {
@@ -110,7 +113,7 @@ pub(crate) fn dry_run<W: Write>(
             message: format!("{message} (nothing would be dropped)"),
         });
     }
-    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+    if let Some(stop) = owners_unreadable(totals.unreadable, &totals.refusals, totals.chosen) {
         warn_unreached(spaces);
         return Err(stop);
     }

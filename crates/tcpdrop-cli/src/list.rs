@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 
-use tcpdrop::procs::{InodeSet, SocketOwners};
+use tcpdrop::procs::{InodeSet, ProcRefusals, SocketOwners};
 use tcpdrop::Connection;
 
 use crate::cli::Cli;
@@ -26,6 +26,7 @@ pub(crate) fn list<W: Write>(
 ) -> Result<u8, Failure> {
     let mut shown_total: usize = 0;
     let mut unreadable: usize = 0;
+    let mut refusals = ProcRefusals::default();
     for space in spaces.list.iter_mut() {
         let names = space.session.interface_names()?;
         let scope_name = |index: u32| names.name(index);
@@ -39,6 +40,9 @@ pub(crate) fn list<W: Write>(
                 .collect();
             let inodes: InodeSet = conns.iter().map(|c| c.inode).collect();
             let owners = SocketOwners::scan(&inodes);
+            if owners.refusals().count() > refusals.count() {
+                refusals = owners.refusals();
+            }
             for conn in &conns {
                 let owned = owners.owners(conn.inode);
                 let unknown = owners.is_unknown(conn.inode);
@@ -104,7 +108,7 @@ pub(crate) fn list<W: Write>(
     // their rows together.
     printer.finish()?;
     let nothing = shown_total == 0 && cli.narrows();
-    let unreadable = owners_unreadable(unreadable, shown_total);
+    let unreadable = owners_unreadable(unreadable, &refusals, shown_total);
     if !nothing || unreadable.is_some() {
         warn_unreached(spaces);
     }

@@ -90,7 +90,8 @@ pub struct Row<'a> {
     /// The processes that own it, when asked for (`-p`).
     pub owners: Option<&'a [Owner]>,
     /// Its owners could not be read (another user's process, without
-    /// `CAP_SYS_PTRACE`): shown `?`, and `null` in JSON.
+    /// `CAP_DAC_READ_SEARCH` and `CAP_SYS_PTRACE`, or a security module's
+    /// refusal): shown `?`, and `null` in JSON.
     pub owners_unknown: bool,
     /// The network namespace it is in, when more than the caller's is in play.
     pub netns: Option<&'a str>,

@@ -217,7 +217,8 @@ pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Spaces, Failure> {
 
 /// "could not enter 3 of 4 network namespaces: entering a network
 /// namespace needs CAP_SYS_ADMIN: run as root", and how many processes'
-/// namespaces could not be told; `None` when every one was reached.
+/// namespaces could not be told, and why; `None` when every one was
+/// reached.
 fn unreached_line(all: &AllNetns) -> Option<String> {
     let mut parts = Vec::new();
     if !all.denied.is_empty() {
@@ -230,25 +231,25 @@ fn unreached_line(all: &AllNetns) -> Option<String> {
             }
         }
         parts.push(format!(
-            "could not enter {} of {} network namespaces: {}",
+            "could not enter {} of {} network namespaces: {}: run as root",
             all.denied.len(),
             all.denied.len().saturating_add(all.entered.len()),
             reasons.join("; ")
         ));
     }
-    if all.hidden > 0 {
+    let hidden = all.hidden.count();
+    if hidden > 0 {
         parts.push(format!(
-            "could not see which network namespace {} {} in: another user's \
-             /proc/PID/ns/net needs CAP_SYS_PTRACE",
-            all.hidden,
-            if all.hidden == 1 {
+            "could not see which network namespace {hidden} {} in: {}",
+            if hidden == 1 {
                 "process is"
             } else {
                 "processes are"
-            }
+            },
+            all.hidden.reason("/proc/PID/ns/net")
         ));
     }
-    (!parts.is_empty()).then(|| format!("{}: run as root", parts.join("; ")))
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// The connections `query` selects, narrowed by a filter target in the

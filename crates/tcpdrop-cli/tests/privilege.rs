@@ -4,6 +4,13 @@ use nstest::{carries_data, connect, in_netns, listen, read_errno};
 
 use crate::util::{json_lines, tcpdrop, tcpdrop_not_elevated, tcpdrop_unprivileged, Run};
 
+/// What a user with no privilege at all is told when nothing it may drop
+/// is chosen: every way and what it lacks (the owner way: reading another
+/// user's /proc/PID/fd to find the holder, then its descriptor).
+const NO_WAY: &str = "no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs \
+                      CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run \
+                      as root";
+
 /// The connection a refused drop left alone, kept open.
 struct Survivor {
     _sockets: (TcpListener, TcpStream, TcpStream),
@@ -42,8 +49,7 @@ fn unprivileged_drop_exits_4_and_the_connection_survives() {
     in_netns(|| {
         let survivor = refused(
             tcpdrop_unprivileged,
-            "tcpdrop: no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs \
-             CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root (nothing was dropped)",
+            &format!("tcpdrop: {NO_WAY} (nothing was dropped)"),
         );
         // Listing needs no privilege.
         let run = tcpdrop_unprivileged(&["-l"]);
@@ -63,8 +69,8 @@ fn permitted_but_not_effective_is_not_elevated_exit_4() {
         refused(
             tcpdrop_not_elevated,
             "tcpdrop: no way to abort it (destroy: CAP_NET_ADMIN is permitted but not in effect \
-             (not elevated); owner: needs CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): raise \
-             CAP_NET_ADMIN, or run as root (nothing was dropped)",
+             (not elevated); owner: needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE; inject: needs \
+             CAP_NET_RAW): raise CAP_NET_ADMIN, or run as root (nothing was dropped)",
         );
     });
 }
@@ -97,16 +103,10 @@ fn a_normal_user_drops_its_own_connection_and_not_anothers() {
         // Another user's (root's, here) connection: refused, untouched.
         refused(
             tcpdrop_unprivileged,
-            "tcpdrop: no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs \
-             CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root (nothing was dropped)",
+            &format!("tcpdrop: {NO_WAY} (nothing was dropped)"),
         );
     });
 }
-
-/// What a user with no privilege at all is told when nothing it may drop
-/// is chosen: every way and what it lacks.
-const NO_WAY: &str = "no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs \
-                      CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root";
 
 /// A dry run says what the real run would refuse: a normal user's `-n -a`
 /// marks root's connections `would-fail` with the reason, its own

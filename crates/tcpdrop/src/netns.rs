@@ -13,6 +13,7 @@ use rustix::io::Errno;
 use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 
 use crate::error::Error;
+use crate::privilege::ProcRefusals;
 
 /// Where `ip netns add NAME` puts its namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
@@ -176,7 +177,13 @@ impl Netns {
                 Ok(meta) => meta,
                 // Another user's process (ptrace_may_access refused).
                 Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-                    all.hidden = all.hidden.saturating_add(1);
+                    let pid = candidate
+                        .strip_prefix("/proc/")
+                        .and_then(|rest| rest.split('/').next())
+                        .and_then(|pid| pid.parse().ok());
+                    if let Some(pid) = pid {
+                        all.hidden.add(pid, false);
+                    }
                     continue;
                 }
                 Err(_) => continue,
@@ -258,8 +265,9 @@ pub struct AllNetns {
     /// The namespaces found that could not be entered for lack of
     /// privilege, each once: [`Error::NamespaceDenied`], saying why.
     pub denied: Vec<Error>,
-    /// How many processes' namespaces could not be told at all (another
-    /// user's `/proc/PID/ns/net`, without `CAP_SYS_PTRACE`): they may be
+    /// The processes whose namespace could not be told at all (another
+    /// user's `/proc/PID/ns/net`, without `CAP_SYS_PTRACE`, or a security
+    /// module's refusal; [`ProcRefusals::reason`] says which): they may be
     /// in namespaces that are neither entered nor denied.
-    pub hidden: usize,
+    pub hidden: ProcRefusals,
 }

@@ -72,6 +72,7 @@ fn cannot_use(err: &Error) -> bool {
         Error::AccessDenied(_)
             | Error::NotSupported
             | Error::MissingCapability { .. }
+            | Error::Forbidden(_)
             | Error::NoHolder
             | Error::Shadowed
     )
