@@ -240,7 +240,8 @@ pub struct Cli {
     /// they are dropped in batches, one result line each; a tuple that
     /// names no connection is reported as not found. If any line is
     /// malformed, each bad line is named with its number and nothing at
-    /// all is dropped (exit status 2).
+    /// all is dropped (exit status 2). FILE is opened with your own
+    /// permissions, also by a copy with file capabilities.
     ///
     /// Example: tcpdrop -f stuck.txt; or from ss: ss -Htn dport = :6379 | awk '{print $4, $5}' | tcpdrop -f -
     #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["all", "watch"])]

@@ -1,6 +1,7 @@
 //! A copy of tcpdrop with file capabilities (`setcap ... tcpdrop`), run by
 //! a normal user (nobody, with no capability of its own): what the copy
-//! says when a capability it has is not the one that is missing.
+//! says when a capability it has is not the one that is missing, and what
+//! it must not do for that user.
 
 use nstest::{carries_data, connect, in_netns, listen};
 
@@ -60,4 +61,33 @@ fn cap_sys_ptrace_alone_does_not_read_other_users_descriptors_and_says_what_does
             "the connection was hit"
         );
     });
+}
+
+/// `cap_dac_read_search` would let every user read any file through
+/// `-f FILE`, whose malformed lines its error quotes: the file is opened
+/// with the permissions of the user who ran the copy, so a file that user
+/// may not read is refused, and not a byte of it is shown.
+#[test]
+fn f_file_is_read_with_the_users_own_permissions_not_the_copys() {
+    if !nstest::require_real_root("setcap, and a copy run as uid 65534") {
+        return;
+    }
+    let copy = CapCopy::new("cap_dac_read_search+ep");
+    let secret = copy.path.with_file_name("secret");
+    std::fs::write(&secret, "the-secret-line\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let path = secret.to_str().unwrap();
+    let run = copy.run_as_nobody(&["-f", path]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!run.stderr.contains("secret-line"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.trim_end(),
+        format!("tcpdrop: -f {path}: Permission denied (os error 13)")
+    );
+    // What the user may read, the copy reads.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = copy.run_as_nobody(&["-f", path]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("'the-secret-line'"), "{}", run.stderr);
 }

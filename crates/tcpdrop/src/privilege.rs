@@ -170,3 +170,35 @@ impl ProcRefusals {
         )
     }
 }
+
+/// Open `path` for reading with the permissions of the user who ran the
+/// program ([`open(2)`]), not those a copy with file capabilities carries.
+///
+/// A copy given `cap_dac_read_search` or `cap_dac_override` (setcap(8))
+/// would otherwise read, for any user, a file that user may not read, and
+/// a program that quotes what it read (an error naming a malformed line)
+/// would show it. When the real user is not root, those two capabilities
+/// are set aside from the calling thread's effective set for the open and
+/// raised again after ([`capset(2)`]; they stay permitted). Root opens as
+/// root.
+///
+/// [`open(2)`]: https://man7.org/linux/man-pages/man2/open.2.html
+/// [`capset(2)`]: https://man7.org/linux/man-pages/man2/capset.2.html
+pub fn open_as_user(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use rustix::thread::set_capabilities;
+    let reading = CapabilitySet::DAC_READ_SEARCH.union(CapabilitySet::DAC_OVERRIDE);
+    let before = match capabilities(None) {
+        Ok(sets) if !rustix::process::getuid().is_root() && sets.effective.intersects(reading) => {
+            let mut lowered = sets;
+            lowered.effective.remove(reading);
+            set_capabilities(None, lowered)?;
+            Some(sets)
+        }
+        _ => None,
+    };
+    let file = std::fs::File::open(path);
+    if let Some(sets) = before {
+        set_capabilities(None, sets)?;
+    }
+    file
+}
