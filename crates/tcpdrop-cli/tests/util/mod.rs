@@ -242,6 +242,19 @@ impl CapCopy {
         assert!(status.success(), "setcap {caps}");
     }
 
+    /// Its file capabilities as getcap(8) shows them (empty: none).
+    pub fn getcap(&self) -> String {
+        let out = Command::new("getcap")
+            .arg(&self.path)
+            .output()
+            .expect("run getcap (libcap2-bin)");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    }
+
     /// Run it as user nobody, in supplementary groups `groups`, with no
     /// capability of its own: what the process has comes from the file.
     pub fn run_as_nobody_in(&self, groups: &[u32], args: &[&str]) -> Run {
