@@ -67,6 +67,14 @@ pub struct Cli {
 
     /// Show what would be dropped; drop nothing.
     ///
+    /// Each socket the drop would choose is shown would-drop, or would-fail
+    /// with the reason the drop would give (no way allowed for it, no kernel
+    /// support, no process holding it for --method owner), decided as the
+    /// drop decides; the exit status is the drop's (3, 4 or 5 when some or
+    /// all would fail). Nothing is touched: owner's check duplicates the
+    /// holder's descriptor (pidfd_getfd) and closes it unused, inject's opens
+    /// its raw sockets and sends nothing.
+    ///
     /// Example: tcpdrop -n -a --uid www-data
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -86,7 +94,8 @@ pub struct Cli {
     /// Print one JSON object per connection, one per line.
     ///
     /// Fields: family, state, local, remote, mapped, uid, inode, cookie,
-    /// recv_q, send_q; when dropping result, error (and reason when gone),
+    /// recv_q, send_q; when dropping result, method, error (failed,
+    /// would-fail) and reason (gone),
     /// and collateral: true on a row that was not chosen but was closed by
     /// the run (the loopback peer a drop reset, result gone); owners
     /// ([{"pid", "command"}], null when they could not be read) with -p;
@@ -103,9 +112,10 @@ pub struct Cli {
     /// A socket can have several owners (a descriptor inherited across
     /// fork); TIME-WAIT and SYN-RECV sockets have none (-). Found by reading
     /// /proc/*/fd once, only for the sockets the other options selected;
-    /// other users' processes can be read only with CAP_SYS_PTRACE (as
-    /// root has), so without it their sockets show ? (unknown) and stderr
-    /// says how many. A name is shown with \xHH for bytes that are not
+    /// other users' processes can be read only with CAP_DAC_READ_SEARCH and
+    /// CAP_SYS_PTRACE (as root has), so without them their sockets show ?
+    /// (unknown) and stderr says how many and what was missing (or that a
+    /// security module refused even root). A name is shown with \xHH for bytes that are not
     /// UTF-8 and for control characters (never raw escape sequences).
     ///
     /// Example: tcpdrop -l -p 'sport = :22'
@@ -115,9 +125,10 @@ pub struct Cli {
     /// Only sockets owned by process PID; repeatable (any of them).
     ///
     /// TIME-WAIT and SYN-RECV sockets have no owner and never match.
-    /// Other users' processes can be read only with CAP_SYS_PTRACE (as root
-    /// has): without it, stderr says how many selected sockets' owners
-    /// could not be read, and if nothing matched the exit status is 4.
+    /// Other users' processes can be read only with CAP_DAC_READ_SEARCH and
+    /// CAP_SYS_PTRACE (as root has): without them, stderr says how many
+    /// selected sockets' owners could not be read, and if nothing matched
+    /// the exit status is 4.
     ///
     /// Example: tcpdrop --pid 1234 -a
     #[arg(long, value_name = "PID")]
@@ -149,6 +160,9 @@ pub struct Cli {
     /// Work in the network namespace NAME (from `ip netns list`) or PATH
     /// (an nsfs file such as /proc/PID/ns/net).
     ///
+    /// Entering a namespace other than your own needs CAP_SYS_ADMIN; without
+    /// it the exit status is 4.
+    ///
     /// Example: tcpdrop --netns blue --process nginx
     #[arg(short = 'N', long, value_name = "NAME|PATH")]
     pub netns: Option<String>,
@@ -157,7 +171,11 @@ pub struct Cli {
     /// and those held by processes, each once, this one included.
     ///
     /// Each row is tagged with its namespace (its name, or
-    /// /proc/PID/ns/net).
+    /// /proc/PID/ns/net). Your own namespace needs no privilege; others are
+    /// entered with CAP_SYS_ADMIN, and another user's process's namespace
+    /// is seen only with CAP_SYS_PTRACE. What could not be entered or seen
+    /// is left out, and stderr says how many and why; if nothing matched in
+    /// the namespaces entered, the exit status is 4, not 1.
     ///
     /// Example: tcpdrop --all-netns -l 'dport = :5432'
     #[arg(long, conflicts_with = "netns")]
@@ -222,7 +240,8 @@ pub struct Cli {
     /// they are dropped in batches, one result line each; a tuple that
     /// names no connection is reported as not found. If any line is
     /// malformed, each bad line is named with its number and nothing at
-    /// all is dropped (exit status 2).
+    /// all is dropped (exit status 2). FILE is opened with your own
+    /// permissions, also by a copy with file capabilities.
     ///
     /// Example: tcpdrop -f stuck.txt; or from ss: ss -Htn dport = :6379 | awk '{print $4, $5}' | tcpdrop -f -
     #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["all", "watch"])]
@@ -231,7 +250,8 @@ pub struct Cli {
     /// How to abort: auto (the default) uses the kernel's SOCK_DESTROY where
     /// the kernel has it and you may (CAP_NET_ADMIN); otherwise, for a
     /// connection some process holds, that process's own descriptor (owner:
-    /// your own processes need no privilege, others' need CAP_SYS_PTRACE);
+    /// your own processes need no privilege, others' need CAP_SYS_PTRACE,
+    /// and CAP_DAC_READ_SEARCH to find their descriptors);
     /// otherwise, and for TIME-WAIT and SYN-RECV sockets, a reset injected
     /// after the socket's own ACK (inject: needs CAP_NET_RAW). A method
     /// named here is the only one tried. Each dropped row says how.
@@ -462,11 +482,12 @@ const AFTER_LONG_HELP: &str = concat!(
     "\n",
     "Output: one line per connection; when dropping, its outcome first: dropped,\n",
     "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",
-    "loopback peer reset by a drop), failed (with the reason) or would-drop; then\n",
+    "loopback peer reset by a drop), failed (with the reason), or with -n\n",
+    "would-drop or would-fail (with the reason the drop would give); then\n",
     "a summary on stderr, also when stdout was closed early (tcpdrop ... | head):\n",
     "the drops chosen are all made. With -p, - is no owner and ? an owner that\n",
-    "could not be read (needs CAP_SYS_PTRACE). Colour only on a terminal, never\n",
-    "with NO_COLOR set or TERM=dumb.\n",
+    "could not be read (needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE). Colour\n",
+    "only on a terminal, never with NO_COLOR set or TERM=dumb.\n",
     "\n",
     exit_codes::help_table!(),
 );

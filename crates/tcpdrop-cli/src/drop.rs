@@ -5,13 +5,13 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tcpdrop::procs::{InodeSet, SocketOwners};
+use tcpdrop::procs::{InodeSet, ProcRefusals, SocketOwners};
 use tcpdrop::{Connection, DropOptions, Outcome, Selection, Sink};
 
 use crate::exit_codes;
 use crate::failure::{exit_code, output_error, Failure};
 use crate::output::{Printer, Row};
-use crate::plan::{select, targeted, Plan, Space, Target, WatchPlan};
+use crate::plan::{select, targeted, Plan, Space, Spaces, Target, WatchPlan};
 use crate::watch;
 
 /// The outcomes of a run, summed over namespaces and rounds.
@@ -30,11 +30,21 @@ pub(crate) struct Totals {
     /// Sockets the other options chose whose owners could not be read, so
     /// `--pid`/`--process` could not tell whether to choose them.
     pub(crate) unreadable: usize,
+    /// The processes whose descriptors could not be read, and why.
+    pub(crate) refusals: ProcRefusals,
     /// Why the output stopped, if it did; the drops went on without it.
     pub(crate) output: Option<io::Error>,
 }
 
 impl Totals {
+    /// Remember why processes could not be read, from the scan that
+    /// refused the most (every scan reads the same `/proc`).
+    pub(crate) fn keep_refusals(&mut self, refusals: ProcRefusals) {
+        if refusals.count() > self.refusals.count() {
+            self.refusals = refusals;
+        }
+    }
+
     fn summary(&self) -> String {
         let mut text = format!(
             "dropped {}, gone {}, failed {}",
@@ -69,7 +79,9 @@ pub(crate) fn drop_space<W: Write>(
             .filter(|c| targeted(target, c))
             .map(|c| c.inode)
             .collect();
-        Some(SocketOwners::scan(&inodes))
+        let owners = SocketOwners::scan(&inodes);
+        totals.keep_refusals(owners.refusals());
+        Some(owners)
     } else {
         None
     };
@@ -304,23 +316,26 @@ impl<W: Write> Sink for Shown<'_, W> {
 /// Drop what is selected, in every namespace, once.
 pub(crate) fn drop_once<W: Write>(
     plan: &Plan,
-    spaces: &mut [Space],
+    spaces: &mut Spaces,
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
     let mut totals = Totals::default();
-    for space in spaces.iter_mut() {
+    for space in spaces.list.iter_mut() {
         if let Some(stop) = drop_space(space, plan, None, printer, &mut totals)? {
             eprintln!("{}", totals.summary());
+            warn_unreached(spaces);
             return Err(stop);
         }
     }
-    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+    if let Some(stop) = owners_unreadable(totals.unreadable, &totals.refusals, totals.chosen) {
+        warn_unreached(spaces);
         return Err(stop);
     }
     if totals.chosen == 0 {
         return Err(nothing_matched(spaces, plan));
     }
     eprintln!("{}", totals.summary());
+    warn_unreached(spaces);
     if let Some(stop) = output_stopped(&totals) {
         return Err(stop);
     }
@@ -330,11 +345,18 @@ pub(crate) fn drop_once<W: Write>(
     Ok(exit_codes::OK)
 }
 
+/// Say which namespaces `--all-netns` could not enter or see, if any.
+pub(crate) fn warn_unreached(spaces: &Spaces) {
+    if let Some(line) = &spaces.unreached {
+        eprintln!("tcpdrop: {line}");
+    }
+}
+
 /// `--watch`: drop what is selected, round after round, until a signal,
 /// `--count` or `--timeout`; then the summary.
 pub(crate) fn watch_drops<W: Write>(
     plan: &Plan,
-    spaces: &mut [Space],
+    spaces: &mut Spaces,
     printer: &mut Printer<W>,
     watch: &WatchPlan,
     signals: &watch::Signals,
@@ -349,13 +371,14 @@ pub(crate) fn watch_drops<W: Write>(
     loop {
         rounds = rounds.saturating_add(1);
         unreadable = unreadable.max(std::mem::take(&mut totals.unreadable));
-        for space in spaces.iter_mut() {
+        for space in spaces.list.iter_mut() {
             if count_reached(&totals) {
                 break;
             }
             let limit = watch.count.map(|c| c.saturating_sub(totals.dropped));
             if let Some(stop) = drop_space(space, plan, limit, printer, &mut totals)? {
                 eprintln!("{} in {rounds} rounds", totals.summary());
+                warn_unreached(spaces);
                 return Err(stop);
             }
         }
@@ -382,13 +405,25 @@ pub(crate) fn watch_drops<W: Write>(
     }
     totals.unreadable = unreadable.max(totals.unreadable);
     eprintln!("{} in {rounds} rounds", totals.summary());
+    if totals.chosen == 0 {
+        if let Some(line) = &spaces.unreached {
+            return Err(Failure {
+                code: exit_codes::PERMISSION,
+                message: format!(
+                    "no connection matched in {rounds} rounds in the network namespaces \
+                     it could enter; {line}"
+                ),
+            });
+        }
+    }
+    warn_unreached(spaces);
     if let Some(stop) = output_stopped(&totals) {
         return Err(stop);
     }
     if totals.failed > 0 {
         return Err(drops_failed(&totals));
     }
-    if let Some(stop) = owners_unreadable(totals.unreadable, totals.chosen) {
+    if let Some(stop) = owners_unreadable(totals.unreadable, &totals.refusals, totals.chosen) {
         return Err(stop);
     }
     if totals.chosen == 0 {
@@ -416,8 +451,8 @@ pub(crate) fn drops_failed(totals: &Totals) -> Failure {
 
 /// Exit 1, saying what did not match; for a tuple that names a listener not
 /// asked for, say how to ask.
-pub(crate) fn nothing_matched(spaces: &mut [Space], plan: &Plan) -> Failure {
-    let mut message = match spaces.first_mut() {
+pub(crate) fn nothing_matched(spaces: &mut Spaces, plan: &Plan) -> Failure {
+    let mut message = match spaces.list.first_mut() {
         None => "no network namespace found".to_string(),
         Some(space) => match &space.target {
             Target::Everything => "no connection matched".to_string(),
@@ -443,7 +478,18 @@ pub(crate) fn nothing_matched(spaces: &mut [Space], plan: &Plan) -> Failure {
     if plan.owners.is_active() {
         message.push_str(" (with the owners asked for by --pid/--process/--uid)");
     }
-    if spaces.len() > 1 {
+    // Where it could not look, "nothing matched" is not known: a refusal.
+    if let Some(line) = &spaces.unreached {
+        let n = spaces.list.len();
+        return Failure {
+            code: exit_codes::PERMISSION,
+            message: format!(
+                "{message} in the {n} network namespace{} it could enter; {line}",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+    }
+    if spaces.list.len() > 1 {
         message.push_str(" in any network namespace");
     }
     Failure {
@@ -467,16 +513,21 @@ pub(crate) fn output_stopped(totals: &Totals) -> Option<Failure> {
 }
 
 /// Say how many sockets' owners could not be read (`--pid`, `--process`,
-/// `-p` without `CAP_SYS_PTRACE`); if nothing was chosen, that is the
-/// reason: exit 4, not "no connection matched".
-pub(crate) fn owners_unreadable(unreadable: usize, chosen: usize) -> Option<Failure> {
+/// `-p`) and why (`refusals`: the capabilities missing, or the security
+/// module that refused a caller who has them); if nothing was chosen, that
+/// is the reason: exit 4, not "no connection matched".
+pub(crate) fn owners_unreadable(
+    unreadable: usize,
+    refusals: &ProcRefusals,
+    chosen: usize,
+) -> Option<Failure> {
     if unreadable == 0 {
         return None;
     }
     let message = format!(
-        "the owners of {unreadable} selected socket{} could not be read: reading other \
-         users' processes (/proc/PID/fd) needs CAP_SYS_PTRACE; run as root",
-        if unreadable == 1 { "" } else { "s" }
+        "the owners of {unreadable} selected socket{} could not be read: {}",
+        if unreadable == 1 { "" } else { "s" },
+        refusals.reason("/proc/PID/fd")
     );
     if chosen > 0 {
         eprintln!("tcpdrop: {message}");

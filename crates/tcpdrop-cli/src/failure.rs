@@ -27,7 +27,10 @@ impl Failure {
 pub(crate) fn exit_code(err: &Error) -> u8 {
     match err {
         Error::NotFound => exit_codes::NO_MATCH,
-        Error::AccessDenied(_) | Error::MissingCapability { .. } => exit_codes::PERMISSION,
+        Error::AccessDenied(_)
+        | Error::MissingCapability { .. }
+        | Error::Forbidden(_)
+        | Error::NamespaceDenied { .. } => exit_codes::PERMISSION,
         Error::NoWay(_) if err.is_privilege() => exit_codes::PERMISSION,
         Error::NotSupported | Error::NoWay(_) => exit_codes::UNSUPPORTED,
         Error::InvalidArgument(_) | Error::Namespace { .. } => exit_codes::USAGE,

@@ -1,19 +1,19 @@
-//! `-l` and `-n`: print what is selected, touch nothing.
+//! `-l`: print what is selected, touch nothing.
 
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 
-use tcpdrop::procs::{InodeSet, SocketOwners};
+use tcpdrop::procs::{InodeSet, ProcRefusals, SocketOwners};
 use tcpdrop::Connection;
 
 use crate::cli::Cli;
-use crate::drop::{nothing_matched, owners_unreadable};
+use crate::drop::{nothing_matched, owners_unreadable, warn_unreached};
 use crate::exit_codes;
 use crate::failure::Failure;
 use crate::output::{Printer, Row};
-use crate::plan::{select, targeted, Plan, Space, Target};
+use crate::plan::{select, targeted, Plan, Spaces, Target};
 
-/// `-l` and `-n`: print what is selected, touch nothing.
+/// `-l`: print what is selected, touch nothing.
 ///
 /// Without owners to look up, each row is written as the kernel hands it
 /// over; with them, the selection is listed first, as the scan of
@@ -21,20 +21,18 @@ use crate::plan::{select, targeted, Plan, Space, Target};
 pub(crate) fn list<W: Write>(
     cli: &Cli,
     plan: &Plan,
-    spaces: &mut [Space],
+    spaces: &mut Spaces,
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
     let mut shown_total: usize = 0;
     let mut unreadable: usize = 0;
-    let result = cli.dry_run.then_some("would-drop");
-    for space in spaces.iter_mut() {
+    let mut refusals = ProcRefusals::default();
+    for space in spaces.list.iter_mut() {
         let names = space.session.interface_names()?;
         let scope_name = |index: u32| names.name(index);
         let netns = space.label.as_deref();
         let target = &space.target;
-        let keep = |c: &Connection| {
-            targeted(target, c) && (cli.list || plan.listeners || !c.is_listener())
-        };
+        let keep = |c: &Connection| targeted(target, c);
         if plan.show_owners || plan.owners.needs_processes() {
             let conns: Vec<Connection> = select(&mut space.session, target, &plan.query)?
                 .into_iter()
@@ -42,6 +40,9 @@ pub(crate) fn list<W: Write>(
                 .collect();
             let inodes: InodeSet = conns.iter().map(|c| c.inode).collect();
             let owners = SocketOwners::scan(&inodes);
+            if owners.refusals().count() > refusals.count() {
+                refusals = owners.refusals();
+            }
             for conn in &conns {
                 let owned = owners.owners(conn.inode);
                 let unknown = owners.is_unknown(conn.inode);
@@ -52,7 +53,7 @@ pub(crate) fn list<W: Write>(
                 unreadable += usize::from(unknown);
                 let row = Row {
                     conn,
-                    result,
+                    result: None,
                     method: None,
                     detail: None,
                     collateral: false,
@@ -71,7 +72,7 @@ pub(crate) fn list<W: Write>(
                 }
                 let row = Row {
                     conn: &conn,
-                    result,
+                    result: None,
                     method: None,
                     detail: None,
                     collateral: false,
@@ -106,13 +107,15 @@ pub(crate) fn list<W: Write>(
     // Once, after every namespace: the look-ahead sizes the columns of
     // their rows together.
     printer.finish()?;
-    if cli.dry_run {
-        eprintln!("would drop {shown_total}");
+    let nothing = shown_total == 0 && cli.narrows();
+    let unreadable = owners_unreadable(unreadable, &refusals, shown_total);
+    if !nothing || unreadable.is_some() {
+        warn_unreached(spaces);
     }
-    if let Some(stop) = owners_unreadable(unreadable, shown_total) {
+    if let Some(stop) = unreadable {
         return Err(stop);
     }
-    if shown_total == 0 && (cli.dry_run || cli.narrows()) {
+    if nothing {
         return Err(nothing_matched(spaces, plan));
     }
     Ok(exit_codes::OK)

@@ -3,6 +3,7 @@
 mod bsd;
 mod cli;
 mod drop;
+mod dry;
 mod echo;
 mod exit_codes;
 mod failure;
@@ -120,6 +121,7 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     printer.netns_column = cli.all_netns;
     if cli.all_netns {
         let widest = spaces
+            .list
             .iter()
             .filter_map(|s| s.label.as_deref())
             .map(str::len);
@@ -128,8 +130,11 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     printer.owners_column = cli.processes;
     printer.bsd = cli.bsd;
 
-    if cli.list || cli.dry_run {
+    if cli.list {
         return list(cli, &plan, &mut spaces, &mut printer);
+    }
+    if cli.dry_run {
+        return dry::dry_run(&plan, &mut spaces, &mut printer);
     }
     match (watch, signals) {
         (Some(watch), Some(signals)) => {

@@ -78,7 +78,8 @@ struct Cells {
 pub struct Row<'a> {
     /// The connection.
     pub conn: &'a Connection,
-    /// `dropped`, `gone`, `failed` or `would-drop`; `None` when listing.
+    /// `dropped`, `gone`, `failed`, `would-drop` or `would-fail`; `None`
+    /// when listing.
     pub result: Option<&'static str>,
     /// How a dropped connection was aborted: `destroy`, `owner`, `inject`.
     pub method: Option<&'static str>,
@@ -89,7 +90,8 @@ pub struct Row<'a> {
     /// The processes that own it, when asked for (`-p`).
     pub owners: Option<&'a [Owner]>,
     /// Its owners could not be read (another user's process, without
-    /// `CAP_SYS_PTRACE`): shown `?`, and `null` in JSON.
+    /// `CAP_DAC_READ_SEARCH` and `CAP_SYS_PTRACE`, or a security module's
+    /// refusal): shown `?`, and `null` in JSON.
     pub owners_unknown: bool,
     /// The network namespace it is in, when more than the caller's is in play.
     pub netns: Option<&'a str>,
@@ -136,12 +138,13 @@ pub fn escape_name(name: &[u8]) -> String {
 }
 
 /// `text` in the colour of the outcome it names (dropped green, gone
-/// yellow, failed red, would-drop cyan), `text` itself for anything else.
+/// yellow, failed and would-fail red, would-drop cyan), `text` itself for
+/// anything else.
 fn paint(result: &str, text: &str) -> String {
     let code = match result {
         "dropped" => "32",
         "gone" => "33",
-        "failed" => "31",
+        "failed" | "would-fail" => "31",
         "would-drop" => "36",
         _ => return text.to_string(),
     };
@@ -425,7 +428,7 @@ fn json_row(row: &Row<'_>, scope_name: &dyn Fn(u32) -> Option<String>) -> Map<St
         if let Some(method) = row.method {
             map.insert("method".into(), json!(method));
         }
-        let error = if result == "failed" {
+        let error = if result == "failed" || result == "would-fail" {
             row.detail.clone()
         } else {
             None

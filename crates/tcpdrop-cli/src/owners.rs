@@ -93,8 +93,9 @@ impl OwnerFilter {
     }
 
     /// Whether `conn` was left out only because its owners could not be
-    /// read (`--pid`/`--process` given, another user's process, no
-    /// `CAP_SYS_PTRACE`): it meets every condition that needs no process.
+    /// read (`--pid`/`--process` given, another user's process, without
+    /// `CAP_DAC_READ_SEARCH` and `CAP_SYS_PTRACE`): it meets every condition
+    /// that needs no process.
     pub fn undecided(&self, conn: &Connection, owners: &SocketOwners) -> bool {
         self.needs_processes()
             && owners.is_unknown(conn.inode)

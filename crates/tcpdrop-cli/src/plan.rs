@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use tcpdrop::filter::Filter;
 use tcpdrop::names::{HostAddrs, Names};
+use tcpdrop::netns::AllNetns;
 use tcpdrop::{Connection, Error, Family, Netns, Query, Session, State, StateSet};
 
 use crate::cli::Cli;
+use crate::exit_codes;
 use crate::failure::Failure;
 use crate::owners::OwnerFilter;
 use crate::tuple;
@@ -53,6 +55,14 @@ pub(crate) struct Space {
     pub(crate) label: Option<String>,
     pub(crate) session: Session,
     pub(crate) target: Target,
+}
+
+/// The namespaces to work in, and what `--all-netns` could not reach.
+pub(crate) struct Spaces {
+    pub(crate) list: Vec<Space>,
+    /// The namespaces found but not entered, and the processes whose
+    /// namespace could not be told: one line saying how many and why.
+    pub(crate) unreached: Option<String>,
 }
 
 /// How `--watch` runs.
@@ -156,10 +166,23 @@ pub(crate) fn plan(cli: &Cli) -> Result<Plan, Failure> {
     })
 }
 
-/// The namespaces to work in, each with its session and target.
-pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Vec<Space>, Failure> {
+/// The namespaces to work in, each with its session and target. With
+/// `--all-netns`, those that could not be entered are left out and said
+/// ([`Spaces::unreached`]); if none could be, that is the failure (exit 4).
+pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Spaces, Failure> {
+    let mut unreached = None;
     let sessions: Vec<(Option<String>, Session)> = if cli.all_netns {
-        Netns::all()
+        let all = Netns::all();
+        unreached = unreached_line(&all);
+        if all.entered.is_empty() {
+            if let Some(line) = unreached {
+                return Err(Failure {
+                    code: exit_codes::PERMISSION,
+                    message: line,
+                });
+            }
+        }
+        all.entered
             .into_iter()
             .map(|ns| Ok((Some(ns.name().to_string()), Session::in_netns(&ns)?)))
             .collect::<Result<_, Error>>()?
@@ -169,7 +192,7 @@ pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Vec<Space>, Failure>
     } else {
         vec![(None, Session::new()?)]
     };
-    sessions
+    let list = sessions
         .into_iter()
         .map(|(label, session)| {
             let target = match &plan.typed {
@@ -188,7 +211,45 @@ pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Vec<Space>, Failure>
                 target,
             })
         })
-        .collect()
+        .collect::<Result<_, Failure>>()?;
+    Ok(Spaces { list, unreached })
+}
+
+/// "could not enter 3 of 4 network namespaces: entering a network
+/// namespace needs CAP_SYS_ADMIN: run as root", and how many processes'
+/// namespaces could not be told, and why; `None` when every one was
+/// reached.
+fn unreached_line(all: &AllNetns) -> Option<String> {
+    let mut parts = Vec::new();
+    if !all.denied.is_empty() {
+        let mut reasons: Vec<&str> = Vec::new();
+        for err in &all.denied {
+            if let Error::NamespaceDenied { reason, .. } = err {
+                if !reasons.contains(&reason.as_str()) {
+                    reasons.push(reason);
+                }
+            }
+        }
+        parts.push(format!(
+            "could not enter {} of {} network namespaces: {}: run as root",
+            all.denied.len(),
+            all.denied.len().saturating_add(all.entered.len()),
+            reasons.join("; ")
+        ));
+    }
+    let hidden = all.hidden.count();
+    if hidden > 0 {
+        parts.push(format!(
+            "could not see which network namespace {hidden} {} in: {}",
+            if hidden == 1 {
+                "process is"
+            } else {
+                "processes are"
+            },
+            all.hidden.reason("/proc/PID/ns/net")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// The connections `query` selects, narrowed by a filter target in the

@@ -229,7 +229,10 @@ pub fn read_file(path: &str, names: &Names) -> Result<(Vec<Tuple>, Vec<HostAddrs
     let read = if path == "-" {
         std::io::stdin().lock().read_to_end(&mut text)
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut text))
+        // As the user who ran it: a copy with cap_dac_read_search must not
+        // quote, in the errors below, a file its user may not read.
+        tcpdrop::privilege::open_as_user(std::path::Path::new(path))
+            .and_then(|mut f| f.read_to_end(&mut text))
     };
     let shown = if path == "-" { "standard input" } else { path };
     read.map_err(|err| format!("-f {shown}: {err}"))?;

@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use nstest::{connect, in_netns, listen, read_errno, so_error, spawn_owner, spawn_owner_named};
 
 use crate::util::{
-    closed_pipe, json_lines, tcpdrop, tcpdrop_bytes, tcpdrop_net_admin_only, tcpdrop_writing_to,
+    closed_pipe, json_lines, tcpdrop, tcpdrop_bytes, tcpdrop_in_landlock, tcpdrop_net_admin_only,
+    tcpdrop_writing_to,
 };
 
 const ECONNABORTED: i32 = 103;
@@ -20,7 +21,7 @@ const ECONNABORTED: i32 = 103;
 fn unreadable_line(n: usize) -> String {
     format!(
         "tcpdrop: the owners of {n} selected socket{} could not be read: reading other users' \
-         processes (/proc/PID/fd) needs CAP_SYS_PTRACE; run as root",
+         processes' /proc/PID/fd needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE; run as root",
         if n == 1 { "" } else { "s" }
     )
 }
@@ -93,6 +94,51 @@ fn owners_that_cannot_be_read_are_counted_shown_as_unknown_and_exit_4() {
         let run = tcpdrop(&["--process", "tdroot", "-a"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(child.read_outcome(), Some(ECONNABORTED));
+    });
+}
+
+/// Root that a security module confines (Landlock here: a process in a
+/// Landlock domain may not ptrace, so may not read /proc/PID/fd of, one
+/// outside it) cannot read the owners: `-l -p` says the kernel refused
+/// although it has the capabilities, not "needs CAP_SYS_PTRACE; run as
+/// root", which it already is.
+#[test]
+fn owners_a_security_module_hides_from_root_are_not_blamed_on_a_capability() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let child = spawn_owner(listener.local_addr().unwrap(), "tdhidden", None);
+        let _server = listener.accept().unwrap();
+        let mine = format!("sport = :{}", child.local_addr().port());
+        let Some(run) = tcpdrop_in_landlock(&["-l", "-p", &mine]) else {
+            nstest::skip("this kernel has no Landlock to confine root with");
+            return;
+        };
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.trim_end().ends_with(" ?"), "{}", run.stdout);
+        let said = run.stderr.trim_end();
+        assert!(
+            said.starts_with(
+                "tcpdrop: the owners of 1 selected socket could not be read: the kernel refused /proc/"
+            ),
+            "{said}"
+        );
+        // (Re-run in a user namespace, it names the capabilities it has
+        // there, and that namespace as the other possible cause.)
+        assert!(said.contains(" although this process has CAP_"), "{said}");
+        assert!(
+            said.contains(": a security module (Landlock, SELinux, AppArmor or Yama) forbids it"),
+            "{said}"
+        );
+        assert!(
+            said.ends_with("running as root does not change that"),
+            "{said}"
+        );
+        // Unconfined, the same root reads it.
+        let run = tcpdrop(&["-l", "-p", &mine]);
+        assert!(run
+            .stdout
+            .trim_end()
+            .ends_with(&format!("tdhidden/{}", child.pid())));
     });
 }
 

@@ -356,3 +356,46 @@ fn make_install_installs_a_stripped_binary_its_man_page_and_completions() {
     assert!(run.status.success());
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// The README's section on installs with file capabilities: each claim in
+/// its table, and its group recipe, names a test of `file_caps.rs` that
+/// exists.
+#[test]
+fn the_readme_file_capabilities_section_cites_tests_that_exist() {
+    let readme = readme();
+    let section = readme
+        .split("## Installing with file capabilities")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has its section on file capabilities");
+    let source = include_str!("file_caps.rs");
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows.len() >= 6, "{rows:?}");
+    for row in rows.iter().skip(1) {
+        assert!(
+            row.contains("`file_caps::"),
+            "a row that nothing checks: {row}"
+        );
+    }
+    let mut cited = 0;
+    for name in section
+        .split('`')
+        .filter_map(|w| w.strip_prefix("file_caps::"))
+    {
+        assert!(
+            source.contains(&format!("\nfn {name}() {{")),
+            "the README cites file_caps::{name}, which does not exist"
+        );
+        cited += 1;
+    }
+    assert!(cited >= 7, "{cited} tests cited");
+    for capability in [
+        "cap_net_admin",
+        "cap_net_raw",
+        "cap_sys_ptrace",
+        "cap_dac_read_search",
+        "cap_sys_admin",
+    ] {
+        assert!(section.contains(&format!("`{capability}`")), "{capability}");
+    }
+}

@@ -32,6 +32,15 @@ fn a_kernel_that_cannot_destroy_gives_exit_5_and_claims_nothing() {
                  and the inet_diag/tcp_diag modules) (nothing was dropped)",
                 "{args:?}"
             );
+            // A dry run asks the kernel's support probe, and says the same.
+            let dry = tcpdrop_with_faults("destroy=EOPNOTSUPP", &[&["-n"], &args[..]].concat());
+            assert_eq!(dry.code, 5, "{args:?}: {}", dry.stderr);
+            assert!(dry.stdout.starts_with("would-fail "), "{}", dry.stdout);
+            assert!(
+                dry.stderr.ends_with("(nothing would be dropped)\n"),
+                "{}",
+                dry.stderr
+            );
         }
         assert_eq!(ss_rows(), before);
         assert_eq!(read_errno(&mut client), None);

@@ -89,6 +89,17 @@ fn a_forced_owner_never_falls_back_for_a_socket_no_process_holds() {
         let listener = listen("127.0.0.1:0");
         let local = nstest::time_wait(&listener);
         let remote = listener.local_addr().unwrap();
+        // A dry run says so first, and exits as the drop does.
+        let dry = tcpdrop(&[
+            "-n",
+            "--method",
+            "owner",
+            &local.to_string(),
+            &remote.to_string(),
+        ]);
+        assert_eq!(dry.code, 3, "{}", dry.stderr);
+        assert!(dry.stdout.starts_with("would-fail "), "{}", dry.stdout);
+        assert!(dry.stdout.contains("no process holds"), "{}", dry.stdout);
         let run = tcpdrop(&["--method", "owner", &local.to_string(), &remote.to_string()]);
         assert_eq!(run.code, 3, "{}", run.stderr);
         assert!(run.stdout.contains("no process holds"), "{}", run.stdout);

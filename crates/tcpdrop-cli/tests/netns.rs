@@ -8,7 +8,7 @@ use nstest::{
     carries_data, connect, connect_from, in_netns, listen, read_errno, spawn_owner, NamedNetns,
 };
 
-use crate::util::{json_lines, tcpdrop, Run};
+use crate::util::{json_lines, tcpdrop, tcpdrop_unprivileged, Run};
 
 const ECONNABORTED: i32 = 103;
 const ECONNRESET: i32 = 104;
@@ -196,6 +196,88 @@ fn all_netns_rows_line_up_whatever_their_namespaces_labels() {
             "misaligned:\n{}",
             run.stdout
         );
+    });
+}
+
+/// Without CAP_SYS_ADMIN, `setns` enters no namespace, but the caller's
+/// own needs none: `--all-netns` lists that one, says on stderr how many it
+/// could not enter and why, and does not call a selection it could not
+/// look for "no match" (exit 4, not 1). `-N` of a namespace it may not
+/// enter is a refusal (4), not bad usage (2). (It used to list nothing and
+/// exit 0.)
+#[test]
+fn all_netns_without_privilege_lists_its_own_namespace_and_says_what_it_could_not_enter() {
+    if !nstest::require_real_root("the tool runs as uid 65534; `ip netns add` mounts") {
+        return;
+    }
+    in_netns(|| {
+        let other = NamedNetns::add();
+        // Only the other namespace has a connection to this address.
+        let ip = unusual_loopback(false);
+        let (_listener_other, (mut client_other, mut server_other)) = other.run(|| {
+            let listener = listen(&format!("{ip}:0"));
+            let pair = connect(&listener);
+            (listener, pair)
+        });
+        let listener = listen("127.0.0.1:0");
+        let (mut client, mut server) = connect(&listener);
+        let mine = client.local_addr().unwrap().to_string();
+
+        let run = tcpdrop_unprivileged(&["--all-netns", "-l", "--json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows = json_lines(&run.stdout);
+        let row = rows
+            .iter()
+            .find(|r| r["local"] == mine.as_str())
+            .unwrap_or_else(|| panic!("its own namespace was not listed: {rows:?}"));
+        let label = row["netns"].as_str().unwrap();
+        assert!(
+            label.starts_with("/proc/") && label.ends_with("/ns/net"),
+            "{label}"
+        );
+        let said = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("tcpdrop: could not enter "))
+            .unwrap_or_else(|| panic!("no word of the namespaces not entered: {}", run.stderr));
+        // "could not enter N of M network namespaces: ...": at least the
+        // one this test made, and at least one entered.
+        let counts: Vec<usize> = said
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .take(2)
+            .collect();
+        assert!(
+            counts.len() == 2 && counts[0] >= 1 && counts[0] < counts[1],
+            "{said}"
+        );
+        assert!(
+            said.contains("network namespaces: entering a network namespace needs CAP_SYS_ADMIN"),
+            "{said}"
+        );
+        assert!(said.ends_with("run as root"), "{said}");
+
+        // What it looked for is only where it could not look: not "no match".
+        let run = tcpdrop_unprivileged(&["--all-netns", "-l", &format!("dst {ip}")]);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert!(run.stderr.contains("could not enter"), "{}", run.stderr);
+
+        // -N: its own namespace needs no setns; another's is refused (4).
+        let run = tcpdrop_unprivileged(&["-N", "/proc/self/ns/net", "-l"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains(&mine), "{}", run.stdout);
+        let run = tcpdrop_unprivileged(&["-N", other.name(), "-l"]);
+        assert_eq!(run.code, 4, "{}", run.stderr);
+        assert_eq!(
+            run.stderr.trim_end(),
+            format!(
+                "tcpdrop: network namespace /run/netns/{}: entering a network namespace \
+                 needs CAP_SYS_ADMIN: run as root",
+                other.name()
+            )
+        );
+        assert!(carries_data(&mut client, &mut server));
+        assert!(carries_data(&mut client_other, &mut server_other));
     });
 }
 

@@ -18,6 +18,8 @@ const EPIPE: i32 = 32;
 /// CHILD [--method METHOD]` did: (the run, its row, the shadow, the child,
 /// the shadowed socket's cookie, the bystander's segment counts before).
 struct Dropped {
+    /// The dry run of the same command, made first.
+    dry: Run,
     run: Run,
     row: serde_json::Value,
     shadow: Shadow,
@@ -42,6 +44,7 @@ fn drop_by_pid(method: Option<&str>) -> Dropped {
     if let Some(method) = method {
         args.extend(["--method", method]);
     }
+    let dry = tcpdrop(&[&["-n"], &args[..]].concat());
     let run = tcpdrop(&args);
     let rows = json_lines(&run.stdout);
     let row = match &rows[..] {
@@ -52,6 +55,7 @@ fn drop_by_pid(method: Option<&str>) -> Dropped {
         ),
     };
     Dropped {
+        dry,
         run,
         row,
         shadow,
@@ -89,6 +93,9 @@ fn dropped_through_its_holder(method: Option<&str>) {
     );
     assert_eq!(d.row["result"], "dropped", "{method:?}: {}", d.row);
     assert_eq!(d.row["method"], "owner", "{method:?}: {}", d.row);
+    // The dry run said so, and exited as the drop did.
+    assert_eq!(d.dry.code, 0, "{method:?}: {}", d.dry.stderr);
+    assert_eq!(json_lines(&d.dry.stdout)[0]["result"], "would-drop");
     let seen = d.holder.read_outcome();
     assert!(
         matches!(seen, Some(ECONNRESET | EPIPE)),
@@ -110,6 +117,11 @@ fn failed_as_shadowed(method: &str) {
         d.run.stdout, d.run.stderr
     );
     assert_eq!(d.row["result"], "failed", "{method}: {}", d.row);
+    // The dry run said the same before, and exited as the drop did.
+    assert_eq!(d.dry.code, 3, "{method}: {}", d.dry.stderr);
+    let dry = &json_lines(&d.dry.stdout)[0];
+    assert_eq!(dry["result"], "would-fail", "{method}: {dry}");
+    assert_eq!(dry["error"], d.row["error"], "{method}");
     let error = d.row["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("another socket on the same 4-tuple") && error.contains("--method owner"),

@@ -11,6 +11,7 @@ mod docs;
 mod drop;
 mod faults;
 mod file;
+mod file_caps;
 mod filter_expr;
 mod forwarded;
 mod fuzz_corpus;

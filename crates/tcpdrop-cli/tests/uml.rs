@@ -134,7 +134,8 @@ fn uml_inner_a_normal_user_drops_its_own_connection_and_not_anothers() {
         let run = tcpdrop_unprivileged(&[&l.to_string(), &r.to_string()]);
         assert_eq!(run.code, 4, "{}", run.stderr);
         assert!(
-            run.stderr.contains("owner: needs CAP_SYS_PTRACE"),
+            run.stderr
+                .contains("owner: needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE"),
             "{}",
             run.stderr
         );

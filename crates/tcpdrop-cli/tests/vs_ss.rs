@@ -165,8 +165,8 @@ fn no_cap_net_admin() {
         assert_eq!(
             run.stderr,
             "dropped 0, gone 0, failed 1\ntcpdrop: no way to abort it (destroy: needs \
-             CAP_NET_ADMIN; owner: needs CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root \
-             (nothing was dropped)\n"
+             CAP_NET_ADMIN; owner: needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE; inject: needs \
+             CAP_NET_RAW): run as root (nothing was dropped)\n"
         );
         assert_eq!(run.stdout, "");
         assert!(established(&local));

@@ -44,6 +44,16 @@ pub enum Error {
         /// Why it failed, with the remedy.
         reason: String,
     },
+    /// A network namespace could not be used for lack of privilege
+    /// (`setns` needs `CAP_SYS_ADMIN`; the file may not be opened): nothing
+    /// was touched there.
+    #[error("network namespace {path}: {reason}: run as root")]
+    NamespaceDenied {
+        /// What the caller named, or where it was found.
+        path: String,
+        /// What was refused, and what it needs.
+        reason: String,
+    },
     /// The kernel's reply could not be read.
     #[error("netlink: {0}")]
     Netlink(String),
@@ -60,6 +70,12 @@ pub enum Error {
         /// What needs it, e.g. "taking over the holder's descriptor".
         needed_for: &'static str,
     },
+    /// The kernel refused a step although the caller has every capability
+    /// it takes: a security module (Landlock, SELinux, AppArmor, Yama)
+    /// forbids it, which running as root does not change. Nothing was
+    /// touched. The text says what was refused.
+    #[error("{0} (nothing was touched)")]
+    Forbidden(String),
     /// No process holds the socket (TIME-WAIT and request sockets never
     /// have a holder; an orphaned socket's holder has closed it), so it
     /// cannot be aborted through a holder's descriptor.
@@ -107,6 +123,7 @@ fn no_way(tried: &[(crate::abort::Method, Error)]) -> String {
             }
             Error::NotSupported => "this kernel has no SOCK_DESTROY".to_string(),
             Error::MissingCapability { capability, .. } => format!("needs {capability}"),
+            Error::Forbidden(why) => why.clone(),
             Error::NoHolder => "no process holds it".to_string(),
             Error::Shadowed => "another socket on its 4-tuple hides it".to_string(),
             other => other.to_string(),
@@ -118,7 +135,10 @@ fn no_way(tried: &[(crate::abort::Method, Error)]) -> String {
         .any(|(_, e)| matches!(e, Error::AccessDenied(Privilege::PermittedOnly)));
     if not_elevated {
         text.push_str(": raise CAP_NET_ADMIN, or run as root");
-    } else if tried.iter().any(|(_, e)| e.is_privilege()) {
+    } else if tried
+        .iter()
+        .any(|(_, e)| e.is_privilege() && !matches!(e, Error::Forbidden(_)))
+    {
         text.push_str(": run as root");
     }
     text
@@ -135,8 +155,9 @@ impl Error {
             Error::NotSupported => ERROR_NOT_SUPPORTED,
             Error::InvalidArgument(_) => ERROR_INVALID_PARAMETER,
             Error::Namespace { .. } => ERROR_INVALID_PARAMETER,
+            Error::NamespaceDenied { .. } => ERROR_ACCESS_DENIED,
             Error::Netlink(_) | Error::Io(_) => ERROR_GEN_FAILURE,
-            Error::MissingCapability { .. } => ERROR_ACCESS_DENIED,
+            Error::MissingCapability { .. } | Error::Forbidden(_) => ERROR_ACCESS_DENIED,
             Error::NoHolder => ERROR_NOT_SUPPORTED,
             Error::NotAborted(_) => ERROR_GEN_FAILURE,
             // The socket is there and this way did not abort it, as with
@@ -165,6 +186,7 @@ impl Error {
             Error::AccessDenied(_)
                 | Error::NotSupported
                 | Error::MissingCapability { .. }
+                | Error::Forbidden(_)
                 | Error::NoWay(_)
         )
     }
@@ -173,7 +195,10 @@ impl Error {
     /// more of it), rather than of kernel support.
     pub fn is_privilege(&self) -> bool {
         match self {
-            Error::AccessDenied(_) | Error::MissingCapability { .. } => true,
+            Error::AccessDenied(_)
+            | Error::MissingCapability { .. }
+            | Error::Forbidden(_)
+            | Error::NamespaceDenied { .. } => true,
             Error::NoWay(tried) => tried.iter().any(|(_, e)| e.is_privilege()),
             _ => false,
         }
@@ -191,6 +216,10 @@ impl Error {
                 path: path.clone(),
                 reason: reason.clone(),
             },
+            Error::NamespaceDenied { path, reason } => Error::NamespaceDenied {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
             Error::Netlink(s) => Error::Netlink(s.clone()),
             Error::Io(err) => Error::Io(io::Error::new(err.kind(), err.to_string())),
             Error::MissingCapability {
@@ -200,6 +229,7 @@ impl Error {
                 capability,
                 needed_for,
             },
+            Error::Forbidden(s) => Error::Forbidden(s.clone()),
             Error::NoHolder => Error::NoHolder,
             Error::Shadowed => Error::Shadowed,
             Error::NotAborted(s) => Error::NotAborted(s.clone()),

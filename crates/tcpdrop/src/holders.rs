@@ -10,16 +10,18 @@
 //! the system, not one walk of `/proc` per socket.
 //!
 //! The scan also counts the processes whose descriptors it was refused
-//! (`EACCES`): reading another user's `/proc/PID/fd`, or a non-dumpable
-//! process's, needs `CAP_SYS_PTRACE` (`ptrace_may_access` with
-//! `PTRACE_MODE_READ_FSCREDS`), so a socket with no holder found may still
-//! have one the caller cannot see.
+//! (`EACCES`), and by which check ([`ProcRefusals`]): another user's
+//! `/proc/PID/fd`, or a non-dumpable process's, is opened only with
+//! `CAP_DAC_READ_SEARCH` and its links read only with `CAP_SYS_PTRACE`
+//! (`ptrace_may_access` with `PTRACE_MODE_READ_FSCREDS`), so a socket with
+//! no holder found may still have one the caller cannot see.
 //!
 //! [`proc_pid_fd(5)`]: https://man7.org/linux/man-pages/man5/proc_pid_fd.5.html
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
+use crate::privilege::ProcRefusals;
 #[cfg(test)]
 use crate::procs::walk::socket_inode;
 use crate::procs::{walk, InodeHasher, InodeSet};
@@ -44,7 +46,7 @@ pub(crate) struct Holders {
     first: HashMap<u32, Holder, BuildHasherDefault<InodeHasher>>,
     more: HashMap<u32, Vec<Holder>, BuildHasherDefault<InodeHasher>>,
     /// Processes whose descriptors the caller may not read.
-    refused: usize,
+    refused: ProcRefusals,
 }
 
 impl Holders {
@@ -85,10 +87,10 @@ impl Holders {
             .chain(self.more.get(&inode).into_iter().flatten().copied())
     }
 
-    /// How many processes' descriptors the caller was refused: when a socket
-    /// has no holder found and this is not 0, it may have one the caller
-    /// cannot see (`CAP_SYS_PTRACE` would).
-    pub(crate) fn refused(&self) -> usize {
+    /// The processes whose descriptors the caller was refused: when a
+    /// socket has no holder found and some were, it may have one the caller
+    /// cannot see.
+    pub(crate) fn refused(&self) -> ProcRefusals {
         self.refused
     }
 }

@@ -9,9 +9,11 @@ use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
+use rustix::io::Errno;
 use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 
 use crate::error::Error;
+use crate::privilege::ProcRefusals;
 
 /// Where `ip netns add NAME` puts its namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
@@ -43,18 +45,24 @@ impl Netns {
                 reason: "not a namespace name: give a name from `ip netns list` or a path such as /proc/PID/ns/net".into(),
             });
         }
-        let file = File::open(&path).map_err(|err| Error::Namespace {
-            path: shown.clone(),
-            reason: match err.kind() {
+        let file = File::open(&path).map_err(|err| {
+            let reason = match err.kind() {
                 std::io::ErrorKind::NotFound => format!(
                     "{} does not exist: give a name from `ip netns list` or a path such as /proc/PID/ns/net",
                     path.display()
                 ),
                 std::io::ErrorKind::PermissionDenied => {
-                    format!("cannot open {}: permission denied (run as root)", path.display())
+                    return Error::NamespaceDenied {
+                        path: shown.clone(),
+                        reason: format!("cannot open {}: permission denied", path.display()),
+                    };
                 }
                 _ => format!("cannot open {}: {err}", path.display()),
-            },
+            };
+            Error::Namespace {
+                path: shown.clone(),
+                reason,
+            }
         })?;
         let netns = Netns {
             file,
@@ -120,7 +128,8 @@ impl Netns {
     /// Every network namespace that can be found, each once: those named
     /// under [`NETNS_RUN_DIR`] (by name, sorted), then those held by
     /// processes (as `/proc/PID/ns/net`, the lowest pid's), the caller's own
-    /// included.
+    /// included; and those that could not be entered or seen, for lack of
+    /// privilege ([`AllNetns`]).
     ///
     /// Two paths are the same namespace when they are the same nsfs inode
     /// (device and inode number, [`nsfs`]). A namespace whose process exits
@@ -129,8 +138,15 @@ impl Netns {
     /// process holds (kept alive only by a bind mount elsewhere or an open
     /// descriptor) cannot be found this way.
     ///
+    /// The caller's own namespace is always among those entered: a thread
+    /// already in a namespace needs no `setns` ([`Netns::run`]). Any other
+    /// needs `CAP_SYS_ADMIN` over it; and which namespace another user's
+    /// process is in can be told only with `CAP_SYS_PTRACE`
+    /// (`/proc/PID/ns/net`, [`proc_pid_ns(5)`]).
+    ///
     /// [`nsfs`]: https://man7.org/linux/man-pages/man7/namespaces.7.html
-    pub fn all() -> Vec<Netns> {
+    /// [`proc_pid_ns(5)`]: https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html
+    pub fn all() -> AllNetns {
         let mut candidates: Vec<String> = Vec::new();
         if let Ok(entries) = std::fs::read_dir(NETNS_RUN_DIR) {
             let mut names: Vec<String> = entries
@@ -150,15 +166,27 @@ impl Netns {
             candidates.extend(pids.into_iter().map(|pid| format!("/proc/{pid}/ns/net")));
         }
         let mut seen = std::collections::HashSet::new();
-        let mut found = Vec::new();
+        let mut all = AllNetns::default();
         for candidate in candidates {
             let path = if candidate.contains('/') {
                 PathBuf::from(&candidate)
             } else {
                 Path::new(NETNS_RUN_DIR).join(&candidate)
             };
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                // Another user's process (ptrace_may_access refused).
+                Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                    let pid = candidate
+                        .strip_prefix("/proc/")
+                        .and_then(|rest| rest.split('/').next())
+                        .and_then(|pid| pid.parse().ok());
+                    if let Some(pid) = pid {
+                        all.hidden.add(pid, false);
+                    }
+                    continue;
+                }
+                Err(_) => continue,
             };
             use std::os::unix::fs::MetadataExt;
             let key = (meta.dev(), meta.ino());
@@ -167,12 +195,19 @@ impl Netns {
             }
             // Counted only once open: a process that exits now must not hide
             // the namespace from the next process holding it.
-            if let Ok(netns) = Netns::open(&candidate) {
-                seen.insert(key);
-                found.push(netns);
+            match Netns::open(&candidate) {
+                Ok(netns) => {
+                    seen.insert(key);
+                    all.entered.push(netns);
+                }
+                Err(denied @ Error::NamespaceDenied { .. }) => {
+                    seen.insert(key);
+                    all.denied.push(denied);
+                }
+                Err(_) => {}
             }
         }
-        found
+        all
     }
 
     /// Fail unless the file is a network namespace, by entering it on a
@@ -197,16 +232,20 @@ impl Netns {
         std::thread::scope(|scope| {
             scope
                 .spawn(move || {
-                    move_into_link_name_space(fd, Some(LinkNameSpaceType::Network)).map_err(
-                        |errno| Error::Namespace {
+                    move_into_link_name_space(fd, Some(LinkNameSpaceType::Network)).map_err(|errno| match errno {
+                        Errno::INVAL => Error::Namespace {
                             path: path.clone(),
-                            reason: match errno {
-                                rustix::io::Errno::INVAL => "not a network namespace (an nsfs file such as /proc/PID/ns/net or /run/netns/NAME is needed)".to_string(),
-                                rustix::io::Errno::PERM => "entering a network namespace needs CAP_SYS_ADMIN: run as root".to_string(),
-                                other => format!("setns failed: {}", std::io::Error::from(other)),
-                            },
+                            reason: "not a network namespace (an nsfs file such as /proc/PID/ns/net or /run/netns/NAME is needed)".to_string(),
                         },
-                    )?;
+                        Errno::PERM => Error::NamespaceDenied {
+                            path: path.clone(),
+                            reason: "entering a network namespace needs CAP_SYS_ADMIN".to_string(),
+                        },
+                        other => Error::Namespace {
+                            path: path.clone(),
+                            reason: format!("setns failed: {}", std::io::Error::from(other)),
+                        },
+                    })?;
                     Ok(work())
                 })
                 .join()
@@ -215,4 +254,20 @@ impl Netns {
                 })
         })
     }
+}
+
+/// What [`Netns::all`] found.
+#[derive(Debug, Default)]
+pub struct AllNetns {
+    /// The namespaces that could be entered, each once, in the order of
+    /// [`Netns::all`]; the caller's own is always one of them.
+    pub entered: Vec<Netns>,
+    /// The namespaces found that could not be entered for lack of
+    /// privilege, each once: [`Error::NamespaceDenied`], saying why.
+    pub denied: Vec<Error>,
+    /// The processes whose namespace could not be told at all (another
+    /// user's `/proc/PID/ns/net`, without `CAP_SYS_PTRACE`, or a security
+    /// module's refusal; [`ProcRefusals::reason`] says which): they may be
+    /// in namespaces that are neither entered nor denied.
+    pub hidden: ProcRefusals,
 }

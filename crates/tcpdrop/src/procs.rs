@@ -26,11 +26,13 @@
 //! ```
 //!
 //! What the scan can see: `/proc/PID/fd` of another user's process (or of
-//! one that is not dumpable) can be read only with `CAP_SYS_PTRACE`, as root
-//! has; a service account with only `CAP_NET_ADMIN`, or a normal user, reads
-//! its own processes' descriptors alone. The scan counts the processes it
-//! could not read ([`SocketOwners::unreadable`]): a socket with an inode
-//! but no owner found may then belong to one of them
+//! one that is not dumpable) is opened only with `CAP_DAC_READ_SEARCH` and
+//! its links read only with `CAP_SYS_PTRACE`, as root has both; a service
+//! account with only `CAP_NET_ADMIN`, a normal user, or a copy of the
+//! program with `cap_sys_ptrace` alone reads its own processes' descriptors
+//! only. The scan counts the processes it could not read
+//! ([`SocketOwners::unreadable`], and why: [`SocketOwners::refusals`]): a
+//! socket with an inode but no owner found may then belong to one of them
 //! ([`SocketOwners::is_unknown`]). TIME-WAIT and SYN-RECEIVED request
 //! sockets have inode 0 and never have an owner. Inode numbers are global,
 //! so the scan works for sockets of any network namespace.
@@ -44,6 +46,8 @@ use std::fs;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 pub(crate) mod walk;
+
+pub use crate::privilege::ProcRefusals;
 
 #[cfg(test)]
 use walk::socket_inode;
@@ -113,7 +117,7 @@ pub struct SocketOwners {
     /// The owners of the sockets that have several, in ascending pid order.
     shared: InodeMap<Vec<Owner>>,
     /// Processes whose descriptors could not be read (EACCES, EPERM).
-    unreadable: usize,
+    unreadable: ProcRefusals,
 }
 
 impl SocketOwners {
@@ -211,7 +215,9 @@ impl SocketOwners {
 
     /// Add the owners another scan found (of other sockets, or the same).
     pub fn extend(&mut self, other: SocketOwners) {
-        self.unreadable = self.unreadable.max(other.unreadable);
+        if other.unreadable.count() > self.unreadable.count() {
+            self.unreadable = other.unreadable;
+        }
         for (inode, _) in other.by_inode.iter() {
             for owner in other.owners(*inode) {
                 let index = match self.processes.iter().position(|p| p == owner) {
@@ -237,8 +243,15 @@ impl SocketOwners {
     }
 
     /// How many processes' descriptors the scan could not read: other
-    /// users' (or non-dumpable) processes, without `CAP_SYS_PTRACE`.
+    /// users' (or non-dumpable) processes, without `CAP_DAC_READ_SEARCH`
+    /// and `CAP_SYS_PTRACE`.
     pub fn unreadable(&self) -> usize {
+        self.unreadable.count()
+    }
+
+    /// The processes the scan could not read, and why
+    /// ([`ProcRefusals::reason`]).
+    pub fn refusals(&self) -> ProcRefusals {
         self.unreadable
     }
 
@@ -246,7 +259,7 @@ impl SocketOwners {
     /// it has an inode (some process holds it), no owner was found, and
     /// some process could not be read, so it may be that one's.
     pub fn is_unknown(&self, inode: u32) -> bool {
-        inode != 0 && self.unreadable > 0 && !self.by_inode.contains_key(&inode)
+        inode != 0 && self.unreadable.count() > 0 && !self.by_inode.contains_key(&inode)
     }
 }
 

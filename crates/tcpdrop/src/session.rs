@@ -342,21 +342,7 @@ impl Session {
     /// `EOPNOTSUPP` without support and `ENOENT` with it. Needs no privilege
     /// and touches nothing.
     pub fn destroy_supported(&mut self) -> Result<bool, Error> {
-        let id = sockdiag::SockId {
-            sport: 0,
-            dport: 0,
-            src: [0; 16],
-            dst: [0; 16],
-            ifindex: 0,
-            cookie: 0,
-        };
-        match self.client.destroy(sockdiag::Family::Inet, &id) {
-            Err(sockdiag::Error::NotFound { .. }) => Ok(true),
-            Err(sockdiag::Error::NotSupported { .. }) => Ok(false),
-            // Nothing should match; if something did, the cookie check refused it.
-            Ok(()) | Err(sockdiag::Error::PermissionDenied) => Ok(true),
-            Err(err) => Err(Error::from_diag(err)),
-        }
+        crate::abort::destroy::supported(&mut self.client)
     }
 }
 

@@ -137,3 +137,58 @@ fn the_support_probe_says_yes_here_needs_no_privilege_and_touches_nothing() {
         assert!(still_accepts(&listener));
     });
 }
+
+/// `Session::would_drop` names the way each drop would take, or why it
+/// would fail, the drop's own choice, and touches nothing: the sockets it
+/// was asked about still carry data, and the drop that follows takes the
+/// way it named.
+#[test]
+fn would_drop_names_the_way_the_drop_takes_and_touches_nothing() {
+    use tcpdrop::{Error, Method, Query};
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let (mut client, mut server) = connect(&listener);
+        let tw = nstest::time_wait(&listener);
+        let mut session = Session::new().unwrap();
+        let conns: Vec<_> = session
+            .list(&Query::all())
+            .unwrap()
+            .into_iter()
+            .filter(|c| !c.is_listener())
+            .collect();
+        assert_eq!(conns.len(), 3, "{conns:?}");
+        let each = |method| DropOptions { method };
+        // Auto and forced owner.
+        let auto = session.would_drop(&conns, each(None));
+        let owner = session.would_drop(&conns, each(Some(Method::Owner)));
+        for ((conn, auto), owner) in conns.iter().zip(&auto).zip(&owner) {
+            assert!(matches!(auto, Ok(Method::Destroy)), "{conn:?}: {auto:?}");
+            if conn.local == tw {
+                assert!(matches!(owner, Err(Error::NoHolder)), "{owner:?}");
+            } else {
+                assert!(matches!(owner, Ok(Method::Owner)), "{conn:?}: {owner:?}");
+            }
+        }
+        let inject = session.would_drop(&conns, each(Some(Method::Inject)));
+        assert!(
+            inject.iter().all(|r| matches!(r, Ok(Method::Inject))),
+            "{inject:?}"
+        );
+        // Touched nothing.
+        assert!(nstest::carries_data(&mut client, &mut server));
+        assert!(session
+            .find(tw, listener.local_addr().unwrap())
+            .unwrap()
+            .is_some());
+        // The drop goes the way it said.
+        let mut report = DropReport::default();
+        let selection = Selection::tuple(client.local_addr().unwrap(), client.peer_addr().unwrap());
+        session
+            .drop(selection, each(Some(Method::Owner)), &mut report)
+            .unwrap();
+        assert!(
+            matches!(report.results[0].1, Outcome::Dropped(Method::Owner)),
+            "{report:?}"
+        );
+    });
+}

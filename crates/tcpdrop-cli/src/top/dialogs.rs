@@ -136,7 +136,10 @@ pub(crate) fn help(frame: &mut Frame, area: Rect) {
         "New rows are green for one refresh; closed ones red, then gone.",
     ));
     lines.push(Line::from(
-        "Process: command/pid; - no process, ? unreadable (needs CAP_SYS_PTRACE), … not read yet.",
+        "Process: command/pid; - no process, … not read yet, ? unreadable:",
+    ));
+    lines.push(Line::from(
+        "  other users' need CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (root has both).",
     ));
     lines.push(Line::from("Any key closes this help."));
     let width = lines

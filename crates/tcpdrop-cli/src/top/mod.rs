@@ -39,7 +39,7 @@ use crate::cli::Cli;
 use crate::exit_codes;
 use crate::failure::Failure;
 use crate::owners::OwnerFilter;
-use crate::plan::{method_named, open_spaces, parse_states, Plan, Typed};
+use crate::plan::{method_named, open_spaces, parse_states, Plan, Spaces, Typed};
 use crate::tuple;
 use crate::watch::parse_duration;
 use keys::App;
@@ -127,7 +127,10 @@ pub(crate) fn run(cli: &Cli) -> Result<u8, Failure> {
         // The view shows the addresses themselves; no note on stderr.
         resolved: Vec::new(),
     };
-    let spaces = open_spaces(cli, &plan)?;
+    let Spaces {
+        list: spaces,
+        unreached,
+    } = open_spaces(cli, &plan)?;
     let labels: Arc<Vec<Option<String>>> =
         Arc::new(spaces.iter().map(|s| s.label.clone()).collect());
 
@@ -167,6 +170,11 @@ pub(crate) fn run(cli: &Cli) -> Result<u8, Failure> {
     // A drop under way finishes before the worker reads Quit; the keys
     // are back to the shell already.
     let _ = worker.join();
+    // The namespaces --all-netns could not enter, said where it stays on
+    // the screen: after the view.
+    if let Some(line) = unreached {
+        eprintln!("tcpdrop: {line}");
+    }
     result.map_err(output_failure)?;
     Ok(exit_codes::OK)
 }

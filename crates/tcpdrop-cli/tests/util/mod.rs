@@ -45,21 +45,36 @@ pub fn binary_for_nobody() -> PathBuf {
     .clone()
 }
 
+/// Run `command`, again while executing its program fails with "Text file
+/// busy" (ETXTBSY): a copy of the binary this process just wrote stays
+/// open for writing, for a moment, in any child another test thread forked
+/// meanwhile (until that child executes its own program).
+fn output_of(command: &mut Command) -> Output {
+    for _ in 0..100 {
+        let out = command.output().expect("run the command");
+        if !String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    command.output().expect("run the command")
+}
+
 /// Run `tcpdrop ARGS` as user nobody with no capabilities at all.
 pub fn tcpdrop_unprivileged(args: &[&str]) -> Run {
-    Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ])
-        .arg(binary_for_nobody())
-        .args(args)
-        .output()
-        .expect("run setpriv (util-linux)")
-        .into()
+    output_of(
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+            ])
+            .arg(binary_for_nobody())
+            .args(args),
+    )
+    .into()
 }
 
 /// The JSON objects of a `--json` run.
@@ -95,18 +110,18 @@ pub fn tcpdrop_not_elevated(args: &[&str]) -> Run {
         .status()
         .expect("run setcap (libcap2-bin)");
     assert!(status.success(), "setcap cap_net_admin+p");
-    let run = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&copy)
-        .args(args)
-        .output()
-        .expect("run setpriv (util-linux)")
-        .into();
+    let run = output_of(
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(&copy)
+            .args(args),
+    )
+    .into();
     let _ = std::fs::remove_dir_all(&dir);
     run
 }
@@ -129,20 +144,20 @@ fn tempfile_dir(name: &str) -> PathBuf {
 /// CAP_NET_ADMIN and no other capability (no CAP_SYS_PTRACE, so other
 /// users' `/proc/PID/fd` cannot be read).
 pub fn tcpdrop_net_admin_only(args: &[&str]) -> Run {
-    Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all,+net_admin",
-            "--ambient-caps=+net_admin",
-            "--bounding-set=-all,+net_admin",
-        ])
-        .arg(binary_for_nobody())
-        .args(args)
-        .output()
-        .expect("run setpriv (util-linux)")
-        .into()
+    output_of(
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all,+net_admin",
+                "--ambient-caps=+net_admin",
+                "--bounding-set=-all,+net_admin",
+            ])
+            .arg(binary_for_nobody())
+            .args(args),
+    )
+    .into()
 }
 
 /// Run `tcpdrop ARGS`, with arguments that need not be UTF-8; stdout as raw
@@ -194,4 +209,119 @@ pub fn closed_pipe() -> std::process::Stdio {
         libc::close(fds[0]);
         std::process::Stdio::from_raw_fd(fds[1])
     }
+}
+
+/// A copy of the binary carrying file capabilities, as an admin installs
+/// it for every local user: `setcap CAPS` on a mode 0755 copy in a fresh
+/// world-readable directory. Removed when dropped.
+pub struct CapCopy {
+    dir: PathBuf,
+    pub path: PathBuf,
+}
+
+impl CapCopy {
+    /// A copy with `caps`, as setcap(8) writes them
+    /// (`cap_net_admin,cap_sys_ptrace+ep`).
+    pub fn new(caps: &str) -> CapCopy {
+        let dir = tempfile_dir("tcpdrop-filecaps");
+        let path = dir.join("tcpdrop");
+        std::fs::copy(env!("CARGO_BIN_EXE_tcpdrop"), &path).expect("copy binary");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let copy = CapCopy { dir, path };
+        copy.setcap(caps);
+        copy
+    }
+
+    /// Set the file capabilities again (`setcap CAPS`).
+    pub fn setcap(&self, caps: &str) {
+        let status = Command::new("setcap")
+            .arg(caps)
+            .arg(&self.path)
+            .status()
+            .expect("run setcap (libcap2-bin)");
+        assert!(status.success(), "setcap {caps}");
+    }
+
+    /// Its file capabilities as getcap(8) shows them (empty: none).
+    pub fn getcap(&self) -> String {
+        let out = Command::new("getcap")
+            .arg(&self.path)
+            .output()
+            .expect("run getcap (libcap2-bin)");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Run it as user nobody, in supplementary groups `groups`, with no
+    /// capability of its own: what the process has comes from the file.
+    pub fn run_as_nobody_in(&self, groups: &[u32], args: &[&str]) -> Run {
+        let mut command = Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534"]);
+        if groups.is_empty() {
+            command.arg("--clear-groups");
+        } else {
+            let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+            command.arg(format!("--groups={}", list.join(",")));
+        }
+        // Through a shell, as a user types it: setpriv itself may still
+        // hold root's capabilities when it executes its program (enough to
+        // pass a mode the user may not), a shell it started does not.
+        command
+            .args(["--inh-caps=-all", "sh", "-c", "exec \"$0\" \"$@\""])
+            .arg(&self.path)
+            .args(args);
+        output_of(&mut command).into()
+    }
+
+    /// Run it as user nobody.
+    pub fn run_as_nobody(&self, args: &[&str]) -> Run {
+        self.run_as_nobody_in(&[], args)
+    }
+}
+
+impl Drop for CapCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Run `tcpdrop ARGS` as root confined by Landlock (a ruleset that only
+/// forbids making block devices): a process in a Landlock domain may not
+/// ptrace, so may not read `/proc/PID/fd` of, a process outside it, root's
+/// own included. `None` where the kernel has no Landlock.
+pub fn tcpdrop_in_landlock(args: &[&str]) -> Option<Run> {
+    use std::os::unix::process::CommandExt;
+    // struct landlock_ruleset_attr, ABI 1: handled_access_fs only.
+    const LANDLOCK_ACCESS_FS_MAKE_BLOCK: u64 = 1 << 11;
+    let available = {
+        // SAFETY: a version query (LANDLOCK_CREATE_RULESET_VERSION) reads
+        // no memory.
+        unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1u32) > 0 }
+    };
+    if !available {
+        return None;
+    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tcpdrop"));
+    command.args(args);
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // only system calls (no allocation, no locks).
+    unsafe {
+        command.pre_exec(|| {
+            let handled: u64 = LANDLOCK_ACCESS_FS_MAKE_BLOCK;
+            let fd = libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                &handled as *const u64,
+                std::mem::size_of::<u64>(),
+                0u32,
+            );
+            if fd < 0 || libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Some(command.output().expect("run tcpdrop").into())
 }

@@ -13,22 +13,29 @@
 //! tuples) cannot be reached by destroy nor by inject, which both name it
 //! by its tuple: once destroy finds it shadowed, auto goes on to owner, and
 //! does not hand it to inject.
+//!
+//! A dry run makes the same choice with each way's check in place of its
+//! abort ([`Act::Check`]): which way would take each socket, or why none
+//! would be allowed.
 
 use sockdiag::Client;
 
 use super::destroy::{Destroy, Shards};
 use super::inject::Inject;
 use super::owner::Owner;
-use super::{Abort, Method, Target};
+use super::{Act, Method, Target};
 use crate::error::Error;
 use crate::netns::Netns;
 
 /// Abort `targets` by `method` (`None`: auto), one result per target in
-/// their order: the method that aborted it, or why none could.
+/// their order: the method that aborted it, or why none could. With
+/// [`Act::Check`], nothing is touched: the method that would abort it, or
+/// why none would be allowed.
 ///
 /// `client`, `shards` and `netns` are of the targets' network namespace:
 /// every socket a way opens is opened there.
 pub(crate) fn abort(
+    act: Act,
     method: Option<Method>,
     client: &mut Client,
     shards: &mut Shards,
@@ -37,18 +44,21 @@ pub(crate) fn abort(
 ) -> Vec<Result<Method, Error>> {
     let mut out: Vec<Result<Method, Error>> = Vec::with_capacity(targets.len());
     let Some(method) = method else {
-        return auto(client, shards, netns, targets);
+        return auto(act, client, shards, netns, targets);
     };
     let mut results = Vec::with_capacity(targets.len());
     match method {
-        Method::Destroy => Destroy {
-            client,
-            shards,
-            netns,
-        }
-        .abort(targets, &mut results),
-        Method::Owner => Owner::new(client).abort(targets, &mut results),
-        Method::Inject => Inject::new(client, netns).abort(targets, &mut results),
+        Method::Destroy => act.on(
+            &mut Destroy {
+                client,
+                shards,
+                netns,
+            },
+            targets,
+            &mut results,
+        ),
+        Method::Owner => act.on(&mut Owner::new(client), targets, &mut results),
+        Method::Inject => act.on(&mut Inject::new(client, netns), targets, &mut results),
     }
     out.extend(results.into_iter().map(|r| r.map(|()| method)));
     out
@@ -62,12 +72,14 @@ fn cannot_use(err: &Error) -> bool {
         Error::AccessDenied(_)
             | Error::NotSupported
             | Error::MissingCapability { .. }
+            | Error::Forbidden(_)
             | Error::NoHolder
             | Error::Shadowed
     )
 }
 
 fn auto(
+    act: Act,
     client: &mut Client,
     shards: &mut Shards,
     netns: Option<&Netns>,
@@ -82,12 +94,15 @@ fn auto(
     let mut left: Vec<usize> = (0..targets.len()).collect();
     if crate::privilege::net_admin() != crate::Privilege::Missing {
         let mut results = Vec::with_capacity(targets.len());
-        Destroy {
-            client,
-            shards,
-            netns,
-        }
-        .abort(targets, &mut results);
+        act.on(
+            &mut Destroy {
+                client,
+                shards,
+                netns,
+            },
+            targets,
+            &mut results,
+        );
         left = settle(
             Method::Destroy,
             results,
@@ -120,7 +135,7 @@ fn auto(
             .filter_map(|&i| targets.get(i).copied())
             .collect();
         let mut results = Vec::with_capacity(subset.len());
-        Owner::new(client).abort(&subset, &mut results);
+        act.on(&mut Owner::new(client), &subset, &mut results);
         left.extend(settle(Method::Owner, results, &held, &mut out, &mut tried));
         left.sort_unstable();
     }
@@ -145,7 +160,7 @@ fn auto(
             .filter_map(|&i| targets.get(i).copied())
             .collect();
         let mut results = Vec::with_capacity(subset.len());
-        Inject::new(client, netns).abort(&subset, &mut results);
+        act.on(&mut Inject::new(client, netns), &subset, &mut results);
         for i in settle(Method::Inject, results, &left, &mut out, &mut tried) {
             if let (Some(slot), Some(t)) = (out.get_mut(i), tried.get_mut(i)) {
                 *slot = Some(Err(Error::NoWay(std::mem::take(t))));

@@ -97,9 +97,71 @@ impl Abort for Destroy<'_> {
             shadow::settle(self.client, targets, answered);
         }
     }
+
+    /// The kernel's support and the caller's privilege ([`Destroy::allowed`]);
+    /// then, as the destroy finds each socket by its tuple, one that
+    /// another socket on its tuple hides is [`Error::Shadowed`]
+    /// ([`shadow::check`]).
+    fn check(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        if targets.is_empty() {
+            return;
+        }
+        let start = results.len();
+        let allowed = self.allowed();
+        results.extend(targets.iter().map(|_| match &allowed {
+            Ok(()) => Ok(()),
+            Err(err) => Err(err.again()),
+        }));
+        if allowed.is_err() {
+            return;
+        }
+        if let Some(answered) = results.get_mut(start..) {
+            shadow::check(self.client, targets, answered);
+        }
+    }
+}
+
+/// Whether this kernel can destroy sockets at all (SPEC §3, support probe).
+///
+/// It asks to destroy a socket that cannot exist (local port 0, cookie 0,
+/// which `sock_gen_cookie` never hands out): the kernel checks for destroy
+/// support before it looks anything up, so the answer is `EOPNOTSUPP`
+/// without support and `ENOENT` with it. Needs no privilege and touches
+/// nothing.
+pub(crate) fn supported(client: &mut Client) -> Result<bool, Error> {
+    let id = sockdiag::SockId {
+        sport: 0,
+        dport: 0,
+        src: [0; 16],
+        dst: [0; 16],
+        ifindex: 0,
+        cookie: 0,
+    };
+    match client.destroy(sockdiag::Family::Inet, &id) {
+        Err(sockdiag::Error::NotFound { .. }) => Ok(true),
+        Err(sockdiag::Error::NotSupported { .. }) => Ok(false),
+        // Nothing should match; if something did, the cookie check refused it.
+        Ok(()) | Err(sockdiag::Error::PermissionDenied) => Ok(true),
+        Err(err) => Err(Error::from_diag(err)),
+    }
 }
 
 impl Destroy<'_> {
+    /// Whether `SOCK_DESTROY` would be allowed, touching no socket: the
+    /// kernel's support first (as the kernel checks it before the lookup),
+    /// then `CAP_NET_ADMIN` in effect. The kernel checks the privilege only
+    /// once it has found the very socket, so that part is read from the
+    /// caller's capabilities, the check auto makes before it destroys.
+    fn allowed(&mut self) -> Result<(), Error> {
+        if !supported(self.client)? {
+            return Err(Error::NotSupported);
+        }
+        match crate::privilege::net_admin() {
+            crate::Privilege::Effective => Ok(()),
+            other => Err(Error::AccessDenied(other)),
+        }
+    }
+
     /// Destroy `ids`, pushing one result each onto `results` in their order:
     /// on the session's socket, or for many, in contiguous shards over
     /// helper sockets on threads of their own (one per CPU). The kernel's

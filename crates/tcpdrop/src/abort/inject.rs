@@ -463,21 +463,33 @@ fn lookup_failed(result: &Result<(), sockdiag::Error>) -> Error {
     })
 }
 
-impl Abort for Inject<'_> {
-    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
-        // Everything is opened, in the targets' namespace, before any
-        // segment is sent: a refusal touches nothing.
-        let opened = self
-            .spoof
-            .limits()
-            .and_then(|limits| Ok((limits, self.spoof.wire(NEEDED_FOR)?)));
-        let (limits, mut wire) = match opened {
-            Ok(opened) => opened,
-            Err(err) => {
-                results.extend(targets.iter().map(|_| Err(err.again())));
-                return;
-            }
-        };
+impl Inject<'_> {
+    /// The target namespace's limits and the sockets that send and read,
+    /// all opened there before any segment is sent: a refusal touches
+    /// nothing.
+    fn open(&self) -> Result<(Limits, Wire), Error> {
+        let limits = self.spoof.limits()?;
+        Ok((limits, self.spoof.wire(NEEDED_FOR)?))
+    }
+}
+
+/// Where a drop stands before any segment is sent ([`Inject::prepare`]).
+struct Prepared {
+    limits: Limits,
+    wire: Wire,
+    /// The outcome of each target settled already.
+    outcome: Vec<Option<Result<(), Error>>>,
+    /// The targets left to probe.
+    candidates: Vec<usize>,
+}
+
+impl Inject<'_> {
+    /// All that comes before the first segment: the sockets opened in the
+    /// targets' namespace (a refusal touches nothing), and the targets
+    /// settled without a probe: a state no reset ends, a socket another on
+    /// its tuple hides, or one gone.
+    fn prepare(&mut self, targets: &[Target]) -> Result<Prepared, Error> {
+        let (limits, wire) = self.open()?;
         let mut outcome: Vec<Option<Result<(), Error>>> = Vec::new();
         outcome.resize_with(targets.len(), || None);
         let mut candidates = Vec::with_capacity(targets.len());
@@ -488,6 +500,29 @@ impl Abort for Inject<'_> {
             }
         }
         let candidates = self.reachable(targets, candidates, &mut outcome);
+        Ok(Prepared {
+            limits,
+            wire,
+            outcome,
+            candidates,
+        })
+    }
+}
+
+impl Abort for Inject<'_> {
+    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        let Prepared {
+            limits,
+            mut wire,
+            mut outcome,
+            candidates,
+        } = match self.prepare(targets) {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                results.extend(targets.iter().map(|_| Err(err.again())));
+                return;
+            }
+        };
         if !candidates.is_empty() {
             for (i, result) in self.run(&mut wire, targets, &candidates, limits) {
                 if let Some(slot) = outcome.get_mut(i) {
@@ -498,6 +533,18 @@ impl Abort for Inject<'_> {
         results.extend(outcome.into_iter().map(|o| {
             o.unwrap_or_else(|| Err(Error::NotAborted("no outcome was recorded".into())))
         }));
+    }
+
+    /// What the abort meets before it sends anything ([`Inject::prepare`]:
+    /// its sockets opened and closed again, lookups only); the targets
+    /// left would be probed.
+    fn check(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        match self.prepare(targets) {
+            Ok(prepared) => {
+                results.extend(prepared.outcome.into_iter().map(|o| o.unwrap_or(Ok(()))))
+            }
+            Err(err) => results.extend(targets.iter().map(|_| Err(err.again()))),
+        }
     }
 }
 

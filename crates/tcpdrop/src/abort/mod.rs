@@ -64,4 +64,34 @@ pub(crate) trait Abort {
     /// from the kernel's lookup `Err(Error::Shadowed)` (see `shadow.rs`);
     /// a refusal names what is missing.
     fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), crate::Error>>);
+
+    /// Whether this way would be allowed to abort each of `targets`,
+    /// touching none of them (a dry run): one result per target, in their
+    /// order, `Ok(())` or the refusal [`Abort::abort`] would meet (the
+    /// same error), or an answer about the socket it can give beforehand.
+    fn check(&mut self, targets: &[Target], results: &mut Vec<Result<(), crate::Error>>);
+}
+
+/// What a way does with its targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Act {
+    /// Abort them ([`Abort::abort`]).
+    Abort,
+    /// Only find out whether it would be allowed to ([`Abort::check`]).
+    Check,
+}
+
+impl Act {
+    /// Do it with `way`.
+    pub(crate) fn on(
+        self,
+        way: &mut dyn Abort,
+        targets: &[Target],
+        results: &mut Vec<Result<(), crate::Error>>,
+    ) {
+        match self {
+            Act::Abort => way.abort(targets, results),
+            Act::Check => way.check(targets, results),
+        }
+    }
 }

@@ -30,27 +30,52 @@ use rustix::process::{pidfd_getfd, pidfd_open, Pid, PidfdFlags, PidfdGetfdFlags}
 use rustix::thread::CapabilitySet;
 use sockdiag::TcpState;
 
-use super::{shadow, Abort, Target};
+use super::{shadow, Abort, Act, Target};
 use crate::holders::Holders;
+use crate::privilege::ProcRefusals;
 use crate::procs::InodeSet;
 use crate::Error;
 
 /// What the capability is needed for, in [`Error::MissingCapability`].
 const NEEDED_FOR: &str = "aborting a socket through its holder's descriptor (pidfd_getfd)";
 
-fn missing_sys_ptrace() -> Error {
-    Error::MissingCapability {
-        capability: "CAP_SYS_PTRACE",
-        needed_for: NEEDED_FOR,
+/// What reading other processes' descriptors is needed for.
+const FINDING: &str = "finding its holder among other users' processes (/proc/PID/fd)";
+
+/// Why `pidfd_getfd` was refused (`PTRACE_MODE_ATTACH_REALCREDS`): the
+/// caller lacks `CAP_SYS_PTRACE` for another user's (or a non-dumpable)
+/// process, or Yama's `ptrace_scope`, which `CAP_SYS_PTRACE` passes; or it
+/// has the capability and a security module forbids it all the same.
+fn attach_refused() -> Error {
+    if crate::privilege::effective(CapabilitySet::SYS_PTRACE) {
+        Error::Forbidden(
+            "the kernel refused pidfd_getfd on the holder although this process has \
+             CAP_SYS_PTRACE: a security module (Landlock, SELinux, AppArmor or Yama) forbids it; \
+             running as root does not change that"
+                .into(),
+        )
+    } else {
+        Error::MissingCapability {
+            capability: "CAP_SYS_PTRACE",
+            needed_for: NEEDED_FOR,
+        }
     }
 }
 
-/// Whether the calling thread has `CAP_SYS_PTRACE` in effect ([`capget(2)`]).
-///
-/// [`capget(2)`]: https://man7.org/linux/man-pages/man2/capget.2.html
-fn sys_ptrace() -> bool {
-    rustix::thread::capabilities(None)
-        .is_ok_and(|sets| sets.effective.contains(CapabilitySet::SYS_PTRACE))
+/// Why a socket some process holds had no holder found, when the scan was
+/// refused some processes' descriptors: the capabilities the caller lacks
+/// to read them (another user's `/proc/PID/fd` needs `CAP_DAC_READ_SEARCH`
+/// to open and `CAP_SYS_PTRACE` to read), which hide every other user's
+/// process. `None` when it lacks none: then only the few processes a
+/// security module hides (a sandbox's own supervisor) were refused, and
+/// they are not taken for the holder; the socket is held by none found.
+fn holder_unreadable(refused: ProcRefusals) -> Option<Error> {
+    refused
+        .missing()
+        .map(|capability| Error::MissingCapability {
+            capability,
+            needed_for: FINDING,
+        })
 }
 
 /// Aborting sockets through their holders' descriptors.
@@ -119,16 +144,40 @@ impl<'a> Owner<'a> {
         }
     }
 
-    /// Disconnect `target` through one of its holders' descriptors.
-    fn disconnect(&mut self, target: &Target, holders: &Holders) -> Step {
+    /// Disconnect `target` through one of its holders' descriptors; or,
+    /// for a check, only take the duplicate that would be used and close it
+    /// unused.
+    fn disconnect(&mut self, act: Act, target: &Target, holders: &Holders) -> Step {
+        let dup = match self.descriptor(target, holders) {
+            Ok(dup) => dup,
+            Err(step) => return step,
+        };
+        match act {
+            // The holder keeps its own descriptor: the socket is not
+            // touched. (Should the holder close its descriptor meanwhile,
+            // this close ends the socket as the holder's would have.)
+            Act::Check => Step::Done(Ok(())),
+            Act::Abort => match rustix::net::connect_unspec(&dup) {
+                Ok(()) => Step::Disconnected,
+                Err(errno) => Step::Done(Err(Error::NotAborted(format!(
+                    "connect(AF_UNSPEC) on the holder's descriptor failed: {}",
+                    std::io::Error::from(errno)
+                )))),
+            },
+        }
+    }
+
+    /// A duplicate of a holder's descriptor on `target` itself (its cookie
+    /// checked), or where the target stands without one.
+    fn descriptor(&mut self, target: &Target, holders: &Holders) -> Result<OwnedFd, Step> {
         if target.inode == 0 || matches!(target.state, TcpState::TimeWait | TcpState::NewSynRecv) {
-            return Step::Done(Err(Error::NoHolder));
+            return Err(Step::Done(Err(Error::NoHolder)));
         }
         let mut refused = false;
         for holder in holders.of(target.inode) {
             let dup = match self.duplicate(holder.pid, holder.fd) {
                 Ok(dup) => dup,
-                // PTRACE_MODE_ATTACH_REALCREDS denied (or Yama).
+                // PTRACE_MODE_ATTACH_REALCREDS denied (or Yama, or an LSM).
                 Err(Errno::PERM | Errno::ACCESS) => {
                     refused = true;
                     continue;
@@ -139,34 +188,27 @@ impl<'a> Owner<'a> {
             // The descriptor may have been closed and its number reused
             // since the scan: only the very socket is touched.
             match rustix::net::sockopt::socket_cookie(&dup) {
-                Ok(cookie) if cookie == target.id.cookie => {}
+                Ok(cookie) if cookie == target.id.cookie => return Ok(dup),
                 _ => continue,
             }
-            return match rustix::net::connect_unspec(&dup) {
-                Ok(()) => Step::Disconnected,
-                Err(errno) => Step::Done(Err(Error::NotAborted(format!(
-                    "connect(AF_UNSPEC) on the holder's descriptor failed: {}",
-                    std::io::Error::from(errno)
-                )))),
-            };
         }
         if refused {
-            return Step::Done(Err(missing_sys_ptrace()));
+            return Err(Step::Done(Err(attach_refused())));
         }
-        Step::Unheld
+        Err(Step::Unheld)
     }
-}
 
-impl Abort for Owner<'_> {
-    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+    /// Abort (or check) each of `targets`, one result each in their order.
+    fn run(&mut self, act: Act, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
         let inodes: InodeSet = targets.iter().map(|t| t.inode).collect();
         let holders = Holders::scan(&inodes);
-        // Zombies' descriptors are unreadable even to root: a refusal only
-        // hides a holder from a caller without CAP_SYS_PTRACE.
-        let unreadable = holders.refused() > 0 && !sys_ptrace();
+        // A socket with an inode is held (an orphan's inode is 0): if no
+        // holder was found while other users' processes could not be read,
+        // it is one of theirs (`still_there`).
+        let refused = holders.refused();
         let steps: Vec<Step> = targets
             .iter()
-            .map(|target| self.disconnect(target, &holders))
+            .map(|target| self.disconnect(act, target, &holders))
             .collect();
         // One batch of exact lookups (by cookie) for all that need one.
         let asked: Vec<(sockdiag::Family, sockdiag::SockId)> = targets
@@ -208,7 +250,7 @@ impl Abort for Owner<'_> {
                         Ok(hidden) if hidden.contains(&target.id.cookie) => still_there(
                             &pending,
                             "hidden from lookups by another socket on its tuple",
-                            unreadable,
+                            refused,
                         ),
                         Err(err) if shadow::may_be_shadowed(target) => Err(Error::Netlink(
                             format!("whether it is still there could not be told: {err}"),
@@ -219,7 +261,7 @@ impl Abort for Owner<'_> {
                         },
                     },
                     Some(Ok(Some(record))) => {
-                        still_there(&pending, &format!("{:?}", record.state), unreadable)
+                        still_there(&pending, &format!("{:?}", record.state), refused)
                     }
                 },
             };
@@ -230,14 +272,28 @@ impl Abort for Owner<'_> {
 
 /// The result for a socket still in the kernel's tables (`what` says how
 /// it was seen) after `step`: not aborted if it was disconnected; else held
-/// by a process whose descriptors we may not read, or by none.
-fn still_there(step: &Step, what: &str, unreadable: bool) -> Result<(), Error> {
+/// by a process whose descriptors we may not read (some were `refused`, for
+/// lack of a capability: a socket with an inode is held, an orphan's inode
+/// is 0), or by none found.
+fn still_there(step: &Step, what: &str, refused: ProcRefusals) -> Result<(), Error> {
     match step {
         Step::Disconnected => Err(Error::NotAborted(format!(
             "still in the kernel's tables ({what}) after connect(AF_UNSPEC) on the holder's descriptor"
         ))),
-        _ if unreadable => Err(missing_sys_ptrace()),
-        _ => Err(Error::NoHolder),
+        _ => Err(holder_unreadable(refused).unwrap_or(Error::NoHolder)),
+    }
+}
+
+impl Abort for Owner<'_> {
+    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        self.run(Act::Abort, targets, results);
+    }
+
+    /// The kernel's own answer, touching nothing: the holder's descriptor
+    /// is duplicated (`pidfd_getfd`, the step the abort takes and may be
+    /// refused) and closed unused, without the `connect` that would abort.
+    fn check(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
+        self.run(Act::Check, targets, results);
     }
 }
 
@@ -411,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn a_non_dumpable_holder_of_another_uid_is_refused_naming_cap_sys_ptrace() {
+    fn a_non_dumpable_holder_of_another_uid_is_refused_naming_the_capabilities_it_takes() {
         if !nstest::require_real_root("the holder and the caller run as other uids") {
             return;
         }
@@ -422,18 +478,24 @@ mod tests {
             let (mut server, _) = listener.accept().unwrap();
             let t = target(child.local_addr(), to);
             let results = as_user(CHILD_UID + 1, || owner_abort(&[t]));
+            // Its /proc/PID/fd is root's alone (not dumpable): opening it
+            // takes CAP_DAC_READ_SEARCH, reading its links CAP_SYS_PTRACE.
             assert!(
                 matches!(
                     results[0],
                     Err(Error::MissingCapability {
-                        capability: "CAP_SYS_PTRACE",
+                        capability: "CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE",
                         ..
                     })
                 ),
                 "{results:?}"
             );
             let text = results[0].as_ref().unwrap_err().to_string();
-            assert!(text.contains("CAP_SYS_PTRACE"), "{text}");
+            assert_eq!(
+                text,
+                "finding its holder among other users' processes (/proc/PID/fd) needs \
+                 CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE: run as root (nothing was touched)"
+            );
             // Touched nothing: no error on our end, the same socket listed.
             assert_eq!(read_errno(&mut server), None);
             assert_eq!(

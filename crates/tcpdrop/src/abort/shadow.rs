@@ -36,6 +36,41 @@ pub(crate) fn may_be_shadowed(target: &Target) -> bool {
     target.id.ifindex != 0
 }
 
+/// What a way that names sockets by their tuple would meet, found without
+/// touching any (a dry run): `results` (for `targets`, in their order) that
+/// say `Ok` are looked up by tuple and cookie where another socket on the
+/// tuple may hide them, and one that the lookup misses is settled as a
+/// request's "not found" is ([`settle`]): [`Error::Shadowed`], or gone.
+pub(crate) fn check(diag: &mut Client, targets: &[Target], results: &mut [Result<(), Error>]) {
+    let asked: Vec<(Family, sockdiag::SockId)> = targets
+        .iter()
+        .zip(results.iter())
+        .filter(|(t, r)| r.is_ok() && may_be_shadowed(t))
+        .map(|(t, _)| (t.family, t.id))
+        .collect();
+    if asked.is_empty() {
+        return;
+    }
+    let mut found = Vec::with_capacity(asked.len());
+    let lost = diag.lookup_batch(&asked, &mut found).err();
+    let mut found = found.into_iter();
+    for (target, result) in targets.iter().zip(results.iter_mut()) {
+        if result.is_err() || !may_be_shadowed(target) {
+            continue;
+        }
+        *result = match found.next() {
+            Some(Ok(Some(_))) => Ok(()),
+            Some(Ok(None)) => Err(Error::NotFound),
+            Some(Err(err)) => Err(Error::from_diag(err)),
+            None => Err(Error::Netlink(format!(
+                "the lookup gave no answer{}",
+                lost.as_ref().map_or(String::new(), |e| format!(": {e}"))
+            ))),
+        };
+    }
+    settle(diag, targets, results);
+}
+
 /// The answers of requests by tuple and cookie for `targets` (`results`,
 /// in their order): each "not found" for a socket that is in fact still
 /// in the kernel's tables becomes [`Error::Shadowed`]. When that cannot be

@@ -23,7 +23,7 @@ use std::ops::ControlFlow;
 pub use report::{DropCounts, DropReport, GoneReason, Outcome, Sink};
 pub use select::Selection;
 
-use crate::abort::{choose, Method};
+use crate::abort::{choose, Act, Method};
 use crate::conn::{Connection, Family, StateSet};
 use crate::error::Error;
 use crate::session::{Narrow, Query, Session};
@@ -175,7 +175,42 @@ impl Session {
     fn abort(&mut self, targets: &Targets, options: DropOptions) -> Vec<Result<Method, Error>> {
         hook::before_abort();
         let (client, shards, netns) = self.parts();
-        choose::abort(options.method, client, shards, netns, &targets.list)
+        choose::abort(
+            Act::Abort,
+            options.method,
+            client,
+            shards,
+            netns,
+            &targets.list,
+        )
+    }
+
+    /// What a drop of `conns` by `options` would meet, touching none of
+    /// them (a dry run): for each, in their order, the way that would abort
+    /// it, or the error the drop would report for it: a refusal (no
+    /// privilege, no kernel support; [`Error::is_refusal`]) or what is
+    /// known about the socket beforehand (no process holds it, for
+    /// [`Method::Owner`]; a state no reset ends, for [`Method::Inject`]; it
+    /// is gone).
+    ///
+    /// The choice is the drop's own ([`DropOptions::method`]), made with
+    /// each way's check in place of its abort: for destroy, the kernel's
+    /// support probe and `CAP_NET_ADMIN` in effect (the kernel checks the
+    /// privilege only once it has found the socket, so this is read from
+    /// the caller's capabilities, as auto reads it before destroying); for
+    /// owner, the holder's descriptor duplicated (`pidfd_getfd`, the step
+    /// that needs the privilege) and closed unused; for inject, its raw and
+    /// packet sockets opened and closed, nothing sent. What only an abort
+    /// can tell (a socket that moves on, a peer that never answers) is not
+    /// known here.
+    pub fn would_drop(
+        &mut self,
+        conns: &[Connection],
+        options: DropOptions,
+    ) -> Vec<Result<Method, Error>> {
+        let targets: Vec<crate::abort::Target> = conns.iter().map(plan::target).collect();
+        let (client, shards, netns) = self.parts();
+        choose::abort(Act::Check, options.method, client, shards, netns, &targets)
     }
 
     /// Selections by query and filter: dump, plan, abort, confirm; round

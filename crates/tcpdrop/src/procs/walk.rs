@@ -17,6 +17,8 @@ use std::mem::MaybeUninit;
 use rustix::fs::{openat, readlinkat_raw, Dir, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
+use crate::privilege::ProcRefusals;
+
 /// How the walk opens a directory.
 const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
@@ -46,11 +48,11 @@ impl Found<'_> {
 /// Walk `/proc/*/fd` once ([`openat(2)`], [`readlinkat(2)`],
 /// `getdents64`), calling `found` for every descriptor that refers to a
 /// socket in `inodes`, a process's descriptors one after another.
-/// Returns how many processes' descriptors could not be read (`EACCES`,
-/// `EPERM`): reading another user's `/proc/PID/fd`, or a non-dumpable
-/// process's, needs `CAP_SYS_PTRACE` (`ptrace_may_access` with
-/// `PTRACE_MODE_READ_FSCREDS`), so a socket with nothing found may still
-/// be held where the caller cannot see.
+/// Returns the processes whose descriptors could not be read (`EACCES`,
+/// `EPERM`), by the check that refused them ([`ProcRefusals`]): another
+/// user's `/proc/PID/fd` is opened with `CAP_DAC_READ_SEARCH` and its
+/// links read with `CAP_SYS_PTRACE`, so a socket with nothing found may
+/// still be held where the caller cannot see.
 ///
 /// Inode 0 (TIME-WAIT and request sockets) is never held; with no other
 /// inode asked for, nothing is read. Processes that exit during the walk
@@ -61,8 +63,8 @@ impl Found<'_> {
 pub(crate) fn sockets<S: BuildHasher>(
     inodes: &HashSet<u32, S>,
     mut found: impl FnMut(Found<'_>),
-) -> usize {
-    let mut unreadable = 0usize;
+) -> ProcRefusals {
+    let mut unreadable = ProcRefusals::default();
     if inodes.iter().all(|&inode| inode == 0) {
         return unreadable;
     }
@@ -93,7 +95,7 @@ pub(crate) fn sockets<S: BuildHasher>(
             // Another user's process, or one that is not dumpable: its
             // sockets' holders cannot be told (proc_pid_fd(5)).
             Err(Errno::ACCESS | Errno::PERM) => {
-                unreadable = unreadable.saturating_add(1);
+                unreadable.add(pid, true);
                 continue;
             }
             // ENOENT: it exited during the walk (or is a kernel thread).
@@ -114,7 +116,7 @@ pub(crate) fn sockets<S: BuildHasher>(
                 Err(Errno::ACCESS | Errno::PERM) => {
                     if !lost {
                         lost = true;
-                        unreadable = unreadable.saturating_add(1);
+                        unreadable.add(pid, false);
                     }
                     continue;
                 }
