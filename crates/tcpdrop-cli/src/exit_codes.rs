@@ -8,10 +8,12 @@ pub const NO_MATCH: u8 = 1;
 /// Bad usage or input; nothing was touched (`--forwarded`: also one of
 /// this host's own connections named).
 pub const USAGE: u8 = 2;
-/// Some drops failed (others may have succeeded); a dry run exits with the
-/// status the drop would have, this one included.
+/// Some drops failed for reasons of their own (others may have
+/// succeeded); when every failure was a refusal, the refusal's status (4
+/// or 5) instead. A dry run exits with the status the drop would have.
 pub const PARTIAL: u8 = 3;
-/// Permission denied: no way of aborting was allowed (destroy needs
+/// Permission denied: every drop that failed was refused because no way of
+/// aborting was allowed (others may have succeeded; destroy needs
 /// CAP_NET_ADMIN; owner, the holder's own user, or CAP_SYS_PTRACE and
 /// CAP_DAC_READ_SEARCH to find another user's; inject, CAP_NET_RAW; or a
 /// security module refused); or nothing matched `--pid`/`--process` and
@@ -39,17 +41,18 @@ macro_rules! help_table {
      connection (--forwarded: an end answered the probe with an RST)
   2  bad usage or input; nothing was touched (--forwarded: also one of
      this host's own connections named: drop it without --forwarded)
-  3  some drops failed (-n: would fail; --forwarded: also a connection
-     reset at one end only; the row says which)
-  4  permission denied: no way to abort was allowed (destroy needs
+  3  some drops failed (others may have been dropped; -n: would fail;
+     --forwarded: also a connection reset at one end only; the row says
+     which); when every failure was a refusal, 4 or 5 instead
+  4  permission denied: every drop that failed was refused, no way to
+     abort being allowed (others may have been dropped; destroy needs
      CAP_NET_ADMIN; owner, your own process, or CAP_SYS_PTRACE and
      CAP_DAC_READ_SEARCH; inject and --forwarded, CAP_NET_RAW; the
      message says which were tried, or that a security module refused);
      or nothing matched --pid or --process while some owners could not
      be read (needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or root);
-     or a network namespace
-     could not be entered (-N; --all-netns: none could, or nothing
-     matched in those entered; needs CAP_SYS_ADMIN)
+     or a network namespace could not be entered (-N; --all-netns: none
+     could, or nothing matched in those entered; needs CAP_SYS_ADMIN)
   5  no way to abort can work here: e.g. --method destroy on a kernel
      without SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY); or --forwarded -l,
      a filter or -a where connection tracking is not active
