@@ -377,7 +377,7 @@ pub(crate) fn watch_drops<W: Write>(
             }
             let limit = watch.count.map(|c| c.saturating_sub(totals.dropped));
             if let Some(stop) = drop_space(space, plan, limit, printer, &mut totals)? {
-                eprintln!("{} in {rounds} rounds", totals.summary());
+                eprintln!("{} in {}", totals.summary(), crate::watch::rounds(rounds));
                 warn_unreached(spaces);
                 return Err(stop);
             }
@@ -404,14 +404,15 @@ pub(crate) fn watch_drops<W: Write>(
         }
     }
     totals.unreadable = unreadable.max(totals.unreadable);
-    eprintln!("{} in {rounds} rounds", totals.summary());
+    eprintln!("{} in {}", totals.summary(), crate::watch::rounds(rounds));
     if totals.chosen == 0 {
         if let Some(line) = &spaces.unreached {
             return Err(Failure {
                 code: exit_codes::PERMISSION,
                 message: format!(
-                    "no connection matched in {rounds} rounds in the network namespaces \
-                     it could enter; {line}"
+                    "no connection matched in {} in the network namespaces it could \
+                     enter; {line}",
+                    crate::watch::rounds(rounds)
                 ),
             });
         }
@@ -429,7 +430,7 @@ pub(crate) fn watch_drops<W: Write>(
     if totals.chosen == 0 {
         return Err(Failure {
             code: exit_codes::NO_MATCH,
-            message: format!("no connection matched in {rounds} rounds"),
+            message: format!("no connection matched in {}", crate::watch::rounds(rounds)),
         });
     }
     Ok(exit_codes::OK)

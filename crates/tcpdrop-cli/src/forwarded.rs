@@ -443,7 +443,7 @@ fn watch_drops<W: Write>(
             break;
         }
     }
-    eprintln!("{} in {rounds} rounds", totals.summary());
+    eprintln!("{} in {}", totals.summary(), crate::watch::rounds(rounds));
     if totals.failed > 0 {
         return Err(Failure {
             code: exit_codes::PARTIAL,
@@ -453,7 +453,10 @@ fn watch_drops<W: Write>(
     if chosen == 0 {
         return Err(Failure {
             code: exit_codes::NO_MATCH,
-            message: format!("no forwarded connection matched in {rounds} rounds"),
+            message: format!(
+                "no forwarded connection matched in {}",
+                crate::watch::rounds(rounds)
+            ),
         });
     }
     Ok(exit_codes::OK)

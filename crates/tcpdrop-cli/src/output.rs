@@ -43,6 +43,8 @@ pub const LOOKAHEAD: usize = 1024;
 /// Column widths, at least the headers'.
 #[derive(Clone, Copy)]
 struct Widths {
+    /// Recv-Q and Send-Q share one width: a 7-digit queue widens both.
+    queue: usize,
     local: usize,
     remote: usize,
     process: usize,
@@ -52,6 +54,7 @@ struct Widths {
 impl Default for Widths {
     fn default() -> Widths {
         Widths {
+            queue: 6,
             local: 5,
             remote: 6,
             process: 7,
@@ -302,6 +305,7 @@ impl<W: Write> Printer<W> {
         }
         let mut w = self.widths;
         for c in &self.pending {
+            w.queue = w.queue.max(digits(c.recv_q)).max(digits(c.send_q));
             w.local = w.local.max(c.local.len());
             w.remote = w.remote.max(c.remote.len());
             w.process = w.process.max(c.process.len());
@@ -310,6 +314,7 @@ impl<W: Write> Printer<W> {
         self.widths = w;
         self.dropping |= self.pending.iter().any(|c| c.result.is_some());
         let Widths {
+            queue: queue_width,
             local: local_width,
             remote: remote_width,
             process: process_width,
@@ -325,7 +330,7 @@ impl<W: Write> Printer<W> {
             }
             write!(
                 self.out,
-                "{:<11} {:>6} {:>6} {:<local_width$} ",
+                "{:<11} {:>queue_width$} {:>queue_width$} {:<local_width$} ",
                 "State", "Recv-Q", "Send-Q", "Local"
             )?;
             if self.owners_column {
@@ -355,7 +360,7 @@ impl<W: Write> Printer<W> {
             }
             write!(
                 self.out,
-                "{:<11} {:>6} {:>6} {:<local_width$} ",
+                "{:<11} {:>queue_width$} {:>queue_width$} {:<local_width$} ",
                 c.state, c.recv_q, c.send_q, c.local,
             )?;
             let (remote, process) = (&c.remote, &c.process);
@@ -444,6 +449,11 @@ fn json_row(row: &Row<'_>, scope_name: &dyn Fn(u32) -> Option<String>) -> Map<St
     map
 }
 
+/// How many characters `n` takes in decimal.
+fn digits(n: u32) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,6 +514,64 @@ mod tests {
             push_decimal(&mut text, n);
             assert_eq!(text, n.to_string());
         }
+    }
+
+    #[test]
+    fn seven_digit_queues_widen_both_queue_columns_and_keep_them_aligned() {
+        // An inet_diag_msg (72 bytes) as the kernel writes one, read the
+        // way every row is.
+        let conn = |recv_q: u32, send_q: u32, port: u16| {
+            let mut msg = vec![2u8, 1, 0, 0]; // AF_INET, ESTABLISHED
+            msg.extend_from_slice(&port.to_be_bytes());
+            msg.extend_from_slice(&80u16.to_be_bytes());
+            for _ in 0..2 {
+                msg.extend_from_slice(&[127, 0, 0, 1]);
+                msg.extend_from_slice(&[0; 12]);
+            }
+            msg.extend_from_slice(&[0; 4 + 8 + 4]); // if, cookie, expires
+            msg.extend_from_slice(&recv_q.to_ne_bytes());
+            msg.extend_from_slice(&send_q.to_ne_bytes());
+            msg.extend_from_slice(&[0; 8]); // uid, inode
+            let msg = sockdiag::InetDiagMsg::parse(&msg).unwrap();
+            tcpdrop::Connection::from_diag(&msg).unwrap()
+        };
+        let rows = [
+            conn(4_194_304, 0, 40000),
+            conn(0, 12_582_912, 40001),
+            conn(7, 8, 40002),
+        ];
+        let mut printer = Printer::new(Vec::new(), false, true);
+        for c in &rows {
+            let row = Row {
+                conn: c,
+                result: None,
+                method: None,
+                detail: None,
+                collateral: false,
+                owners: None,
+                owners_unknown: false,
+                netns: None,
+            };
+            printer.row(&row, &|_| None).unwrap();
+        }
+        printer.finish().unwrap();
+        let text = String::from_utf8(printer.out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        // Every row's Local column starts where the header's does.
+        let at = lines[0].find("Local").unwrap();
+        for line in &lines[1..] {
+            assert_eq!(line.find("127.0.0.1:4000"), Some(at), "{text}");
+        }
+        // Right-aligned under their headers.
+        let send_q_end = lines[0].find("Send-Q").unwrap() + "Send-Q".len();
+        let recv_q_end = lines[0].find("Recv-Q").unwrap() + "Recv-Q".len();
+        assert_eq!(
+            lines[1].get(..recv_q_end).map(str::trim_end),
+            Some("ESTAB        4194304")
+        );
+        assert!(lines[2][..send_q_end].ends_with("12582912"), "{text}");
+        assert!(lines[3][..send_q_end].ends_with(" 8"), "{text}");
     }
 
     #[test]

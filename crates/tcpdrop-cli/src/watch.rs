@@ -4,6 +4,14 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+/// "1 round", "3 rounds": how many rounds a watch ran, in the summary.
+pub fn rounds(n: u64) -> String {
+    match n {
+        1 => "1 round".to_string(),
+        n => format!("{n} rounds"),
+    }
+}
+
 /// `500ms`, `2s`, `1.5s`, `1m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();

@@ -211,7 +211,7 @@ fn a_closed_stdout_still_drops_everything_chosen_and_prints_the_summary() {
         let args = ["--watch=100ms", "--timeout", "20s", &filter];
         let (code, err) = tcpdrop_writing_to(closed_pipe(), &[], &args);
         assert_eq!(code, 0, "{err}");
-        assert_eq!(err, "dropped 5, gone 5, failed 0 in 1 rounds\n");
+        assert_eq!(err, "dropped 5, gone 5, failed 0 in 1 round\n");
         for (client, _server) in &more {
             assert_eq!(so_error(client), ECONNABORTED);
         }
