@@ -70,7 +70,7 @@ pub struct Cli {
     /// Each socket the drop would choose is shown would-drop, or would-fail
     /// with the reason the drop would give (no way allowed for it, no kernel
     /// support, no process holding it for --method owner), decided as the
-    /// drop decides; the exit status is the drop's (3, 4 or 5 when some or
+    /// drop decides; each loopback peer the drops would reset, would-reset; the exit status is the drop's (3, 4 or 5 when some or
     /// all would fail). Nothing is touched: owner's check duplicates the
     /// holder's descriptor (pidfd_getfd) and closes it unused, inject's opens
     /// its raw sockets and sends nothing.
@@ -483,7 +483,8 @@ const AFTER_LONG_HELP: &str = concat!(
     "Output: one line per connection; when dropping, its outcome first: dropped,\n",
     "gone (it had closed, its tuple belongs to a newer connection, or it was the\n",
     "loopback peer reset by a drop), failed (with the reason), or with -n\n",
-    "would-drop or would-fail (with the reason the drop would give); then\n",
+    "would-drop, would-fail (with the reason the drop would give) or\n",
+    "would-reset (a loopback peer the drops would reset); then\n",
     "a summary on stderr, also when stdout was closed early (tcpdrop ... | head):\n",
     "the drops chosen are all made. With -p, - is no owner and ? an owner that\n",
     "could not be read (needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE). Colour\n",

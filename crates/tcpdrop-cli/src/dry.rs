@@ -25,6 +25,7 @@ pub(crate) fn dry_run<W: Write>(
     printer: &mut Printer<W>,
 ) -> Result<u8, Failure> {
     let mut totals = Totals::default();
+    let mut would_reset = 0usize;
     // The first refusal of a namespace where everything would be refused:
     // the drop stops there, with that one line.
     let mut stop: Option<(u8, String)> = None;
@@ -61,10 +62,12 @@ pub(crate) fn dry_run<W: Write>(
         let verdicts = space.session.would_drop(&chosen, options);
         let mut refusals = 0usize;
         let mut first_refusal = None;
+        let mut dropping: Vec<&Connection> = Vec::new();
         for (conn, verdict) in chosen.iter().zip(verdicts) {
             let (result, detail) = match verdict {
                 Ok(_) => {
                     totals.dropped = totals.dropped.saturating_add(1);
+                    dropping.push(conn);
                     ("would-drop", None)
                 }
                 // It closed since the listing: the drop would say so.
@@ -95,6 +98,22 @@ pub(crate) fn dry_run<W: Write>(
             };
             printer.row(&row, &scope_name)?;
         }
+        // The loopback peers the drops would reset, as the real run reports
+        // them afterwards (`gone`, collateral).
+        for peer in peers(&mut space.session, &chosen, &dropping)? {
+            let row = Row {
+                conn: &peer,
+                result: Some("would-reset"),
+                method: None,
+                detail: Some(PEER_DETAIL.to_string()),
+                collateral: true,
+                owners: None,
+                owners_unknown: false,
+                netns: space.label.as_deref(),
+            };
+            printer.row(&row, &scope_name)?;
+            would_reset = would_reset.saturating_add(1);
+        }
         totals.chosen = totals.chosen.saturating_add(chosen.len());
         totals.refused = totals.refused.saturating_add(refusals);
         // As the drop: a namespace where every socket is refused stops the
@@ -105,7 +124,7 @@ pub(crate) fn dry_run<W: Write>(
         }
     }
     printer.finish()?;
-    eprintln!("{}", summary(&totals));
+    eprintln!("{}", summary(&totals, would_reset));
     if let Some((code, message)) = stop {
         warn_unreached(spaces);
         return Err(Failure {
@@ -129,14 +148,59 @@ pub(crate) fn dry_run<W: Write>(
     Ok(exit_codes::OK)
 }
 
-/// "would drop 3", and how many would fail or were gone, if any.
-fn summary(totals: &Totals) -> String {
+/// Why a `would-reset` row is there.
+const PEER_DETAIL: &str = "the loopback peer of a connection this would drop: reset with it";
+
+/// The sockets not chosen that aborting `dropping` would reset: the other
+/// end of each on this host, where the abort sends an RST (ESTABLISHED,
+/// SYN-RECEIVED, FIN-WAIT-1/2, CLOSE-WAIT: the kernel's `tcp_need_reset`).
+/// One dump, only when some socket would be dropped.
+fn peers(
+    session: &mut tcpdrop::Session,
+    chosen: &[Connection],
+    dropping: &[&Connection],
+) -> Result<Vec<Connection>, Failure> {
+    use std::collections::HashSet;
+    use tcpdrop::State;
+    let resets = |c: &&&Connection| {
+        matches!(
+            c.state,
+            State::Established
+                | State::SynReceived
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        )
+    };
+    let ends: HashSet<_> = dropping
+        .iter()
+        .filter(resets)
+        .map(|c| (c.remote, c.local))
+        .collect();
+    if ends.is_empty() {
+        return Ok(Vec::new());
+    }
+    let chosen: HashSet<u64> = chosen.iter().map(|c| c.cookie).collect();
+    Ok(session
+        .list(&tcpdrop::Query::all())?
+        .into_iter()
+        .filter(|p| ends.contains(&(p.local, p.remote)) && !chosen.contains(&p.cookie))
+        .collect())
+}
+
+/// "would drop 3", and how many would fail or were gone, and the loopback
+/// peers the drops would reset, if any.
+fn summary(totals: &Totals, would_reset: usize) -> String {
     let mut text = format!("would drop {}", totals.dropped);
     if totals.failed > 0 {
         text.push_str(&format!(", would fail {}", totals.failed));
     }
     if totals.gone > 0 {
         text.push_str(&format!(", gone {}", totals.gone));
+    }
+    if would_reset > 0 {
+        let peers = if would_reset == 1 { "peer" } else { "peers" };
+        text.push_str(&format!(", would reset {would_reset} loopback {peers}"));
     }
     text
 }

@@ -213,3 +213,52 @@ fn a_filter_drops_what_it_selects_and_spares_listeners() {
         assert!(still_accepts(&other));
     });
 }
+
+/// `-n` names the loopback peer a drop would reset (`would-reset`,
+/// `collateral`), touching nothing; the real run then reports that very
+/// peer as reset by the drop. A TIME-WAIT socket's peer is not named: an
+/// abort sends it nothing.
+#[test]
+fn a_dry_run_names_the_loopback_peers_the_drop_would_reset() {
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let (mut client, mut server) = connect(&listener);
+        let port = listener.local_addr().unwrap().port();
+        let filter = format!("dport = :{port}");
+        let dry = tcpdrop(&["-n", "--json", &filter]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        let rows = json_lines(&dry.stdout);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let chosen = &rows[0];
+        assert_eq!(chosen["result"], "would-drop");
+        assert_eq!(chosen["local"], client.local_addr().unwrap().to_string());
+        let peer = &rows[1];
+        assert_eq!(peer["result"], "would-reset", "{peer}");
+        assert_eq!(peer["collateral"], true, "{peer}");
+        assert_eq!(peer["local"], server.local_addr().unwrap().to_string());
+        assert!(
+            dry.stderr.contains("would reset 1 loopback peer\n"),
+            "{}",
+            dry.stderr
+        );
+        // Nothing was touched.
+        assert!(nstest::carries_data(&mut client, &mut server));
+
+        let real = tcpdrop(&["--json", &filter]);
+        assert_eq!(real.code, 0, "{}", real.stderr);
+        let rows = json_lines(&real.stdout);
+        let reset = rows
+            .iter()
+            .find(|r| r["collateral"] == true)
+            .expect("the peer");
+        assert_eq!(reset["local"], peer["local"], "{rows:?}");
+        assert_eq!(read_errno(&mut server), Some(ECONNRESET));
+
+        // TIME-WAIT: no peer to reset.
+        let local = time_wait(&listener);
+        let dry = tcpdrop(&["-n", "--json", "-s", "time-wait", &filter]);
+        let rows = json_lines(&dry.stdout);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0]["local"], local.to_string());
+    });
+}

@@ -59,7 +59,9 @@ fn process_selects_by_command_name_or_pattern() {
         // A pattern selects both; a dry run touches neither.
         let run = tcpdrop(&["-n", "--process", "tdchild-?", "--json"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        let mut locals: Vec<String> = json_lines(&run.stdout)
+        let rows = json_lines(&run.stdout);
+        let peers: Vec<_> = rows.iter().filter(|r| r["collateral"] == true).collect();
+        let mut locals: Vec<String> = chosen(&rows)
             .iter()
             .map(|r| r["local"].as_str().unwrap().to_string())
             .collect();
@@ -67,6 +69,16 @@ fn process_selects_by_command_name_or_pattern() {
         let mut want = vec![a.local_addr().to_string(), b.local_addr().to_string()];
         want.sort();
         assert_eq!(locals, want);
+        // Their server ends here, which the drops would reset, are named.
+        let mut remotes: Vec<String> = peers
+            .iter()
+            .map(|r| {
+                assert_eq!(r["result"], "would-reset", "{r}");
+                r["remote"].as_str().unwrap().to_string()
+            })
+            .collect();
+        remotes.sort();
+        assert_eq!(remotes, want);
         // No process is called just "tdchild".
         let run = tcpdrop(&["--process", "tdchild"]);
         assert_eq!(run.code, 1, "{}", run.stderr);
@@ -107,7 +119,9 @@ fn uid_selects_by_the_user_that_made_the_socket() {
         time_wait(&listener);
         let run = tcpdrop(&["-n", "--uid", "0", "--json"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
+        // The chosen rows, not the loopback peers they would reset.
         let rows = json_lines(&run.stdout);
+        let rows = chosen(&rows);
         assert!(rows.iter().all(|r| r["state"] != "TIME-WAIT"), "{rows:?}");
         assert!(rows.iter().all(|r| r["uid"] == 0));
 
