@@ -19,8 +19,9 @@ const ECONNRESET: i32 = 104;
 /// A tmux server of its own (its own socket), started from the test's
 /// thread so that it and the view run in the test's network namespace.
 struct Tmux {
-    socket: String,
-    /// The server's socket file, which kill-server leaves behind.
+    /// The server's socket file (`-S`), which kill-server leaves behind.
+    /// Not `-L`'s `/tmp/tmux-UID/`: in the user namespace a normal user's
+    /// test runs in, UID is 0 and that directory is real root's.
     path: String,
 }
 
@@ -29,23 +30,22 @@ impl Tmux {
     /// `width` × `height`.
     fn start(command: &str, width: u16, height: u16) -> Tmux {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let socket = format!(
-            "tcpdrop-top-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut tmux = Tmux {
-            socket,
-            path: String::new(),
-        };
+        let path = std::env::temp_dir()
+            .join(format!(
+                "tcpdrop-top-{}-{}.sock",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ))
+            .display()
+            .to_string();
+        let tmux = Tmux { path };
         let status = Command::new("tmux")
-            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-S", &tmux.path, "-f", "/dev/null", "new-session", "-d"])
             .args(["-x", &width.to_string(), "-y", &height.to_string()])
             .arg(command)
             .status()
             .expect("run tmux");
         assert!(status.success(), "tmux new-session");
-        tmux.path = tmux.format("#{socket_path}");
         tmux
     }
 
@@ -65,7 +65,7 @@ impl Tmux {
 
     fn tmux(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket])
+            .args(["-S", &self.path])
             .args(args)
             .output()
             .expect("run tmux");
@@ -114,9 +114,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
-        if !self.path.is_empty() {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -34,7 +34,13 @@ pub fn tcpdrop(args: &[&str]) -> Run {
 pub fn binary_for_nobody() -> PathBuf {
     static COPY: OnceLock<PathBuf> = OnceLock::new();
     COPY.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("tcpdrop-test-{}", std::process::id()));
+        // Not the pid alone: inside user-mode Linux pids start again from
+        // 1, and a directory an earlier run (as root) left under the same
+        // name could not be chmod'ed by a normal user.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("tcpdrop-test-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
         let copy = dir.join("tcpdrop");
@@ -130,8 +136,11 @@ pub fn tcpdrop_not_elevated(args: &[&str]) -> Run {
 fn tempfile_dir(name: &str) -> PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     let dir = std::env::temp_dir().join(format!(
-        "{name}-{}-{}",
+        "{name}-{}-{}-{nanos}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
