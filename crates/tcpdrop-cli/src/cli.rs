@@ -338,26 +338,6 @@ pub struct Cli {
     pub args: Vec<String>,
 }
 
-/// The names `-s` reads, as the shell completions offer them.
-const STATE_NAMES: &[&str] = &[
-    "established",
-    "syn-sent",
-    "syn-recv",
-    "fin-wait-1",
-    "fin-wait-2",
-    "time-wait",
-    "closed",
-    "close-wait",
-    "last-ack",
-    "listening",
-    "closing",
-    "connected",
-    "synchronized",
-    "bucket",
-    "big",
-    "all",
-];
-
 /// `-s`'s value: any word, checked later by `plan::parse_states` (whose
 /// message names the remedy, and which also reads the RFC 793 spellings
 /// and any case); its possible values are the state names, so that the
@@ -381,7 +361,7 @@ impl clap::builder::TypedValueParser for StateName {
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
         Some(Box::new(
-            STATE_NAMES
+            tcpdrop::filter::STATE_WORDS
                 .iter()
                 .map(|name| clap::builder::PossibleValue::new(*name)),
         ))

@@ -60,7 +60,7 @@ use crate::conn::{Connection, State, StateSet};
 use crate::names::{HostAddrs, Names};
 
 pub use bytecode::Bytecode;
-pub use suggest::{keyword_typo, Typo};
+pub use suggest::{keyword_typo, Typo, STATE_WORDS};
 
 mod bytecode;
 mod eval;

@@ -18,8 +18,9 @@ pub(super) const KEYWORDS: &[&str] = &[
     "autobound",
 ];
 
-/// The names `state` reads, groups included.
-pub(super) const STATE_WORDS: &[&str] = &[
+/// The state names `state` (and the command's `-s`) read, groups
+/// included, as ss spells them.
+pub const STATE_WORDS: &[&str] = &[
     "established",
     "syn-sent",
     "syn-recv",
