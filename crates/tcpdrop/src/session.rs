@@ -153,19 +153,8 @@ impl Session {
         filter: &Filter,
         mut visit: impl FnMut(Connection) -> ControlFlow<()>,
     ) -> Result<(), Error> {
-        let query = Query {
-            states: query.states.intersection(filter.states()),
-            ..*query
-        };
-        // A filter of port equalities is the kernel's own port match, which
-        // costs less per socket than a program; anything else runs as one.
-        let program = filter
-            .ports()
-            .map_or_else(|| filter.bytecode(false), |_| None);
-        let narrow = Narrow {
-            program: program.as_ref().map(|p| p.as_bytes()),
-            ports: filter.ports().unwrap_or_default(),
-        };
+        let (query, program) = in_kernel(query, filter);
+        let narrow = Narrow::by(filter, program.as_ref());
         self.dump(&query, narrow, |conn| {
             if filter.matches(&conn) {
                 visit(conn)
@@ -207,17 +196,8 @@ impl Session {
         let Some(filter) = filter else {
             return self.dump_with(query, Narrow::default(), true, visit);
         };
-        let query = Query {
-            states: query.states.intersection(filter.states()),
-            ..*query
-        };
-        let program = filter
-            .ports()
-            .map_or_else(|| filter.bytecode(false), |_| None);
-        let narrow = Narrow {
-            program: program.as_ref().map(|p| p.as_bytes()),
-            ports: filter.ports().unwrap_or_default(),
-        };
+        let (query, program) = in_kernel(query, filter);
+        let narrow = Narrow::by(filter, program.as_ref());
         self.dump_with(&query, narrow, true, |conn, info| {
             if filter.matches(&conn) {
                 visit(conn, info)
@@ -370,6 +350,17 @@ pub(crate) struct Narrow<'a> {
     pub(crate) ports: (u16, u16),
 }
 
+impl<'a> Narrow<'a> {
+    /// The narrowing of a dump for `filter`: its `program` (from
+    /// [`in_kernel`]) and its port equalities.
+    fn by(filter: &Filter, program: Option<&'a crate::filter::Bytecode>) -> Narrow<'a> {
+        Narrow {
+            program: program.map(|p| p.as_bytes()),
+            ports: filter.ports().unwrap_or_default(),
+        }
+    }
+}
+
 /// A dump that failed, and whether it had visited any socket first (then
 /// it cannot be repeated without visiting some twice).
 struct DumpFailure {
@@ -387,4 +378,19 @@ fn refuses_request(error: &sockdiag::Error) -> bool {
             | sockdiag::Error::Invalid(_)
             | sockdiag::Error::NotFound { .. }
     )
+}
+
+/// What of `filter` the kernel checks in a dump: `query` narrowed to the
+/// filter's states, and the filter as `inet_diag` bytecode, unless it is
+/// port equalities only, which the kernel's own port match (cheaper per
+/// socket than a program) takes instead ([`Narrow::by`]).
+fn in_kernel(query: &Query, filter: &Filter) -> (Query, Option<crate::filter::Bytecode>) {
+    let query = Query {
+        states: query.states.intersection(filter.states()),
+        ..*query
+    };
+    let program = filter
+        .ports()
+        .map_or_else(|| filter.bytecode(false), |_| None);
+    (query, program)
 }
