@@ -14,12 +14,17 @@
 //! by its tuple: once destroy finds it shadowed, auto goes on to owner, and
 //! does not hand it to inject.
 //!
+//! Before all of them, for a large drop, the kernel's own walk (`bpf`)
+//! where the kernel has it and the caller may use it (`bpf::worth_it`);
+//! what it leaves goes the ways above.
+//!
 //! A dry run makes the same choice with each way's check in place of its
 //! abort ([`Act::Check`]): which way would take each socket, or why none
 //! would be allowed.
 
 use sockdiag::Client;
 
+use super::bpf::{self, Bpf};
 use super::destroy::{Destroy, Shards};
 use super::inject::Inject;
 use super::owner::Owner;
@@ -59,6 +64,7 @@ pub(crate) fn abort(
         ),
         Method::Owner => act.on(&mut Owner::new(client), targets, &mut results),
         Method::Inject => act.on(&mut Inject::new(client, netns), targets, &mut results),
+        Method::Bpf => act.on(&mut Bpf { client, netns }, targets, &mut results),
     }
     out.extend(results.into_iter().map(|r| r.map(|()| method)));
     out
@@ -75,6 +81,8 @@ fn cannot_use(err: &Error) -> bool {
             | Error::Forbidden(_)
             | Error::NoHolder
             | Error::Shadowed
+            | Error::BpfUnsupported(_)
+            | Error::NotFullSocket
     )
 }
 
@@ -89,33 +97,47 @@ fn auto(
     let mut tried: Vec<Vec<(Method, Error)>> = targets.iter().map(|_| Vec::new()).collect();
     let mut out: Vec<Option<Result<Method, Error>>> = targets.iter().map(|_| None).collect();
 
+    // 0. bpf, for a large drop where it is allowed and worth it.
+    let all: Vec<usize> = (0..targets.len()).collect();
+    let mut first = all.clone();
+    let mut subset = None;
+    if bpf::worth_it(targets, netns) {
+        let mut results = Vec::with_capacity(targets.len());
+        act.on(&mut Bpf { client, netns }, targets, &mut results);
+        first = settle(Method::Bpf, results, &all, &mut out, &mut tried);
+        subset = Some(
+            first
+                .iter()
+                .filter_map(|&i| targets.get(i).copied())
+                .collect::<Vec<Target>>(),
+        );
+    }
+
     // 1. destroy, unless the caller plainly lacks CAP_NET_ADMIN (then the
     // kernel would only say EPERM).
-    let mut left: Vec<usize> = (0..targets.len()).collect();
-    if crate::privilege::net_admin() != crate::Privilege::Missing {
-        let mut results = Vec::with_capacity(targets.len());
+    let mut left: Vec<usize> = first.clone();
+    if left.is_empty() {
+        // bpf settled every one.
+    } else if crate::privilege::net_admin() != crate::Privilege::Missing {
+        let mut results = Vec::with_capacity(first.len());
         act.on(
             &mut Destroy {
                 client,
                 shards,
                 netns,
             },
-            targets,
+            subset.as_deref().unwrap_or(targets),
             &mut results,
         );
-        left = settle(
-            Method::Destroy,
-            results,
-            &(0..targets.len()).collect::<Vec<_>>(),
-            &mut out,
-            &mut tried,
-        );
+        left = settle(Method::Destroy, results, &first, &mut out, &mut tried);
     } else {
-        for t in tried.iter_mut() {
-            t.push((
-                Method::Destroy,
-                Error::AccessDenied(crate::Privilege::Missing),
-            ));
+        for &i in &first {
+            if let Some(t) = tried.get_mut(i) {
+                t.push((
+                    Method::Destroy,
+                    Error::AccessDenied(crate::Privilege::Missing),
+                ));
+            }
         }
     }
 

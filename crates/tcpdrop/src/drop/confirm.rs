@@ -46,6 +46,13 @@ impl Confirm {
             dropped: 0,
             refused: !results.is_empty(),
         };
+        // A walk (bpf) aborts in the kernel's order, not the targets': each
+        // of its drops counts as before every socket of the round.
+        for (i, result) in results.iter().enumerate() {
+            if let (Ok(Method::Bpf), Some(ends)) = (result, targets.ends(i)) {
+                self.dropped.insert(ends);
+            }
+        }
         for (i, result) in results.into_iter().enumerate() {
             let (Some(conn), Some(ends)) = (targets.connection(i), targets.ends(i)) else {
                 continue;
