@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
-use super::plan::{end, End, Plan, Targets};
+use super::plan::{end, End, KeyedSet, Plan, Targets};
 use super::report::{GoneReason, Outcome, Sink};
 use crate::abort::Method;
 use crate::conn::Connection;
@@ -16,7 +16,7 @@ use crate::error::Error;
 #[derive(Default)]
 pub(crate) struct Confirm {
     /// The ends of every socket dropped so far, in the order of the run.
-    dropped: HashSet<(End, End)>,
+    dropped: KeyedSet<(End, End)>,
     /// Sockets found gone whose reason waits for the look afterwards.
     pub(crate) closed: Vec<Connection>,
 }
@@ -98,8 +98,8 @@ impl Confirm {
             return;
         }
         for peer in plan
-            .peers
-            .iter()
+            .peers_by_ends()
+            .into_iter()
             .filter(|p| p.other_end_dropped && !p.alive && !plan.decided(p.cookie()))
         {
             if let Some(conn) = peer.connection() {
@@ -133,14 +133,7 @@ impl Look {
     /// A socket seen by the look.
     pub(crate) fn see(&mut self, plan: &mut Plan, conn: &Connection) {
         if !plan.peers.is_empty() {
-            let key = (end(&conn.local), end(&conn.remote));
-            for i in super::plan::equal_range(&plan.peers, &key) {
-                if let Some(peer) = plan.peers.get_mut(i) {
-                    if peer.cookie() == conn.cookie {
-                        peer.alive = true;
-                    }
-                }
-            }
+            plan.seen(conn);
         }
         if !self.closed.is_empty() {
             let key = (conn.local, conn.remote);

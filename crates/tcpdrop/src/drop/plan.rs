@@ -2,7 +2,8 @@
 //! dump hands over become targets, which are loopback peers to watch, and
 //! which are newcomers on a tuple this run already handled (left alone).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv6Addr, SocketAddr};
 
 use crate::abort::Target;
@@ -141,7 +142,12 @@ pub(crate) struct Peer {
     pub(crate) other_end_dropped: bool,
     /// The last look saw it (same tuple, same cookie).
     pub(crate) alive: bool,
+    /// The next peer (index in [`Plan::peers`]) whose ends hash alike.
+    next: u32,
 }
+
+/// No next peer.
+const NONE: u32 = u32::MAX;
 
 impl Peer {
     pub(crate) fn new(conn: &Connection) -> Peer {
@@ -150,6 +156,7 @@ impl Peer {
             extra: Extra::of(conn),
             other_end_dropped: false,
             alive: false,
+            next: NONE,
         }
     }
 
@@ -166,11 +173,88 @@ impl Peer {
     }
 }
 
-/// The indices of the `peers` (sorted by their ends) whose ends are `key`.
-pub(crate) fn equal_range(peers: &[Peer], key: &(End, End)) -> std::ops::Range<usize> {
-    let start = peers.partition_point(|p| p.ends() < *key);
-    let end = peers.partition_point(|p| p.ends() <= *key);
-    start..end.max(start)
+/// Hashing for the run's sets and indices (cookies, ends): a multiply and
+/// rotate per word, finished by MurmurHash3's `fmix64`, from a seed drawn
+/// once per process. SipHash cost more than the planning around it (issue
+/// 19: 10 % of a drop of every connection); the seed keeps the remote
+/// clients, who choose their addresses and ports, from making the keys of
+/// their connections collide.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Keyed(u64);
+
+impl Default for Keyed {
+    fn default() -> Keyed {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        Keyed(*SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u64)))
+    }
+}
+
+impl BuildHasher for Keyed {
+    type Hasher = Mix;
+
+    fn build_hasher(&self) -> Mix {
+        Mix(self.0)
+    }
+}
+
+/// The hasher of [`Keyed`].
+pub(crate) struct Mix(u64);
+
+impl Hasher for Mix {
+    fn finish(&self) -> u64 {
+        // MurmurHash3's fmix64: every bit of the state reaches every bit.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        let mut word = [0; 8];
+        for (w, b) in word.iter_mut().zip(chunks.remainder()) {
+            *w = *b;
+        }
+        self.write_u64(u64::from_le_bytes(word) ^ (bytes.len() as u64) << 56);
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(26) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// A set hashed by [`Keyed`].
+pub(crate) type KeyedSet<T> = HashSet<T, Keyed>;
+type KeyedMap<K, V> = HashMap<K, V, Keyed>;
+
+/// A compact key for the ends of a socket: their hash, which an index
+/// maps to the first peer with it; peers with the same key are chained
+/// (and compared by their ends).
+fn key_of(ends: &(End, End)) -> u64 {
+    Keyed::default().hash_one(ends)
 }
 
 /// What a run remembers from round to round.
@@ -183,15 +267,18 @@ pub(crate) fn equal_range(peers: &[Peer], key: &(End, End)) -> std::ops::Range<u
 #[derive(Default)]
 pub(crate) struct Plan {
     /// Cookies of the sockets already given an outcome.
-    decided: HashSet<u64>,
+    decided: KeyedSet<u64>,
     /// The tuples of every socket handled in an earlier round.
-    handled: HashSet<(End, End)>,
+    handled: KeyedSet<(End, End)>,
     /// Tuples on which a newcomer was seen (so the old socket was replaced).
-    pub(crate) newcomers: HashSet<(End, End)>,
-    /// Loopback peers of chosen sockets, sorted by their ends.
+    pub(crate) newcomers: KeyedSet<(End, End)>,
+    /// Loopback peers of chosen sockets, in the order they were found.
     pub(crate) peers: Vec<Peer>,
-    /// Their cookies.
-    peer_cookies: HashSet<u64>,
+    /// Each peer's cookie, to its index in `peers`.
+    peer_cookies: KeyedMap<u64, u32>,
+    /// The key of each peer's ends ([`key_of`]), to the first peer (index
+    /// in `peers`) with it; the others follow by [`Peer::next`].
+    peer_ends: KeyedMap<u64, u32>,
 }
 
 /// How a row of a dump is taken.
@@ -220,7 +307,7 @@ impl Plan {
 
     /// A row not chosen: it may be the loopback peer of a target.
     pub(crate) fn candidate(&self, conn: &Connection, candidates: &mut Vec<Peer>) {
-        if !conn.is_listener() && !self.peer_cookies.contains(&conn.cookie) {
+        if !conn.is_listener() && !self.peer_cookies.contains_key(&conn.cookie) {
             candidates.push(Peer::new(conn));
         }
     }
@@ -228,18 +315,31 @@ impl Plan {
     /// Keep the `candidates` whose other end is one of `targets` as peers,
     /// and remember the targets as decided.
     pub(crate) fn settle(&mut self, targets: &Targets, mut candidates: Vec<Peer>) {
-        candidates.sort_unstable_by_key(Peer::ends);
-        let mut keep = vec![false; candidates.len()];
-        for t in &targets.list {
+        // The targets' ends, reversed: a candidate with those ends is a peer.
+        let mut wanted: KeyedMap<u64, u32> = KeyedMap::default();
+        wanted.reserve(targets.list.len());
+        let mut chain = vec![NONE; targets.list.len()];
+        for (i, t) in targets.list.iter().enumerate() {
             let (local, remote) = ends(t.family, &t.id);
-            for i in equal_range(&candidates, &(remote, local)) {
-                if let Some(k) = keep.get_mut(i) {
-                    *k = true;
+            let i = u32::try_from(i).unwrap_or(NONE);
+            if let Some(first) = wanted.insert(key_of(&(remote, local)), i) {
+                if let Some(c) = chain.get_mut(i as usize) {
+                    *c = first;
                 }
             }
         }
-        let mut kept = keep.into_iter();
-        candidates.retain(|_| kept.next().unwrap_or(false));
+        candidates.retain(|c| {
+            let mine = c.ends();
+            let mut at = wanted.get(&key_of(&mine)).copied().unwrap_or(NONE);
+            while let Some(t) = targets.list.get(at as usize) {
+                let (local, remote) = ends(t.family, &t.id);
+                if (remote, local) == mine {
+                    return true;
+                }
+                at = chain.get(at as usize).copied().unwrap_or(NONE);
+            }
+            false
+        });
         self.add_peers(candidates);
         self.decided
             .extend(targets.list.iter().map(|t| t.id.cookie));
@@ -247,19 +347,66 @@ impl Plan {
 
     /// Watch these sockets as loopback peers.
     pub(crate) fn add_peers(&mut self, new: Vec<Peer>) {
-        let fresh: Vec<Peer> = new
-            .into_iter()
-            .filter(|p| !self.decided.contains(&p.cookie()) && self.peer_cookies.insert(p.cookie()))
-            .collect();
-        if !fresh.is_empty() {
-            self.peers.extend(fresh);
-            self.peers.sort_unstable_by_key(Peer::ends);
+        for mut peer in new {
+            let Ok(at) = u32::try_from(self.peers.len()) else {
+                break;
+            };
+            if self.decided.contains(&peer.cookie()) {
+                continue;
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                self.peer_cookies.entry(peer.cookie())
+            {
+                slot.insert(at);
+            } else {
+                continue;
+            }
+            if let Some(first) = self.peer_ends.insert(key_of(&peer.ends()), at) {
+                peer.next = first;
+            }
+            self.peers.push(peer);
         }
+    }
+
+    /// The indices of the peers whose ends are `key`.
+    fn peers_with(&self, key: &(End, End)) -> impl Iterator<Item = usize> + '_ {
+        let mut at = self.peer_ends.get(&key_of(key)).copied().unwrap_or(NONE);
+        let key = *key;
+        std::iter::from_fn(move || loop {
+            let peer = self.peers.get(at as usize)?;
+            let here = at as usize;
+            at = peer.next;
+            if peer.ends() == key {
+                return Some(here);
+            }
+        })
+    }
+
+    /// A look saw `conn`: if it is a watched peer, still on its tuple, it
+    /// is alive.
+    pub(crate) fn seen(&mut self, conn: &Connection) {
+        let Some(&at) = self.peer_cookies.get(&conn.cookie) else {
+            return;
+        };
+        let key = (end(&conn.local), end(&conn.remote));
+        if let Some(peer) = self.peers.get_mut(at as usize) {
+            if peer.ends() == key {
+                peer.alive = true;
+            }
+        }
+    }
+
+    /// The watched peers, ordered by their ends (the order their reports
+    /// take).
+    pub(crate) fn peers_by_ends(&self) -> Vec<&Peer> {
+        let mut sorted: Vec<&Peer> = self.peers.iter().collect();
+        sorted.sort_by_cached_key(|p| p.ends());
+        sorted
     }
 
     /// Whether a socket is known to the run: decided, or a watched peer.
     pub(crate) fn knows(&self, cookie: u64) -> bool {
-        self.decided.contains(&cookie) || self.peer_cookies.contains(&cookie)
+        self.decided.contains(&cookie) || self.peer_cookies.contains_key(&cookie)
     }
 
     /// The round's targets have been handled: their tuples are taken.
@@ -271,7 +418,8 @@ impl Plan {
     /// Mark the peers whose other end is `dropped` (a target's ends).
     pub(crate) fn other_end_dropped(&mut self, dropped: (End, End)) {
         let key = (dropped.1, dropped.0);
-        for i in equal_range(&self.peers, &key) {
+        let found: Vec<usize> = self.peers_with(&key).collect();
+        for i in found {
             if let Some(peer) = self.peers.get_mut(i) {
                 peer.other_end_dropped = true;
             }
