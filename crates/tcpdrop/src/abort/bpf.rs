@@ -614,23 +614,7 @@ mod tests {
             for _ in 0..n {
                 pairs.push(connect(&listener));
             }
-            // In the dump's order, as a drop hands them over.
-            let port = listener.local_addr().unwrap().port();
-            let mut diag = sockdiag::Client::new().unwrap();
-            let request =
-                sockdiag::DumpRequest::tcp(sockdiag::Family::Inet, sockdiag::ALL_TCP_STATES);
-            let targets: Vec<Target> = diag
-                .dump(&request)
-                .unwrap()
-                .map(Result::unwrap)
-                .filter(|r| r.id.dport == port)
-                .map(|r| Target {
-                    family: r.family,
-                    id: r.id,
-                    inode: r.inode,
-                    state: r.state,
-                })
-                .collect();
+            let targets = clients_of(&listener);
             assert_eq!(targets.len(), n);
             let results = bpf_abort(&targets);
             assert!(
@@ -671,6 +655,110 @@ mod tests {
                 other => panic!("{other:?}"),
             }
             assert!(carries_data(&mut c, &mut s));
+        });
+    }
+
+    /// The client ends of every connection to `listener`, in the dump's
+    /// order, as a drop hands them over.
+    fn clients_of(listener: &std::net::TcpListener) -> Vec<Target> {
+        let port = listener.local_addr().unwrap().port();
+        let mut diag = sockdiag::Client::new().unwrap();
+        let request = sockdiag::DumpRequest::tcp(sockdiag::Family::Inet, sockdiag::ALL_TCP_STATES);
+        diag.dump(&request)
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|r| r.id.dport == port)
+            .map(|r| Target {
+                family: r.family,
+                id: r.id,
+                inode: r.inode,
+                state: r.state,
+            })
+            .collect()
+    }
+
+    /// Auto's choice for `targets`: one method per target.
+    fn auto(targets: &[Target]) -> Vec<Result<crate::Method, Error>> {
+        let mut diag = sockdiag::Client::new().unwrap();
+        let mut shards = crate::abort::destroy::Shards::default();
+        let here = Netns::current().unwrap();
+        crate::abort::choose::abort(
+            crate::abort::Act::Abort,
+            None,
+            &mut diag,
+            &mut shards,
+            Some(&here),
+            targets,
+        )
+    }
+
+    #[test]
+    fn auto_walks_for_a_large_drop_and_uses_destroy_where_bpf_is_not_allowed() {
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let mut pairs: Vec<_> = (0..AUTO_MIN).map(|_| connect(&listener)).collect();
+            let results = auto(&clients_of(&listener));
+            assert_eq!(results.len(), AUTO_MIN);
+            assert!(
+                results.iter().all(|r| matches!(r, Ok(crate::Method::Bpf))),
+                "{:?}",
+                results
+                    .iter()
+                    .find(|r| !matches!(r, Ok(crate::Method::Bpf)))
+            );
+            for (c, _) in &mut pairs {
+                assert_eq!(read_errno(c), Some(libc::ECONNABORTED));
+            }
+            drop(pairs);
+
+            // Without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, but with
+            // CAP_NET_ADMIN: SOCK_DESTROY, as before.
+            let listener = listen("127.0.0.1:0");
+            let mut pairs: Vec<_> = (0..AUTO_MIN).map(|_| connect(&listener)).collect();
+            let targets = clients_of(&listener);
+            let results = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        let mut sets = rustix::thread::capabilities(None).unwrap();
+                        for cap in [
+                            CapabilitySet::BPF,
+                            CapabilitySet::PERFMON,
+                            CapabilitySet::SYS_ADMIN,
+                        ] {
+                            sets.effective.remove(cap);
+                        }
+                        rustix::thread::set_capabilities(None, sets).unwrap();
+                        auto(&targets)
+                    })
+                    .join()
+                    .unwrap()
+            });
+            assert!(
+                results
+                    .iter()
+                    .all(|r| matches!(r, Ok(crate::Method::Destroy))),
+                "{:?}",
+                results
+                    .iter()
+                    .find(|r| !matches!(r, Ok(crate::Method::Destroy)))
+            );
+            for (c, _) in &mut pairs {
+                assert_eq!(read_errno(c), Some(libc::ECONNABORTED));
+            }
+        });
+    }
+
+    #[test]
+    fn auto_leaves_a_small_drop_to_destroy() {
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let (mut c, _s) = connect(&listener);
+            let results = auto(&[of(&c)]);
+            assert!(
+                matches!(results[..], [Ok(crate::Method::Destroy)]),
+                "{results:?}"
+            );
+            assert_eq!(read_errno(&mut c), Some(libc::ECONNABORTED));
         });
     }
 
