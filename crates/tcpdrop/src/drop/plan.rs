@@ -9,15 +9,64 @@ use std::net::{Ipv6Addr, SocketAddr};
 use crate::abort::Target;
 use crate::conn::Connection;
 
-/// One end of a connection, as its address compares (see [`end`]).
-pub(crate) type End = (bool, [u8; 16], u16, u32);
+/// One end of a connection as a key that compares as the [`SocketAddr`]
+/// does (IPv6 or not, the address, the port and, IPv6, the scope), in
+/// three words: it is hashed and compared once per socket and more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct End {
+    /// The address's 16 bytes (IPv4 in the first four), big-endian: the
+    /// numbers compare as the bytes do.
+    addr: [u64; 2],
+    /// IPv6 (bit 63), the port (bits 32 to 47) and the scope (bits 0 to 31).
+    meta: u64,
+}
+
+impl End {
+    fn new(v6: bool, addr: [u8; 16], port: u16, scope: u32) -> End {
+        let half = |range: std::ops::Range<usize>| {
+            let mut word = [0; 8];
+            if let Some(bytes) = addr.get(range) {
+                word.copy_from_slice(bytes);
+            }
+            u64::from_be_bytes(word)
+        };
+        End {
+            addr: [half(0..8), half(8..16)],
+            meta: (u64::from(v6) << 63) | (u64::from(port) << 32) | u64::from(scope),
+        }
+    }
+}
+
+impl Ord for End {
+    fn cmp(&self, other: &End) -> std::cmp::Ordering {
+        let v6 = |e: &End| e.meta >> 63;
+        v6(self)
+            .cmp(&v6(other))
+            .then(self.addr.cmp(&other.addr))
+            .then(self.meta.cmp(&other.meta))
+    }
+}
+
+impl PartialOrd for End {
+    fn partial_cmp(&self, other: &End) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::hash::Hash for End {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.addr[0]);
+        state.write_u64(self.addr[1]);
+        state.write_u64(self.meta);
+    }
+}
 
 /// An end as a key that compares as the [`SocketAddr`] does: IPv6 or not,
 /// the address, the port and (IPv6) the scope.
 pub(crate) fn end(addr: &SocketAddr) -> End {
     match addr {
-        SocketAddr::V4(v4) => (false, ipv4_raw(*v4.ip()), v4.port(), 0),
-        SocketAddr::V6(v6) => (true, v6.ip().octets(), v6.port(), v6.scope_id()),
+        SocketAddr::V4(v4) => End::new(false, ipv4_raw(*v4.ip()), v4.port(), 0),
+        SocketAddr::V6(v6) => End::new(true, v6.ip().octets(), v6.port(), v6.scope_id()),
     }
 }
 
@@ -30,7 +79,7 @@ pub(crate) fn ends(family: sockdiag::Family, id: &sockdiag::SockId) -> (End, End
         if let (Some(head), Some(addr)) = (ip.get_mut(..4), raw.get(..4)) {
             head.copy_from_slice(addr);
         }
-        (false, ip, port, 0)
+        End::new(false, ip, port, 0)
     };
     match family {
         sockdiag::Family::Inet => (v4(&id.src, id.sport), v4(&id.dst, id.dport)),
@@ -39,8 +88,8 @@ pub(crate) fn ends(family: sockdiag::Family, id: &sockdiag::SockId) -> (End, End
             match (l.to_ipv4_mapped(), r.to_ipv4_mapped()) {
                 (Some(l4), Some(r4)) => (v4(&ipv4_raw(l4), id.sport), v4(&ipv4_raw(r4), id.dport)),
                 _ => (
-                    (true, id.src, id.sport, id.ifindex),
-                    (true, id.dst, id.dport, id.ifindex),
+                    End::new(true, id.src, id.sport, id.ifindex),
+                    End::new(true, id.dst, id.dport, id.ifindex),
                 ),
             }
         }
@@ -328,6 +377,7 @@ impl Plan {
                 }
             }
         }
+        self.decided.reserve(targets.list.len());
         candidates.retain(|c| {
             let mine = c.ends();
             let mut at = wanted.get(&key_of(&mine)).copied().unwrap_or(NONE);
@@ -347,6 +397,8 @@ impl Plan {
 
     /// Watch these sockets as loopback peers.
     pub(crate) fn add_peers(&mut self, new: Vec<Peer>) {
+        self.peer_cookies.reserve(new.len());
+        self.peer_ends.reserve(new.len());
         for mut peer in new {
             let Ok(at) = u32::try_from(self.peers.len()) else {
                 break;
@@ -366,20 +418,6 @@ impl Plan {
             }
             self.peers.push(peer);
         }
-    }
-
-    /// The indices of the peers whose ends are `key`.
-    fn peers_with(&self, key: &(End, End)) -> impl Iterator<Item = usize> + '_ {
-        let mut at = self.peer_ends.get(&key_of(key)).copied().unwrap_or(NONE);
-        let key = *key;
-        std::iter::from_fn(move || loop {
-            let peer = self.peers.get(at as usize)?;
-            let here = at as usize;
-            at = peer.next;
-            if peer.ends() == key {
-                return Some(here);
-            }
-        })
     }
 
     /// A look saw `conn`: if it is a watched peer, still on its tuple, it
@@ -411,6 +449,7 @@ impl Plan {
 
     /// The round's targets have been handled: their tuples are taken.
     pub(crate) fn handled(&mut self, targets: &Targets) {
+        self.handled.reserve(targets.list.len());
         self.handled
             .extend(targets.list.iter().map(|t| ends(t.family, &t.id)));
     }
@@ -418,9 +457,10 @@ impl Plan {
     /// Mark the peers whose other end is `dropped` (a target's ends).
     pub(crate) fn other_end_dropped(&mut self, dropped: (End, End)) {
         let key = (dropped.1, dropped.0);
-        let found: Vec<usize> = self.peers_with(&key).collect();
-        for i in found {
-            if let Some(peer) = self.peers.get_mut(i) {
+        let mut at = self.peer_ends.get(&key_of(&key)).copied().unwrap_or(NONE);
+        while let Some(peer) = self.peers.get_mut(at as usize) {
+            at = peer.next;
+            if peer.ends() == key {
                 peer.other_end_dropped = true;
             }
         }
@@ -429,5 +469,64 @@ impl Plan {
     /// Whether a socket with this cookie was decided (chosen) in the run.
     pub(crate) fn decided(&self, cookie: u64) -> bool {
         self.decided.contains(&cookie)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::hash::BuildHasher;
+    use std::net::{Ipv4Addr, SocketAddrV6};
+
+    fn addr() -> impl Strategy<Value = SocketAddr> {
+        prop_oneof![
+            (any::<[u8; 4]>(), any::<u16>())
+                .prop_map(|(ip, port)| SocketAddr::new(Ipv4Addr::from(ip).into(), port)),
+            (any::<[u8; 16]>(), any::<u16>(), 0u32..3).prop_map(|(ip, port, scope)| {
+                SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, 0, scope))
+            }),
+            // Nearby addresses, so that equal prefixes are compared too.
+            (0u8..3, 0u16..3, any::<bool>()).prop_map(|(last, port, v6)| {
+                if v6 {
+                    SocketAddr::new(
+                        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, u16::from(last)).into(),
+                        port,
+                    )
+                } else {
+                    SocketAddr::new(Ipv4Addr::new(127, 0, 0, last).into(), port)
+                }
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn ends_compare_and_hash_as_the_addresses_do(a in addr(), b in addr()) {
+            prop_assert_eq!(end(&a).cmp(&end(&b)), a.cmp(&b));
+            prop_assert_eq!(end(&a) == end(&b), a == b);
+            if a == b {
+                let keyed = Keyed::default();
+                prop_assert_eq!(keyed.hash_one(end(&a)), keyed.hash_one(end(&b)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_v4_mapped_pair_has_the_ends_of_its_ipv4_connection() {
+        let id = sockdiag::SockId {
+            sport: 80,
+            dport: 40000,
+            src: Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped().octets(),
+            dst: Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped().octets(),
+            ifindex: 0,
+            cookie: 1,
+        };
+        let local: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+        assert_eq!(
+            ends(sockdiag::Family::Inet6, &id),
+            (end(&local), end(&remote))
+        );
     }
 }
