@@ -257,8 +257,9 @@ pub struct Cli {
     /// in the kernel's own walk of its sockets, by a BPF program of ours
     /// given the chosen sockets' cookies (bpf_sock_destroy: Linux 6.5+ with
     /// BTF, CAP_BPF and CAP_PERFMON; not TIME-WAIT or SYN-RECV sockets);
-    /// auto uses it first for large drops where it may. A method named here
-    /// is the only one tried. Each dropped row says how.
+    /// auto uses it, before owner and inject, for a large drop that
+    /// SOCK_DESTROY cannot make. A method named here is the only one tried.
+    /// Each dropped row says how.
     ///
     /// Example: tcpdrop --method owner 'dport = :6379'
     ///
