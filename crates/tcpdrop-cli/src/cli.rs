@@ -253,15 +253,16 @@ pub struct Cli {
     /// your own processes need no privilege, others' need CAP_SYS_PTRACE,
     /// and CAP_DAC_READ_SEARCH to find their descriptors);
     /// otherwise, and for TIME-WAIT and SYN-RECV sockets, a reset injected
-    /// after the socket's own ACK (inject: needs CAP_NET_RAW). bpf aborts
-    /// in the kernel's own walk of its sockets, by a BPF program of ours
-    /// given the chosen sockets' cookies (bpf_sock_destroy: Linux 6.5+ with
-    /// BTF, CAP_BPF and CAP_PERFMON; not TIME-WAIT or SYN-RECV sockets);
-    /// auto uses it, before owner and inject, for a large drop that
-    /// SOCK_DESTROY cannot make. A method named here is the only one tried.
-    /// Each dropped row says how.
+    /// after the socket's own ACK (inject: needs CAP_NET_RAW). A method
+    /// named here is the only one tried. Each dropped row says how.
     ///
     /// Example: tcpdrop --method owner 'dport = :6379'
+    ///
+    /// bpf aborts in the kernel's own walk of its sockets, by a BPF program
+    /// of ours given the chosen sockets' cookies (bpf_sock_destroy: Linux
+    /// 6.5+ with BTF, CAP_BPF and CAP_PERFMON; not TIME-WAIT or SYN-RECV
+    /// sockets); auto uses it, before owner and inject, for a large drop
+    /// that SOCK_DESTROY cannot make.
     ///
     /// Example: tcpdrop --method bpf 'dport >= :5000 and dport <= :5099'
     #[arg(
