@@ -14,6 +14,10 @@
 //! - **Honest**: the program marks each socket it aborted in an array we
 //!   read back; a target the walk did not meet is walked for once more,
 //!   then looked up by its cookie: gone, or failed with the reason.
+//! - **Shadowed tuples** (SPEC §5): the walk matches cookies, not tuples,
+//!   so it reaches a socket that another on its tuple hides from destroy
+//!   and inject; one it did not meet is not called gone on a lookup by
+//!   tuple alone (`shadow::present`).
 //! - **Where**: the iterator walks the namespace of the thread that makes
 //!   it, so it is made by a thread inside the session's namespace
 //!   ([`Netns::run`]); a TIME-WAIT or SYN-RECV socket is not a full socket
@@ -38,7 +42,7 @@ use rustix::io::Errno;
 use rustix::thread::CapabilitySet;
 use sockdiag::{Client, TcpState};
 
-use super::{Abort, Target};
+use super::{shadow, Abort, Target};
 use crate::error::Error;
 use crate::netns::Netns;
 use btf::Kernel;
@@ -369,6 +373,41 @@ impl<'a> Bpf<'a> {
                         .map_or_else(|| "no answer".to_string(), ToString::to_string)
                 ))),
             });
+        }
+        // A lookup by tuple misses a socket that another on its tuple
+        // hides (SPEC §5, shadowed tuples); the walk, which matches
+        // cookies, reaches it: look for such ones by a dump, and walk
+        // for them again.
+        let hidden: Vec<usize> = unmet
+            .iter()
+            .copied()
+            .filter(|&i| {
+                matches!(out.get(i), Some(Some(Err(Error::NotFound))))
+                    && targets.get(i).is_some_and(shadow::may_be_shadowed)
+            })
+            .collect();
+        if !hidden.is_empty() {
+            let asked: Vec<&Target> = hidden.iter().filter_map(|&i| targets.get(i)).collect();
+            let present = shadow::present(self.client, &asked);
+            for &i in &hidden {
+                let (Some(slot), Some(target)) = (out.get_mut(i), targets.get(i)) else {
+                    continue;
+                };
+                match &present {
+                    Ok(present) if present.contains(&target.id.cookie) => {
+                        *slot = None;
+                        again.push(i);
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        *slot = Some(Err(Error::Netlink(format!(
+                            "the walk did not meet it, and the dump that tells a gone socket \
+                             from one another socket on its tuple hides failed: {err}"
+                        ))))
+                    }
+                }
+            }
+            again.sort_unstable();
         }
         again
     }
