@@ -79,7 +79,7 @@ fn cap_net_raw_lets_every_user_reset_any_connection() {
 /// `CAP_NET_ADMIN`); a TIME-WAIT socket is refused (exit 3), not touched.
 #[test]
 fn cap_bpf_and_cap_perfmon_let_every_user_drop_by_bpf() {
-    if !nstest::require_real_root("setcap, and a copy run as uid 65534") {
+    if !nstest::require_real_root("setcap, and a copy run as uid 65534") || !nstest::require_bpf() {
         return;
     }
     in_netns(|| {

@@ -40,6 +40,9 @@ fn each_method_drops_ipv4_ipv6_and_dual_stack_connections() {
             .parse()
             .unwrap();
         for method in ["destroy", "owner", "inject", "bpf"] {
+            if method == "bpf" && !nstest::require_bpf() {
+                continue;
+            }
             let pairs = [
                 connect(&v4),
                 connect(&v6),
@@ -130,6 +133,9 @@ fn a_forced_owner_never_falls_back_for_a_socket_no_process_holds() {
 
 #[test]
 fn a_forced_bpf_never_falls_back_for_a_time_wait_socket() {
+    if !nstest::require_bpf() {
+        return;
+    }
     in_netns(|| {
         let listener = listen("127.0.0.1:0");
         let local = nstest::time_wait(&listener);
@@ -154,6 +160,9 @@ fn a_forced_bpf_never_falls_back_for_a_time_wait_socket() {
 
 #[test]
 fn a_forced_bpf_drops_every_client_of_a_port_and_spares_the_rest() {
+    if !nstest::require_bpf() {
+        return;
+    }
     in_netns(|| {
         let listener = listen("127.0.0.1:0");
         let port = listener.local_addr().unwrap().port();

@@ -205,7 +205,9 @@ fn a_dry_run_marks_what_would_be_refused_and_exits_as_the_real_run() {
 
 #[test]
 fn a_forced_bpf_without_cap_bpf_exits_4_and_the_connection_survives() {
-    if !nstest::require_real_root("the tool runs as uid 65534 under setpriv") {
+    if !nstest::require_real_root("the tool runs as uid 65534 under setpriv")
+        || !nstest::require_bpf()
+    {
         return;
     }
     let line = "tcpdrop: aborting sockets from a BPF socket iterator (bpf) needs CAP_BPF \

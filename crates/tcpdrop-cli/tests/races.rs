@@ -130,6 +130,9 @@ fn dropping_everything_spares_a_newcomer_on_the_reused_tuple() {
 
 #[test]
 fn every_form_by_bpf_spares_a_newcomer_on_the_reused_tuple() {
+    if !nstest::require_bpf() {
+        return;
+    }
     for form in ["tuple", "filter", "all"] {
         check_by(&["--method", "bpf"], form, "127.0.0.1");
         check_by(&["--method", "bpf"], form, "[::1]");

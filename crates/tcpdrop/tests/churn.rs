@@ -109,6 +109,9 @@ fn churn_by_owner_never_kills_outside_the_filter_nor_reports_a_false_drop() {
 /// `ECONNABORTED` as destroy does: every abort is matched both ways.
 #[test]
 fn churn_by_bpf_never_kills_outside_the_filter_nor_reports_a_false_drop() {
+    if !nstest::require_bpf() {
+        return;
+    }
     churn(Some(Method::Bpf));
 }
 

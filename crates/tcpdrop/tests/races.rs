@@ -167,6 +167,9 @@ fn a_newcomer_on_a_reused_tuple_survives_a_drop_of_everything() {
 /// (bpf): the newcomer's cookie is not in the program's map.
 #[test]
 fn a_newcomer_on_a_reused_tuple_survives_every_form_of_drop_by_bpf() {
+    if !nstest::require_bpf() {
+        return;
+    }
     for form in [Form::Tuple, Form::PortFilter, Form::Bytecode, Form::All] {
         race_by(Some(Method::Bpf), form, "127.0.0.1");
         race_by(Some(Method::Bpf), form, "[::1]");

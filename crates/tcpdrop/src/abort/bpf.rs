@@ -569,6 +569,9 @@ mod tests {
 
     #[test]
     fn aborts_exactly_the_chosen_sockets_ipv4_ipv6_and_dual_stack() {
+        if !nstest::require_bpf() {
+            return;
+        }
         in_netns(|| {
             let v4 = listen("127.0.0.1:0");
             let v6 = listen("[::1]:0");
@@ -603,6 +606,9 @@ mod tests {
 
     #[test]
     fn a_listener_goes_only_when_it_is_a_target() {
+        if !nstest::require_bpf() {
+            return;
+        }
         in_netns(|| {
             let listener = listen("127.0.0.1:0");
             let (mut c, mut s) = connect(&listener);
@@ -621,6 +627,9 @@ mod tests {
 
     #[test]
     fn a_time_wait_socket_is_left_to_the_other_ways() {
+        if !nstest::require_bpf() {
+            return;
+        }
         in_netns(|| {
             let listener = listen("127.0.0.1:0");
             let local = nstest::time_wait(&listener);
@@ -638,6 +647,9 @@ mod tests {
 
     #[test]
     fn a_cookie_that_names_no_socket_touches_nothing() {
+        if !nstest::require_bpf() {
+            return;
+        }
         in_netns(|| {
             let listener = listen("127.0.0.1:0");
             let (mut c, mut s) = connect(&listener);
@@ -654,6 +666,9 @@ mod tests {
 
     #[test]
     fn many_sockets_over_parallel_walks_each_aborted_once() {
+        if !nstest::require_bpf() {
+            return;
+        }
         in_netns(|| {
             let listener = listen("127.0.0.1:0");
             let n = MIN_PER_WALK * 2 + 10;
@@ -679,6 +694,9 @@ mod tests {
 
     #[test]
     fn without_cap_bpf_it_refuses_and_touches_nothing() {
+        if !nstest::require_bpf() {
+            return;
+        }
         in_netns(|| {
             let listener = listen("127.0.0.1:0");
             let (mut c, mut s) = connect(&listener);
@@ -761,6 +779,9 @@ mod tests {
 
     #[test]
     fn auto_walks_for_a_large_drop_only_where_sock_destroy_is_refused() {
+        if !nstest::require_bpf() {
+            return;
+        }
         in_netns(|| {
             let cases: [(&[CapabilitySet], crate::Method); 3] = [
                 // SOCK_DESTROY first: as fast here, and no walk of the rest.
