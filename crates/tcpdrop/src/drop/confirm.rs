@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
-use super::plan::{end, End, KeyedSet, Plan, Targets};
+use super::plan::{end, Plan, Targets, TupleSet};
 use super::report::{GoneReason, Outcome, Sink};
 use crate::abort::Method;
 use crate::conn::Connection;
@@ -16,7 +16,7 @@ use crate::error::Error;
 #[derive(Default)]
 pub(crate) struct Confirm {
     /// The ends of every socket dropped so far, in the order of the run.
-    dropped: KeyedSet<(End, End)>,
+    dropped: TupleSet,
     /// Sockets found gone whose reason waits for the look afterwards.
     pub(crate) closed: Vec<Connection>,
 }

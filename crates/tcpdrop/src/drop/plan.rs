@@ -297,6 +297,62 @@ impl Hasher for Mix {
 
 /// A set hashed by [`Keyed`].
 pub(crate) type KeyedSet<T> = HashSet<T, Keyed>;
+
+/// A set of 4-tuples (the ends of sockets), exact and compact: a pair of
+/// IPv4 ends, nearly every one, is kept as the 96 bits it has (16 bytes a
+/// tuple, where the two [`End`]s take 48: a drop of a million connections
+/// keeps two such sets of every target); others whole.
+#[derive(Default)]
+pub(crate) struct TupleSet {
+    v4: KeyedSet<u128>,
+    other: KeyedSet<(End, End)>,
+}
+
+impl TupleSet {
+    /// The 96 bits of a pair of IPv4 ends (address and port each), if it
+    /// is one.
+    fn packed(tuple: &(End, End)) -> Option<u128> {
+        let half = |e: &End| {
+            // IPv4: not IPv6, no scope, the address in the first 4 bytes.
+            let v4 = e.meta >> 63 == 0
+                && e.meta & 0xffff_ffff == 0
+                && e.addr[0] & 0xffff_ffff == 0
+                && e.addr[1] == 0;
+            v4.then(|| (u128::from(e.addr[0] >> 32) << 16) | u128::from((e.meta >> 32) & 0xffff))
+        };
+        Some((half(&tuple.0)? << 48) | half(&tuple.1)?)
+    }
+
+    pub(crate) fn insert(&mut self, tuple: (End, End)) -> bool {
+        match TupleSet::packed(&tuple) {
+            Some(key) => self.v4.insert(key),
+            None => self.other.insert(tuple),
+        }
+    }
+
+    pub(crate) fn contains(&self, tuple: &(End, End)) -> bool {
+        match TupleSet::packed(tuple) {
+            Some(key) => self.v4.contains(&key),
+            None => self.other.contains(tuple),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.other.is_empty()
+    }
+
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.v4.reserve(more);
+    }
+}
+
+impl Extend<(End, End)> for TupleSet {
+    fn extend<I: IntoIterator<Item = (End, End)>>(&mut self, tuples: I) {
+        for tuple in tuples {
+            self.insert(tuple);
+        }
+    }
+}
 type KeyedMap<K, V> = HashMap<K, V, Keyed>;
 
 /// A compact key for the ends of a socket: their hash, which an index
@@ -318,9 +374,9 @@ pub(crate) struct Plan {
     /// Cookies of the sockets already given an outcome.
     decided: KeyedSet<u64>,
     /// The tuples of every socket handled in an earlier round.
-    handled: KeyedSet<(End, End)>,
+    handled: TupleSet,
     /// Tuples on which a newcomer was seen (so the old socket was replaced).
-    pub(crate) newcomers: KeyedSet<(End, End)>,
+    pub(crate) newcomers: TupleSet,
     /// Loopback peers of chosen sockets, in the order they were found.
     pub(crate) peers: Vec<Peer>,
     /// Each peer's cookie, to its index in `peers`.
@@ -396,28 +452,35 @@ impl Plan {
     }
 
     /// Watch these sockets as loopback peers.
-    pub(crate) fn add_peers(&mut self, new: Vec<Peer>) {
+    pub(crate) fn add_peers(&mut self, mut new: Vec<Peer>) {
         self.peer_cookies.reserve(new.len());
         self.peer_ends.reserve(new.len());
-        self.peers.reserve_exact(new.len());
-        for mut peer in new {
-            let Ok(at) = u32::try_from(self.peers.len()) else {
+        // In place: at a million peers a second buffer would hold 88 MB.
+        // Each cookie once (a dump may list a socket twice); its index is
+        // set below.
+        new.retain(|p| {
+            !self.decided.contains(&p.cookie())
+                && self.peer_cookies.insert(p.cookie(), NONE).is_none()
+        });
+        let first = self.peers.len();
+        if self.peers.is_empty() {
+            self.peers = new;
+        } else {
+            self.peers.reserve_exact(new.len());
+            self.peers.append(&mut new);
+        }
+        for at in first..self.peers.len() {
+            let Ok(index) = u32::try_from(at) else {
+                self.peers.truncate(at);
                 break;
             };
-            if self.decided.contains(&peer.cookie()) {
-                continue;
-            }
-            if let std::collections::hash_map::Entry::Vacant(slot) =
-                self.peer_cookies.entry(peer.cookie())
-            {
-                slot.insert(at);
-            } else {
-                continue;
-            }
-            if let Some(first) = self.peer_ends.insert(key_of(&peer.ends()), at) {
+            let Some(peer) = self.peers.get_mut(at) else {
+                break;
+            };
+            if let Some(first) = self.peer_ends.insert(key_of(&peer.ends()), index) {
                 peer.next = first;
             }
-            self.peers.push(peer);
+            self.peer_cookies.insert(peer.cookie(), index);
         }
     }
 
@@ -513,6 +576,22 @@ mod tests {
                 let keyed = Keyed::default();
                 prop_assert_eq!(keyed.hash_one(end(&a)), keyed.hash_one(end(&b)));
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_tuple_set_holds_exactly_the_tuples_put_in(
+            a in (addr(), addr()),
+            b in (addr(), addr()),
+        ) {
+            let key = |t: &(SocketAddr, SocketAddr)| (end(&t.0), end(&t.1));
+            let mut set = TupleSet::default();
+            prop_assert!(set.is_empty());
+            prop_assert!(set.insert(key(&a)));
+            prop_assert!(!set.insert(key(&a)));
+            prop_assert!(set.contains(&key(&a)));
+            prop_assert_eq!(set.contains(&key(&b)), a == b);
         }
     }
 
