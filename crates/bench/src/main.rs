@@ -13,7 +13,8 @@
 //! | list with owners | `tcpdrop -l -p` | `ss -tanp` |
 //! | drop all clients | `tcpdrop dport >= :5000 and dport <= :5099` | `ss -K -tn` + the same |
 //! | drop 1 % | `tcpdrop dport = :5000` | `ss -K -tn dport = :5000` |
-//! | drop all clients, owner / inject | `tcpdrop --method owner` (`inject`) + the all-clients filter | `ss -K -tn` + the same |
+//! | drop all clients, by one way | `tcpdrop --method destroy` (`bpf`, `owner`, `inject`) + the all-clients filter | `ss -K -tn` + the same |
+//! | drop 1 %, bpf | `tcpdrop --method bpf dport = :5000` | `ss -K -tn dport = :5000` |
 //! | drop one by tuple | `tcpdrop LADDR:LPORT RADDR:RPORT` | `ss -K -tn src LADDR:LPORT dst RADDR:RPORT` |
 //! | `SetTcpEntry` ×100, `-f` 1,000 tuples | the C ABI's call in a loop; `tcpdrop -f` | — |
 //!
@@ -24,8 +25,12 @@
 //! runs the dropped connections are opened again, so every run starts from
 //! the same population.
 //!
+//! CPU time is `wait4`'s, user and system apart; `--csv PATH` also writes
+//! the medians as CSV, for `bench/plot`.
+//!
 //! Usage (as root): `tcpdrop-bench [--n 1000,10000,100000] [--reps 3]
-//! [--tcpdrop PATH] [--ss PATH]`; `bench/run` builds and runs it.
+//! [--only list,drop,methods,tuple] [--csv PATH] [--tcpdrop PATH] [--ss PATH]`;
+//! `bench/run` builds and runs it.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -54,6 +59,8 @@ struct Args {
     reps: usize,
     tcpdrop: String,
     ss: String,
+    /// Where to write the medians as CSV, if anywhere.
+    csv: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -70,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
         reps: 3,
         tcpdrop: beside.display().to_string(),
         ss: "ss".into(),
+        csv: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -86,9 +94,10 @@ fn parse_args() -> Result<Args, String> {
             "--reps" => args.reps = value()?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--tcpdrop" => args.tcpdrop = value()?,
             "--ss" => args.ss = value()?,
+            "--csv" => args.csv = Some(value()?),
             "-h" | "--help" => {
                 println!(
-                    "tcpdrop-bench [--n 1000,10000,100000] [--reps 3] [--only list,drop,methods,tuple] [--tcpdrop PATH] [--ss PATH]\n\
+                    "tcpdrop-bench [--n 1000,10000,100000] [--reps 3] [--only list,drop,methods,tuple] [--csv PATH] [--tcpdrop PATH] [--ss PATH]\n\
                      Runs as root in a fresh network namespace of its own."
                 );
                 std::process::exit(0);
@@ -653,7 +662,8 @@ fn so_error(fd: RawFd) -> i32 {
 /// One timed run of a command.
 struct Run {
     wall: Duration,
-    cpu: Duration,
+    user: Duration,
+    sys: Duration,
     max_rss_kib: i64,
     lines: usize,
     ok: bool,
@@ -730,7 +740,8 @@ fn run(argv: &[String]) -> io::Result<Run> {
     }
     Ok(Run {
         wall,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        user: tv(usage.ru_utime),
+        sys: tv(usage.ru_stime),
         max_rss_kib: usage.ru_maxrss,
         lines,
         ok: exited_ok && !killed,
@@ -742,7 +753,8 @@ fn run(argv: &[String]) -> io::Result<Run> {
 #[derive(Default)]
 struct Sample {
     walls: Vec<Duration>,
-    cpus: Vec<Duration>,
+    users: Vec<Duration>,
+    syss: Vec<Duration>,
     rss: Vec<i64>,
     lines: Vec<usize>,
     /// Selected connections left alive, per run.
@@ -755,7 +767,8 @@ struct Sample {
 impl Sample {
     fn add(&mut self, run: &Run) {
         self.walls.push(run.wall);
-        self.cpus.push(run.cpu);
+        self.users.push(run.user);
+        self.syss.push(run.sys);
         self.rss.push(run.max_rss_kib);
         self.lines.push(run.lines);
         if !run.ok && !self.notes.contains(&run.note) {
@@ -842,9 +855,27 @@ fn bench_size(args: &Args, pool: &mut Pool, n: usize, has_p: bool) -> io::Result
         );
         rows.push(row);
     }
-    let drops: [(&'static str, &str, &str, &str); 4] = [
+    let drops: [(&'static str, &str, &str, &str); 7] = [
         ("drop all clients", "", DROP_ALL_FILTER, "all"),
         ("drop 1 %", "", ONE_PERCENT_FILTER, "one"),
+        (
+            "drop all clients, --method destroy",
+            "--method destroy ",
+            DROP_ALL_FILTER,
+            "all",
+        ),
+        (
+            "drop all clients, --method bpf",
+            "--method bpf ",
+            DROP_ALL_FILTER,
+            "all",
+        ),
+        (
+            "drop 1 %, --method bpf",
+            "--method bpf ",
+            ONE_PERCENT_FILTER,
+            "one",
+        ),
         (
             "drop all clients, --method owner",
             "--method owner ",
@@ -980,7 +1011,8 @@ fn bench_tuples(args: &Args, pool: &mut Pool, n: usize) -> io::Result<Vec<Row>> 
         let per_call = start.elapsed() / 100;
         looped.tcpdrop.add(&Run {
             wall: per_call,
-            cpu: Duration::ZERO,
+            user: Duration::ZERO,
+            sys: Duration::ZERO,
             max_rss_kib: 0,
             lines: 100 - failures,
             ok: failures == 0,
@@ -1041,9 +1073,41 @@ fn secs(d: Duration) -> String {
     }
 }
 
+/// Median user and system CPU seconds, `user / sys`.
+fn cpu(s: &Sample) -> String {
+    if s.walls.is_empty() {
+        return "—".into();
+    }
+    format!("{} / {}", secs(median(&s.users)), secs(median(&s.syss)))
+}
+
+/// The medians as CSV, one line per row and tool, for `bench/plot`.
+fn write_csv(path: &str, rows: &[Row]) -> io::Result<()> {
+    let mut out = String::from("n,work,tool,wall_s,user_s,sys_s,peak_rss_mib,missed\n");
+    for row in rows {
+        for (tool, s) in [("tcpdrop", &row.tcpdrop), ("ss", &row.ss)] {
+            if s.walls.is_empty() {
+                continue;
+            }
+            out.push_str(&format!(
+                "{},\"{}\",{},{:.6},{:.6},{:.6},{:.1},{}\n",
+                row.n,
+                row.work,
+                tool,
+                s.median().as_secs_f64(),
+                median(&s.users).as_secs_f64(),
+                median(&s.syss).as_secs_f64(),
+                median(&s.rss) as f64 / 1024.0,
+                s.misses.iter().sum::<usize>()
+            ));
+        }
+    }
+    std::fs::write(path, out)
+}
+
 fn print_table(rows: &[Row], reps: usize) {
     println!(
-        "| N | work | tcpdrop s | ss s | tcpdrop/ss | tcpdrop CPU s | ss CPU s | tcpdrop peak RSS MiB | ss peak RSS MiB | rows tcpdrop / ss | missed tcpdrop / ss (of {reps} runs) |"
+        "| N | work | tcpdrop s | ss s | tcpdrop/ss | tcpdrop user / sys s | ss user / sys s | tcpdrop peak RSS MiB | ss peak RSS MiB | rows tcpdrop / ss | missed tcpdrop / ss (of {reps} runs) |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
     for row in rows {
@@ -1085,8 +1149,8 @@ fn print_table(rows: &[Row], reps: usize) {
             secs(a),
             if no_ss { "—".to_string() } else { secs(b) },
             ratio,
-            secs(median(&row.tcpdrop.cpus)),
-            secs(median(&row.ss.cpus)),
+            cpu(&row.tcpdrop),
+            cpu(&row.ss),
             mib(&row.tcpdrop),
             mib(&row.ss),
             median(&row.tcpdrop.lines),
@@ -1165,6 +1229,12 @@ fn main() {
         }
     }
     print_table(&rows, args.reps);
+    if let Some(path) = &args.csv {
+        if let Err(e) = write_csv(path, &rows) {
+            eprintln!("tcpdrop-bench: {path}: {e}");
+            std::process::exit(1);
+        }
+    }
     // The workers exit when their stdin closes; every socket closes with
     // its process, and the namespace with the last of them.
 }

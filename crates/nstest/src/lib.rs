@@ -96,6 +96,33 @@ pub fn require_real_root(reason: &str) -> bool {
     false
 }
 
+/// Whether the running test may load BPF programs that call
+/// `bpf_sock_destroy` (tcpdrop's `--method bpf`): as real root (the kernel
+/// checks `CAP_BPF` and `CAP_PERFMON` in the initial user namespace) on
+/// Linux 6.5 or later that publishes its BTF; otherwise the test is
+/// reported skipped, saying which is missing.
+pub fn require_bpf() -> bool {
+    if !require_real_root("loading BPF programs needs CAP_BPF in the initial user namespace") {
+        return false;
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
+    let version = (
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+    );
+    let recent = matches!(version, (Some(major), Some(minor)) if (major, minor) >= (6, 5));
+    if !recent || !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        skip(&format!(
+            "needs Linux 6.5 or later with BTF (/sys/kernel/btf/vmlinux) for bpf_sock_destroy; \
+             this is {}",
+            release.trim()
+        ));
+        return false;
+    }
+    true
+}
+
 /// Whether the program `tool` is on `PATH`; if not, the running test is
 /// reported skipped with the Debian package that brings it (as root in CI
 /// that fails the run, as every skip does). A test that needs a tool asks

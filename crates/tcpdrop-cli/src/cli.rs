@@ -257,10 +257,18 @@ pub struct Cli {
     /// named here is the only one tried. Each dropped row says how.
     ///
     /// Example: tcpdrop --method owner 'dport = :6379'
+    ///
+    /// bpf aborts in the kernel's own walk of its sockets, by a BPF program
+    /// of ours given the chosen sockets' cookies (bpf_sock_destroy: Linux
+    /// 6.5+ with BTF, CAP_BPF and CAP_PERFMON; not TIME-WAIT or SYN-RECV
+    /// sockets); auto uses it, before owner and inject, for a large drop
+    /// that SOCK_DESTROY cannot make.
+    ///
+    /// Example: tcpdrop --method bpf 'dport >= :5000 and dport <= :5099'
     #[arg(
         long,
         value_name = "METHOD",
-        value_parser = ["auto", "destroy", "owner", "inject"],
+        value_parser = ["auto", "destroy", "owner", "inject", "bpf"],
         default_value = "auto"
     )]
     pub method: Option<String>,

@@ -32,13 +32,14 @@ pub(crate) fn exit_code(err: &Error) -> u8 {
         | Error::Forbidden(_)
         | Error::NamespaceDenied { .. } => exit_codes::PERMISSION,
         Error::NoWay(_) if err.is_privilege() => exit_codes::PERMISSION,
-        Error::NotSupported | Error::NoWay(_) => exit_codes::UNSUPPORTED,
+        Error::NotSupported | Error::NoWay(_) | Error::BpfUnsupported(_) => exit_codes::UNSUPPORTED,
         Error::InvalidArgument(_) | Error::Namespace { .. } => exit_codes::USAGE,
         Error::Netlink(_)
         | Error::Io(_)
         | Error::NoHolder
         | Error::NotAborted(_)
-        | Error::Shadowed => exit_codes::PARTIAL,
+        | Error::Shadowed
+        | Error::NotFullSocket => exit_codes::PARTIAL,
     }
 }
 

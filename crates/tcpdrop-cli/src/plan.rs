@@ -96,6 +96,7 @@ pub(crate) fn method_named(name: &str) -> Option<tcpdrop::Method> {
         "destroy" => Some(tcpdrop::Method::Destroy),
         "owner" => Some(tcpdrop::Method::Owner),
         "inject" => Some(tcpdrop::Method::Inject),
+        "bpf" => Some(tcpdrop::Method::Bpf),
         _ => None,
     }
 }

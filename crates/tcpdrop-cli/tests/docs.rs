@@ -174,7 +174,7 @@ fn bash_completes_states_and_methods_not_file_names() {
     assert_eq!(bash_completes(&["-l", "-s"], "ti"), ["time-wait"]);
     assert_eq!(
         bash_completes(&["--method"], ""),
-        ["auto", "destroy", "owner", "inject"]
+        ["auto", "destroy", "owner", "inject", "bpf"]
     );
     // Still any state ss and RFC 793 spell, checked by tcpdrop itself.
     let run = tcpdrop(&["-l", "-s", "LISTEN", "-s", "syn_received"]);

@@ -74,6 +74,41 @@ fn cap_net_raw_lets_every_user_reset_any_connection() {
     });
 }
 
+/// `cap_bpf,cap_perfmon`: every user drops any full connection of the
+/// namespace, any user's, by `--method bpf` (the kernel's own walk, no
+/// `CAP_NET_ADMIN`); a TIME-WAIT socket is refused (exit 3), not touched.
+#[test]
+fn cap_bpf_and_cap_perfmon_let_every_user_drop_by_bpf() {
+    if !nstest::require_real_root("setcap, and a copy run as uid 65534") || !nstest::require_bpf() {
+        return;
+    }
+    in_netns(|| {
+        let copy = CapCopy::new("cap_bpf,cap_perfmon+ep");
+        let listener = listen("127.0.0.1:0");
+        let root = spawn_owner(listener.local_addr().unwrap(), "tdroot", None);
+        let _server = listener.accept().unwrap();
+        let local = root.local_addr().to_string();
+        let to = listener.local_addr().unwrap().to_string();
+        let run = copy.run_as_nobody(&["--json", "--method", "bpf", &local, &to]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let row = row_of(&run.stdout, &local);
+        assert_eq!(
+            (&row["result"], &row["method"]),
+            (&"dropped".into(), &"bpf".into())
+        );
+        assert_eq!(root.read_outcome(), Some(ECONNABORTED));
+        let tw = nstest::time_wait(&listener).to_string();
+        let run = copy.run_as_nobody(&["--json", "--method", "bpf", &tw, &to]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert_eq!(row_of(&run.stdout, &tw)["result"], "failed");
+        let there = tcpdrop::Session::new()
+            .unwrap()
+            .find(tw.parse().unwrap(), to.parse().unwrap())
+            .unwrap();
+        assert!(there.is_some(), "the TIME-WAIT socket was touched");
+    });
+}
+
 /// `cap_sys_ptrace` alone, as in `setcap cap_net_admin,cap_net_raw,
 /// cap_sys_ptrace+ep`: another user's /proc/PID/fd is its owner's alone
 /// (mode 0500), so the copy cannot open it without `CAP_DAC_READ_SEARCH`.

@@ -39,7 +39,10 @@ fn each_method_drops_ipv4_ipv6_and_dual_stack_connections() {
         let dual_v4: SocketAddr = format!("127.0.0.1:{}", dual.local_addr().unwrap().port())
             .parse()
             .unwrap();
-        for method in ["destroy", "owner", "inject"] {
+        for method in ["destroy", "owner", "inject", "bpf"] {
+            if method == "bpf" && !nstest::require_bpf() {
+                continue;
+            }
             let pairs = [
                 connect(&v4),
                 connect(&v6),
@@ -61,7 +64,7 @@ fn each_method_drops_ipv4_ipv6_and_dual_stack_connections() {
                 drop_by(method, l, r);
                 let holder = read_errno(&mut mine);
                 let expected: &[i32] = match method {
-                    "destroy" => &[ECONNABORTED],
+                    "destroy" | "bpf" => &[ECONNABORTED],
                     _ => &[ECONNRESET, EPIPE],
                 };
                 assert!(
@@ -125,5 +128,64 @@ fn a_forced_owner_never_falls_back_for_a_socket_no_process_holds() {
             .find(local, remote)
             .unwrap();
         assert!(there.is_none());
+    });
+}
+
+#[test]
+fn a_forced_bpf_never_falls_back_for_a_time_wait_socket() {
+    if !nstest::require_bpf() {
+        return;
+    }
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let local = nstest::time_wait(&listener);
+        let remote = listener.local_addr().unwrap();
+        let run = tcpdrop(&["--method", "bpf", &local.to_string(), &remote.to_string()]);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+        assert!(
+            run.stdout
+                .contains("bpf cannot abort a TIME-WAIT or SYN-RECV socket"),
+            "{}",
+            run.stdout
+        );
+        // Still there: nothing else was tried.
+        let there = tcpdrop::Session::new()
+            .unwrap()
+            .find(local, remote)
+            .unwrap();
+        assert!(there.is_some());
+        assert!(still_accepts(&listener));
+    });
+}
+
+#[test]
+fn a_forced_bpf_drops_every_client_of_a_port_and_spares_the_rest() {
+    if !nstest::require_bpf() {
+        return;
+    }
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        let other = listen("[::1]:0");
+        let mut chosen: Vec<_> = (0..50).map(|_| connect(&listener)).collect();
+        let mut spared: Vec<_> = (0..5).map(|_| connect(&other)).collect();
+        let run = tcpdrop(&["--json", "--method", "bpf", &format!("dport = :{port}")]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let rows = json_lines(&run.stdout);
+        let dropped = rows.iter().filter(|r| r["result"] == "dropped").count();
+        let collateral = rows.iter().filter(|r| r["collateral"] == true).count();
+        assert_eq!((dropped, collateral), (50, 50), "{rows:?}");
+        assert!(rows
+            .iter()
+            .filter(|r| r["result"] == "dropped")
+            .all(|r| r["method"] == "bpf"));
+        for (c, s) in &mut chosen {
+            assert_eq!(read_errno(c), Some(ECONNABORTED));
+            assert_eq!(read_errno(s), Some(ECONNRESET));
+        }
+        for (c, s) in &mut spared {
+            assert!(carries_data(c, s), "a bystander was hit");
+        }
+        assert!(still_accepts(&listener) && still_accepts(&other));
     });
 }

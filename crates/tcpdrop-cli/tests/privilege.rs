@@ -202,3 +202,29 @@ fn a_dry_run_marks_what_would_be_refused_and_exits_as_the_real_run() {
         );
     });
 }
+
+#[test]
+fn a_forced_bpf_without_cap_bpf_exits_4_and_the_connection_survives() {
+    if !nstest::require_real_root("the tool runs as uid 65534 under setpriv")
+        || !nstest::require_bpf()
+    {
+        return;
+    }
+    let line = "tcpdrop: aborting sockets from a BPF socket iterator (bpf) needs CAP_BPF \
+                and CAP_PERFMON: run as root (nothing was touched) (nothing was dropped)";
+    in_netns(|| {
+        let bpf = |args: &[&str]| {
+            let mut all = vec!["--method", "bpf"];
+            all.extend_from_slice(args);
+            tcpdrop_unprivileged(&all)
+        };
+        refused(bpf, line);
+        // CAP_NET_ADMIN is not what bpf needs either.
+        let bpf = |args: &[&str]| {
+            let mut all = vec!["--method", "bpf"];
+            all.extend_from_slice(args);
+            crate::util::tcpdrop_net_admin_only(&all)
+        };
+        refused(bpf, line);
+    });
+}

@@ -55,6 +55,11 @@ fn race(
 }
 
 fn check(form: &str, host: &str) {
+    check_by(&[], form, host);
+}
+
+/// The race, with `extra` arguments before the selection (`--method ...`).
+fn check_by(extra: &[&str], form: &str, host: &str) {
     in_netns(|| {
         let listener = listen(&format!("{host}:0"));
         let to = listener.local_addr().unwrap();
@@ -65,11 +70,12 @@ fn check(form: &str, host: &str) {
             .port();
         let from: SocketAddr = format!("{host}:{port}").parse().unwrap();
         let old = connect_from(from, to, &listener);
-        let args: Vec<String> = match form {
+        let mut args: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        args.extend(match form {
             "tuple" => vec![from.to_string(), to.to_string()],
             "filter" => vec![format!("sport = :{port} and dport = :{}", to.port())],
             _ => vec!["-a".to_string()],
-        };
+        });
         let (rows, code, (mut new_c, mut new_s)) = race(&args, &listener, old, from);
         assert!(
             carries_data(&mut new_c, &mut new_s),
@@ -120,4 +126,15 @@ fn a_filter_spares_a_newcomer_on_the_reused_tuple() {
 fn dropping_everything_spares_a_newcomer_on_the_reused_tuple() {
     check("all", "127.0.0.1");
     check("all", "[::1]");
+}
+
+#[test]
+fn every_form_by_bpf_spares_a_newcomer_on_the_reused_tuple() {
+    if !nstest::require_bpf() {
+        return;
+    }
+    for form in ["tuple", "filter", "all"] {
+        check_by(&["--method", "bpf"], form, "127.0.0.1");
+        check_by(&["--method", "bpf"], form, "[::1]");
+    }
 }

@@ -13,7 +13,7 @@ use crate::util::{json_lines, tcpdrop, tcpdrop_unprivileged};
 
 #[test]
 fn on_a_kernel_without_sock_destroy() {
-    nstest::uml::run_tests_inside("uml::uml_inner_", 5);
+    nstest::uml::run_tests_inside("uml::uml_inner_", 6);
 }
 
 fn inside_uml() {
@@ -154,5 +154,33 @@ fn uml_inner_forcing_destroy_exits_5_and_touches_nothing() {
         let run = tcpdrop(&["--method", "destroy", &l.to_string(), &r.to_string()]);
         assert_eq!(run.code, 5, "{}", run.stderr);
         assert!(carries_data(&mut client, &mut server));
+    });
+}
+
+#[test]
+#[ignore = "runs inside user-mode Linux, booted by on_a_kernel_without_sock_destroy"]
+fn uml_inner_forcing_bpf_exits_5_with_the_reason_and_touches_nothing() {
+    inside_uml();
+    in_netns(|| {
+        let listener = listen("127.0.0.1:0");
+        let (mut client, mut server) = connect(&listener);
+        let (l, r) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+        let run = tcpdrop(&["--method", "bpf", &l.to_string(), &r.to_string()]);
+        assert_eq!(run.code, 5, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(
+                "the kernel cannot abort sockets from a BPF socket iterator: \
+                 it needs Linux 6.5 or later (bpf_sock_destroy); this kernel is 6.1"
+            ),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("dropped ("), "{}", run.stdout);
+        assert!(carries_data(&mut client, &mut server));
+        assert!(still_accepts(&listener));
+        // Auto, for the same connection, goes on as before (owner here).
+        let run = tcpdrop(&["--json", &l.to_string(), &r.to_string()]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(method_of(&run.stdout, l), "owner");
     });
 }

@@ -101,6 +101,15 @@ pub enum Error {
     /// and why it could not be used.
     #[error("{}", no_way(.0))]
     NoWay(Vec<(crate::abort::Method, Error)>),
+    /// Aborting from a BPF socket iterator (`bpf`) cannot work on this
+    /// kernel, whatever the privilege: why (before Linux 6.5, no BTF, the
+    /// program refused).
+    #[error("the kernel cannot abort sockets from a BPF socket iterator: {0}")]
+    BpfUnsupported(String),
+    /// `bpf_sock_destroy` takes full sockets only: a TIME-WAIT or SYN-RECV
+    /// socket cannot be aborted by `bpf`.
+    #[error("bpf cannot abort a TIME-WAIT or SYN-RECV socket (bpf_sock_destroy takes full sockets only; destroy and inject can)")]
+    NotFullSocket,
 }
 
 /// "no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs
@@ -126,6 +135,8 @@ fn no_way(tried: &[(crate::abort::Method, Error)]) -> String {
             Error::Forbidden(why) => why.clone(),
             Error::NoHolder => "no process holds it".to_string(),
             Error::Shadowed => "another socket on its 4-tuple hides it".to_string(),
+            Error::BpfUnsupported(reason) => reason.clone(),
+            Error::NotFullSocket => "not a full socket (TIME-WAIT or SYN-RECV)".to_string(),
             other => other.to_string(),
         });
     }
@@ -163,6 +174,7 @@ impl Error {
             // The socket is there and this way did not abort it, as with
             // NotAborted.
             Error::Shadowed => ERROR_GEN_FAILURE,
+            Error::BpfUnsupported(_) | Error::NotFullSocket => ERROR_NOT_SUPPORTED,
             // Windows' codes for a refusal: 317 when only elevation was
             // missing, 5 when a privilege was, 50 when nothing can work.
             Error::NoWay(tried) => {
@@ -188,6 +200,7 @@ impl Error {
                 | Error::MissingCapability { .. }
                 | Error::Forbidden(_)
                 | Error::NoWay(_)
+                | Error::BpfUnsupported(_)
         )
     }
 
@@ -236,6 +249,8 @@ impl Error {
             Error::NoWay(tried) => {
                 Error::NoWay(tried.iter().map(|(m, e)| (*m, e.again())).collect())
             }
+            Error::BpfUnsupported(s) => Error::BpfUnsupported(s.clone()),
+            Error::NotFullSocket => Error::NotFullSocket,
         }
     }
 

@@ -105,6 +105,16 @@ fn churn_by_owner_never_kills_outside_the_filter_nor_reports_a_false_drop() {
     churn(Some(Method::Owner));
 }
 
+/// The same churn, every drop by the kernel's own walk (bpf), which leaves
+/// `ECONNABORTED` as destroy does: every abort is matched both ways.
+#[test]
+fn churn_by_bpf_never_kills_outside_the_filter_nor_reports_a_false_drop() {
+    if !nstest::require_bpf() {
+        return;
+    }
+    churn(Some(Method::Bpf));
+}
+
 /// The same churn, every drop by an injected reset.
 #[test]
 fn churn_by_inject_never_kills_outside_the_filter_nor_reports_a_false_drop() {
@@ -114,7 +124,7 @@ fn churn_by_inject_never_kills_outside_the_filter_nor_reports_a_false_drop() {
 /// Run the churn with drops by `method` (`None`: auto, which is destroy
 /// here) and check the generators' records against the reports.
 ///
-/// Destroy leaves a mark no other event leaves, `ECONNABORTED`, so every
+/// Destroy and bpf leave a mark no other event leaves, `ECONNABORTED`, so every
 /// abort can be matched to a report both ways. Owner and inject leave
 /// `ECONNRESET`/`EPIPE`, which the churn's own closing also leaves on the
 /// other end, so for them: every `dropped` end saw an error, and no
@@ -206,6 +216,7 @@ fn churn(method: Option<Method>) {
         let mut dropped_cookies = HashSet::new();
         let (mut dropped, mut gone, mut failed, mut requests) = (0, 0, 0, 0);
         let mut failed_without_holder = 0;
+        let mut failed_not_full = 0;
         for r in &reports {
             assert!(
                 !r.conn.is_listener() && !listener_cookies.contains(&r.conn.cookie),
@@ -225,6 +236,9 @@ fn churn(method: Option<Method>) {
                     failed += 1;
                     if matches!(err, tcpdrop::Error::NoHolder) {
                         failed_without_holder += 1;
+                    }
+                    if matches!(err, tcpdrop::Error::NotFullSocket) {
+                        failed_not_full += 1;
                     }
                     eprintln!("churn: failed drop {r:?}: {err}");
                     continue;
@@ -260,7 +274,7 @@ fn churn(method: Option<Method>) {
 
         let mut wrong_kills = Vec::new();
         let mut unreported = Vec::new();
-        if method.is_none() {
+        if matches!(method, None | Some(Method::Bpf)) {
             for end in ends.values() {
                 if end.seen != Seen::Errno(ECONNABORTED) {
                     continue;
@@ -327,10 +341,17 @@ fn churn(method: Option<Method>) {
             "listeners closed: {closed_listeners:?}"
         );
         // Only the forced owner way may fail, and only on sockets no process
-        // holds yet (still in the listener's accept queue) or any more.
-        assert_eq!(failed, failed_without_holder, "drops failed");
-        if method != Some(Method::Owner) {
-            assert_eq!(failed, 0, "drops failed");
+        // holds yet (still in the listener's accept queue) or any more; and
+        // the forced bpf way, only on request sockets (not full sockets).
+        assert_eq!(
+            failed,
+            failed_without_holder + failed_not_full,
+            "drops failed"
+        );
+        match method {
+            Some(Method::Owner) => assert_eq!(failed_not_full, 0, "drops failed"),
+            Some(Method::Bpf) => assert_eq!(failed_without_holder, 0, "drops failed"),
+            _ => assert_eq!(failed, 0, "drops failed"),
         }
         assert!(
             conns.len() >= MIN_CONNECTIONS,
@@ -346,7 +367,7 @@ fn churn(method: Option<Method>) {
 /// Whether an end's record shows the abort `method` (`None`: destroy).
 fn aborted_by(method: Option<Method>, seen: Seen) -> bool {
     match method {
-        None | Some(Method::Destroy) => seen == Seen::Errno(ECONNABORTED),
+        None | Some(Method::Destroy | Method::Bpf) => seen == Seen::Errno(ECONNABORTED),
         Some(_) => matches!(seen, Seen::Errno(_) | Seen::Eof),
     }
 }

@@ -1,14 +1,19 @@
 use nstest::{connect, in_netns, listen, read_errno, still_accepts};
 use std::net::SocketAddr;
 
-use tcpdrop::{DropOptions, DropReport, Outcome, Selection, Session};
+use tcpdrop::{DropOptions, DropReport, Method, Outcome, Selection, Session};
 
 /// Drop what `selection` chooses in a new session, in memory.
 pub fn drop_all(selection: Selection<'_>) -> DropReport {
+    drop_by(selection, None)
+}
+
+/// [`drop_all`] by `method` (`None`: auto).
+pub fn drop_by(selection: Selection<'_>, method: Option<Method>) -> DropReport {
     let mut report = DropReport::default();
     Session::new()
         .unwrap()
-        .drop(selection, DropOptions::default(), &mut report)
+        .drop(selection, DropOptions { method }, &mut report)
         .expect("drop");
     report
 }
@@ -23,17 +28,30 @@ const ECONNRESET: i32 = 104;
 
 #[test]
 fn exact_drop_aborts_the_owner_and_resets_the_peer() {
+    exact_drop(None);
+}
+
+#[test]
+fn exact_drop_by_bpf_aborts_the_owner_and_resets_the_peer() {
+    exact_drop(Some(Method::Bpf));
+}
+
+/// Drop one connection by its tuple with `method` (`None`: auto, which is
+/// destroy here): only it goes, its owner sees `ECONNABORTED`.
+fn exact_drop(method: Option<Method>) {
+    if method == Some(Method::Bpf) && !nstest::require_bpf() {
+        return;
+    }
     in_netns(|| {
         let listener = listen("127.0.0.1:0");
         let (mut client, mut server) = connect(&listener);
         let (_other_client, _other_server) = connect(&listener);
-        let report = drop_tuple(client.local_addr().unwrap(), client.peer_addr().unwrap());
+        let (local, remote) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+        let report = drop_by(Selection::tuple(local, remote), method);
+        let expected = method.unwrap_or(Method::Destroy);
         assert_eq!(report.results.len(), 1);
         assert!(
-            matches!(
-                report.results[0].1,
-                Outcome::Dropped(tcpdrop::Method::Destroy)
-            ),
+            matches!(report.results[0].1, Outcome::Dropped(m) if m == expected),
             "{report:?}"
         );
         assert_eq!(read_errno(&mut client), Some(ECONNABORTED));
@@ -47,6 +65,18 @@ fn exact_drop_aborts_the_owner_and_resets_the_peer() {
 
 #[test]
 fn a_missing_tuple_leaves_the_listener_accepting() {
+    a_missing_tuple(None);
+}
+
+#[test]
+fn a_missing_tuple_by_bpf_leaves_the_listener_accepting() {
+    a_missing_tuple(Some(Method::Bpf));
+}
+
+fn a_missing_tuple(method: Option<Method>) {
+    if method == Some(Method::Bpf) && !nstest::require_bpf() {
+        return;
+    }
     in_netns(|| {
         let listener = listen("127.0.0.1:0");
         let port = listener.local_addr().unwrap().port();
@@ -55,7 +85,7 @@ fn a_missing_tuple_leaves_the_listener_accepting() {
         // Not even when listeners may be chosen: the tuple is not the
         // listener's, though the kernel's lookup falls back to it.
         for listeners in [false, true] {
-            let report = drop_all(Selection::tuple(local, remote).listeners(listeners));
+            let report = drop_by(Selection::tuple(local, remote).listeners(listeners), method);
             assert!(report.results.is_empty(), "{report:?}");
             assert_eq!(report.not_found, vec![(local, remote)]);
             assert!(still_accepts(&listener));
@@ -65,6 +95,18 @@ fn a_missing_tuple_leaves_the_listener_accepting() {
 
 #[test]
 fn a_port_filter_drop_finds_and_reports_the_reset_peers_by_lookup() {
+    port_filter_drop(None);
+}
+
+#[test]
+fn a_port_filter_drop_by_bpf_finds_and_reports_the_reset_peers_by_lookup() {
+    port_filter_drop(Some(Method::Bpf));
+}
+
+fn port_filter_drop(method: Option<Method>) {
+    if method == Some(Method::Bpf) && !nstest::require_bpf() {
+        return;
+    }
     in_netns(|| {
         // Dumps for `dport = :P` are pinned to the port in the kernel and
         // do not list the server ends; their lookups must still find them,
@@ -91,16 +133,14 @@ fn a_port_filter_drop_finds_and_reports_the_reset_peers_by_lookup() {
             session
                 .drop(
                     Selection::matching(tcpdrop::Query::all(), filter),
-                    DropOptions::default(),
+                    DropOptions { method },
                     &mut report,
                 )
                 .expect("drop");
+            let expected = method.unwrap_or(Method::Destroy);
             assert_eq!(report.results.len(), 1, "{text}: {report:?}");
             assert!(
-                matches!(
-                    report.results[0].1,
-                    Outcome::Dropped(tcpdrop::Method::Destroy)
-                ),
+                matches!(report.results[0].1, Outcome::Dropped(m) if m == expected),
                 "{report:?}"
             );
             assert_eq!(report.results[0].0.local, client.local_addr().unwrap());

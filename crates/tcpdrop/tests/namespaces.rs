@@ -54,7 +54,7 @@ fn drop_in_ns_leaves_the_callers_twin(
         "{method:?}: {report:?}"
     );
     let expected = match method {
-        Method::Destroy => ECONNABORTED,
+        Method::Destroy | Method::Bpf => ECONNABORTED,
         _ => ECONNRESET,
     };
     assert_eq!(
@@ -79,12 +79,31 @@ fn inject_through_a_session_in_another_namespace_resets_only_there() {
             ("127.0.0.1:9301", "127.0.0.1:42301"),
             ("[::1]:9302", "[::1]:42302"),
         ] {
-            for method in [Method::Inject, Method::Destroy, Method::Owner] {
+            for method in [Method::Inject, Method::Destroy, Method::Owner, Method::Bpf] {
+                if method == Method::Bpf && !nstest::require_bpf() {
+                    continue;
+                }
                 drop_in_ns_leaves_the_callers_twin(server, from, method, |ns| {
                     Session::in_netns(&Netns::open(ns.name()).unwrap()).unwrap()
                 });
             }
         }
+    });
+}
+
+#[test]
+fn bpf_from_a_session_used_on_another_thread_walks_the_sessions_namespace() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns")
+        || !nstest::require_bpf()
+    {
+        return;
+    }
+    in_netns(|| {
+        // The iterator walks the namespace of the thread that makes it:
+        // made here, it would find the caller's twin, not the target.
+        drop_in_ns_leaves_the_callers_twin("[::1]:9304", "[::1]:42304", Method::Bpf, |ns| {
+            ns.run(|| Session::new().unwrap())
+        });
     });
 }
 

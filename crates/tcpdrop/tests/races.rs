@@ -12,9 +12,9 @@ use std::rc::Rc;
 
 use nstest::{abort_close, carries_data, connect, connect_from, in_netns, listen, still_accepts};
 use tcpdrop::filter::Filter;
-use tcpdrop::{GoneReason, Outcome, Query, Selection, Session};
+use tcpdrop::{GoneReason, Method, Outcome, Query, Selection, Session};
 
-use crate::drop_safety::drop_all;
+use crate::drop_safety::drop_by;
 
 #[derive(Clone, Copy, Debug)]
 enum Form {
@@ -42,6 +42,11 @@ fn cookie(session: &mut Session, s: &TcpStream) -> u64 {
 }
 
 fn race(form: Form, host: &str) {
+    race_by(None, form, host);
+}
+
+/// The race, dropping by `method` (`None`: auto).
+fn race_by(method: Option<Method>, form: Form, host: &str) {
     in_netns(|| {
         let listener = Rc::new(listen(&format!("{host}:0")));
         let to = listener.local_addr().unwrap();
@@ -76,7 +81,7 @@ fn race(form: Form, host: &str) {
             }
             Form::All => Selection::all(Query::all()),
         };
-        let report = drop_all(selection);
+        let report = drop_by(selection, method);
         let (mut new_c, mut new_s) = newcomer.take().expect("the hook ran");
         let new_cookies = [cookie(&mut session, &new_c), cookie(&mut session, &new_s)];
 
@@ -156,4 +161,17 @@ fn a_newcomer_on_a_reused_tuple_survives_a_bytecode_filter_drop() {
 fn a_newcomer_on_a_reused_tuple_survives_a_drop_of_everything() {
     race(Form::All, "127.0.0.1");
     race(Form::All, "[::1]");
+}
+
+/// The same races with every socket aborted by the kernel's own walk
+/// (bpf): the newcomer's cookie is not in the program's map.
+#[test]
+fn a_newcomer_on_a_reused_tuple_survives_every_form_of_drop_by_bpf() {
+    if !nstest::require_bpf() {
+        return;
+    }
+    for form in [Form::Tuple, Form::PortFilter, Form::Bytecode, Form::All] {
+        race_by(Some(Method::Bpf), form, "127.0.0.1");
+        race_by(Some(Method::Bpf), form, "[::1]");
+    }
 }

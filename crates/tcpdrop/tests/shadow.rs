@@ -4,7 +4,8 @@
 //! unbound one is found first). A drop that selects the bound one must
 //! never call it gone: destroy and inject, which reach sockets by their
 //! tuple, fail saying why and leave both sockets untouched; auto goes on to
-//! owner, which names the socket itself; and the other connection on the
+//! owner, which names the socket itself (and bpf, which matches its cookie
+//! in the kernel's own walk); and the other connection on the
 //! tuple, the bystander, carries data afterwards, whatever happened.
 
 use std::net::{SocketAddr, SocketAddrV6};
@@ -270,4 +271,29 @@ fn a_scoped_ipv6_tuple_names_the_shadowed_socket() {
         assert!(!still_there(cookie));
         assert!(carries_data(&mut shadow.client, &mut shadow.server));
     });
+}
+
+#[test]
+fn bpf_drops_a_shadowed_socket_by_its_cookie_and_spares_the_bystander() {
+    if !nstest::require_bpf() {
+        return;
+    }
+    // The walk matches cookies, not tuples: it reaches the bound socket
+    // itself.
+    for ipv6 in [false, true] {
+        in_netns(|| {
+            let (mut shadow, _bound) = Shadow::established(ipv6);
+            let cookie = bound_cookie(&shadow);
+            let report = drop_by(by_cookie(cookie), Some(Method::Bpf));
+            assert!(
+                matches!(only(&report, cookie), Outcome::Dropped(Method::Bpf)),
+                "ipv6 {ipv6}: {report:?}"
+            );
+            assert!(!still_there(cookie), "ipv6 {ipv6}");
+            assert!(
+                carries_data(&mut shadow.client, &mut shadow.server),
+                "ipv6 {ipv6}: the bystander carries data"
+            );
+        });
+    }
 }

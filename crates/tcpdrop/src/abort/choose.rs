@@ -7,12 +7,19 @@
 //! no capability for the caller's own dumpable processes); otherwise, and
 //! for sockets no process holds (TIME-WAIT, SYN-RECV, orphans), a reset
 //! injected after the socket's own ACK (`inject`: `CAP_NET_RAW`). A forced
-//! method never falls back.
+//! method never falls back. Where `SOCK_DESTROY` cannot, a large drop goes
+//! to the kernel's own walk (`bpf`) before `owner` and `inject`, when the
+//! kernel has it and the caller may use it (`bpf::worth_it`). Not before
+//! `SOCK_DESTROY`: measured on a 2-CPU machine at 10,000 and 100,000
+//! connections, the walk was no faster than sharded `SOCK_DESTROY` (each
+//! walk visits every socket of the namespace), and far faster than
+//! `owner` (1.8x at 10,000) and `inject`.
 //!
 //! A socket that another socket on its tuple hides (SPEC §5, shadowed
 //! tuples) cannot be reached by destroy nor by inject, which both name it
-//! by its tuple: once destroy finds it shadowed, auto goes on to owner, and
-//! does not hand it to inject.
+//! by its tuple: once destroy finds it shadowed, auto goes on to bpf (which
+//! matches cookies, for a large drop) or owner, and does not hand it to
+//! inject.
 //!
 //! A dry run makes the same choice with each way's check in place of its
 //! abort ([`Act::Check`]): which way would take each socket, or why none
@@ -20,6 +27,7 @@
 
 use sockdiag::Client;
 
+use super::bpf::{self, Bpf};
 use super::destroy::{Destroy, Shards};
 use super::inject::Inject;
 use super::owner::Owner;
@@ -59,6 +67,7 @@ pub(crate) fn abort(
         ),
         Method::Owner => act.on(&mut Owner::new(client), targets, &mut results),
         Method::Inject => act.on(&mut Inject::new(client, netns), targets, &mut results),
+        Method::Bpf => act.on(&mut Bpf { client, netns }, targets, &mut results),
     }
     out.extend(results.into_iter().map(|r| r.map(|()| method)));
     out
@@ -75,6 +84,8 @@ fn cannot_use(err: &Error) -> bool {
             | Error::Forbidden(_)
             | Error::NoHolder
             | Error::Shadowed
+            | Error::BpfUnsupported(_)
+            | Error::NotFullSocket
     )
 }
 
@@ -116,6 +127,20 @@ fn auto(
                 Method::Destroy,
                 Error::AccessDenied(crate::Privilege::Missing),
             ));
+        }
+    }
+
+    // 1b. bpf, for what destroy could not do, when that is a large drop
+    // and bpf is allowed (bpf::worth_it).
+    if left.len() >= bpf::AUTO_MIN {
+        let subset: Vec<Target> = left
+            .iter()
+            .filter_map(|&i| targets.get(i).copied())
+            .collect();
+        if bpf::worth_it(&subset, netns) {
+            let mut results = Vec::with_capacity(subset.len());
+            act.on(&mut Bpf { client, netns }, &subset, &mut results);
+            left = settle(Method::Bpf, results, &left, &mut out, &mut tried);
         }
     }
 

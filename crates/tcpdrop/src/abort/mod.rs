@@ -2,10 +2,13 @@
 //! `SOCK_DESTROY`), `owner.rs` (through the holder's own descriptor) and
 //! `inject.rs` (a spoofed RST after the socket's own ACK), the last two
 //! working where `SOCK_DESTROY` cannot (a kernel without it, a caller
-//! without `CAP_NET_ADMIN`). `shadow.rs` tells the two that name a socket
-//! by its tuple (destroy, inject) whether a socket the kernel did not find
-//! is gone or hidden by another on its tuple (SPEC §5).
+//! without `CAP_NET_ADMIN`); and `bpf.rs` (`bpf_sock_destroy` in the
+//! kernel's own walk of its sockets, for large drops). `shadow.rs` tells
+//! the two that name a socket by its tuple (destroy, inject) whether a
+//! socket the kernel did not find is gone or hidden by another on its
+//! tuple (SPEC §5).
 
+pub(crate) mod bpf;
 pub(crate) mod choose;
 pub(crate) mod destroy;
 pub(crate) mod inject;
@@ -28,15 +31,20 @@ pub enum Method {
     /// An RST spoofed from the peer, its sequence number learnt from a
     /// challenge ACK (`CAP_NET_RAW`).
     Inject,
+    /// `bpf_sock_destroy` called by our program on the kernel's TCP socket
+    /// iterator, for the chosen cookies (Linux 6.5+ with BTF, `CAP_BPF` and
+    /// `CAP_PERFMON`): the owner sees `ECONNABORTED`, as with `Destroy`.
+    Bpf,
 }
 
 impl Method {
-    /// `"destroy"`, `"owner"` or `"inject"`, as `--method` names it.
+    /// `"destroy"`, `"owner"`, `"inject"` or `"bpf"`, as `--method` names it.
     pub fn name(self) -> &'static str {
         match self {
             Method::Destroy => "destroy",
             Method::Owner => "owner",
             Method::Inject => "inject",
+            Method::Bpf => "bpf",
         }
     }
 }

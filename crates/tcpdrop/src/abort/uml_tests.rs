@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use nstest::{connect, in_netns, listen, read_errno, spawn_owner_with, still_accepts, time_wait};
 use sockdiag::TcpState;
 
+use super::bpf::Bpf;
 use super::inject::Inject;
 use super::owner::Owner;
 use super::tests_util::{as_user, find, target, CHILD_UID};
@@ -19,7 +20,7 @@ const INNER: &str = "runs inside user-mode Linux, booted by in_user_mode_linux";
 
 #[test]
 fn in_user_mode_linux() {
-    nstest::uml::run_tests_inside("abort::uml_tests::uml_inner_", 6);
+    nstest::uml::run_tests_inside("abort::uml_tests::uml_inner_", 7);
 }
 
 fn inside_uml() {
@@ -175,4 +176,35 @@ fn uml_inner_owner_refused_by_yama_names_cap_sys_ptrace_and_touches_nothing() {
         ));
     });
     std::fs::write(scope, "0").unwrap();
+}
+
+#[test]
+#[ignore = "runs inside user-mode Linux, booted by in_user_mode_linux"]
+fn uml_inner_bpf_is_refused_before_6_5_with_the_reason_and_touches_nothing() {
+    inside_uml();
+    in_netns(|| {
+        assert!(!crate::Session::new().unwrap().bpf_supported());
+        let listener = listen("127.0.0.1:0");
+        let (mut client, mut server) = connect(&listener);
+        let t = target(client.local_addr().unwrap(), server.local_addr().unwrap());
+        let mut diag = sockdiag::Client::new().unwrap();
+        let here = crate::netns::Netns::current().unwrap();
+        let results = abort_with(
+            &mut Bpf {
+                client: &mut diag,
+                netns: Some(&here),
+            },
+            &[t],
+        );
+        match &results[0] {
+            Err(err @ Error::BpfUnsupported(reason)) => {
+                assert!(reason.contains("Linux 6.5 or later"), "{reason}");
+                assert!(err.is_refusal() && !err.is_privilege());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(read_errno(&mut client), None);
+        assert_eq!(read_errno(&mut server), None);
+        assert!(still_accepts(&listener));
+    });
 }

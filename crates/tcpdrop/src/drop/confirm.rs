@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
-use super::plan::{end, End, Plan, Targets};
+use super::plan::{end, Plan, Targets, TupleSet};
 use super::report::{GoneReason, Outcome, Sink};
 use crate::abort::Method;
 use crate::conn::Connection;
@@ -16,7 +16,7 @@ use crate::error::Error;
 #[derive(Default)]
 pub(crate) struct Confirm {
     /// The ends of every socket dropped so far, in the order of the run.
-    dropped: HashSet<(End, End)>,
+    dropped: TupleSet,
     /// Sockets found gone whose reason waits for the look afterwards.
     pub(crate) closed: Vec<Connection>,
 }
@@ -46,6 +46,13 @@ impl Confirm {
             dropped: 0,
             refused: !results.is_empty(),
         };
+        // A walk (bpf) aborts in the kernel's order, not the targets': each
+        // of its drops counts as before every socket of the round.
+        for (i, result) in results.iter().enumerate() {
+            if let (Ok(Method::Bpf), Some(ends)) = (result, targets.ends(i)) {
+                self.dropped.insert(ends);
+            }
+        }
         for (i, result) in results.into_iter().enumerate() {
             let (Some(conn), Some(ends)) = (targets.connection(i), targets.ends(i)) else {
                 continue;
@@ -91,8 +98,8 @@ impl Confirm {
             return;
         }
         for peer in plan
-            .peers
-            .iter()
+            .peers_by_ends()
+            .into_iter()
             .filter(|p| p.other_end_dropped && !p.alive && !plan.decided(p.cookie()))
         {
             if let Some(conn) = peer.connection() {
@@ -126,14 +133,7 @@ impl Look {
     /// A socket seen by the look.
     pub(crate) fn see(&mut self, plan: &mut Plan, conn: &Connection) {
         if !plan.peers.is_empty() {
-            let key = (end(&conn.local), end(&conn.remote));
-            for i in super::plan::equal_range(&plan.peers, &key) {
-                if let Some(peer) = plan.peers.get_mut(i) {
-                    if peer.cookie() == conn.cookie {
-                        peer.alive = true;
-                    }
-                }
-            }
+            plan.seen(conn);
         }
         if !self.closed.is_empty() {
             let key = (conn.local, conn.remote);
