@@ -6,12 +6,15 @@
 //! and `GetTcpTable` family with their Windows semantics.
 //!
 //! ```no_run
-//! use tcpdrop::{DropOptions, DropReport, Query, Selection, Session};
+//! use std::ops::ControlFlow;
+//! use tcpdrop::{DropOptions, DropReport, ListOptions, Query, Selection, Session};
 //! # fn main() -> Result<(), tcpdrop::Error> {
 //! let mut session = Session::new()?;
-//! for conn in session.list(&Query::all())? {
+//! let every = Selection::all(Query::all()).listeners(true);
+//! session.list(every, ListOptions::default(), |conn, _tcp_info| {
 //!     println!("{} {} {}", conn.state, conn.local, conn.remote);
-//! }
+//!     ControlFlow::Continue(())
+//! })?;
 //! let local = "127.0.0.1:8080".parse().unwrap();
 //! let remote = "127.0.0.1:51000".parse().unwrap();
 //! let mut report = DropReport::default(); // or a Sink of your own
@@ -66,7 +69,10 @@ pub mod winapi;
 
 pub use abort::Method;
 pub use conn::{canonical_ip, same_end, Connection, Family, State, StateSet};
-pub use drop::{DropCounts, DropOptions, DropReport, GoneReason, Outcome, Selection, Sink};
+pub use drop::{
+    DropCounts, DropOptions, DropReport, Endpoint, Everyone, GoneReason, ListOptions, Outcome,
+    Selection, Sink, Source, What,
+};
 pub use error::{Error, Privilege};
 pub use netns::Netns;
 pub use session::{InterfaceNames, Query, Session};
@@ -78,9 +84,3 @@ pub mod testing {
     pub use crate::drop::hook::imp::{set as before_abort, ENV};
 }
 pub use sockdiag::{TcpInfo, TcpState};
-
-/// Every TCP connection of the calling thread's network namespace, both
-/// families, every state `ss -a` shows.
-pub fn list() -> Result<Vec<Connection>, Error> {
-    Session::new()?.list(&Query::all())
-}

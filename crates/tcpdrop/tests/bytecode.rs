@@ -6,7 +6,7 @@
 
 use nstest::in_netns;
 use tcpdrop::filter::Filter;
-use tcpdrop::{Connection, Query, Session};
+use tcpdrop::{Connection, Query, Selection, Session};
 
 /// Filters with every kind of term and their edges; the last ones hold
 /// `state` conditions inside the expression.
@@ -83,19 +83,16 @@ fn the_kernel_runs_compiled_filters_as_the_evaluator_does() {
         // dual-stack, a half-closed pair, TIME-WAIT sockets.
         let _population = crate::filter::populate();
         let mut session = Session::new().expect("session");
-        let all = session.list(&Query::all()).expect("list");
+        let all = crate::listed(&mut session, Selection::all(Query::all()));
         assert!(all.len() >= 30, "population too small: {}", all.len());
         for text in FILTERS {
             let words: Vec<&str> = text.split(' ').collect();
             let filter = Filter::parse(&words).unwrap_or_else(|e| panic!("{text}: {e}"));
             let want = sorted(all.iter().filter(|c| filter.matches(c)).cloned().collect());
             // The library's path: kernel program, then the reference check.
-            let got = sorted(
-                session
-                    .list_matching(&Query::all(), &filter)
-                    .expect("list_matching"),
-            );
-            assert_eq!(got, want, "list_matching vs matches for '{text}'");
+            let matching = Selection::matching(Query::all(), filter.clone());
+            let got = sorted(crate::listed(&mut session, matching));
+            assert_eq!(got, want, "a listing by filter vs matches for '{text}'");
             let Some(program) = filter.bytecode(false) else {
                 assert!(
                     ["dport = *"].contains(text),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use nstest::{connect_from, in_netns, listen, listen_dual, ss_rows_with, time_wait};
 use tcpdrop::filter::Filter;
-use tcpdrop::{Connection, Query, Session, State, StateSet};
+use tcpdrop::{Connection, Query, Selection, Session, State, StateSet};
 
 type Row = (String, String, String);
 
@@ -79,10 +79,8 @@ fn our_rows(
     // ss hides the column when its mask has one bit; an empty mask it
     // replaces by several states.
     let one_state = filter.states().iter().count() == 1;
-    let mut rows: Vec<Row> = Session::new()
-        .expect("session")
-        .list(&query)
-        .expect("list")
+    let mut session = Session::new().expect("session");
+    let mut rows: Vec<Row> = crate::listed(&mut session, Selection::all(query))
         .into_iter()
         .filter(|c| select(filter, c))
         .map(|c| {
@@ -458,10 +456,10 @@ fn state_words_and_the_state_column() {
     in_netns(|| {
         let _population = populate();
         let filter = Filter::parse(&["state", "listening"]).expect("parse");
-        let conns = Session::new()
-            .expect("session")
-            .list(&Query::all())
-            .expect("list");
+        let conns = crate::listed(
+            &mut Session::new().expect("session"),
+            Selection::all(Query::all()),
+        );
         let listeners: Vec<_> = conns.iter().filter(|c| filter.matches(c)).collect();
         assert_eq!(listeners.len(), 6);
         assert!(listeners.iter().all(|c| c.state == State::Listen));

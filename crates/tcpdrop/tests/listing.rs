@@ -1,12 +1,10 @@
 use nstest::{in_netns, listen_dual, ss_rows};
 use std::net::TcpStream;
-use tcpdrop::{Family, Query, Session, State};
+use tcpdrop::{Family, ListOptions, Query, Selection, Session, State};
 
 fn our_rows() -> Vec<(String, String, String)> {
-    let mut rows: Vec<_> = Session::new()
-        .expect("session")
-        .list(&Query::all())
-        .expect("list")
+    let mut session = Session::new().expect("session");
+    let mut rows: Vec<_> = crate::listed(&mut session, Selection::all(Query::all()))
         .into_iter()
         .map(|c| {
             (
@@ -40,7 +38,7 @@ fn mapped_connections_are_shown_as_ipv4_and_flagged() {
         let port = dual.local_addr().unwrap().port();
         let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let (_server, _) = dual.accept().unwrap();
-        let conns = Session::new().unwrap().list(&Query::all()).unwrap();
+        let conns = crate::listed(&mut Session::new().unwrap(), Selection::all(Query::all()));
         let server_side = conns
             .iter()
             .find(|c| c.state == State::Established && c.local.port() == port)
@@ -67,9 +65,11 @@ fn listing_with_info_counts_the_bytes_each_end_sent_and_received() {
         client.read_exact(&mut back).unwrap();
         let filter = tcpdrop::filter::Filter::parse(&["state established"]).unwrap();
         let mut rows = Vec::new();
+        let selection = Selection::matching(Query::all(), filter).listeners(true);
+        let options = ListOptions { tcp_info: true };
         Session::new()
             .unwrap()
-            .for_each_with_info(&Query::all(), Some(&filter), |conn, info| {
+            .list(selection, options, |conn, info| {
                 let info = info.copied().unwrap_or_default();
                 rows.push((conn.local, info.bytes_sent, info.bytes_received, info.rtt));
                 ControlFlow::Continue(())

@@ -13,3 +13,20 @@ mod namespaces;
 mod races;
 mod shadow;
 mod winapi;
+
+use std::ops::ControlFlow;
+
+use tcpdrop::{Connection, ListOptions, Selection, Session};
+
+/// Every socket `selection` chooses, listeners included.
+pub fn listed(session: &mut Session, selection: Selection) -> Vec<Connection> {
+    let mut rows = Vec::new();
+    let options = ListOptions::default();
+    session
+        .list(selection.listeners(true), options, |conn, _| {
+            rows.push(conn);
+            ControlFlow::Continue(())
+        })
+        .expect("list");
+    rows
+}

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::route::Routes;
 use crate::conn::{Connection, State};
-use crate::Error;
+use crate::error::Error;
 
 /// One end of a forwarded connection, as that end sees the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
