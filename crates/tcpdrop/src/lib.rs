@@ -59,6 +59,7 @@ mod error;
 pub mod filter;
 pub mod forwarded;
 mod holders;
+mod method;
 pub mod names;
 pub mod netns;
 pub mod privilege;
@@ -67,14 +68,15 @@ mod session;
 mod spoof;
 pub mod winapi;
 
-pub use abort::Method;
 pub use conn::{canonical_ip, same_end, Connection, Family, State, StateSet};
 pub use drop::{
     DropCounts, DropOptions, DropReport, Endpoint, Everyone, GoneReason, ListOptions, Outcome,
     Selection, Sink, Source, What,
 };
-pub use error::{Error, Privilege};
+pub use error::Error;
+pub use method::Method;
 pub use netns::Netns;
+pub use privilege::Privilege;
 pub use session::{InterfaceNames, Query, Session};
 
 /// Hooks for tests that open race windows on purpose; compiled in only

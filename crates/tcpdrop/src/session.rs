@@ -6,8 +6,6 @@ use std::ops::ControlFlow;
 
 use sockdiag::{Client, DumpRequest, TcpInfo};
 
-use crate::abort::destroy::Shards;
-
 use crate::conn::{Connection, Family, StateSet};
 use crate::error::Error;
 use crate::filter::Filter;
@@ -226,16 +224,43 @@ impl Session {
         }
         Ok(ControlFlow::Continue(()))
     }
+}
 
-    /// Whether this kernel can destroy sockets at all (SPEC §3, support probe).
-    ///
-    /// It asks to destroy a socket that cannot exist (local port 0, cookie 0,
-    /// which `sock_gen_cookie` never hands out): the kernel checks for
-    /// destroy support before it looks anything up, so the answer is
-    /// `EOPNOTSUPP` without support and `ENOENT` with it. Needs no privilege
-    /// and touches nothing.
-    pub fn destroy_supported(&mut self) -> Result<bool, Error> {
-        crate::abort::destroy::supported(&mut self.client)
+/// The extra diag sockets of a session's namespace for parallel destroys,
+/// made on the first large drop and kept.
+#[derive(Debug, Default)]
+pub(crate) struct Shards {
+    helpers: Vec<Client>,
+}
+
+impl Shards {
+    /// How many helpers there are.
+    pub(crate) fn len(&self) -> usize {
+        self.helpers.len()
+    }
+
+    /// The helpers, to destroy over.
+    pub(crate) fn helpers(&mut self) -> &mut [Client] {
+        &mut self.helpers
+    }
+
+    /// Make sure there are `n` helper diag sockets in `home`, the session's
+    /// namespace; fewer if they cannot be made (none where it is not
+    /// known: then destroys stay on one socket).
+    pub(crate) fn ensure(&mut self, n: usize, home: Option<&Netns>) {
+        let Some(home) = home else { return };
+        let missing = n.saturating_sub(self.helpers.len());
+        if missing == 0 {
+            return;
+        }
+        let made = home
+            .run(|| {
+                (0..missing)
+                    .map_while(|_| Client::new().ok())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        self.helpers.extend(made);
     }
 }
 

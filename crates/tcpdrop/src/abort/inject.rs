@@ -60,11 +60,11 @@ use std::time::{Duration, Instant};
 use sockdiag::{Family, SockId, TcpState};
 
 use super::{shadow, Abort, Target};
+use crate::error::Error;
 use crate::netns::Netns;
 use crate::spoof::segment::{self as packet, flags, Segment};
 use crate::spoof::wire::Wire;
 use crate::spoof::{Limits, Spoof, GRACE, ROUND};
-use crate::Error;
 
 /// How long answers are waited for after a round's last probe. The target
 /// is local: its answer is on the wire within microseconds.

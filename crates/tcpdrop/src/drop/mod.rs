@@ -31,9 +31,10 @@ pub(crate) use report::Counting;
 pub use report::{DropCounts, DropReport, GoneReason, Outcome, Sink, Source};
 pub use select::{Endpoint, Everyone, Selection, What};
 
-use crate::abort::{choose, Act, Method};
+use crate::abort::{choose, Act};
 use crate::conn::{Connection, Family, StateSet};
 use crate::error::Error;
+use crate::method::Method;
 use crate::session::{Narrow, Query, Session};
 use confirm::{Confirm, Look};
 use lookup::Found;

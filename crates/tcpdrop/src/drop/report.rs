@@ -4,9 +4,9 @@
 
 use std::net::SocketAddr;
 
-use crate::abort::Method;
 use crate::conn::Connection;
 use crate::error::Error;
+use crate::method::Method;
 use crate::session::Session;
 
 /// Why a connection chosen for dropping was no longer there.
