@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::codes::*;
+use super::error::Win32Error;
 use super::types::{MIB_TCPROW, MIB_TCP_STATE_DELETE_TCB};
 use crate::{DropOptions, DropReport, Outcome, Selection, Session};
 
@@ -73,7 +74,7 @@ pub(super) fn endpoint(addr: u32, port: u32) -> SocketAddr {
 }
 
 fn delete_tcb(local: SocketAddr, remote: SocketAddr) -> Result<(), u32> {
-    let mut session = Session::new().map_err(|e| e.win32_code())?;
+    let mut session = Session::new().map_err(|e| Win32Error::from(e).code())?;
     // One exact lookup, then the destroy of that one socket by its id and
     // cookie. A listener's remote is 0.0.0.0:0, so it is chosen only by a
     // row that names it (see above).
@@ -81,10 +82,10 @@ fn delete_tcb(local: SocketAddr, remote: SocketAddr) -> Result<(), u32> {
     let mut report = DropReport::default();
     session
         .drop(selection, DropOptions::default(), &mut report)
-        .map_err(|e| e.win32_code())?;
+        .map_err(|e| Win32Error::from(e).code())?;
     match report.results.first() {
         Some((_, Outcome::Dropped(_))) => Ok(()),
-        Some((_, Outcome::Failed(err))) => Err(err.win32_code()),
+        Some((_, Outcome::Failed(err))) => Err(Win32Error::from(err).code()),
         // Gone: it closed after the lookup, so there is nothing to abort.
         Some((_, Outcome::Gone(_))) | None => Err(ERROR_MR_MID_NOT_FOUND),
     }

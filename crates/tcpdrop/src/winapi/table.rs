@@ -122,7 +122,7 @@ pub(super) fn entries(
                 } else {
                     End::new(table, &conn.remote)
                 },
-                state: conn.state.mib_state(),
+                state: mib_state(conn.state),
                 inode: conn.inode,
                 pid: 0,
             });
@@ -140,6 +140,23 @@ pub(super) fn entries(
         }
     }
     Ok(out)
+}
+
+/// Windows' `MIB_TCP_STATE` for a kernel state.
+fn mib_state(state: State) -> u32 {
+    match state {
+        State::Closed => MIB_TCP_STATE_CLOSED,
+        State::Listen => MIB_TCP_STATE_LISTEN,
+        State::SynSent => MIB_TCP_STATE_SYN_SENT,
+        State::SynReceived => MIB_TCP_STATE_SYN_RCVD,
+        State::Established => MIB_TCP_STATE_ESTAB,
+        State::FinWait1 => MIB_TCP_STATE_FIN_WAIT1,
+        State::FinWait2 => MIB_TCP_STATE_FIN_WAIT2,
+        State::CloseWait => MIB_TCP_STATE_CLOSE_WAIT,
+        State::Closing => MIB_TCP_STATE_CLOSING,
+        State::LastAck => MIB_TCP_STATE_LAST_ACK,
+        State::TimeWait => MIB_TCP_STATE_TIME_WAIT,
+    }
 }
 
 fn v4_row(e: &Entry) -> MIB_TCPROW {
