@@ -13,8 +13,8 @@ use super::codes::*;
 use super::error::Win32Error;
 use super::owner_module::{module_rows, v4_module_row, v6_module_row};
 use super::types::*;
-use crate::procs::SocketOwners;
-use crate::{Connection, Query, Session, State, StateSet};
+use tcpdrop::procs::SocketOwners;
+use tcpdrop::{Connection, Query, Session, State, StateSet};
 
 /// Which kernel sockets a table holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,7 +259,7 @@ pub fn tcp_table(order: bool) -> Result<Vec<MIB_TCPROW>, Win32Error> {
 
 /// `GetTcpTable2`: [`tcp_table`] with owning pids and offload state.
 ///
-/// Owners are found by reading `/proc/*/fd` (see [`crate::procs`]); a
+/// Owners are found by reading `/proc/*/fd` (see [`tcpdrop::procs`]); a
 /// socket without a visible owner (TIME-WAIT, another user's process for an
 /// unprivileged caller) has pid 0.
 #[doc(alias = "GetTcpTable2")]

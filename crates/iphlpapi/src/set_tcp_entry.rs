@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use super::codes::*;
 use super::error::Win32Error;
 use super::types::{MIB_TCPROW, MIB_TCP_STATE_DELETE_TCB};
-use crate::{DropOptions, DropReport, Outcome, Selection, Session};
+use tcpdrop::{DropOptions, DropReport, Outcome, Selection, Session};
 
 /// `SetTcpEntry`: set the TCP connection `row` names to
 /// `MIB_TCP_STATE_DELETE_TCB`, i.e. abort it, and return a Win32 code.
@@ -20,7 +20,7 @@ use crate::{DropOptions, DropReport, Outcome, Selection, Session};
 /// | no way allowed, `CAP_NET_ADMIN` permitted but not effective ("not elevated") | 317 |
 /// | no way of aborting can work at all | 50 `ERROR_NOT_SUPPORTED` |
 ///
-/// It aborts as `tcpdrop --method auto` does ([`crate::Method`]): by
+/// It aborts as `tcpdrop --method auto` does ([`tcpdrop::Method`]): by
 /// `SOCK_DESTROY` where the kernel has it and the caller may; else through
 /// the holding process's own descriptor, which needs no privilege for the
 /// caller's own processes (a Linux extension of Windows' rule that only

@@ -4,13 +4,13 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::codes::*;
-use crate::{Error, Privilege};
+use tcpdrop::{Error, Privilege};
 
 /// A Win32 error code as the IP Helper calls return it, with the English
 /// text `FormatMessage` gives for it.
 ///
 /// ```
-/// use tcpdrop::winapi::Win32Error;
+/// use iphlpapi::Win32Error;
 /// assert_eq!(Win32Error(87).message(), "The parameter is incorrect.");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn library_errors_map_to_the_codes_set_tcp_entry_returns() {
-        use crate::Method;
+        use tcpdrop::Method;
         let code = |err: Error| Win32Error::from(err).code();
         assert_eq!(code(Error::NotFound), ERROR_MR_MID_NOT_FOUND);
         let not_elevated = || Error::AccessDenied(Privilege::PermittedOnly);
