@@ -11,8 +11,11 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Duration;
 
+mod caps;
 pub mod shadow;
 pub mod topology;
+
+pub use caps::without_net_admin;
 
 /// How this test process can make network namespaces.
 #[derive(Clone, Debug, PartialEq, Eq)]

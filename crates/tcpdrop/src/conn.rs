@@ -161,23 +161,6 @@ impl State {
             _ => return None,
         })
     }
-
-    /// The Windows `MIB_TCP_STATE` value (CLOSED = 1 ... TIME_WAIT = 11).
-    pub fn mib_state(self) -> u32 {
-        match self {
-            State::Closed => 1,
-            State::Listen => 2,
-            State::SynSent => 3,
-            State::SynReceived => 4,
-            State::Established => 5,
-            State::FinWait1 => 6,
-            State::FinWait2 => 7,
-            State::CloseWait => 8,
-            State::Closing => 9,
-            State::LastAck => 10,
-            State::TimeWait => 11,
-        }
-    }
 }
 
 impl fmt::Display for State {

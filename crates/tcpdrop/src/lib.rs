@@ -2,8 +2,7 @@
 //! (abort) chosen ones, exactly and safely: through the kernel's
 //! `SOCK_DESTROY`, or where it cannot (a kernel without it, a caller
 //! without `CAP_NET_ADMIN`) through the holding process's own descriptor or
-//! an injected reset ([`Method`]); and [`winapi`], Windows' `SetTcpEntry`
-//! and `GetTcpTable` family with their Windows semantics.
+//! an injected reset ([`Method`]).
 //!
 //! ```no_run
 //! use tcpdrop::{DropOptions, DropReport, Query, Selection, Session};
@@ -62,7 +61,6 @@ pub mod privilege;
 pub mod procs;
 mod session;
 mod spoof;
-pub mod winapi;
 
 pub use abort::Method;
 pub use conn::{canonical_ip, same_end, Connection, Family, State, StateSet};

@@ -168,7 +168,7 @@ fn the_support_probe_says_yes_here_needs_no_privilege_and_touches_nothing() {
         let before = nstest::ss_rows();
         // This kernel has CONFIG_INET_DIAG_DESTROY=y.
         assert!(Session::new().unwrap().destroy_supported().unwrap());
-        let without_privilege = crate::winapi::without_net_admin(true, || {
+        let without_privilege = nstest::without_net_admin(true, || {
             Session::new().unwrap().destroy_supported().unwrap()
         });
         assert!(without_privilege, "the probe must not need CAP_NET_ADMIN");

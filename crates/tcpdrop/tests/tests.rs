@@ -12,4 +12,3 @@ mod lookup;
 mod namespaces;
 mod races;
 mod shadow;
-mod winapi;

@@ -1,4 +1,4 @@
-//! `tcpdrop::winapi` against the real kernel: every return code of
+//! The Rust face of `iphlpapi` against the real kernel: every return code of
 //! SetTcpEntry and the GetTcpTable family (SPEC §1–2), in fresh namespaces.
 
 use std::io::{Read, Write};
@@ -6,9 +6,11 @@ use std::mem::{offset_of, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream};
 use std::ptr;
 
-use nstest::{connect, in_netns, listen, listen_dual, read_errno, ss_rows, still_accepts};
+use iphlpapi::{codes::*, *};
+use nstest::{
+    connect, in_netns, listen, listen_dual, read_errno, ss_rows, still_accepts, without_net_admin,
+};
 use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
-use tcpdrop::winapi::{self, codes::*, *};
 
 const ECONNABORTED: i32 = 103;
 
@@ -185,7 +187,7 @@ fn set_tcp_entry_drops_a_listener_only_when_the_row_names_it() {
         assert_eq!(set_tcp_entry(Some(&row_of(&server))), NO_ERROR);
         assert!(still_accepts(&listener));
         // The listener's own row (remote 0.0.0.0:0), as GetTcpTable lists it.
-        let mut row = winapi::tcp_table(false)
+        let mut row = iphlpapi::tcp_table(false)
             .unwrap()
             .into_iter()
             .find(|r| r.dwState == MIB_TCP_STATE_LISTEN && port(r.dwLocalPort) == local.port())
@@ -195,32 +197,6 @@ fn set_tcp_entry_drops_a_listener_only_when_the_row_names_it() {
         assert_eq!(set_tcp_entry(Some(&row)), NO_ERROR);
         assert!(!still_accepts(&listener));
     });
-}
-
-/// Run `work` on a new thread (in the caller's namespace) that first takes
-/// `CAP_NET_ADMIN` out of its effective set and, with `permitted`, out of
-/// its permitted set too; and `CAP_SYS_PTRACE` and `CAP_NET_RAW`, which
-/// the other ways of aborting would use, out of both. Capabilities are per
-/// thread: the test's others keep theirs.
-pub(crate) fn without_net_admin<T: Send>(permitted: bool, work: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                let mut sets = capabilities(None).expect("capget");
-                sets.effective.remove(CapabilitySet::NET_ADMIN);
-                if permitted {
-                    sets.permitted.remove(CapabilitySet::NET_ADMIN);
-                }
-                for other in [CapabilitySet::SYS_PTRACE, CapabilitySet::NET_RAW] {
-                    sets.effective.remove(other);
-                    sets.permitted.remove(other);
-                }
-                set_capabilities(None, sets).expect("capset");
-                work()
-            })
-            .join()
-            .unwrap()
-    })
 }
 
 /// A connection to `listener` whose client end another user's process
@@ -371,7 +347,7 @@ fn get_tcp_table_size_protocol_asks_for_the_exact_size_and_writes_it_on_success(
         let listener = listen("127.0.0.1:0");
         let _a = connect(&listener);
         let _b = connect(&listener);
-        let n = winapi::tcp_table(false).unwrap().len();
+        let n = iphlpapi::tcp_table(false).unwrap().len();
         assert_eq!(n, 5);
         let exact = (offset_of!(MIB_TCPTABLE, table) + n * size_of::<MIB_TCPROW>()) as u32;
 
@@ -406,7 +382,7 @@ fn get_tcp_table_size_protocol_asks_for_the_exact_size_and_writes_it_on_success(
             unsafe { std::slice::from_raw_parts(buf.as_ptr().add(1).cast::<MIB_TCPROW>(), n) };
         let mut got = rows.to_vec();
         got.sort_by_key(|r| (r.dwLocalPort, r.dwRemotePort, r.dwState));
-        let mut want = winapi::tcp_table(false).unwrap();
+        let mut want = iphlpapi::tcp_table(false).unwrap();
         want.sort_by_key(|r| (r.dwLocalPort, r.dwRemotePort, r.dwState));
         assert_eq!(got, want);
     });
@@ -486,12 +462,12 @@ fn every_table_call_uses_its_own_row_size_and_offset() {
             (AF_INET, TCP_TABLE_OWNER_PID_ALL, 3, 24),
             (AF_INET, TCP_TABLE_OWNER_PID_LISTENER, 1, 24),
             (AF_INET, TCP_TABLE_OWNER_PID_CONNECTIONS, 2, 24),
-            (winapi::AF_INET6, TCP_TABLE_BASIC_ALL, 5, 52),
-            (winapi::AF_INET6, TCP_TABLE_BASIC_LISTENER, 1, 52),
-            (winapi::AF_INET6, TCP_TABLE_BASIC_CONNECTIONS, 4, 52),
-            (winapi::AF_INET6, TCP_TABLE_OWNER_PID_ALL, 5, 56),
-            (winapi::AF_INET6, TCP_TABLE_OWNER_PID_LISTENER, 1, 56),
-            (winapi::AF_INET6, TCP_TABLE_OWNER_PID_CONNECTIONS, 4, 56),
+            (iphlpapi::AF_INET6, TCP_TABLE_BASIC_ALL, 5, 52),
+            (iphlpapi::AF_INET6, TCP_TABLE_BASIC_LISTENER, 1, 52),
+            (iphlpapi::AF_INET6, TCP_TABLE_BASIC_CONNECTIONS, 4, 52),
+            (iphlpapi::AF_INET6, TCP_TABLE_OWNER_PID_ALL, 5, 56),
+            (iphlpapi::AF_INET6, TCP_TABLE_OWNER_PID_LISTENER, 1, 56),
+            (iphlpapi::AF_INET6, TCP_TABLE_OWNER_PID_CONNECTIONS, 4, 56),
         ];
         for (af, class, n, row) in extended {
             let exact = (4 + n * row) as u32;
@@ -552,7 +528,7 @@ fn get_extended_tcp_table_refuses_bad_arguments() {
         );
         assert_eq!(call(&mut buf, AF_INET, TCP_TABLE_BASIC_ALL, 0), NO_ERROR);
         assert_eq!(
-            winapi::extended_tcp_table(false, 10, 100),
+            iphlpapi::extended_tcp_table(false, 10, 100),
             Err(Win32Error(ERROR_INVALID_PARAMETER))
         );
     });
@@ -564,13 +540,13 @@ fn linux_af_inet6_gives_the_same_table_as_windows_af_inet6() {
         let v6 = listen("[::1]:0");
         let _conn = connect(&v6);
         for class in 0..=8 {
-            let windows = winapi::extended_tcp_table(true, winapi::AF_INET6, class).unwrap();
-            let linux = winapi::extended_tcp_table(true, AF_INET6_LINUX, class).unwrap();
+            let windows = iphlpapi::extended_tcp_table(true, iphlpapi::AF_INET6, class).unwrap();
+            let linux = iphlpapi::extended_tcp_table(true, AF_INET6_LINUX, class).unwrap();
             assert_eq!(windows, linux, "class {class}");
             assert!(!linux.is_empty(), "class {class}");
         }
-        let windows = winapi::tcp_statistics(winapi::AF_INET6).unwrap();
-        let linux = winapi::tcp_statistics(AF_INET6_LINUX).unwrap();
+        let windows = iphlpapi::tcp_statistics(iphlpapi::AF_INET6).unwrap();
+        let linux = iphlpapi::tcp_statistics(AF_INET6_LINUX).unwrap();
         assert_eq!(windows.dwNumConns, linux.dwNumConns);
     });
 }
@@ -595,12 +571,12 @@ fn owner_module_rows_are_the_owner_pid_rows_with_module_info_and_no_timestamp() 
         let _conn6 = connect(&v6);
         for (class, pid_class) in [(8, 5), (6, 3), (7, 4)] {
             let Ok(ExtendedTcpTable::OwnerPid(pids)) =
-                winapi::extended_tcp_table(true, AF_INET, pid_class)
+                iphlpapi::extended_tcp_table(true, AF_INET, pid_class)
             else {
                 panic!("not an OWNER_PID table");
             };
             let Ok(ExtendedTcpTable::OwnerModule(modules)) =
-                winapi::extended_tcp_table(true, AF_INET, class)
+                iphlpapi::extended_tcp_table(true, AF_INET, class)
             else {
                 panic!("not an OWNER_MODULE table");
             };
@@ -627,7 +603,7 @@ fn owner_module_rows_are_the_owner_pid_rows_with_module_info_and_no_timestamp() 
             }
         }
         let Ok(ExtendedTcpTable::OwnerModule6(rows6)) =
-            winapi::extended_tcp_table(false, winapi::AF_INET6, 8)
+            iphlpapi::extended_tcp_table(false, iphlpapi::AF_INET6, 8)
         else {
             panic!("not an OWNER_MODULE IPv6 table");
         };
@@ -675,7 +651,7 @@ fn owner_module_names_the_owners_command_and_executable() {
         let child = nstest::spawn_owner(listener.local_addr().unwrap(), "modowner", None);
         let (_server, _) = listener.accept().unwrap();
         let Ok(ExtendedTcpTable::OwnerModule(rows)) =
-            winapi::extended_tcp_table(false, AF_INET, TCP_TABLE_OWNER_MODULE_CONNECTIONS)
+            iphlpapi::extended_tcp_table(false, AF_INET, TCP_TABLE_OWNER_MODULE_CONNECTIONS)
         else {
             panic!("not an OWNER_MODULE table");
         };
@@ -685,7 +661,7 @@ fn owner_module_names_the_owners_command_and_executable() {
             .expect("the child's row");
         assert_eq!(row.dwOwningPid, child.pid());
         let exe = std::fs::read_link(format!("/proc/{}/exe", child.pid())).unwrap();
-        let module = winapi::owner_module(row).unwrap();
+        let module = iphlpapi::owner_module(row).unwrap();
         assert_eq!(module.name, "modowner");
         assert_eq!(module.path, exe);
         let (code, text) = module_from_buffer(|b, s| {
@@ -728,7 +704,7 @@ fn owner_module_names_the_owners_command_and_executable() {
         let stale = *row;
         drop(child);
         assert_eq!(
-            winapi::owner_module(&stale),
+            iphlpapi::owner_module(&stale),
             Err(Win32Error(ERROR_NOT_FOUND))
         );
     });
@@ -740,7 +716,7 @@ fn owner_module_of_a_row_without_owner_is_not_found() {
         let v6 = listen("[::1]:0");
         nstest::time_wait(&v6);
         let Ok(ExtendedTcpTable::OwnerModule6(rows)) =
-            winapi::extended_tcp_table(false, winapi::AF_INET6, TCP_TABLE_OWNER_MODULE_ALL)
+            iphlpapi::extended_tcp_table(false, iphlpapi::AF_INET6, TCP_TABLE_OWNER_MODULE_ALL)
         else {
             panic!("not an OWNER_MODULE IPv6 table");
         };
@@ -758,7 +734,7 @@ fn owner_module_of_a_row_without_owner_is_not_found() {
             .iter()
             .find(|r| r.dwState == MIB_TCP_STATE_LISTEN)
             .expect("the listener");
-        let module = winapi::owner_module6(listener).unwrap();
+        let module = iphlpapi::owner_module6(listener).unwrap();
         assert_eq!(module.path, std::env::current_exe().unwrap());
     });
 }
@@ -773,7 +749,7 @@ fn owner_module_of_another_users_process_without_cap_sys_ptrace_is_access_denied
         let child = nstest::spawn_owner(listener.local_addr().unwrap(), "otheruser", Some(65534));
         let (_server, _) = listener.accept().unwrap();
         let Ok(ExtendedTcpTable::OwnerModule(rows)) =
-            winapi::extended_tcp_table(false, AF_INET, TCP_TABLE_OWNER_MODULE_ALL)
+            iphlpapi::extended_tcp_table(false, AF_INET, TCP_TABLE_OWNER_MODULE_ALL)
         else {
             panic!("not an OWNER_MODULE table");
         };
@@ -783,14 +759,14 @@ fn owner_module_of_another_users_process_without_cap_sys_ptrace_is_access_denied
             .expect("the child's row");
         assert_eq!(row.dwOwningPid, child.pid());
         // Root reads it; without CAP_SYS_PTRACE, another user's exe is closed.
-        assert_eq!(winapi::owner_module(&row).unwrap().name, "otheruser");
+        assert_eq!(iphlpapi::owner_module(&row).unwrap().name, "otheruser");
         let code = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
                     let mut sets = capabilities(None).expect("capget");
                     sets.effective.remove(CapabilitySet::SYS_PTRACE);
                     set_capabilities(None, sets).expect("capset");
-                    winapi::owner_module(&row)
+                    iphlpapi::owner_module(&row)
                 })
                 .join()
                 .unwrap()
@@ -917,7 +893,7 @@ fn tcp_statistics_refuse_null_and_other_families() {
                     ERROR_INVALID_PARAMETER
                 );
             }
-            for af in [AF_INET, winapi::AF_INET6, AF_INET6_LINUX] {
+            for af in [AF_INET, iphlpapi::AF_INET6, AF_INET6_LINUX] {
                 assert_eq!(get_tcp_statistics_ex(&mut stats, af), NO_ERROR);
                 assert_eq!(get_tcp_statistics_ex2(&mut stats2, af), NO_ERROR);
             }
@@ -931,11 +907,11 @@ fn tcp_statistics_refuse_null_and_other_families() {
 fn table_rows_match_ss() {
     in_netns(|| {
         let _sockets = nstest::every_kind_of_socket();
-        let mut ours: Vec<_> = winapi::tcp_table(false)
+        let mut ours: Vec<_> = iphlpapi::tcp_table(false)
             .unwrap()
             .iter()
             .map(v4_triple)
-            .chain(winapi::tcp6_table(false).unwrap().iter().map(v6_triple))
+            .chain(iphlpapi::tcp6_table(false).unwrap().iter().map(v6_triple))
             .collect();
         ours.sort();
         assert_eq!(ours, ss_rows());
@@ -953,7 +929,7 @@ fn the_ipv6_table_holds_ipv6_and_v4_mapped_rows_and_the_ipv4_table_neither() {
         let mapped_client = TcpStream::connect(("127.0.0.1", dual_port)).unwrap();
         let _server = dual.accept().unwrap();
 
-        let six = winapi::tcp6_table(false).unwrap();
+        let six = iphlpapi::tcp6_table(false).unwrap();
         let ends: Vec<_> = six
             .iter()
             .map(|r| (Ipv6Addr::from(r.LocalAddr), port(r.dwLocalPort), r.State))
@@ -981,7 +957,7 @@ fn the_ipv6_table_holds_ipv6_and_v4_mapped_rows_and_the_ipv4_table_neither() {
         );
 
         // The IPv4 table: just the AF_INET client end of the mapped connection.
-        let four = winapi::tcp_table(false).unwrap();
+        let four = iphlpapi::tcp_table(false).unwrap();
         assert_eq!(four.len(), 1, "{four:?}");
         assert_eq!(
             port(four[0].dwLocalPort),
@@ -1020,10 +996,10 @@ fn border_sorts_by_local_then_remote_as_host_order_numbers() {
                 port(r.dwRemotePort),
             )
         };
-        let sorted = winapi::tcp_table(true).unwrap();
+        let sorted = iphlpapi::tcp_table(true).unwrap();
         let keys: Vec<_> = sorted.iter().map(key4).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
-        let mut unsorted = winapi::tcp_table(false).unwrap();
+        let mut unsorted = iphlpapi::tcp_table(false).unwrap();
         unsorted.sort_by_key(key4);
         assert_eq!(unsorted, sorted);
         // Listeners in host order; the DWORDs as stored (network order, read
@@ -1049,10 +1025,10 @@ fn border_sorts_by_local_then_remote_as_host_order_numbers() {
                 port(r.dwRemotePort),
             )
         };
-        let sorted6 = winapi::tcp6_table(true).unwrap();
+        let sorted6 = iphlpapi::tcp6_table(true).unwrap();
         let keys6: Vec<_> = sorted6.iter().map(key6).collect();
         assert!(keys6.windows(2).all(|w| w[0] < w[1]), "{keys6:?}");
-        let sorted2 = winapi::tcp_table2(true).unwrap();
+        let sorted2 = iphlpapi::tcp_table2(true).unwrap();
         let keys2: Vec<_> = sorted2
             .iter()
             .map(|r| {
@@ -1081,7 +1057,7 @@ fn owner_pid_tables_carry_this_process_id_and_time_wait_has_none() {
         let _mapped_server = dual.accept().unwrap();
 
         let Ok(ExtendedTcpTable::OwnerPid(rows)) =
-            winapi::extended_tcp_table(true, AF_INET, TCP_TABLE_OWNER_PID_ALL)
+            iphlpapi::extended_tcp_table(true, AF_INET, TCP_TABLE_OWNER_PID_ALL)
         else {
             panic!("not an OWNER_PID table");
         };
@@ -1100,14 +1076,14 @@ fn owner_pid_tables_carry_this_process_id_and_time_wait_has_none() {
             .any(|r| port(r.dwLocalPort) == tw_port && r.dwState == MIB_TCP_STATE_TIME_WAIT));
 
         let Ok(ExtendedTcpTable::OwnerPid6(rows6)) =
-            winapi::extended_tcp_table(false, winapi::AF_INET6, TCP_TABLE_OWNER_PID_ALL)
+            iphlpapi::extended_tcp_table(false, iphlpapi::AF_INET6, TCP_TABLE_OWNER_PID_ALL)
         else {
             panic!("not an OWNER_PID IPv6 table");
         };
         assert_eq!(rows6.len(), 2, "{rows6:?}");
         assert!(rows6.iter().all(|r| r.dwOwningPid == me), "{rows6:?}");
 
-        for r in winapi::tcp_table2(false).unwrap() {
+        for r in iphlpapi::tcp_table2(false).unwrap() {
             let want = if r.dwState == MIB_TCP_STATE_TIME_WAIT {
                 0
             } else {
@@ -1115,7 +1091,7 @@ fn owner_pid_tables_carry_this_process_id_and_time_wait_has_none() {
             };
             assert_eq!((r.dwOwningPid, r.dwOffloadState), (want, 0), "{r:?}");
         }
-        for r in winapi::tcp6_table2(false).unwrap() {
+        for r in iphlpapi::tcp6_table2(false).unwrap() {
             assert_eq!((r.dwOwningPid, r.dwOffloadState), (me, 0), "{r:?}");
         }
         // The basic table has no pid column; the buffer form agrees.
@@ -1144,8 +1120,8 @@ fn listen_rows_carry_remote_zero() {
     in_netns(|| {
         let _v4 = listen("127.0.0.1:0");
         let _v6 = listen("[::1]:0");
-        let four = winapi::tcp_table(false).unwrap();
-        let six = winapi::tcp6_table(false).unwrap();
+        let four = iphlpapi::tcp_table(false).unwrap();
+        let six = iphlpapi::tcp6_table(false).unwrap();
         assert_eq!((four.len(), six.len()), (1, 1));
         assert_eq!(four[0].dwState, MIB_TCP_STATE_LISTEN);
         assert_eq!((four[0].dwRemoteAddr, four[0].dwRemotePort), (0, 0));
@@ -1159,7 +1135,7 @@ fn layout_facts_match_the_rust_types() {
     // The compile-time assertions pin these; the list the C header test
     // compares against must say the same.
     let fact = |what: &str| {
-        winapi::LAYOUT
+        iphlpapi::LAYOUT
             .iter()
             .find(|f| f.what == what)
             .unwrap_or_else(|| panic!("no fact {what}"))
@@ -1184,5 +1160,5 @@ fn layout_facts_match_the_rust_types() {
         offset_of!(MIB_TCPSTATS2, dw64InSegs)
     );
     // 19 sizes and 108 field offsets.
-    assert_eq!(winapi::LAYOUT.len(), 19 + 108);
+    assert_eq!(iphlpapi::LAYOUT.len(), 19 + 108);
 }

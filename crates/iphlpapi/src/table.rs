@@ -13,8 +13,8 @@ use super::codes::*;
 use super::error::Win32Error;
 use super::owner_module::{module_rows, v4_module_row, v6_module_row};
 use super::types::*;
-use crate::procs::SocketOwners;
-use crate::{Connection, Query, Session, State, StateSet};
+use tcpdrop::procs::SocketOwners;
+use tcpdrop::{Connection, Query, Session, State, StateSet};
 
 /// Which kernel sockets a table holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +122,7 @@ pub(super) fn entries(
                 } else {
                     End::new(table, &conn.remote)
                 },
-                state: conn.state.mib_state(),
+                state: mib_state(conn.state),
                 inode: conn.inode,
                 pid: 0,
             });
@@ -140,6 +140,23 @@ pub(super) fn entries(
         }
     }
     Ok(out)
+}
+
+/// Windows' `MIB_TCP_STATE` for a kernel state.
+fn mib_state(state: State) -> u32 {
+    match state {
+        State::Closed => MIB_TCP_STATE_CLOSED,
+        State::Listen => MIB_TCP_STATE_LISTEN,
+        State::SynSent => MIB_TCP_STATE_SYN_SENT,
+        State::SynReceived => MIB_TCP_STATE_SYN_RCVD,
+        State::Established => MIB_TCP_STATE_ESTAB,
+        State::FinWait1 => MIB_TCP_STATE_FIN_WAIT1,
+        State::FinWait2 => MIB_TCP_STATE_FIN_WAIT2,
+        State::CloseWait => MIB_TCP_STATE_CLOSE_WAIT,
+        State::Closing => MIB_TCP_STATE_CLOSING,
+        State::LastAck => MIB_TCP_STATE_LAST_ACK,
+        State::TimeWait => MIB_TCP_STATE_TIME_WAIT,
+    }
 }
 
 fn v4_row(e: &Entry) -> MIB_TCPROW {
@@ -242,7 +259,7 @@ pub fn tcp_table(order: bool) -> Result<Vec<MIB_TCPROW>, Win32Error> {
 
 /// `GetTcpTable2`: [`tcp_table`] with owning pids and offload state.
 ///
-/// Owners are found by reading `/proc/*/fd` (see [`crate::procs`]); a
+/// Owners are found by reading `/proc/*/fd` (see [`tcpdrop::procs`]); a
 /// socket without a visible owner (TIME-WAIT, another user's process for an
 /// unprivileged caller) has pid 0.
 #[doc(alias = "GetTcpTable2")]
@@ -375,23 +392,48 @@ pub fn extended_tcp_table(
     })
 }
 
-/// Write `rows` as a table (`DWORD dwNumEntries` at 0, rows from
-/// `rows_at`) into the caller's buffer with the Windows size protocol.
+/// A row type of the `GetTcpTable` family and the table type that holds it:
+/// `DWORD dwNumEntries`, then the rows from [`Row::ROWS_AT`].
+trait Row: Copy {
+    /// The table, as the caller's buffer holds it.
+    type Table;
+    /// Where the rows start in [`Row::Table`]: after the count, and after
+    /// 4 bytes of padding before rows aligned to 8.
+    const ROWS_AT: usize;
+}
+
+/// Each row type with its table type.
+macro_rules! rows_in {
+    ($($row:ty => $table:ty),* $(,)?) => {$(
+        impl Row for $row {
+            type Table = $table;
+            const ROWS_AT: usize = offset_of!($table, table);
+        }
+    )*};
+}
+
+rows_in! {
+    MIB_TCPROW => MIB_TCPTABLE,
+    MIB_TCPROW2 => MIB_TCPTABLE2,
+    MIB_TCP6ROW => MIB_TCP6TABLE,
+    MIB_TCP6ROW2 => MIB_TCP6TABLE2,
+    MIB_TCPROW_OWNER_PID => MIB_TCPTABLE_OWNER_PID,
+    MIB_TCP6ROW_OWNER_PID => MIB_TCP6TABLE_OWNER_PID,
+    MIB_TCPROW_OWNER_MODULE => MIB_TCPTABLE_OWNER_MODULE,
+    MIB_TCP6ROW_OWNER_MODULE => MIB_TCP6TABLE_OWNER_MODULE,
+}
+
+/// Write `rows` as their table (`DWORD dwNumEntries` at 0, the rows from
+/// [`Row::ROWS_AT`]) into the caller's buffer with the Windows size protocol:
+/// `table` NULL or `*size` too small → `ERROR_INSUFFICIENT_BUFFER` with the
+/// needed size in `*size`; else the table, the size in `*size`, and 0.
 ///
 /// # Safety
 ///
 /// `size` is non-null and valid for reading and writing a `u32`; `table`
 /// is null or valid for writing `*size` bytes. Neither needs alignment.
-unsafe fn deliver<R: Copy>(
-    table: *mut u8,
-    size: *mut u32,
-    rows_at: usize,
-    rows: Result<Vec<R>, Win32Error>,
-) -> u32 {
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(err) => return err.0,
-    };
+unsafe fn deliver<R: Row>(table: *mut u8, size: *mut u32, rows: Vec<R>) -> u32 {
+    let rows_at = R::ROWS_AT;
     let bytes = rows.len().saturating_mul(size_of::<R>());
     // A table too large for a DWORD cannot be asked for: the caller gets
     // the largest size and, again, ERROR_INSUFFICIENT_BUFFER.
@@ -419,6 +461,29 @@ unsafe fn deliver<R: Copy>(
     NO_ERROR
 }
 
+/// The buffer form of a table call: `size` NULL → `ERROR_INVALID_PARAMETER`
+/// (before anything is read from the kernel); else the rows `rows` gives, or
+/// its error, [delivered](deliver) into `table`.
+///
+/// # Safety
+///
+/// `size` is NULL or valid for reading and writing a `u32`; `table` is NULL
+/// or valid for writing `*size` bytes.
+unsafe fn get_table<R: Row>(
+    table: *mut R::Table,
+    size: *mut u32,
+    rows: impl FnOnce() -> Result<Vec<R>, Win32Error>,
+) -> u32 {
+    if size.is_null() {
+        return ERROR_INVALID_PARAMETER;
+    }
+    match rows() {
+        // SAFETY: forwarded from this function's contract; `size` is not NULL.
+        Ok(rows) => unsafe { deliver(table.cast(), size, rows) },
+        Err(err) => err.0,
+    }
+}
+
 /// `GetTcpTable(pTcpTable, pdwSize, bOrder)`: [`tcp_table`] written into
 /// the caller's buffer.
 ///
@@ -433,18 +498,8 @@ unsafe fn deliver<R: Copy>(
 /// or valid for writing `*size` bytes.
 #[doc(alias = "GetTcpTable")]
 pub unsafe fn get_tcp_table(table: *mut MIB_TCPTABLE, size: *mut u32, order: bool) -> u32 {
-    if size.is_null() {
-        return ERROR_INVALID_PARAMETER;
-    }
     // SAFETY: forwarded from this function's contract.
-    unsafe {
-        deliver(
-            table.cast(),
-            size,
-            offset_of!(MIB_TCPTABLE, table),
-            tcp_table(order),
-        )
-    }
+    unsafe { get_table(table, size, || tcp_table(order)) }
 }
 
 /// `GetTcpTable2(TcpTable, SizePointer, Order)`: [`tcp_table2`] written
@@ -455,18 +510,8 @@ pub unsafe fn get_tcp_table(table: *mut MIB_TCPTABLE, size: *mut u32, order: boo
 /// As [`get_tcp_table`].
 #[doc(alias = "GetTcpTable2")]
 pub unsafe fn get_tcp_table2(table: *mut MIB_TCPTABLE2, size: *mut u32, order: bool) -> u32 {
-    if size.is_null() {
-        return ERROR_INVALID_PARAMETER;
-    }
     // SAFETY: forwarded from this function's contract.
-    unsafe {
-        deliver(
-            table.cast(),
-            size,
-            offset_of!(MIB_TCPTABLE2, table),
-            tcp_table2(order),
-        )
-    }
+    unsafe { get_table(table, size, || tcp_table2(order)) }
 }
 
 /// `GetTcp6Table(TcpTable, SizePointer, Order)`: [`tcp6_table`] written
@@ -477,18 +522,8 @@ pub unsafe fn get_tcp_table2(table: *mut MIB_TCPTABLE2, size: *mut u32, order: b
 /// As [`get_tcp_table`].
 #[doc(alias = "GetTcp6Table")]
 pub unsafe fn get_tcp6_table(table: *mut MIB_TCP6TABLE, size: *mut u32, order: bool) -> u32 {
-    if size.is_null() {
-        return ERROR_INVALID_PARAMETER;
-    }
     // SAFETY: forwarded from this function's contract.
-    unsafe {
-        deliver(
-            table.cast(),
-            size,
-            offset_of!(MIB_TCP6TABLE, table),
-            tcp6_table(order),
-        )
-    }
+    unsafe { get_table(table, size, || tcp6_table(order)) }
 }
 
 /// `GetTcp6Table2(TcpTable, SizePointer, Order)`: [`tcp6_table2`] written
@@ -499,18 +534,8 @@ pub unsafe fn get_tcp6_table(table: *mut MIB_TCP6TABLE, size: *mut u32, order: b
 /// As [`get_tcp_table`].
 #[doc(alias = "GetTcp6Table2")]
 pub unsafe fn get_tcp6_table2(table: *mut MIB_TCP6TABLE2, size: *mut u32, order: bool) -> u32 {
-    if size.is_null() {
-        return ERROR_INVALID_PARAMETER;
-    }
     // SAFETY: forwarded from this function's contract.
-    unsafe {
-        deliver(
-            table.cast(),
-            size,
-            offset_of!(MIB_TCP6TABLE2, table),
-            tcp6_table2(order),
-        )
-    }
+    unsafe { get_table(table, size, || tcp6_table2(order)) }
 }
 
 /// `GetExtendedTcpTable(pTcpTable, pdwSize, bOrder, ulAf, TableClass,
@@ -541,58 +566,15 @@ pub unsafe fn get_extended_tcp_table(
         Ok(rows) => rows,
         Err(err) => return err.0,
     };
-    match rows {
-        ExtendedTcpTable::Basic(rows) => {
-            // SAFETY: forwarded from this function's contract.
-            unsafe { deliver(table, size, offset_of!(MIB_TCPTABLE, table), Ok(rows)) }
-        }
-        ExtendedTcpTable::OwnerPid(rows) => {
-            // SAFETY: forwarded from this function's contract.
-            unsafe {
-                deliver(
-                    table,
-                    size,
-                    offset_of!(MIB_TCPTABLE_OWNER_PID, table),
-                    Ok(rows),
-                )
-            }
-        }
-        ExtendedTcpTable::Basic6(rows) => {
-            // SAFETY: forwarded from this function's contract.
-            unsafe { deliver(table, size, offset_of!(MIB_TCP6TABLE, table), Ok(rows)) }
-        }
-        ExtendedTcpTable::OwnerPid6(rows) => {
-            // SAFETY: forwarded from this function's contract.
-            unsafe {
-                deliver(
-                    table,
-                    size,
-                    offset_of!(MIB_TCP6TABLE_OWNER_PID, table),
-                    Ok(rows),
-                )
-            }
-        }
-        ExtendedTcpTable::OwnerModule(rows) => {
-            // SAFETY: forwarded from this function's contract.
-            unsafe {
-                deliver(
-                    table,
-                    size,
-                    offset_of!(MIB_TCPTABLE_OWNER_MODULE, table),
-                    Ok(rows),
-                )
-            }
-        }
-        ExtendedTcpTable::OwnerModule6(rows) => {
-            // SAFETY: forwarded from this function's contract.
-            unsafe {
-                deliver(
-                    table,
-                    size,
-                    offset_of!(MIB_TCP6TABLE_OWNER_MODULE, table),
-                    Ok(rows),
-                )
-            }
+    // SAFETY: forwarded from this function's contract; `size` is not NULL.
+    unsafe {
+        match rows {
+            ExtendedTcpTable::Basic(rows) => deliver(table, size, rows),
+            ExtendedTcpTable::OwnerPid(rows) => deliver(table, size, rows),
+            ExtendedTcpTable::Basic6(rows) => deliver(table, size, rows),
+            ExtendedTcpTable::OwnerPid6(rows) => deliver(table, size, rows),
+            ExtendedTcpTable::OwnerModule(rows) => deliver(table, size, rows),
+            ExtendedTcpTable::OwnerModule6(rows) => deliver(table, size, rows),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `TCP_TABLE_OWNER_MODULE_*` rows they read.
 //!
 //! Windows names the module (program) of the process that opened a socket.
-//! Linux knows the processes that hold a socket ([`crate::procs`]); the
+//! Linux knows the processes that hold a socket ([`tcpdrop::procs`]); the
 //! module here is the owning process's program: its command name
 //! (`/proc/PID/comm`) and its executable (`/proc/PID/exe`, [`proc_pid_exe(5)`]).
 //!

@@ -3,8 +3,9 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use super::codes::*;
+use super::error::Win32Error;
 use super::types::{MIB_TCPROW, MIB_TCP_STATE_DELETE_TCB};
-use crate::{DropOptions, DropReport, Outcome, Selection, Session};
+use tcpdrop::{DropOptions, DropReport, Outcome, Selection, Session};
 
 /// `SetTcpEntry`: set the TCP connection `row` names to
 /// `MIB_TCP_STATE_DELETE_TCB`, i.e. abort it, and return a Win32 code.
@@ -19,7 +20,7 @@ use crate::{DropOptions, DropReport, Outcome, Selection, Session};
 /// | no way allowed, `CAP_NET_ADMIN` permitted but not effective ("not elevated") | 317 |
 /// | no way of aborting can work at all | 50 `ERROR_NOT_SUPPORTED` |
 ///
-/// It aborts as `tcpdrop --method auto` does ([`crate::Method`]): by
+/// It aborts as `tcpdrop --method auto` does ([`tcpdrop::Method`]): by
 /// `SOCK_DESTROY` where the kernel has it and the caller may; else through
 /// the holding process's own descriptor, which needs no privilege for the
 /// caller's own processes (a Linux extension of Windows' rule that only
@@ -73,7 +74,7 @@ pub(super) fn endpoint(addr: u32, port: u32) -> SocketAddr {
 }
 
 fn delete_tcb(local: SocketAddr, remote: SocketAddr) -> Result<(), u32> {
-    let mut session = Session::new().map_err(|e| e.win32_code())?;
+    let mut session = Session::new().map_err(|e| Win32Error::from(e).code())?;
     // One exact lookup, then the destroy of that one socket by its id and
     // cookie. A listener's remote is 0.0.0.0:0, so it is chosen only by a
     // row that names it (see above).
@@ -81,10 +82,10 @@ fn delete_tcb(local: SocketAddr, remote: SocketAddr) -> Result<(), u32> {
     let mut report = DropReport::default();
     session
         .drop(selection, DropOptions::default(), &mut report)
-        .map_err(|e| e.win32_code())?;
+        .map_err(|e| Win32Error::from(e).code())?;
     match report.results.first() {
         Some((_, Outcome::Dropped(_))) => Ok(()),
-        Some((_, Outcome::Failed(err))) => Err(err.win32_code()),
+        Some((_, Outcome::Failed(err))) => Err(Win32Error::from(err).code()),
         // Gone: it closed after the lookup, so there is nothing to abort.
         Some((_, Outcome::Gone(_))) | None => Err(ERROR_MR_MID_NOT_FOUND),
     }

@@ -4,13 +4,13 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::codes::*;
-use crate::Error;
+use tcpdrop::{Error, Privilege};
 
 /// A Win32 error code as the IP Helper calls return it, with the English
 /// text `FormatMessage` gives for it.
 ///
 /// ```
-/// use tcpdrop::winapi::Win32Error;
+/// use iphlpapi::Win32Error;
 /// assert_eq!(Win32Error(87).message(), "The parameter is incorrect.");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,14 +72,50 @@ impl fmt::Display for Win32Error {
 impl std::error::Error for Win32Error {}
 
 impl From<Error> for Win32Error {
+    /// The same code as for a reference to the error.
     fn from(err: Error) -> Win32Error {
-        Win32Error(err.win32_code())
+        Win32Error::from(&err)
     }
 }
 
 impl From<&Error> for Win32Error {
+    /// The code `SetTcpEntry` returns for a library error: 317 for no such
+    /// connection and for `CAP_NET_ADMIN` permitted but not in effect (not
+    /// elevated), 5 for any other missing privilege, 50 when the kernel
+    /// cannot do it, 87 for a bad argument, 31 for a failure of the system
+    /// or of the abort itself. A refusal of every way of aborting
+    /// ([`Error::NoWay`]) is 317 if any way wanted only elevation, else 5 if
+    /// any wanted a privilege, else 50.
     fn from(err: &Error) -> Win32Error {
-        Win32Error(err.win32_code())
+        Win32Error(match err {
+            Error::NotFound => ERROR_MR_MID_NOT_FOUND,
+            Error::AccessDenied(Privilege::PermittedOnly) => ERROR_MR_MID_NOT_FOUND,
+            Error::AccessDenied(_) => ERROR_ACCESS_DENIED,
+            Error::NotSupported => ERROR_NOT_SUPPORTED,
+            Error::InvalidArgument(_) => ERROR_INVALID_PARAMETER,
+            Error::Namespace { .. } => ERROR_INVALID_PARAMETER,
+            Error::NamespaceDenied { .. } => ERROR_ACCESS_DENIED,
+            Error::Netlink(_) | Error::Io(_) => ERROR_GEN_FAILURE,
+            Error::MissingCapability { .. } | Error::Forbidden(_) => ERROR_ACCESS_DENIED,
+            Error::NoHolder => ERROR_NOT_SUPPORTED,
+            Error::NotAborted(_) => ERROR_GEN_FAILURE,
+            // The socket is there and this way did not abort it, as with
+            // NotAborted.
+            Error::Shadowed => ERROR_GEN_FAILURE,
+            Error::BpfUnsupported(_) | Error::NotFullSocket => ERROR_NOT_SUPPORTED,
+            // Windows' codes for a refusal: 317 when only elevation was
+            // missing, 5 when a privilege was, 50 when nothing can work.
+            Error::NoWay(tried) => {
+                let codes: Vec<Win32Error> = tried.iter().map(|(_, e)| e.into()).collect();
+                if codes.contains(&Win32Error(ERROR_MR_MID_NOT_FOUND)) {
+                    ERROR_MR_MID_NOT_FOUND
+                } else if codes.contains(&Win32Error(ERROR_ACCESS_DENIED)) {
+                    ERROR_ACCESS_DENIED
+                } else {
+                    ERROR_NOT_SUPPORTED
+                }
+            }
+        })
     }
 }
 
@@ -120,6 +156,47 @@ mod tests {
         assert!(!meaning.contains("%1"), "{meaning}");
         assert!(meaning.contains("No TCP connection matches"), "{meaning}");
         assert_eq!(Win32Error(87).meaning(), Win32Error(87).message());
+    }
+
+    #[test]
+    fn library_errors_map_to_the_codes_set_tcp_entry_returns() {
+        use tcpdrop::Method;
+        let code = |err: Error| Win32Error::from(err).code();
+        assert_eq!(code(Error::NotFound), ERROR_MR_MID_NOT_FOUND);
+        let not_elevated = || Error::AccessDenied(Privilege::PermittedOnly);
+        assert_eq!(code(not_elevated()), ERROR_MR_MID_NOT_FOUND);
+        assert_eq!(
+            code(Error::AccessDenied(Privilege::Missing)),
+            ERROR_ACCESS_DENIED
+        );
+        assert_eq!(code(Error::NotSupported), ERROR_NOT_SUPPORTED);
+        assert_eq!(
+            code(Error::InvalidArgument("x".into())),
+            ERROR_INVALID_PARAMETER
+        );
+        assert_eq!(code(Error::Shadowed), ERROR_GEN_FAILURE);
+        let denied = || Error::MissingCapability {
+            capability: "CAP_NET_RAW",
+            needed_for: "injecting a reset",
+        };
+        // A refusal of every way: 317 if elevation would do, else 5 if a
+        // privilege would, else 50.
+        let no_way = |errs: Vec<Error>| {
+            let methods = [Method::Destroy, Method::Owner, Method::Inject];
+            code(Error::NoWay(methods.into_iter().zip(errs).collect()))
+        };
+        assert_eq!(
+            no_way(vec![Error::NotSupported, not_elevated(), denied()]),
+            ERROR_MR_MID_NOT_FOUND
+        );
+        assert_eq!(
+            no_way(vec![Error::NotSupported, Error::NoHolder, denied()]),
+            ERROR_ACCESS_DENIED
+        );
+        assert_eq!(
+            no_way(vec![Error::NotSupported, Error::NoHolder]),
+            ERROR_NOT_SUPPORTED
+        );
     }
 
     #[test]
