@@ -369,7 +369,7 @@ impl clap::builder::TypedValueParser for StateName {
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
         Some(Box::new(
-            tcpdrop::filter::STATE_WORDS
+            ssfilter::STATE_WORDS
                 .iter()
                 .map(|name| clap::builder::PossibleValue::new(*name)),
         ))

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tcpdrop::filter::Filter;
+use ssfilter::Filter;
 use tcpdrop::forwarded::{
     EntryOutcome, Forwarded, ForwardedFlow, ForwardedOutcome, Side, Tracking,
 };
@@ -151,7 +151,7 @@ fn choice(cli: &Cli) -> Result<Choice, Failure> {
         (_, true) => Some(Family::Ipv6),
         _ => None,
     };
-    let names = tcpdrop::names::Names::system();
+    let names = ssfilter::names::Names::system();
     let mut resolved = Vec::new();
     let chosen = if cli.args.is_empty() {
         if !cli.all && !cli.list && named_states.is_none() {

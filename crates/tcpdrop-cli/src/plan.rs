@@ -4,8 +4,8 @@
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
 
-use tcpdrop::filter::Filter;
-use tcpdrop::names::{HostAddrs, Names};
+use ssfilter::names::{HostAddrs, Names};
+use ssfilter::Filter;
 use tcpdrop::netns::AllNetns;
 use tcpdrop::{Connection, Error, Family, Netns, Query, Session, State, StateSet};
 

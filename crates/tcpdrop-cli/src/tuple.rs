@@ -1,13 +1,13 @@
 //! The connection a user names on the command line: BSD tcpdrop's four
 //! words, or two `ADDR:PORT` words (or `ADDR.PORT`, as BSD netstat prints
 //! them). An address may be a host name and a port a service name, looked
-//! up without the network ([`tcpdrop::names`]).
+//! up without the network ([`ssfilter::names`]).
 
 use std::net::IpAddr;
 
+use ssfilter::keyword_typo;
+use ssfilter::names::{self, HostAddrs, Names};
 use tcpdrop::canonical_ip;
-use tcpdrop::filter::keyword_typo;
-use tcpdrop::names::{self, HostAddrs, Names};
 
 /// One end of a connection as typed, its `%scope` not yet looked up.
 #[derive(Clone, Debug, PartialEq, Eq)]

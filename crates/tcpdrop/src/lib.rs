@@ -52,10 +52,8 @@ mod abort;
 mod conn;
 mod drop;
 mod error;
-pub mod filter;
 pub mod forwarded;
 mod holders;
-pub mod names;
 pub mod netns;
 pub mod privilege;
 pub mod procs;
@@ -63,11 +61,14 @@ mod session;
 mod spoof;
 
 pub use abort::Method;
-pub use conn::{canonical_ip, same_end, Connection, Family, State, StateSet};
+pub use conn::{canonical_ip, same_end, Connection, Family};
 pub use drop::{DropCounts, DropOptions, DropReport, GoneReason, Outcome, Selection, Sink};
 pub use error::{Error, Privilege};
 pub use netns::Netns;
 pub use session::{InterfaceNames, Query, Session};
+// A connection's state and a query's states are the filter language's: one
+// type, whichever crate a caller names it through.
+pub use ssfilter::{State, StateSet};
 
 /// Hooks for tests that open race windows on purpose; compiled in only
 /// with the `race-hook` feature (test builds).

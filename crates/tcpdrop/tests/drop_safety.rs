@@ -127,7 +127,7 @@ fn port_filter_drop(method: Option<Method>) {
             (&mut c6, &mut s6, dual_port),
         ] {
             let text = format!("dport = :{port}");
-            let filter = tcpdrop::filter::Filter::parse(&[text.as_str()]).unwrap();
+            let filter = ssfilter::Filter::parse(&[text.as_str()]).unwrap();
             assert!(filter.ports().is_some(), "{text} is pinned to its port");
             let mut report = DropReport::default();
             session

@@ -1,10 +1,8 @@
 //! Integration tests of the tcpdrop library against the real kernel, each in
 //! a fresh network namespace (see the `nstest` crate).
 
-mod bytecode;
 mod churn;
 mod drop_safety;
-mod filter;
 mod forwarded;
 mod fuzz_corpus;
 mod listing;

@@ -32,7 +32,7 @@ use crossterm::terminal::{
 };
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
-use tcpdrop::filter::Filter;
+use ssfilter::Filter;
 use tcpdrop::{Family, Query, StateSet};
 
 use crate::cli::Cli;

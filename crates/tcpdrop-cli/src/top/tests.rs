@@ -279,7 +279,7 @@ fn a_filter_error_is_shown_inline_and_the_old_filter_stays() {
     let lines = screen(&mut app, 240, 14);
     let status = &lines[12];
     assert!(status.starts_with("filter: dport = :80x"), "{status}");
-    let expected = tcpdrop::filter::Filter::parse(&["dport = :80x"])
+    let expected = ssfilter::Filter::parse(&["dport = :80x"])
         .unwrap_err()
         .to_string();
     assert!(

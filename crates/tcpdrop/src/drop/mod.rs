@@ -20,11 +20,13 @@ mod select;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 
+use ssfilter::StateSet;
+
 pub use report::{DropCounts, DropReport, GoneReason, Outcome, Sink};
 pub use select::Selection;
 
 use crate::abort::{choose, Act, Method};
-use crate::conn::{Connection, Family, StateSet};
+use crate::conn::{Connection, Family};
 use crate::error::Error;
 use crate::session::{Narrow, Query, Session};
 use confirm::{Confirm, Look};

@@ -2,8 +2,9 @@
 
 use std::net::SocketAddr;
 
+use ssfilter::Filter;
+
 use crate::conn::Connection;
-use crate::filter::Filter;
 use crate::session::Query;
 
 /// Which sockets a drop may touch: one value for every way of choosing

@@ -1,4 +1,4 @@
-//! The parser and evaluator on their own; `tests/filter.rs` checks them
+//! The parser and evaluator on their own; `tests/vs_ss.rs` checks them
 //! against `ss` on real sockets.
 
 use std::net::SocketAddr;
@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use proptest::prelude::*;
 
 use super::{Filter, FilterError};
-use crate::conn::{Connection, State, StateSet};
 use crate::names::Names;
+use crate::{Row, State, StateSet};
 use sockdiag::{InetDiagMsg, TcpState};
 
 /// A connection as a dump reports it: `v6_socket` puts IPv4 ends in an
 /// `AF_INET6` socket as `::ffff:a.b.c.d`.
-fn conn(state: TcpState, local: &str, remote: &str, v6_socket: bool) -> Connection {
+fn conn(state: TcpState, local: &str, remote: &str, v6_socket: bool) -> Row {
     let local: SocketAddr = local.parse().expect("local");
     let remote: SocketAddr = remote.parse().expect("remote");
     let v6_socket = v6_socket || local.is_ipv6();
@@ -37,10 +37,10 @@ fn conn(state: TcpState, local: &str, remote: &str, v6_socket: bool) -> Connecti
     m.extend_from_slice(&raw(&remote));
     m.extend_from_slice(&[0u8; 4 + 8 + 20]);
     let msg = InetDiagMsg::parse(&m).expect("a valid inet_diag_msg");
-    Connection::from_diag(&msg).expect("a listed state")
+    Row::from_diag(&msg).expect("a listed state")
 }
 
-fn est(local: &str, remote: &str) -> Connection {
+fn est(local: &str, remote: &str) -> Row {
     conn(TcpState::Established, local, remote, false)
 }
 
@@ -531,7 +531,7 @@ fn address_terms_follow_the_kernels_family_rules() {
         "127.0.0.2:5000",
         true,
     );
-    assert!(mapped.mapped);
+    assert!(mapped.mapped());
     let v6 = est("[::1]:80", "[::1]:5000");
     let v4_listener = conn(TcpState::Listen, "0.0.0.0:80", "0.0.0.0:0", false);
     let dual_listener = conn(TcpState::Listen, "[::]:80", "[::]:0", true);

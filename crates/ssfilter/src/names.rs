@@ -9,7 +9,7 @@
 //! `localhost` names the same two addresses on every machine.
 //!
 //! ```
-//! use tcpdrop::names::Names;
+//! use ssfilter::names::Names;
 //! let names = Names::from_text(
 //!     "http 80/tcp www # WorldWideWeb HTTP\n",
 //!     "10.0.0.5 db db.example\n",
@@ -17,7 +17,7 @@
 //! assert_eq!(names.port("www"), Ok(80));
 //! let db = names.host("DB")?;
 //! assert_eq!(db.to_string(), "'DB' is 10.0.0.5 (hosts text)");
-//! # Ok::<(), tcpdrop::names::NameError>(())
+//! # Ok::<(), ssfilter::names::NameError>(())
 //! ```
 
 use std::collections::HashMap;
@@ -25,8 +25,6 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-use crate::conn::canonical_ip;
 
 /// Where names are looked up: a services file and a hosts file, each read
 /// on first use and kept.
@@ -313,7 +311,7 @@ fn parse_hosts(text: &str) -> HashMap<String, Vec<IpAddr>> {
         let Some(Ok(addr)) = words.next().map(str::parse::<IpAddr>) else {
             continue;
         };
-        let addr = canonical_ip(addr);
+        let addr = addr.to_canonical();
         for name in words {
             let addrs = table.entry(name.to_ascii_lowercase()).or_default();
             if !addrs.contains(&addr) {

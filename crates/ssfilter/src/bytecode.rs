@@ -427,8 +427,7 @@ fn prefix_match(a: &[u8], b: &[u8], bits: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::Filter;
-    use crate::Connection;
+    use crate::{Filter, Row};
 
     /// Filters with every kind of term, nesting and edge (port 0, 65535, `*`,
     /// /0 and odd prefixes, both families).
@@ -460,7 +459,7 @@ mod tests {
         "dport = :1 or exclude listening",
     ];
 
-    fn connection(v6: bool, src: [u8; 16], dst: [u8; 16], sp: u16, dp: u16) -> Connection {
+    fn connection(v6: bool, src: [u8; 16], dst: [u8; 16], sp: u16, dp: u16) -> Row {
         let msg = sockdiag::InetDiagMsg {
             family: if v6 {
                 sockdiag::Family::Inet6
@@ -487,7 +486,7 @@ mod tests {
             v6only: None,
             tcp_info: None,
         };
-        Connection::from_diag(&msg).expect("an established row")
+        Row::from_diag(&msg).expect("an established row")
     }
 
     /// A socket for [`run`]: IPv6?, source, destination, ports.

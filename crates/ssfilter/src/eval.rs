@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::{BinOp, End, Expr, PortOp, Prefix};
-use crate::conn::{Connection, State, StateSet};
+use crate::{Socket, State, StateSet};
 
 /// Whose semantics to apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,15 +31,16 @@ pub(super) struct Sock {
 }
 
 impl Sock {
-    pub(super) fn of(conn: &Connection) -> Sock {
-        let v6 = conn.socket_family() == sockdiag::Family::Inet6;
+    pub(super) fn of<S: Socket + ?Sized>(conn: &S) -> Sock {
+        let v6 = conn.inet6();
+        let (local, remote) = (conn.local(), conn.remote());
         Sock {
-            state: conn.state,
+            state: conn.state(),
             v6,
-            local: kernel_bytes(conn.local.ip(), v6),
-            remote: kernel_bytes(conn.remote.ip(), v6),
-            lport: conn.local.port(),
-            rport: conn.remote.port(),
+            local: kernel_bytes(local.ip(), v6),
+            remote: kernel_bytes(remote.ip(), v6),
+            lport: local.port(),
+            rport: remote.port(),
         }
     }
 }

@@ -1,13 +1,20 @@
-//! The filter language of `ss` (ss(8), "FILTER"), parsed without `ss` and
-//! evaluated against [`Connection`]s.
+//! The filter language of `ss` (ss(8), "FILTER") for TCP sockets: parsed
+//! without `ss`, evaluated on each socket of a dump, and compiled to
+//! `inet_diag` bytecode for the kernel to run while it dumps.
 //!
 //! ```
-//! use tcpdrop::filter::Filter;
+//! use ssfilter::Filter;
 //! let f = Filter::parse(&["state", "established", "( dport = :443 or src 10.0.0.0/8 )"])?;
 //! // State words are not part of the expression: no parentheses needed.
 //! assert_eq!(f.to_string(), "state established dport = :443 or src 10.0.0.0/8");
-//! # Ok::<(), tcpdrop::filter::FilterError>(())
+//! # Ok::<(), ssfilter::FilterError>(())
 //! ```
+//!
+//! A filter reads a socket through the [`Socket`] trait (its state, its two
+//! ends, the family of the kernel socket), so a caller's own connection
+//! type is evaluated as it is; [`Row`] is the plain socket of a dump
+//! record. The states and their names are [`State`] and [`StateSet`];
+//! service and host names are looked up in [`names`].
 //!
 //! The grammar is the one of iproute2's `misc/ssfilter.y` and `misc/ss.c`
 //! (checked against ss 6.1):
@@ -18,7 +25,7 @@
 //! expr     := "(" exprlist ")" | ("not" | "!") expr
 //!           | ("src" | "dst") [ "=" ] HOST
 //!           | ("sport" | "dport") [ OP ] PORT
-//!           | ("state" | "exclude" | "excl") STATE      (tcpdrop only)
+//!           | ("state" | "exclude" | "excl") STATE      (not in ss)
 //! ```
 //!
 //! - `state`/`exclude` words come first, as `ss` reads them before the
@@ -44,28 +51,50 @@
 //! - A `PORT` may be a TCP service name (`:http`, `https`), and a host name
 //!   stands for every address it has (`src localhost` is `src 127.0.0.1 or
 //!   src [::1]`), as `ss` reads them; both are looked up without the
-//!   network ([`crate::names`]: `/etc/services`, `/etc/hosts`,
+//!   network ([`names`]: `/etc/services`, `/etc/hosts`,
 //!   `localhost`), so the filter holds (and prints) addresses and ports.
 //!
 //! Operators may be glued to their operands (`dport=:443`, `(src`, `!src`)
 //! and one word may hold several tokens (`'sport = :22 or sport = :80'`).
 //!
-//! Where tcpdrop and `ss` differ, tcpdrop is stricter or saner; see
+//! Where this crate and `ss` differ, it is stricter or saner; see
 //! [`Filter::matches_like_ss`] for the one difference in what matches.
+
+#![warn(missing_docs)]
+// No panics in the library: it runs inside other programs (and behind a C ABI).
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::conn::{Connection, State, StateSet};
-use crate::names::{HostAddrs, Names};
+use names::{HostAddrs, Names};
 
 pub use bytecode::Bytecode;
+pub use socket::{Row, Socket};
+pub use state::{State, StateSet};
 pub use suggest::{keyword_typo, Typo, STATE_WORDS};
 
 mod bytecode;
 mod eval;
 mod hostcond;
+pub mod names;
 mod parse;
+mod socket;
+mod state;
 mod suggest;
 #[cfg(test)]
 mod tests;
@@ -143,8 +172,8 @@ impl Filter {
     /// and the expression holds for it, as the kernel evaluates `ss`'s
     /// filter bytecode. An IPv4 address term matches v4-mapped connections;
     /// an address term never matches a connection of the other family.
-    pub fn matches(&self, conn: &Connection) -> bool {
-        self.leading_states().contains(conn.state)
+    pub fn matches<S: Socket + ?Sized>(&self, conn: &S) -> bool {
+        self.leading_states().contains(conn.state())
             && self
                 .expr
                 .as_ref()
@@ -167,7 +196,7 @@ impl Filter {
     /// (established, syn-sent, fin-wait-1/2, close-wait, last-ack, closing),
     /// where [`Filter::matches`] selects nothing. Dump every state to see
     /// those.
-    pub fn matches_like_ss(&self, conn: &Connection) -> bool {
+    pub fn matches_like_ss<S: Socket + ?Sized>(&self, conn: &S) -> bool {
         let states = match self.states {
             Some(set) if set.is_empty() => [
                 State::Listen,
@@ -180,7 +209,7 @@ impl Filter {
             _ => self.leading_states(),
         };
         let sock = eval::Sock::of(conn);
-        states.contains(conn.state)
+        states.contains(conn.state())
             && self.expr.as_ref().is_none_or(|e| {
                 eval::eval(e, &sock, eval::Mode::Kernel)
                     && eval::eval(e, &sock, eval::Mode::SsUserspace)
@@ -521,7 +550,7 @@ impl fmt::Display for Expr {
 impl Prefix {
     /// The prefix that holds `ip` alone (an IPv4-mapped IPv6 address as IPv4).
     fn host(ip: IpAddr) -> Prefix {
-        match crate::conn::canonical_ip(ip) {
+        match ip.to_canonical() {
             IpAddr::V4(v4) => {
                 let mut bytes = [0u8; 16];
                 for (slot, octet) in bytes.iter_mut().zip(v4.octets()) {

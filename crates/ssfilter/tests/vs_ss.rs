@@ -1,88 +1,26 @@
-//! `tcpdrop::filter` against `ss` itself: in a namespace full of varied
-//! sockets, a filter must select exactly the rows `ss -tanH FILTER` lists.
+//! `ssfilter` against `ss` itself: in a namespace full of varied sockets, a
+//! filter must select exactly the rows `ss -tanH FILTER` lists.
 
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
+use nstest::{in_netns, ss_rows_with};
+use ssfilter::{Filter, Row, State, StateSet};
 
-use nstest::{connect_from, in_netns, listen, listen_dual, ss_rows_with, time_wait};
-use tcpdrop::filter::Filter;
-use tcpdrop::{Connection, Query, Session, State, StateSet};
+use crate::dump::dump;
+use crate::population::populate;
 
-type Row = (String, String, String);
-
-/// The sockets the filters run against; dropping it closes them.
-pub(crate) struct Population {
-    _listeners: Vec<TcpListener>,
-    _streams: Vec<TcpStream>,
-}
-
-fn addr(text: &str) -> SocketAddr {
-    text.parse().expect("socket address")
-}
-
-/// IPv4 and IPv6 listeners on fixed ports (80 on two addresses, 443 on
-/// 0.0.0.0, 8080 on ::1, 22 dual-stack, 1024 on fd00::1), connections of
-/// every family to each, v4-mapped ones on the dual-stack listener, chosen
-/// source ports (40000, 40001, 41000, 42000), a FIN-WAIT-2/CLOSE-WAIT pair
-/// and TIME-WAIT sockets in both families.
-pub(crate) fn populate() -> Population {
-    for a in ["fd00::1/64", "fd00::2/64"] {
-        nstest::add_address(a);
-    }
-    let l80a = listen("127.0.0.1:80");
-    let l80b = listen("127.0.0.2:80");
-    let l443 = listen("0.0.0.0:443");
-    let l8080 = listen("[::1]:8080");
-    let l22 = listen_dual(22);
-    let l1024 = listen("[fd00::1]:1024");
-    let mut streams = Vec::new();
-    for (from, to, listener) in [
-        ("127.0.0.1:40000", "127.0.0.1:80", &l80a),
-        ("127.0.0.3:40001", "127.0.0.2:80", &l80b),
-        ("127.1.2.3:0", "127.1.2.3:443", &l443),
-        ("127.0.0.2:0", "127.0.0.1:443", &l443),
-        ("[::1]:0", "[::1]:8080", &l8080),
-        ("127.0.0.1:41000", "127.0.0.1:22", &l22),
-        ("127.0.0.5:0", "127.0.0.5:22", &l22),
-        ("[::1]:0", "[::1]:22", &l22),
-        ("[fd00::2]:42000", "[fd00::1]:22", &l22),
-        ("[fd00::2]:0", "[fd00::1]:1024", &l1024),
-    ] {
-        let (client, server) = connect_from(addr(from), addr(to), listener);
-        streams.extend([client, server]);
-    }
-    // The client half-closes: it waits in FIN-WAIT-2, the server in CLOSE-WAIT.
-    let (client, server) = connect_from(addr("127.0.0.4:0"), addr("127.0.0.1:80"), &l80a);
-    client.shutdown(Shutdown::Write).expect("shutdown");
-    streams.extend([client, server]);
-    std::thread::sleep(Duration::from_millis(50));
-    time_wait(&l80a);
-    time_wait(&l8080);
-    time_wait(&l22);
-    Population {
-        _listeners: vec![l80a, l80b, l443, l8080, l22, l1024],
-        _streams: streams,
-    }
-}
+/// A row as `ss` writes it: state (or nothing), local end, remote end.
+type SsRow = (String, String, String);
 
 /// Our rows for `filter`, chosen by `select`, written as `ss` writes them
 /// (no state when `ss` hides its State column: a single state selected).
 fn our_rows(
     filter: &Filter,
     states: StateSet,
-    select: impl Fn(&Filter, &Connection) -> bool,
-) -> Vec<Row> {
-    let query = Query {
-        family: None,
-        states,
-    };
+    select: impl Fn(&Filter, &Row) -> bool,
+) -> Vec<SsRow> {
     // ss hides the column when its mask has one bit; an empty mask it
     // replaces by several states.
     let one_state = filter.states().iter().count() == 1;
-    let mut rows: Vec<Row> = Session::new()
-        .expect("session")
-        .list(&query)
-        .expect("list")
+    let mut rows: Vec<SsRow> = dump(states, None)
         .into_iter()
         .filter(|c| select(filter, c))
         .map(|c| {
@@ -127,7 +65,7 @@ fn check(words: &[&str], expect: Expect) -> usize {
             assert!(ours.is_empty(), "{words:?} selects no state, but {ours:?}");
         }
         Expect::SsHides | Expect::SsSubset => {
-            let hidden: Vec<&Row> = ours.iter().filter(|r| !ss.contains(r)).collect();
+            let hidden: Vec<&SsRow> = ours.iter().filter(|r| !ss.contains(r)).collect();
             assert!(
                 ss.iter().all(|r| ours.contains(r)),
                 "ss lists rows we do not for {words:?}: ours {ours:?}, ss {ss:?}"
@@ -458,17 +396,14 @@ fn state_words_and_the_state_column() {
     in_netns(|| {
         let _population = populate();
         let filter = Filter::parse(&["state", "listening"]).expect("parse");
-        let conns = Session::new()
-            .expect("session")
-            .list(&Query::all())
-            .expect("list");
+        let conns = dump(StateSet::ALL, None);
         let listeners: Vec<_> = conns.iter().filter(|c| filter.matches(c)).collect();
         assert_eq!(listeners.len(), 6);
         assert!(listeners.iter().all(|c| c.state == State::Listen));
         let mapped = Filter::parse(&["src", "127.0.0.5"]).expect("parse");
         let hits: Vec<_> = conns.iter().filter(|c| mapped.matches(c)).collect();
         assert!(
-            hits.iter().any(|c| c.mapped),
+            hits.iter().any(|c| c.mapped()),
             "an IPv4 term matches the v4-mapped server end: {hits:?}"
         );
     });

@@ -5,8 +5,8 @@
 use super::hostcond::{host, port_spec, HostAddr, Refusal};
 use super::suggest::{self, STATE_WORDS};
 use super::{set_word, BinOp, End, Expr, Filter, FilterError, PortOp, Prefix};
-use crate::conn::{State, StateSet};
 use crate::names::{HostAddrs, Names};
+use crate::{State, StateSet};
 
 /// How deep parentheses and `not` may nest: bounds the recursion of the
 /// parser, the evaluator and `Drop` whatever the input.
