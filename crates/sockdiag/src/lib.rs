@@ -43,7 +43,6 @@
 compile_error!("sockdiag speaks NETLINK_SOCK_DIAG, which only Linux has");
 
 mod client;
-mod error;
 mod fault;
 mod msg;
 mod tcp_info;
@@ -52,12 +51,22 @@ mod tcp_info;
 mod tests;
 
 pub use client::{Client, Dump};
-pub use error::Error;
 pub use msg::{
     encode_destroy, encode_dump, encode_dump_both_families, encode_lookup, parse_datagram,
-    DumpRequest, Family, Header, InetDiagMsg, Messages, Reply, SockId, TcpState, ALL_TCP_STATES,
-    INET_DIAG_INFO, INET_DIAG_MSG_LEN, INET_DIAG_NOCOOKIE, INET_DIAG_REQ_BYTECODE, NLMSG_HDRLEN,
-    NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, REQ_V1_LEN, REQ_V2_LEN,
-    SOCK_DESTROY, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK,
+    DumpRequest, Family, Header, InetDiagMsg, Messages, Reply, SockDiag, SockId, TcpState,
+    ALL_TCP_STATES, INET_DIAG_INFO, INET_DIAG_MSG_LEN, INET_DIAG_NOCOOKIE, INET_DIAG_REQ_BYTECODE,
+    NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, REQ_V1_LEN,
+    REQ_V2_LEN, SOCK_DESTROY, SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK,
 };
 pub use tcp_info::TcpInfo;
+
+/// What went wrong talking to the kernel, as data a caller can match on:
+/// netlink's one error type, its messages naming sock_diag.
+///
+/// The kernel answers a `SOCK_DESTROY` with a negative errno in an
+/// `NLMSG_ERROR` message; [`Error::from_errno`](netlink::Error::from_errno)
+/// sorts those into the cases a caller has to tell apart. For TCP a stale
+/// cookie arrives as `NotFound { stale: false }`: the destroy path
+/// (`inet_diag_find_one_icsk` in `net/ipv4/inet_diag.c`) answers a cookie
+/// mismatch on a live tuple with `ENOENT` (seen on Linux 6.18).
+pub type Error = netlink::Error<SockDiag>;
