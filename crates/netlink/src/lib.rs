@@ -1,8 +1,11 @@
-//! The netlink core our clients share, whatever protocol they speak: framing, one error type, the socket and its request and dump loops.
+//! The netlink core our clients share, whatever protocol they speak:
+//! framing, attributes, one error type, and the socket with its request and
+//! dump loops.
 //!
-//! `sockdiag` (`NETLINK_SOCK_DIAG`) and `conntrack` (ctnetlink over
-//! `NETLINK_NETFILTER`) frame their messages the same way and drive their
-//! sockets the same way; only the payloads differ. This crate holds what they share
+//! `sockdiag` (`NETLINK_SOCK_DIAG`), `conntrack` (ctnetlink over
+//! `NETLINK_NETFILTER`) and the route lookup ([`route`], `NETLINK_ROUTE`)
+//! frame their messages the same way and drive their sockets the same way;
+//! only the payloads differ. This crate holds what they share
 //! ([`netlink(7)`], `include/uapi/linux/netlink.h`):
 //!
 //! - the `nlmsghdr` [`Header`], written by [`push_message`], and the
@@ -39,6 +42,7 @@ mod dump;
 mod error;
 mod family;
 mod message;
+pub mod route;
 mod socket;
 
 pub use attr::{align4, attrs, AttrWriter, Attrs, NLA_F_NESTED};
@@ -55,8 +59,8 @@ pub use socket::{Socket, RECV_BUF_LEN};
 /// call it.
 ///
 /// Implemented by a marker type (`sockdiag::SockDiag`,
-/// `conntrack::Ctnetlink`) that also names the protocol's [`Error`]:
-/// `Error<SockDiag>`.
+/// `conntrack::Ctnetlink`, [`route::Rtnetlink`]) that also names the
+/// protocol's [`Error`]: `Error<SockDiag>`.
 pub trait Protocol: std::fmt::Debug + Sized + 'static {
     /// What one record of a reply decodes into.
     type Record;
