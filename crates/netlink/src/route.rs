@@ -307,10 +307,7 @@ impl Client {
     /// read: a caller that waits for one entry asks again anyway.
     pub fn neighbours(&mut self) -> Result<Vec<Neighbour>, Error<Rtnetlink>> {
         let mut out = Vec::new();
-        for record in self
-            .socket
-            .dump::<Rtnetlink>(|seq, out| encode_get_neighbours(seq, out))?
-        {
+        for record in self.socket.dump::<Rtnetlink>(encode_get_neighbours)? {
             match record {
                 Ok(Record::Neighbour(n)) if n.ip.is_some() => out.push(n),
                 Ok(_) | Err(Error::Interrupted) => {}
