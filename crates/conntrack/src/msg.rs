@@ -173,8 +173,8 @@ fn encode_by_tuple(
 pub type Reply = netlink::Reply<Flow>;
 
 /// ctnetlink for the shared netlink code: its records are conntrack
-/// entries, its errors are [`Error`]s, and its dumps fail as
-/// [`dump_error`] says.
+/// entries, its errors are [`Error`]s, and a dump it answers with `EINVAL`
+/// is `NotSupported` (no `nf_conntrack_netlink` to hand it to).
 #[derive(Clone, Copy, Debug)]
 pub struct Ctnetlink;
 
