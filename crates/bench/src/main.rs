@@ -1,4 +1,4 @@
-//! `tcpdrop-bench`: tcpdrop against `ss` on the same work, at scale.
+//! `tcpdrop-bench`: time tcpdrop against `ss` on the same work, at scale.
 //!
 //! In a fresh network namespace (so nothing outside is touched, and the
 //! namespace vanishes with the process) it opens N established loopback

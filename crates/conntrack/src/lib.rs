@@ -1,5 +1,6 @@
-//! `conntrack`: the kernel's connection tracking table over ctnetlink
-//! (`NETLINK_NETFILTER`, subsystem `NFNL_SUBSYS_CTNETLINK`).
+//! `conntrack`: list, look up and delete the entries of the kernel's
+//! connection tracking table over ctnetlink (`NETLINK_NETFILTER`, subsystem
+//! `NFNL_SUBSYS_CTNETLINK`).
 //!
 //! A router or NAT gateway holds no socket for the TCP connections it
 //! forwards; its conntrack table is where they are known. This crate knows

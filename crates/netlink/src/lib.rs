@@ -1,6 +1,6 @@
-//! The netlink core our clients share, whatever protocol they speak:
-//! framing, attributes, one error type, and the socket with its request and
-//! dump loops.
+//! `netlink`: what every netlink client here is built on, whatever protocol
+//! it speaks (framing, attributes, one error type, a socket with its request
+//! and dump loops), and the route lookup's rtnetlink.
 //!
 //! `sockdiag` (`NETLINK_SOCK_DIAG`), `conntrack` (ctnetlink over
 //! `NETLINK_NETFILTER`) and the route lookup ([`route`], `NETLINK_ROUTE`)

@@ -1,4 +1,5 @@
-//! `sockdiag`: the Linux `NETLINK_SOCK_DIAG` protocol for TCP sockets.
+//! `sockdiag`: list, look up and destroy the kernel's TCP sockets over Linux's
+//! `NETLINK_SOCK_DIAG`.
 //!
 //! This crate knows the wire format and nothing of policy: it builds
 //! `SOCK_DIAG_BY_FAMILY` dump requests and `SOCK_DESTROY` requests
