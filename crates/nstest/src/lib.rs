@@ -1,4 +1,5 @@
-//! Test support shared by the workspace's integration tests.
+//! `nstest`: run each of the workspace's tests against the real kernel in a
+//! network namespace of its own, with the sockets, hosts and tools it needs.
 //!
 //! Each test runs its body with [`in_netns`]: on a thread of its own that has
 //! left for a fresh network namespace (`unshare(CLONE_NEWNET)`) with `lo` up.

@@ -342,6 +342,8 @@ pub struct Cli {
     /// host name stood for.
     ///
     /// Example: tcpdrop 10.0.0.5 443 10.0.0.9 51234
+    // This text is the --help's too: [ADDR]:PORT is notation, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(value_name = "CONNECTION|FILTER")]
     pub args: Vec<String>,
 }

@@ -105,8 +105,8 @@ fn without_scope(word: &str) -> String {
     }
 }
 
-/// [`parse`] with names looked up in `names`; also what each host name
-/// stood for (the one address used), for the command to show. A first
+/// The connection `args` name (see the module's text), with names looked
+/// up in `names`; also what each host name stood for (the one address used), for the command to show. A first
 /// word that is a misspelt filter keyword, not an address or a host name,
 /// is named as such (`dprot :9002`).
 pub fn parse_with(args: &[String], names: &Names) -> Result<(Tuple, Vec<HostAddrs>), String> {

@@ -2,6 +2,14 @@
 //! network namespace, runs the binary inside it and checks the effect from
 //! the outside (the sockets' owners, `ss`).
 
+// A panic is how a test fails, in its helpers as in its tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod util;
 
 mod bad_input;

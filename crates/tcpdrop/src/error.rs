@@ -225,7 +225,9 @@ impl Error {
     pub(crate) fn from_diag(err: sockdiag::Error) -> Error {
         match err {
             sockdiag::Error::NotFound { .. } => Error::NotFound,
-            sockdiag::Error::PermissionDenied => Error::AccessDenied(crate::privilege::net_admin()),
+            sockdiag::Error::PermissionDenied { .. } => {
+                Error::AccessDenied(crate::privilege::net_admin())
+            }
             sockdiag::Error::NotSupported { .. } => Error::NotSupported,
             sockdiag::Error::Invalid(msg) => Error::Netlink(msg),
             sockdiag::Error::Interrupted => {

@@ -26,23 +26,6 @@
 //! falling back to the listener on its port, and a newer connection on the
 //! same tuple is never hit. See [`Session::drop`].
 #![warn(missing_docs)]
-// No panics in the library: it runs inside other programs (and behind a C ABI).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 #[cfg(not(target_os = "linux"))]
 compile_error!(
     "tcpdrop drops connections through Linux's NETLINK_SOCK_DIAG; it supports Linux only"

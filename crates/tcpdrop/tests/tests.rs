@@ -1,6 +1,14 @@
 //! Integration tests of the tcpdrop library against the real kernel, each in
 //! a fresh network namespace (see the `nstest` crate).
 
+// A panic is how a test fails, in its helpers as in its tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod churn;
 mod drop_safety;
 mod forwarded;

@@ -166,7 +166,7 @@ pub(crate) fn conntrack_error(err: conntrack::Error) -> Error {
             capability: "CAP_NET_ADMIN",
             needed_for: "reading connection tracking (ctnetlink)",
         },
-        conntrack::Error::NotFound => Error::NotFound,
+        conntrack::Error::NotFound { .. } => Error::NotFound,
         conntrack::Error::Io(io) => Error::Io(io),
         other => Error::Netlink(other.to_string()),
     }

@@ -17,18 +17,18 @@
 //! The procedure, top-down ([`Forwarded::drop`]), each step a file:
 //!
 //! 0. every end of every flow is checked before anything is sent: an end
-//!    at an address of this host ([`route`]: its route is a local one)
+//!    at an address of this host (`route`: its route is a local one)
 //!    makes it this host's own connection, and the whole call is refused;
-//! 1. [`route`]: for each end, the interface and next hop the kernel's
+//! 1. `route`: for each end, the interface and next hop the kernel's
 //!    route to it names; a flow with an end that cannot be reached is not
 //!    touched;
-//! 2. [`probe`]: each end gets a segment spoofed from its peer, out of its
+//! 2. `probe`: each end gets a segment spoofed from its peer, out of its
 //!    window, and answers with an ACK (RFC 5961 §4, RFC 9293 §3.10.7.4)
 //!    that this host forwards and reads: `seq` is the end's SND.NXT, `ack`
 //!    its RCV.NXT. An end that answers with an RST has no such connection;
 //!    then nothing more is sent to that flow. A silent end is probed once
 //!    more after the per-socket limit on such answers has passed;
-//! 3. [`reset`]: each end that answered gets an RST from its peer with
+//! 3. `reset`: each end that answered gets an RST from its peer with
 //!    `seq` = its RCV.NXT, and a probe that confirms it: a closed end
 //!    answers with an RST; in each round the responders first, then the
 //!    originators;
@@ -40,13 +40,13 @@
 //! application may at once open a new connection from the same port; a
 //! newcomer's numbers must never aim an RST. So a flow is left alone,
 //! nothing more sent to it, as soon as a segment with SYN set passes on
-//! either end's tuple ([`probe::Openings`]) or its conntrack entry is no
+//! either end's tuple (`probe::Openings`) or its conntrack entry is no
 //! longer the one chosen (another `CTA_ID`, or none); and after the first
 //! round only numbers at or after the ones it heard count. An end is
 //! reported reset only on its own RST in answer to the confirming probe,
 //! and all sending ends within [`SENDING_BOUND`].
 //!
-//! [`flows`] turns connection tracking's table into [`ForwardedFlow`]s
+//! `flows` turns connection tracking's table into [`ForwardedFlow`]s
 //! (the listing, and what filters select from).
 //!
 //! Needs `CAP_NET_RAW` (packet sockets) to drop and `CAP_NET_ADMIN`
@@ -451,7 +451,7 @@ impl Forwarded {
         };
         match self.conntrack.delete(&key) {
             Ok(()) => EntryOutcome::Removed,
-            Err(conntrack::Error::NotFound) => EntryOutcome::None,
+            Err(conntrack::Error::NotFound { .. }) => EntryOutcome::None,
             Err(err) => EntryOutcome::Failed(conntrack_error(err).to_string()),
         }
     }
