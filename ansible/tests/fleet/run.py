@@ -18,7 +18,9 @@ outside (their owners, ss) after each phase:
   gone, the bystanders carry data; a second drop changes nothing;
 - privilege: tcpdrop run without privilege fails the task with its message;
 - bad: a misspelt filter fails the play on every host, tcpdrop's parse
-  error in msg, and touches nothing.
+  error in msg, and touches nothing;
+- tuples: one bystander connection named by its tuple is dropped, and only
+  it.
 
 Exits non-zero, saying what broke, if anything did; the namespaces and
 the processes holding the connections are removed whatever happens.
@@ -233,11 +235,17 @@ def main():
                 fail("a bad filter on %s gave a traceback: %s" % (host.name, result))
         # EOF now: the backends' clients were aborted and read once.
         expect_fates(hosts, "EOF", "alive", "the bad filter")
+
+        phase("tuples")
+        for host in hosts:
+            fates = host.fates()[BYSTANDERS[0]]
+            if sorted(fates) != ["ECONNABORTED", "alive"]:
+                fail("after the drop by tuple, on %s, the bystander's clients are %s" % (host.name, fates))
     finally:
         for host in hosts:
             host.remove()
         shutil.rmtree(copydir, ignore_errors=True)
-    print("fleet test: %d hosts: check mode, drop, privilege, bad filter: passed" % HOSTS)
+    print("fleet test: %d hosts: check mode, drop, privilege, bad filter, tuples: passed" % HOSTS)
 
 
 if __name__ == "__main__":
