@@ -184,6 +184,9 @@ impl Netns {
     /// process is in can be told only with `CAP_SYS_PTRACE`
     /// (`/proc/PID/ns/net`, [`proc_pid_ns(5)`]).
     ///
+    /// This is the first scan of a [`NetnsFollower`], which can look again
+    /// and say what changed.
+    ///
     /// [`nsfs`]: https://man7.org/linux/man-pages/man7/namespaces.7.html
     /// [`proc_pid_ns(5)`]: https://man7.org/linux/man-pages/man5/proc_pid_ns.5.html
     pub fn all() -> AllNetns {
