@@ -175,7 +175,10 @@ pub struct Cli {
     /// entered with CAP_SYS_ADMIN, and another user's process's namespace
     /// is seen only with CAP_SYS_PTRACE. What could not be entered or seen
     /// is left out, and stderr says how many and why; if nothing matched in
-    /// the namespaces entered, the exit status is 4, not 1.
+    /// the namespaces entered, the exit status is 4, not 1. With --watch,
+    /// the namespaces are looked for again each round: one made since (a
+    /// container's) is watched from the next round on, one removed is let
+    /// go.
     ///
     /// Example: tcpdrop --all-netns -l 'dport = :5432'
     #[arg(long, conflicts_with = "netns")]
@@ -186,7 +189,8 @@ pub struct Cli {
     /// (SIGINT, SIGTERM), --count or --timeout.
     ///
     /// Each drop is printed as it happens; a summary follows on stderr.
-    /// Exit status 1 if nothing ever matched.
+    /// Exit status 1 if nothing ever matched, unless SIGTERM stopped it (as
+    /// systemd and Kubernetes stop a service): that is 0.
     ///
     /// Example: tcpdrop --watch=500ms --count 10 'dport = :6379'
     #[arg(

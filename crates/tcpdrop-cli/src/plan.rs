@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use ssfilter::names::{HostAddrs, Names};
 use ssfilter::Filter;
-use tcpdrop::netns::AllNetns;
+use tcpdrop::netns::NetnsFollower;
+use tcpdrop::procs::ProcRefusals;
 use tcpdrop::{Connection, Error, Family, Netns, Query, Session, State, StateSet};
 
 use crate::cli::Cli;
@@ -63,6 +64,9 @@ pub(crate) struct Spaces {
     /// The namespaces found but not entered, and the processes whose
     /// namespace could not be told: one line saying how many and why.
     pub(crate) unreached: Option<String>,
+    /// `--watch --all-netns`: what finds the namespaces made and removed
+    /// since ([`follow_spaces`]).
+    pub(crate) follow: Option<NetnsFollower>,
 }
 
 /// How `--watch` runs.
@@ -172,10 +176,12 @@ pub(crate) fn plan(cli: &Cli) -> Result<Plan, Failure> {
 /// ([`Spaces::unreached`]); if none could be, that is the failure (exit 4).
 pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Spaces, Failure> {
     let mut unreached = None;
+    let mut follow = None;
     let sessions: Vec<(Option<String>, Session)> = if cli.all_netns {
-        let all = Netns::all();
-        unreached = unreached_line(&all);
-        if all.entered.is_empty() {
+        let mut follower = NetnsFollower::new();
+        let found = follower.scan();
+        unreached = unreached_line(&found.denied, follower.entered(), &found.hidden);
+        if found.joined.is_empty() {
             if let Some(line) = unreached {
                 return Err(Failure {
                     code: exit_codes::PERMISSION,
@@ -183,7 +189,11 @@ pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Spaces, Failure> {
                 });
             }
         }
-        all.entered
+        if cli.watch.is_some() {
+            follow = Some(follower);
+        }
+        found
+            .joined
             .into_iter()
             .map(|ns| Ok((Some(ns.name().to_string()), Session::in_netns(&ns)?)))
             .collect::<Result<_, Error>>()?
@@ -195,36 +205,81 @@ pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Spaces, Failure> {
     };
     let list = sessions
         .into_iter()
-        .map(|(label, session)| {
-            let target = match &plan.typed {
-                Typed::Everything => Target::Everything,
-                Typed::Filter(filter) => Target::Filter(filter.clone()),
-                Typed::Tuples(tuples) => Target::Tuples(
-                    tuples
-                        .iter()
-                        .map(|(l, r)| Ok((socket_addr(&session, l)?, socket_addr(&session, r)?)))
-                        .collect::<Result<_, Failure>>()?,
-                ),
-            };
-            Ok(Space {
-                label,
-                session,
-                target,
-            })
-        })
+        .map(|(label, session)| space(label, session, plan))
         .collect::<Result<_, Failure>>()?;
-    Ok(Spaces { list, unreached })
+    Ok(Spaces {
+        list,
+        unreached,
+        follow,
+    })
+}
+
+/// One namespace's space: its session, and the target the words name
+/// there (a `%scope` is looked up in it).
+fn space(label: Option<String>, session: Session, plan: &Plan) -> Result<Space, Failure> {
+    let target = match &plan.typed {
+        Typed::Everything => Target::Everything,
+        Typed::Filter(filter) => Target::Filter(filter.clone()),
+        Typed::Tuples(tuples) => Target::Tuples(
+            tuples
+                .iter()
+                .map(|(l, r)| Ok((socket_addr(&session, l)?, socket_addr(&session, r)?)))
+                .collect::<Result<_, Failure>>()?,
+        ),
+    };
+    Ok(Space {
+        label,
+        session,
+        target,
+    })
+}
+
+/// `--watch --all-netns`, before each round but the first: the namespaces
+/// made since join (a session opened in each), those gone leave without a
+/// word (their sessions closed, so the kernel can free them), and rows
+/// carry the name each is found by now. A new namespace that cannot be
+/// worked in (a `%scope` it lacks) is said once on stderr and left out.
+pub(crate) fn follow_spaces(spaces: &mut Spaces, plan: &Plan) {
+    let Some(follower) = spaces.follow.as_mut() else {
+        return;
+    };
+    let found = follower.scan();
+    let id = |space: &Space| space.session.netns().map(Netns::id);
+    spaces
+        .list
+        .retain(|space| id(space).is_none_or(|id| !found.left.contains(&id)));
+    for (renamed, label) in &found.relabelled {
+        for space in spaces.list.iter_mut() {
+            if id(space) == Some(*renamed) {
+                space.label = Some(label.clone());
+            }
+        }
+    }
+    for ns in found.joined {
+        let label = ns.name().to_string();
+        match Session::in_netns(&ns)
+            .map_err(Failure::from)
+            .and_then(|session| space(Some(label.clone()), session, plan))
+        {
+            Ok(space) => spaces.list.push(space),
+            Err(failure) => eprintln!(
+                "tcpdrop: not watching network namespace {label}: {}",
+                failure.message
+            ),
+        }
+    }
+    spaces.unreached = unreached_line(&found.denied, follower.entered(), &found.hidden);
 }
 
 /// "could not enter 3 of 4 network namespaces: entering a network
 /// namespace needs CAP_SYS_ADMIN: run as root", and how many processes'
 /// namespaces could not be told, and why; `None` when every one was
 /// reached.
-fn unreached_line(all: &AllNetns) -> Option<String> {
+fn unreached_line(denied: &[Error], entered: usize, hidden: &ProcRefusals) -> Option<String> {
     let mut parts = Vec::new();
-    if !all.denied.is_empty() {
+    if !denied.is_empty() {
         let mut reasons: Vec<&str> = Vec::new();
-        for err in &all.denied {
+        for err in denied {
             if let Error::NamespaceDenied { reason, .. } = err {
                 if !reasons.contains(&reason.as_str()) {
                     reasons.push(reason);
@@ -233,21 +288,21 @@ fn unreached_line(all: &AllNetns) -> Option<String> {
         }
         parts.push(format!(
             "could not enter {} of {} network namespaces: {}: run as root",
-            all.denied.len(),
-            all.denied.len().saturating_add(all.entered.len()),
+            denied.len(),
+            denied.len().saturating_add(entered),
             reasons.join("; ")
         ));
     }
-    let hidden = all.hidden.count();
-    if hidden > 0 {
+    let count = hidden.count();
+    if count > 0 {
         parts.push(format!(
-            "could not see which network namespace {hidden} {} in: {}",
-            if hidden == 1 {
+            "could not see which network namespace {count} {} in: {}",
+            if count == 1 {
                 "process is"
             } else {
                 "processes are"
             },
-            all.hidden.reason("/proc/PID/ns/net")
+            hidden.reason("/proc/PID/ns/net")
         ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))

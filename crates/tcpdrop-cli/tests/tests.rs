@@ -23,6 +23,7 @@ mod file_caps;
 mod filter_expr;
 mod forwarded;
 mod fuzz_corpus;
+mod kubernetes;
 mod list;
 mod methods;
 mod names;

@@ -94,6 +94,12 @@ impl Session {
         })
     }
 
+    /// The network namespace the session works in, held open; `None` only
+    /// where `/proc` could not show the caller's own.
+    pub fn netns(&self) -> Option<&Netns> {
+        self.netns.as_ref()
+    }
+
     /// The diag socket, for the drop procedure's lookups.
     pub(crate) fn client_mut(&mut self) -> &mut Client {
         &mut self.client

@@ -130,6 +130,7 @@ pub(crate) fn run(cli: &Cli) -> Result<u8, Failure> {
     let Spaces {
         list: spaces,
         unreached,
+        ..
     } = open_spaces(cli, &plan)?;
     let labels: Arc<Vec<Option<String>>> =
         Arc::new(spaces.iter().map(|s| s.label.clone()).collect());
