@@ -1,10 +1,16 @@
-//! `tcpdrop::filter::Filter`: parse, print and parse again, evaluate on a
-//! connection built from a dump record.
+//! `ssfilter::Filter`: parse, print and parse again, evaluate on the socket
+//! a dump record describes, and on tcpdrop's `Connection` of that record.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../harness/filter.rs"]
-mod harness;
+mod filter;
 
-fuzz_target!(|data: &[u8]| harness::run(data));
+#[path = "../harness/connection.rs"]
+mod connection;
+
+fuzz_target!(|data: &[u8]| {
+    filter::run(data);
+    connection::run(data);
+});

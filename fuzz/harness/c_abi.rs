@@ -15,11 +15,11 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use iphlpapi::{
+use iphlpapi::c_abi::{
     GetExtendedTcpTable, GetTcp6Table, GetTcp6Table2, GetTcpTable, GetTcpTable2, IpHlpFormatError,
 };
-use tcpdrop::winapi::codes::*;
-use tcpdrop::winapi::MIB_TCPROW;
+use iphlpapi::codes::*;
+use iphlpapi::MIB_TCPROW;
 
 const CANARY: u8 = 0xA5;
 const ERROR_GEN_FAILURE_: u32 = 31;
@@ -366,7 +366,7 @@ fn set_tcp_entry(fixture: &mut Fixture, input: &mut Input) {
         // NULL.
         0 => {
             // SAFETY: NULL is refused before anything is read.
-            let rc = unsafe { iphlpapi::SetTcpEntry(std::ptr::null_mut()) };
+            let rc = unsafe { iphlpapi::c_abi::SetTcpEntry(std::ptr::null_mut()) };
             assert_eq!(rc, ERROR_INVALID_PARAMETER);
             return;
         }
@@ -387,7 +387,7 @@ fn set_tcp_entry(fixture: &mut Fixture, input: &mut Input) {
     };
     row.dwState = state;
     // SAFETY: a live MIB_TCPROW.
-    let rc = unsafe { iphlpapi::SetTcpEntry(&mut row) };
+    let rc = unsafe { iphlpapi::c_abi::SetTcpEntry(&mut row) };
     assert_ne!(rc, ERROR_GEN_FAILURE_, "SetTcpEntry({row:?}) panicked");
     if state != MIB_TCP_STATE_DELETE_TCB_ {
         assert_eq!(rc, ERROR_INVALID_PARAMETER, "{row:?}");

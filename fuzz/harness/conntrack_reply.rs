@@ -39,7 +39,7 @@ pub fn run(data: &[u8]) {
         let direct = Flow::parse(data);
         let mut messages = parse_datagram(&framed);
         match (messages.next(), &direct) {
-            (Some(Ok((_, Reply::Flow(flow)))), Ok(direct)) => assert_eq!(&flow, direct),
+            (Some(Ok((_, Reply::Record(flow)))), Ok(direct)) => assert_eq!(&flow, direct),
             (Some(Err(_)), Err(_)) => {}
             (framed, direct) => panic!("framed: {framed:?}, alone: {direct:?}"),
         }
@@ -94,7 +94,7 @@ fn datagram(data: &[u8]) {
                 assert!(errno >= 0, "negative errno {errno}");
             }
             (NLMSG_OVERRUN, Reply::Overrun) => {}
-            (kind, Reply::Flow(flow)) if kind == ctnetlink_type(IPCTNL_MSG_CT_NEW) => {
+            (kind, Reply::Record(flow)) if kind == ctnetlink_type(IPCTNL_MSG_CT_NEW) => {
                 assert_eq!(Flow::parse(payload).ok().as_ref(), Some(&flow));
                 flow_round_trip(&flow);
             }
@@ -136,7 +136,7 @@ fn flow_round_trip(flow: &Flow) {
     let read: Vec<_> = parse_datagram(&record).collect();
     assert_eq!(read.len(), 1, "{read:?}");
     match &read[0] {
-        Ok((header, Reply::Flow(again))) => {
+        Ok((header, Reply::Record(again))) => {
             assert_eq!(header.len as usize, record.len());
             assert_eq!(again, flow);
         }

@@ -1,49 +1,41 @@
 //! The `ss` filter language on arbitrary input: shared by the `filter`
-//! fuzz target and `crates/tcpdrop/tests/fuzz_corpus.rs`.
+//! fuzz target and `crates/ssfilter/tests/fuzz_corpus.rs`.
 //!
 //! The first 72 bytes are a `struct inet_diag_msg` (its family forced to
 //! `AF_INET` or `AF_INET6` by the low bit of the first byte), turned into a
-//! [`Connection`] as a dump would; the rest is the filter's words, split at
+//! [`Row`] as a dump would; the rest is the filter's words, split at
 //! newlines. A filter that parses must print (`Display`) as words that parse
-//! back to the same filter, and must evaluate on the connection without a
-//! panic.
+//! back to the same filter, and must evaluate on the row without a panic.
 
 use sockdiag::{InetDiagMsg, INET_DIAG_MSG_LEN};
-use tcpdrop::filter::Filter;
-use tcpdrop::Connection;
+use ssfilter::{Filter, Row};
 
-/// The connection in the first 72 bytes of `data` (zero-padded), if its
-/// state is one a dump shows.
-pub fn connection(data: &[u8]) -> Option<Connection> {
+/// The dump record in the first 72 bytes of `data` (zero-padded).
+pub fn record(data: &[u8]) -> InetDiagMsg {
     let mut raw = [0u8; INET_DIAG_MSG_LEN];
     let n = data.len().min(INET_DIAG_MSG_LEN);
     raw[..n].copy_from_slice(&data[..n]);
     raw[0] = if raw[0] & 1 == 0 {
-        libc::AF_INET as u8
+        sockdiag::Family::Inet.raw()
     } else {
-        libc::AF_INET6 as u8
+        sockdiag::Family::Inet6.raw()
     };
-    let msg = InetDiagMsg::parse(&raw).expect("72 bytes of a known family always parse");
-    let conn = Connection::from_diag(&msg)?;
-    // The id a drop would send names the same socket.
-    let id = conn.sock_id();
-    assert_eq!(
-        (id.sport, id.dport, id.cookie),
-        (msg.id.sport, msg.id.dport, msg.id.cookie)
-    );
-    Some(conn)
+    InetDiagMsg::parse(&raw).expect("72 bytes of a known family always parse")
+}
+
+/// The filter's words: what follows the first 72 bytes, split at newlines
+/// (`None` when nothing follows or it is not UTF-8).
+pub fn words(data: &[u8]) -> Option<Vec<&str>> {
+    let text = std::str::from_utf8(data.get(INET_DIAG_MSG_LEN..)?).ok()?;
+    Some(text.split('\n').collect())
 }
 
 /// Parse the words after the first 72 bytes and evaluate the filter.
 pub fn run(data: &[u8]) {
-    let conn = connection(data);
-    let Some(text) = data.get(INET_DIAG_MSG_LEN..) else {
+    let row = Row::from_diag(&record(data));
+    let Some(words) = words(data) else {
         return;
     };
-    let Ok(text) = std::str::from_utf8(text) else {
-        return;
-    };
-    let words: Vec<&str> = text.split('\n').collect();
     let filter = match Filter::parse(&words) {
         Ok(filter) => filter,
         Err(err) => {
@@ -67,11 +59,11 @@ pub fn run(data: &[u8]) {
     let _ = filter.states();
     let _ = filter.explicit_states();
     let _ = filter.is_empty();
-    if let Some(conn) = conn {
-        let matches = filter.matches(&conn);
+    if let Some(row) = row {
+        let matches = filter.matches(&row);
         if matches {
-            assert!(filter.states().contains(conn.state));
+            assert!(filter.states().contains(row.state));
         }
-        let _ = filter.matches_like_ss(&conn);
+        let _ = filter.matches_like_ss(&row);
     }
 }

@@ -7,7 +7,7 @@
 //! it answers is written back in both forms and must parse to itself.
 
 use super::tuple::{is_filter, parse_with, Endpoint, Tuple};
-use tcpdrop::names::Names;
+use ssfilter::names::Names;
 
 /// The parser as the command runs it, with the system's names (the
 /// services and hosts files are read once, then kept).

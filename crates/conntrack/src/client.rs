@@ -5,8 +5,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use rustix::net::netlink::NETFILTER;
-
 use crate::flow::{Family, Flow, FlowKey, Tuple};
 use crate::msg::{self, Ctnetlink, Reply, IPPROTO_UDP};
 use crate::Error;
@@ -64,7 +62,7 @@ impl Client {
     /// [`netlink(7)`]: https://man7.org/linux/man-pages/man7/netlink.7.html
     pub fn new() -> Result<Client, Error> {
         Ok(Client {
-            socket: netlink::Socket::open::<Error>(NETFILTER)?,
+            socket: netlink::Socket::open::<Ctnetlink>()?,
         })
     }
 
@@ -100,10 +98,10 @@ impl Client {
         self.request(
             |seq, out| msg::encode_get(tuple, zone, seq, out),
             |reply| match reply {
-                Reply::Flow(flow) => Some(Ok(Some(flow))),
+                Reply::Record(flow) => Some(Ok(Some(flow))),
                 Reply::Ack { errno: 0 } => Some(Ok(None)),
                 Reply::Ack { errno } => Some(match Error::from_errno(errno) {
-                    Error::NotFound => Ok(None),
+                    Error::NotFound { .. } => Ok(None),
                     err => Err(err),
                 }),
                 _ => None,
@@ -120,8 +118,7 @@ impl Client {
         encode: impl FnOnce(u32, &mut Vec<u8>) -> Result<(), Error>,
         answer: impl Fn(Reply) -> Option<Result<T, Error>>,
     ) -> Result<T, Error> {
-        self.socket
-            .request::<Ctnetlink, T>(encode, |reply| answer(Reply::from(reply)))
+        self.socket.request::<Ctnetlink, T>(encode, answer)
     }
 
     /// Delete the one entry `key` names (`IPCTNL_MSG_CT_DELETE`) and wait
@@ -180,7 +177,7 @@ impl Client {
         match found {
             Some(flow) => {
                 match self.delete(&flow.key()) {
-                    Ok(()) | Err(Error::NotFound) => {}
+                    Ok(()) | Err(Error::NotFound { .. }) => {}
                     Err(err) => return Err(err),
                 }
                 Ok(Tracking::Active)

@@ -7,7 +7,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::attr::{array, attrs, be16, be32, exact, invalid, AttrWriter};
+use netlink::bytes::array;
+
+use crate::attr::{attrs, be16, be32, exact, AttrWriter};
 use crate::msg::{
     CTA_ID, CTA_IP_V4_DST, CTA_IP_V4_SRC, CTA_IP_V6_DST, CTA_IP_V6_SRC, CTA_MARK, CTA_PROTOINFO,
     CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE, CTA_PROTO_DST_PORT, CTA_PROTO_NUM,
@@ -17,40 +19,7 @@ use crate::msg::{
 use crate::Error;
 
 /// Address family of a conntrack entry (`nfgen_family`, the entry's l3num).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    /// `AF_INET` (2).
-    Inet,
-    /// `AF_INET6` (10).
-    Inet6,
-}
-
-impl Family {
-    /// The kernel's number for this family.
-    pub fn raw(self) -> u8 {
-        match self {
-            Family::Inet => 2,
-            Family::Inet6 => 10,
-        }
-    }
-
-    /// The family with the kernel's number `raw`, if it is one we speak.
-    pub fn from_raw(raw: u8) -> Option<Family> {
-        match raw {
-            2 => Some(Family::Inet),
-            10 => Some(Family::Inet6),
-            _ => None,
-        }
-    }
-
-    /// The family of `addr`.
-    pub fn of(addr: IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::Inet,
-            IpAddr::V6(_) => Family::Inet6,
-        }
-    }
-}
+pub use netlink::Family;
 
 /// Conntrack's own TCP states (`enum tcp_conntrack`), which are not the
 /// socket states: the router sees both ends' segments and follows the
@@ -268,7 +237,7 @@ pub fn encode_tuple(w: &mut AttrWriter<'_>, tuple: &Tuple) -> Result<(), Error> 
             w.put(CTA_IP_V6_SRC, &src.octets())?;
             w.put(CTA_IP_V6_DST, &dst.octets())
         }
-        _ => Err(invalid(format!(
+        _ => Err(Error::Invalid(format!(
             "a tuple from {} to {} mixes address families",
             tuple.src, tuple.dst
         ))),
@@ -293,9 +262,9 @@ pub fn parse_tuple(buf: &[u8], family: Family) -> Result<Tuple, Error> {
             _ => {} // CTA_TUPLE_ZONE, and whatever comes later
         }
     }
-    let (src, dst) = ip.ok_or_else(|| invalid("a tuple without CTA_TUPLE_IP".into()))?;
+    let (src, dst) = ip.ok_or_else(|| Error::Invalid("a tuple without CTA_TUPLE_IP".into()))?;
     let (protocol, sport, dport) =
-        proto.ok_or_else(|| invalid("a tuple without CTA_TUPLE_PROTO".into()))?;
+        proto.ok_or_else(|| Error::Invalid("a tuple without CTA_TUPLE_PROTO".into()))?;
     Ok(Tuple {
         src,
         sport,
@@ -318,7 +287,7 @@ fn parse_ip(buf: &[u8], family: Family) -> Result<(IpAddr, IpAddr), Error> {
             k if k == want_src => &mut src,
             k if k == want_dst => &mut dst,
             CTA_IP_V4_SRC..=CTA_IP_V6_DST => {
-                return Err(invalid(format!(
+                return Err(Error::Invalid(format!(
                     "address attribute {kind} in an entry of family {family:?}"
                 )))
             }
@@ -328,7 +297,7 @@ fn parse_ip(buf: &[u8], family: Family) -> Result<(IpAddr, IpAddr), Error> {
     }
     match (src, dst) {
         (Some(src), Some(dst)) => Ok((src, dst)),
-        _ => Err(invalid("CTA_TUPLE_IP without both addresses".into())),
+        _ => Err(Error::Invalid("CTA_TUPLE_IP without both addresses".into())),
     }
 }
 
@@ -338,7 +307,7 @@ fn address(data: &[u8], family: Family) -> Result<IpAddr, Error> {
         Family::Inet6 => <[u8; 16]>::try_from(data).map(|b| IpAddr::V6(Ipv6Addr::from(b))),
     }
     .map_err(|_| {
-        invalid(format!(
+        Error::Invalid(format!(
             "an address of {} bytes in an entry of family {family:?}",
             data.len()
         ))
@@ -358,7 +327,7 @@ fn parse_proto(buf: &[u8]) -> Result<(u8, u16, u16), Error> {
             _ => {} // ICMP ids, types and codes
         }
     }
-    let num = num.ok_or_else(|| invalid("CTA_TUPLE_PROTO without CTA_PROTO_NUM".into()))?;
+    let num = num.ok_or_else(|| Error::Invalid("CTA_TUPLE_PROTO without CTA_PROTO_NUM".into()))?;
     Ok((num, sport, dport))
 }
 
@@ -384,13 +353,13 @@ impl Flow {
     /// Parse the payload of a conntrack record (`nfgenmsg` and attributes).
     pub fn parse(payload: &[u8]) -> Result<Flow, Error> {
         let [raw_family, _version, _, _] = array::<NFGENMSG_LEN>(payload, 0).ok_or_else(|| {
-            invalid(format!(
+            Error::Invalid(format!(
                 "a record of {} bytes has no nfgenmsg",
                 payload.len()
             ))
         })?;
         let family = Family::from_raw(raw_family)
-            .ok_or_else(|| invalid(format!("unknown address family {raw_family}")))?;
+            .ok_or_else(|| Error::Invalid(format!("unknown address family {raw_family}")))?;
         let mut orig = None;
         let mut reply = None;
         let mut flow = FlowRest::default();
@@ -410,13 +379,14 @@ impl Flow {
         }
         Ok(Flow {
             family,
-            orig: orig.ok_or_else(|| invalid("a record without CTA_TUPLE_ORIG".into()))?,
-            reply: reply.ok_or_else(|| invalid("a record without CTA_TUPLE_REPLY".into()))?,
+            orig: orig.ok_or_else(|| Error::Invalid("a record without CTA_TUPLE_ORIG".into()))?,
+            reply: reply
+                .ok_or_else(|| Error::Invalid("a record without CTA_TUPLE_REPLY".into()))?,
             tcp_state: flow.tcp_state,
             status: flow.status,
             id: flow
                 .id
-                .ok_or_else(|| invalid("a record without CTA_ID".into()))?,
+                .ok_or_else(|| Error::Invalid("a record without CTA_ID".into()))?,
             zone: flow.zone,
             mark: flow.mark,
             timeout: flow.timeout,

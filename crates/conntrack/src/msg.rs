@@ -13,7 +13,9 @@ pub use netlink::{
     Header, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
 };
 
-use crate::attr::{set_len, AttrWriter};
+use netlink::push_message;
+
+use crate::attr::AttrWriter;
 use crate::client::dump_error;
 use crate::flow::{encode_tuple, Family, Flow, FlowKey, Tuple};
 use crate::Error;
@@ -92,14 +94,6 @@ pub const IPPROTO_TCP: u8 = 6;
 /// `IPPROTO_UDP`.
 pub const IPPROTO_UDP: u8 = 17;
 
-fn push_header(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32) {
-    out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_len, filled in by set_len
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel is 0
-}
-
 fn push_nfgenmsg(out: &mut Vec<u8>, family: u8) {
     out.push(family);
     out.push(NFNETLINK_V0);
@@ -111,16 +105,12 @@ fn push_nfgenmsg(out: &mut Vec<u8>, family: u8) {
 /// (`AF_UNSPEC`). The kernel filters by family itself; protocols are all
 /// dumped, to be filtered by the caller ([`Flow::is_tcp`]).
 pub fn encode_dump(family: Option<Family>, seq: u32, out: &mut Vec<u8>) {
-    let start = out.len();
-    push_header(
-        out,
-        ctnetlink_type(IPCTNL_MSG_CT_GET),
-        NLM_F_REQUEST | NLM_F_DUMP,
-        seq,
-    );
-    push_nfgenmsg(out, family.map_or(0, Family::raw));
-    // 20 bytes: a u32 holds it.
-    let _ = set_len(out, start, true);
+    let kind = ctnetlink_type(IPCTNL_MSG_CT_GET);
+    // 20 bytes: nothing that can fail.
+    let _ = push_message::<Ctnetlink>(out, kind, NLM_F_REQUEST | NLM_F_DUMP, seq, |out| {
+        push_nfgenmsg(out, family.map_or(0, Family::raw));
+        Ok(())
+    });
 }
 
 /// Append a request that deletes the one entry `key` names, asking for an
@@ -164,10 +154,8 @@ fn encode_by_tuple(
     seq: u32,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let start = out.len();
-    push_header(out, ctnetlink_type(operation), flags, seq);
-    push_nfgenmsg(out, Family::of(key.orig.src).raw());
-    let result = (|| {
+    push_message(out, ctnetlink_type(operation), flags, seq, |out| {
+        push_nfgenmsg(out, Family::of(key.orig.src).raw());
         let mut w = AttrWriter::new(out);
         w.nest(CTA_TUPLE_ORIG, |w| encode_tuple(w, &key.orig))?;
         if key.zone != 0 {
@@ -176,55 +164,26 @@ fn encode_by_tuple(
         if let Some(id) = key.id {
             w.put(CTA_ID, &id.to_be_bytes())?;
         }
-        set_len(out, start, true)
-    })();
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result
+        Ok(())
+    })
 }
 
-/// What one netlink message in a reply says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// A conntrack record (`IPCTNL_MSG_CT_NEW`).
-    Flow(Flow),
-    /// `NLMSG_DONE`: the end of a dump; a non-zero errno means it failed.
-    Done {
-        /// The positive errno the dump ended with, 0 for success.
-        errno: i32,
-    },
-    /// `NLMSG_ERROR`: errno 0 is an acknowledgement, anything else a failure.
-    Ack {
-        /// The positive errno, 0 for success.
-        errno: i32,
-    },
-    /// `NLMSG_NOOP` or a type this crate does not read.
-    Other,
-    /// `NLMSG_OVERRUN`: the kernel dropped data.
-    Overrun,
-}
-
-impl From<netlink::Reply<Flow>> for Reply {
-    fn from(reply: netlink::Reply<Flow>) -> Reply {
-        match reply {
-            netlink::Reply::Record(flow) => Reply::Flow(flow),
-            netlink::Reply::Done { errno } => Reply::Done { errno },
-            netlink::Reply::Ack { errno } => Reply::Ack { errno },
-            netlink::Reply::Other => Reply::Other,
-            netlink::Reply::Overrun => Reply::Overrun,
-        }
-    }
-}
+/// What one netlink message in a reply says: a conntrack record
+/// ([`netlink::Reply::Record`], `IPCTNL_MSG_CT_NEW`), or a control message.
+pub type Reply = netlink::Reply<Flow>;
 
 /// ctnetlink for the shared netlink code: its records are conntrack
-/// entries, and its dumps fail as [`dump_error`] says.
+/// entries, its errors are [`Error`]s, and a dump it answers with `EINVAL`
+/// is `NotSupported` (no `nf_conntrack_netlink` to hand it to).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Ctnetlink;
+pub struct Ctnetlink;
 
 impl netlink::Protocol for Ctnetlink {
     type Record = Flow;
-    type Error = Error;
+    const NUMBER: Option<rustix::net::Protocol> = Some(rustix::net::netlink::NETFILTER);
+    const NAME: &'static str = "ctnetlink";
+    const RECORD: &'static str = "conntrack entry";
+    const NEEDS: &'static str = "load nf_conntrack_netlink (CONFIG_NF_CT_NETLINK)";
 
     fn decode(header: &Header, payload: &[u8]) -> Result<Option<Flow>, Error> {
         if header.kind == ctnetlink_type(IPCTNL_MSG_CT_NEW) {
@@ -243,23 +202,9 @@ impl netlink::Protocol for Ctnetlink {
 ///
 /// It stops after the first malformed message: a length that does not fit
 /// means nothing after it can be trusted.
-#[derive(Clone, Debug)]
-pub struct Messages<'a> {
-    inner: netlink::Messages<'a, Ctnetlink>,
-}
+pub type Messages<'a> = netlink::Messages<'a, Ctnetlink>;
 
 /// Split a received datagram into its messages.
 pub fn parse_datagram(buf: &[u8]) -> Messages<'_> {
-    Messages {
-        inner: netlink::parse_datagram(buf),
-    }
-}
-
-impl Iterator for Messages<'_> {
-    type Item = Result<(Header, Reply), Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let message = self.inner.next()?;
-        Some(message.map(|(header, reply)| (header, Reply::from(reply))))
-    }
+    netlink::parse_datagram(buf)
 }

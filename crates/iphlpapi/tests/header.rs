@@ -63,7 +63,7 @@ fn every_struct_size_and_field_offset_of_the_header_matches_the_rust_definitions
             continue;
         }
         let c = c_layout(compiler, lang, &i.to_string());
-        for fact in tcpdrop::winapi::LAYOUT {
+        for fact in iphlpapi::LAYOUT {
             assert_eq!(
                 c.get(fact.what),
                 Some(&fact.value),
@@ -86,7 +86,7 @@ fn every_struct_size_and_field_offset_of_the_header_matches_the_rust_definitions
             assert_eq!(c.get(what), Some(&value), "{what} in {compiler} {lang:?}");
         }
         // Nothing printed that the Rust side does not pin, but those ten.
-        assert_eq!(c.len(), tcpdrop::winapi::LAYOUT.len() + 10);
+        assert_eq!(c.len(), iphlpapi::LAYOUT.len() + 10);
     }
 }
 
@@ -100,7 +100,7 @@ fn format_error_gives_the_windows_texts_and_what_317_means() {
     assert_eq!(lines.len(), codes.len(), "{out}");
     for (line, code) in lines.iter().zip(codes) {
         let code: u32 = code.parse().unwrap();
-        let want = format!("{code} {}", tcpdrop::winapi::Win32Error(code).meaning());
+        let want = format!("{code} {}", iphlpapi::Win32Error(code).meaning());
         assert_eq!(*line, want);
         assert!(!line.contains("%1"), "{line}");
     }

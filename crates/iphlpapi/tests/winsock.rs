@@ -200,7 +200,7 @@ fn windows_families_from_the_headers_are_refused_by_the_ip_helper_calls_as_on_wi
 
 #[test]
 fn the_calls_that_take_a_family_accept_2_10_and_23_and_no_other_number() {
-    use tcpdrop::winapi::{MIB_TCPSTATS, MIB_TCPSTATS2};
+    use iphlpapi::{MIB_TCPSTATS, MIB_TCPSTATS2};
     // Every small number, and larger ones whose low 16 or 8 bits are an
     // accepted family (a truncating comparison would take them).
     let families = (0..=300u32).chain([
@@ -222,7 +222,7 @@ fn the_calls_that_take_a_family_accept_2_10_and_23_and_no_other_number() {
             // statistics written to buffers of the right types.
             let codes = unsafe {
                 [
-                    iphlpapi::GetExtendedTcpTable(
+                    iphlpapi::c_abi::GetExtendedTcpTable(
                         std::ptr::null_mut(),
                         &mut size,
                         0,
@@ -230,8 +230,8 @@ fn the_calls_that_take_a_family_accept_2_10_and_23_and_no_other_number() {
                         2, // TCP_TABLE_BASIC_ALL
                         0,
                     ),
-                    iphlpapi::GetTcpStatisticsEx(stats.as_mut_ptr(), af),
-                    iphlpapi::GetTcpStatisticsEx2(stats2.as_mut_ptr(), af),
+                    iphlpapi::c_abi::GetTcpStatisticsEx(stats.as_mut_ptr(), af),
+                    iphlpapi::c_abi::GetTcpStatisticsEx2(stats2.as_mut_ptr(), af),
                 ]
             };
             match codes {

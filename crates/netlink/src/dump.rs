@@ -12,7 +12,7 @@ use crate::{Error, Protocol};
 /// A dump in progress: an iterator over the records of one reply
 /// ([`Socket::dump`]).
 ///
-/// It yields [`Error::interrupted`] last if the kernel flagged the dump as
+/// It yields [`Error::Interrupted`] last if the kernel flagged the dump as
 /// inconsistent (`NLM_F_DUMP_INTR`), and stops after any error. Dropping it
 /// early reads and discards the rest of the reply, so the socket is ready
 /// for the next request.
@@ -76,7 +76,7 @@ impl<'a, P: Protocol> Dump<'a, P> {
         self.finished = true;
     }
 
-    fn step(&mut self) -> Result<Option<P::Record>, P::Error> {
+    fn step(&mut self) -> Result<Option<P::Record>, Error<P>> {
         loop {
             if self.pos >= self.len {
                 // The kernel produces the next part of a dump inside
@@ -87,11 +87,11 @@ impl<'a, P: Protocol> Dump<'a, P> {
                 } else {
                     RecvFlags::empty()
                 };
-                self.len = match self.socket.recv::<P::Error>(flags) {
+                self.len = match self.socket.recv::<P>(flags) {
                     Ok(len) => len,
                     // A datagram too big for the buffer (MSG_TRUNC) is lost,
                     // but the reply goes on: drain it without blocking.
-                    Err(err) if err.is_invalid() => {
+                    Err(err @ Error::Invalid(_)) => {
                         self.corrupt = true;
                         return Err(err);
                     }
@@ -103,9 +103,7 @@ impl<'a, P: Protocol> Dump<'a, P> {
                 self.pos = 0;
                 if self.len == 0 {
                     // Says nothing of where the reply is: read on.
-                    return Err(P::Error::invalid(
-                        "the netlink socket returned no data".into(),
-                    ));
+                    return Err(Error::Invalid("the netlink socket returned no data".into()));
                 }
             }
             let rest = self.socket.rx.get(self.pos..self.len).unwrap_or_default();
@@ -137,7 +135,7 @@ impl<'a, P: Protocol> Dump<'a, P> {
                 Reply::Record(record) => return Ok(Some(record)),
                 Reply::Done { errno: 0 } => {
                     return if self.interrupted {
-                        Err(P::Error::interrupted())
+                        Err(Error::Interrupted)
                     } else {
                         Ok(None)
                     };
@@ -145,7 +143,7 @@ impl<'a, P: Protocol> Dump<'a, P> {
                 Reply::Done { errno } | Reply::Ack { errno } if errno != 0 => {
                     return Err(P::dump_error(errno))
                 }
-                Reply::Overrun => return Err(P::Error::from(Errno::NOBUFS)),
+                Reply::Overrun => return Err(Error::from(Errno::NOBUFS)),
                 Reply::Done { .. } | Reply::Ack { .. } | Reply::Other => continue,
             }
         }
@@ -153,7 +151,7 @@ impl<'a, P: Protocol> Dump<'a, P> {
 }
 
 impl<P: Protocol> Iterator for Dump<'_, P> {
-    type Item = Result<P::Record, P::Error>;
+    type Item = Result<P::Record, Error<P>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.finished {

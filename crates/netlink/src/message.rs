@@ -2,11 +2,13 @@
 //! and the control messages (`include/uapi/linux/netlink.h`).
 //!
 //! The splitter works on untrusted bytes: lengths are checked before use
-//! and a malformed message is the protocol's [`Error::invalid`], never a
-//! panic. Netlink headers are host-endian.
+//! and a malformed message is an [`Error::Invalid`], never a panic.
+//! Netlink headers are host-endian.
 
 use std::marker::PhantomData;
 
+use crate::attr::align4;
+use crate::bytes::{array, u32_ne};
 use crate::{Error, Protocol};
 
 /// Length of `struct nlmsghdr`.
@@ -78,27 +80,10 @@ pub enum Reply<T> {
 ///
 /// It stops after the first malformed message: a length that does not fit
 /// means nothing after it can be trusted.
+#[derive(Clone, Debug)]
 pub struct Messages<'a, P> {
     rest: &'a [u8],
     protocol: PhantomData<fn() -> P>,
-}
-
-// By hand: a derive would ask `P` (a marker) to be `Clone` and `Debug` too.
-impl<P> Clone for Messages<'_, P> {
-    fn clone(&self) -> Self {
-        Messages {
-            rest: self.rest,
-            protocol: PhantomData,
-        }
-    }
-}
-
-impl<P> std::fmt::Debug for Messages<'_, P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Messages")
-            .field("rest", &self.rest)
-            .finish()
-    }
 }
 
 /// Split a received datagram into its messages, decoding records with `P`.
@@ -110,7 +95,7 @@ pub fn parse_datagram<P: Protocol>(buf: &[u8]) -> Messages<'_, P> {
 }
 
 impl<P: Protocol> Iterator for Messages<'_, P> {
-    type Item = Result<(Header, Reply<P::Record>), P::Error>;
+    type Item = Result<(Header, Reply<P::Record>), Error<P>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() {
@@ -125,12 +110,12 @@ impl<P: Protocol> Iterator for Messages<'_, P> {
 }
 
 impl<P: Protocol> Messages<'_, P> {
-    fn split(&mut self) -> Result<(Header, Reply<P::Record>), P::Error> {
+    fn split(&mut self) -> Result<(Header, Reply<P::Record>), Error<P>> {
         let buf = self.rest;
-        let truncated = || P::Error::invalid("truncated header".into());
+        let truncated = || Error::Invalid("truncated header".into());
         let header = Header {
             len: u32_ne(buf, 0).ok_or_else(|| {
-                P::Error::invalid(format!("{} stray bytes after the last message", buf.len()))
+                Error::Invalid(format!("{} stray bytes after the last message", buf.len()))
             })?,
             kind: array(buf, 4)
                 .map(u16::from_ne_bytes)
@@ -143,7 +128,7 @@ impl<P: Protocol> Messages<'_, P> {
         };
         let len = usize::try_from(header.len).unwrap_or(usize::MAX);
         if len < NLMSG_HDRLEN || len > buf.len() {
-            return Err(P::Error::invalid(format!(
+            return Err(Error::Invalid(format!(
                 "message length {len} outside the {} bytes received",
                 buf.len()
             )));
@@ -152,14 +137,14 @@ impl<P: Protocol> Messages<'_, P> {
         self.rest = buf.get(align4(len).min(buf.len())..).unwrap_or_default();
         let reply = match header.kind {
             NLMSG_ERROR => Reply::Ack {
-                errno: negated_errno::<P::Error>(payload, "NLMSG_ERROR")?,
+                errno: negated_errno(payload, "NLMSG_ERROR")?,
             },
             NLMSG_DONE => Reply::Done {
                 // The kernel always sends the int; an empty DONE is tolerated.
                 errno: if payload.is_empty() {
                     0
                 } else {
-                    negated_errno::<P::Error>(payload, "NLMSG_DONE")?
+                    negated_errno(payload, "NLMSG_DONE")?
                 },
             },
             NLMSG_OVERRUN => Reply::Overrun,
@@ -170,25 +155,47 @@ impl<P: Protocol> Messages<'_, P> {
     }
 }
 
-fn negated_errno<E: Error>(payload: &[u8], what: &str) -> Result<i32, E> {
+fn negated_errno<P>(payload: &[u8], what: &str) -> Result<i32, Error<P>> {
     let raw = array(payload, 0)
         .map(i32::from_ne_bytes)
-        .ok_or_else(|| E::invalid(format!("{what} without its error code")))?;
+        .ok_or_else(|| Error::Invalid(format!("{what} without its error code")))?;
     // The kernel sends -errno; anything positive is not something it sends.
     if raw > 0 {
-        return Err(E::invalid(format!("{what} with positive error code {raw}")));
+        return Err(Error::Invalid(format!(
+            "{what} with positive error code {raw}"
+        )));
     }
     Ok(raw.checked_neg().unwrap_or(i32::MAX))
 }
 
-const fn align4(n: usize) -> usize {
-    n.saturating_add(3) & !3
-}
-
-fn array<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
-    b.get(off..off.checked_add(N)?)?.try_into().ok()
-}
-
-fn u32_ne(b: &[u8], off: usize) -> Option<u32> {
-    array(b, off).map(u32::from_ne_bytes)
+/// Append one message to `out`: an `nlmsghdr` of type `kind` with `flags`
+/// and sequence number `seq` (to the kernel, port id 0), then the payload
+/// `body` appends, with `nlmsg_len` set to the whole. On error nothing is
+/// appended.
+pub fn push_message<P>(
+    out: &mut Vec<u8>,
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    body: impl FnOnce(&mut Vec<u8>) -> Result<(), Error<P>>,
+) -> Result<(), Error<P>> {
+    let start = out.len();
+    out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_len, set below
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&flags.to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel is 0
+    let result = body(out).and_then(|()| {
+        let len = out.len().saturating_sub(start);
+        let len =
+            u32::try_from(len).map_err(|_| Error::Invalid(format!("a message of {len} bytes")))?;
+        if let Some(field) = out.get_mut(start..start.saturating_add(4)) {
+            field.copy_from_slice(&len.to_ne_bytes());
+        }
+        Ok(())
+    });
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
 }

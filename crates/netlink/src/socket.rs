@@ -40,24 +40,27 @@ impl AsFd for Socket {
 }
 
 impl Socket {
-    /// Open a netlink socket of `protocol` ([`socket(2)`], [`netlink(7)`]).
+    /// Open a netlink socket of the protocol `P` ([`socket(2)`],
+    /// [`netlink(7)`]).
     ///
     /// The socket belongs to the network namespace of the calling thread,
     /// which after `setns(2)` may differ from the process's. A kernel
-    /// without the protocol is [`Error::not_supported`].
+    /// without the protocol is [`Error::NotSupported`].
     ///
     /// [`socket(2)`]: https://man7.org/linux/man-pages/man2/socket.2.html
     /// [`netlink(7)`]: https://man7.org/linux/man-pages/man7/netlink.7.html
-    pub fn open<E: Error>(protocol: rustix::net::Protocol) -> Result<Socket, E> {
+    pub fn open<P: Protocol>() -> Result<Socket, Error<P>> {
         let fd = rustix::net::socket_with(
             AddressFamily::NETLINK,
             SocketType::RAW,
             SocketFlags::CLOEXEC,
-            Some(protocol),
+            P::NUMBER,
         )
         .map_err(|errno| match errno {
-            Errno::PROTONOSUPPORT | Errno::AFNOSUPPORT => E::not_supported(errno.raw_os_error()),
-            other => E::from(other),
+            Errno::PROTONOSUPPORT | Errno::AFNOSUPPORT => Error::NotSupported {
+                errno: errno.raw_os_error(),
+            },
+            other => Error::from(other),
         })?;
         // A larger buffer is an optimisation; the default still works.
         let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&fd, SOCKET_RCVBUF);
@@ -77,13 +80,13 @@ impl Socket {
     /// Send the requests in `self.tx` to the kernel in one [`sendto(2)`].
     ///
     /// [`sendto(2)`]: https://man7.org/linux/man-pages/man2/sendto.2.html
-    fn send_tx<E: Error>(&mut self) -> Result<(), E> {
+    fn send_tx<P>(&mut self) -> Result<(), Error<P>> {
         let kernel = netlink::SocketAddrNetlink::new(0, 0);
         loop {
             match rustix::net::sendto(&self.fd, &self.tx, SendFlags::empty(), &kernel) {
                 Ok(n) if n == self.tx.len() => return Ok(()),
                 Ok(n) => {
-                    return Err(E::invalid(format!(
+                    return Err(Error::Invalid(format!(
                         "sent {n} of {} bytes of a netlink request",
                         self.tx.len()
                     )))
@@ -95,16 +98,16 @@ impl Socket {
     }
 
     /// Receive one datagram into `self.rx` ([`recvmsg(2)`]), returning its
-    /// length; a datagram cut short (`MSG_TRUNC`) is an [`Error::invalid`].
+    /// length; a datagram cut short (`MSG_TRUNC`) is an [`Error::Invalid`].
     ///
     /// [`recvmsg(2)`]: https://man7.org/linux/man-pages/man2/recvmsg.2.html
-    pub(crate) fn recv<E: Error>(&mut self, flags: RecvFlags) -> Result<usize, E> {
+    pub(crate) fn recv<P>(&mut self, flags: RecvFlags) -> Result<usize, Error<P>> {
         loop {
             let mut iov = [IoSliceMut::new(&mut self.rx)];
             let mut control = RecvAncillaryBuffer::default();
             match rustix::net::recvmsg(&self.fd, &mut iov, &mut control, flags) {
                 Ok(got) if got.flags.contains(ReturnFlags::TRUNC) => {
-                    return Err(E::invalid(format!(
+                    return Err(Error::Invalid(format!(
                         "a reply did not fit the {RECV_BUF_LEN}-byte receive buffer (MSG_TRUNC)"
                     )))
                 }
@@ -121,12 +124,12 @@ impl Socket {
     /// time; nothing holds the whole dump in memory.
     pub fn dump<P: Protocol>(
         &mut self,
-        encode: impl FnOnce(u32, &mut Vec<u8>) -> Result<(), P::Error>,
-    ) -> Result<Dump<'_, P>, P::Error> {
+        encode: impl FnOnce(u32, &mut Vec<u8>) -> Result<(), Error<P>>,
+    ) -> Result<Dump<'_, P>, Error<P>> {
         let seq = self.next_seq();
         self.tx.clear();
         encode(seq, &mut self.tx)?;
-        self.send_tx::<P::Error>()?;
+        self.send_tx::<P>()?;
         Ok(Dump::new(self, seq))
     }
 
@@ -137,15 +140,15 @@ impl Socket {
     /// rest of its datagram is not read.
     pub fn request<P: Protocol, T>(
         &mut self,
-        encode: impl FnOnce(u32, &mut Vec<u8>) -> Result<(), P::Error>,
-        answer: impl Fn(Reply<P::Record>) -> Option<Result<T, P::Error>>,
-    ) -> Result<T, P::Error> {
+        encode: impl FnOnce(u32, &mut Vec<u8>) -> Result<(), Error<P>>,
+        answer: impl Fn(Reply<P::Record>) -> Option<Result<T, Error<P>>>,
+    ) -> Result<T, Error<P>> {
         let seq = self.next_seq();
         self.tx.clear();
         encode(seq, &mut self.tx)?;
-        self.send_tx::<P::Error>()?;
+        self.send_tx::<P>()?;
         loop {
-            let len = self.recv::<P::Error>(RecvFlags::empty())?;
+            let len = self.recv::<P>(RecvFlags::empty())?;
             let datagram = self.rx.get(..len).unwrap_or_default();
             for message in parse_datagram::<P>(datagram) {
                 let (header, reply) = message?;
@@ -170,17 +173,17 @@ impl Socket {
     /// by sequence number; `answer` reads a reply (`None`: not an answer,
     /// skip it). A reply to another request (an abandoned earlier one) is
     /// not counted. A target whose answer never came is
-    /// [`Error::interrupted`]. The outer `Err` is a failure of the socket
+    /// [`Error::Interrupted`]. The outer `Err` is a failure of the socket
     /// itself (or of `encode`), after which the answers not yet read are
     /// unknown (and not pushed).
     pub fn batched<P: Protocol, R, T>(
         &mut self,
         targets: &[R],
         per_send: usize,
-        encode: impl Fn(&R, u32, &mut Vec<u8>) -> Result<(), P::Error>,
-        answer: impl Fn(Reply<P::Record>) -> Option<Result<T, P::Error>>,
-        results: &mut Vec<Result<T, P::Error>>,
-    ) -> Result<(), P::Error> {
+        encode: impl Fn(&R, u32, &mut Vec<u8>) -> Result<(), Error<P>>,
+        answer: impl Fn(Reply<P::Record>) -> Option<Result<T, Error<P>>>,
+        results: &mut Vec<Result<T, Error<P>>>,
+    ) -> Result<(), Error<P>> {
         for chunk in targets.chunks(per_send.max(1)) {
             let first = self.seq.wrapping_add(1);
             self.tx.clear();
@@ -188,12 +191,12 @@ impl Socket {
                 let seq = self.next_seq();
                 encode(target, seq, &mut self.tx)?;
             }
-            self.send_tx::<P::Error>()?;
-            let mut answers: Vec<Option<Result<T, P::Error>>> = Vec::new();
+            self.send_tx::<P>()?;
+            let mut answers: Vec<Option<Result<T, Error<P>>>> = Vec::new();
             answers.resize_with(chunk.len(), || None);
             let mut missing = chunk.len();
             while missing > 0 {
-                let len = self.recv::<P::Error>(RecvFlags::empty())?;
+                let len = self.recv::<P>(RecvFlags::empty())?;
                 let datagram = self.rx.get(..len).unwrap_or_default();
                 for message in parse_datagram::<P>(datagram) {
                     let (header, reply) = message?;
@@ -213,7 +216,7 @@ impl Socket {
             results.extend(
                 answers
                     .into_iter()
-                    .map(|a| a.unwrap_or_else(|| Err(P::Error::interrupted()))),
+                    .map(|a| a.unwrap_or_else(|| Err(Error::Interrupted))),
             );
         }
         Ok(())

@@ -1,4 +1,5 @@
-//! Test support shared by the workspace's integration tests.
+//! `nstest`: run each of the workspace's tests against the real kernel in a
+//! network namespace of its own, with the sockets, hosts and tools it needs.
 //!
 //! Each test runs its body with [`in_netns`]: on a thread of its own that has
 //! left for a fresh network namespace (`unshare(CLONE_NEWNET)`) with `lo` up.
@@ -11,8 +12,11 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Duration;
 
+mod caps;
 pub mod shadow;
 pub mod topology;
+
+pub use caps::without_net_admin;
 
 /// How this test process can make network namespaces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1030,6 +1034,75 @@ impl Drop for NamedNetns {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
+    }
+}
+
+/// A network namespace that only a process holds (`unshare --net sleep`,
+/// as a container's is): no name under `/run/netns`, found only as
+/// `/proc/PID/ns/net`. Made with `lo` up; the process is killed when
+/// dropped, and with it the namespace, once no socket holds it either.
+pub struct ProcessNetns {
+    child: std::process::Child,
+}
+
+impl ProcessNetns {
+    /// Start the process in a new network namespace, and wait until it is
+    /// there.
+    pub fn spawn() -> ProcessNetns {
+        let child = Command::new("unshare")
+            .args(["--net", "--", "sleep", "infinity"])
+            .spawn()
+            .expect("run unshare(1) (util-linux)");
+        let netns = ProcessNetns { child };
+        // unshare(1) calls unshare(2), then executes sleep: once the
+        // command is sleep, the namespace is the new one.
+        let comm = format!("/proc/{}/comm", netns.pid());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(&comm).map_or(true, |c| c.trim_end() != "sleep") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "unshare --net never ran sleep"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        netns.run(lo_up);
+        netns
+    }
+
+    /// The process holding it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `/proc/PID/ns/net`: where it can be found.
+    pub fn path(&self) -> String {
+        format!("/proc/{}/ns/net", self.pid())
+    }
+
+    /// Run `body` on a thread inside this namespace. Sockets made there
+    /// stay in it whichever thread uses them afterwards.
+    pub fn run<T: Send>(&self, body: impl FnOnce() -> T + Send) -> T {
+        let path = self.path();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                    // SAFETY: setns(2) on a namespace file we opened; it moves
+                    // only this thread.
+                    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                    assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
+                    body()
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
+impl Drop for ProcessNetns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

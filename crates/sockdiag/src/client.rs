@@ -6,8 +6,6 @@
 
 use std::os::fd::{AsFd, BorrowedFd};
 
-use rustix::net::netlink::SOCK_DIAG;
-
 use crate::msg::{self, DumpRequest, Family, InetDiagMsg, Reply, SockDiag, SockId};
 use crate::Error;
 
@@ -43,7 +41,7 @@ impl Client {
     /// [`netlink(7)`]: https://man7.org/linux/man-pages/man7/netlink.7.html
     pub fn new() -> Result<Client, Error> {
         Ok(Client {
-            socket: netlink::Socket::open::<Error>(SOCK_DIAG)?,
+            socket: netlink::Socket::open::<SockDiag>()?,
             #[cfg(feature = "fault-injection")]
             faults: crate::fault::Faults::from_env(),
         })
@@ -164,7 +162,7 @@ impl Client {
         results: &mut Vec<Result<Option<InetDiagMsg>, Error>>,
     ) -> Result<(), Error> {
         self.batched(targets, results, msg::encode_lookup, |reply| match reply {
-            Reply::Diag(record) => Some(Ok(Some(record))),
+            Reply::Record(record) => Some(Ok(Some(record))),
             Reply::Ack { errno: 0 } => Some(Ok(None)),
             Reply::Ack { errno } => Some(match Error::from_errno(errno) {
                 Error::NotFound { .. } => Ok(None),
@@ -192,7 +190,7 @@ impl Client {
                 encode(*family, id, seq, out);
                 Ok(())
             },
-            |reply| answer(Reply::from(reply)),
+            answer,
             results,
         )
     }

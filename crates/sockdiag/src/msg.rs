@@ -1,14 +1,19 @@
 //! The wire format: `inet_diag_req_v2`, `inet_diag_msg` and their
 //! attributes (`include/uapi/linux/inet_diag.h`). The `nlmsghdr` framing
-//! around them, and the splitting of a datagram into messages, are the
-//! `netlink` crate's; this module decodes the records in them.
+//! around them, the attributes' layout, and the splitting of a datagram
+//! into messages, are the `netlink` crate's; this module writes the
+//! requests and decodes the records.
 //!
 //! Every parser here works on untrusted bytes: lengths are checked before use
 //! and a malformed message is an [`Error::Invalid`], never a panic.
 
 pub use netlink::{
-    Header, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST,
+    Family, Header, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI,
+    NLM_F_REQUEST,
 };
+
+use netlink::bytes::{array, u32_ne};
+use netlink::{attrs, push_message, AttrWriter};
 
 use crate::tcp_info::TcpInfo;
 use crate::Error;
@@ -49,34 +54,6 @@ pub const INET_DIAG_NOCOOKIE: u64 = u64::MAX;
 pub const ALL_TCP_STATES: u32 = 0x1FFE;
 
 const IPPROTO_TCP: u8 = 6;
-
-/// Address family of a socket, as the kernel numbers it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Family {
-    /// `AF_INET` (2).
-    Inet,
-    /// `AF_INET6` (10).
-    Inet6,
-}
-
-impl Family {
-    /// The kernel's number for this family.
-    pub fn raw(self) -> u8 {
-        match self {
-            Family::Inet => 2,
-            Family::Inet6 => 10,
-        }
-    }
-
-    /// The family with the kernel's number `raw`, if it is one we speak.
-    pub fn from_raw(raw: u8) -> Option<Family> {
-        match raw {
-            2 => Some(Family::Inet),
-            10 => Some(Family::Inet6),
-            _ => None,
-        }
-    }
-}
 
 /// A TCP state as the kernel numbers it (`include/net/tcp_states.h`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -258,14 +235,6 @@ impl DumpRequest {
     }
 }
 
-fn push_header(out: &mut Vec<u8>, len: usize, kind: u16, flags: u16, seq: u32) {
-    out.extend_from_slice(&(len as u32).to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel is 0
-}
-
 fn push_req(out: &mut Vec<u8>, family: Family, ext: u8, states: u32, id: &SockId) {
     out.push(family.raw());
     out.push(IPPROTO_TCP);
@@ -273,10 +242,6 @@ fn push_req(out: &mut Vec<u8>, family: Family, ext: u8, states: u32, id: &SockId
     out.push(0); // pad
     out.extend_from_slice(&states.to_ne_bytes());
     id.encode(out);
-}
-
-const fn align4(n: usize) -> usize {
-    n.saturating_add(3) & !3
 }
 
 /// The longest filter program one `INET_DIAG_REQ_BYTECODE` attribute can
@@ -288,19 +253,11 @@ const MAX_BYTECODE_LEN: usize = u16::MAX as usize - 4;
 /// Fails with [`Error::Invalid`], appending nothing, when the bytecode is
 /// longer than an attribute can hold (65531 bytes).
 pub fn encode_dump(req: &DumpRequest, seq: u32, out: &mut Vec<u8>) -> Result<(), Error> {
-    let attr_len = bytecode_attr_len(req)?;
-    let len = attr_len.saturating_add(NLMSG_HDRLEN + REQ_V2_LEN);
-    out.reserve(len);
-    push_header(
-        out,
-        len,
-        SOCK_DIAG_BY_FAMILY,
-        NLM_F_REQUEST | NLM_F_DUMP,
-        seq,
-    );
-    push_req(out, req.family, req.ext, req.states, &req.id());
-    push_bytecode(out, req);
-    Ok(())
+    let flags = NLM_F_REQUEST | NLM_F_DUMP;
+    push_message(out, SOCK_DIAG_BY_FAMILY, flags, seq, |out| {
+        push_req(out, req.family, req.ext, req.states, &req.id());
+        push_bytecode(out, req)
+    })
 }
 
 /// Append the same dump as a [`TCPDIAG_GETSOCK`] request (`struct
@@ -317,19 +274,17 @@ pub fn encode_dump_both_families(
     seq: u32,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
-    let attr_len = bytecode_attr_len(req)?;
-    let len = attr_len.saturating_add(NLMSG_HDRLEN + REQ_V1_LEN);
-    out.reserve(len);
-    push_header(out, len, TCPDIAG_GETSOCK, NLM_F_REQUEST | NLM_F_DUMP, seq);
-    out.push(req.family.raw());
-    out.push(0); // idiag_src_len: unused by the kernel
-    out.push(0); // idiag_dst_len: unused by the kernel
-    out.push(req.ext);
-    req.id().encode(out);
-    out.extend_from_slice(&req.states.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes()); // idiag_dbs: unused
-    push_bytecode(out, req);
-    Ok(())
+    let flags = NLM_F_REQUEST | NLM_F_DUMP;
+    push_message(out, TCPDIAG_GETSOCK, flags, seq, |out| {
+        out.push(req.family.raw());
+        out.push(0); // idiag_src_len: unused by the kernel
+        out.push(0); // idiag_dst_len: unused by the kernel
+        out.push(req.ext);
+        req.id().encode(out);
+        out.extend_from_slice(&req.states.to_ne_bytes());
+        out.extend_from_slice(&0u32.to_ne_bytes()); // idiag_dbs: unused
+        push_bytecode(out, req)
+    })
 }
 
 /// The `inet_diag_sockid` of a dump: any socket.
@@ -342,34 +297,19 @@ const WILDCARD: SockId = SockId {
     cookie: INET_DIAG_NOCOOKIE,
 };
 
-/// The padded length of the request's bytecode attribute (0 without one),
-/// or [`Error::Invalid`] when the program is too long for an attribute.
-fn bytecode_attr_len(req: &DumpRequest) -> Result<usize, Error> {
-    if let Some(code) = req.bytecode.as_ref().filter(|c| c.len() > MAX_BYTECODE_LEN) {
-        return Err(invalid(format!(
+/// Append the request's `INET_DIAG_REQ_BYTECODE` attribute, if it has a
+/// program; [`Error::Invalid`] when the program is too long for one.
+fn push_bytecode(out: &mut Vec<u8>, req: &DumpRequest) -> Result<(), Error> {
+    let Some(code) = &req.bytecode else {
+        return Ok(());
+    };
+    if code.len() > MAX_BYTECODE_LEN {
+        return Err(Error::Invalid(format!(
             "a filter program of {} bytes; an attribute holds {MAX_BYTECODE_LEN}",
             code.len()
         )));
     }
-    Ok(req
-        .bytecode
-        .as_ref()
-        .map_or(0, |code| align4(code.len().saturating_add(4))))
-}
-
-/// Append the request's `INET_DIAG_REQ_BYTECODE` attribute, if it has a
-/// program (whose length [`bytecode_attr_len`] checked).
-fn push_bytecode(out: &mut Vec<u8>, req: &DumpRequest) {
-    if let Some(code) = &req.bytecode {
-        let attr = u16::try_from(code.len().saturating_add(4)).unwrap_or(u16::MAX);
-        out.extend_from_slice(&attr.to_ne_bytes());
-        out.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
-        out.extend_from_slice(code);
-        let padded = out
-            .len()
-            .saturating_add(align4(code.len()).saturating_sub(code.len()));
-        out.resize(padded, 0);
-    }
+    AttrWriter::new(out).put(INET_DIAG_REQ_BYTECODE, code)
 }
 
 /// Append a `SOCK_DESTROY` request for the socket `id` of `family`, asking
@@ -379,10 +319,14 @@ fn push_bytecode(out: &mut Vec<u8>, req: &DumpRequest) {
 /// tuple, then checks the cookie, so a cookie from a dump is what keeps the
 /// lookup from settling on a listener or on a newer socket (SPEC §3).
 pub fn encode_destroy(family: Family, id: &SockId, seq: u32, out: &mut Vec<u8>) {
-    let len = NLMSG_HDRLEN + REQ_V2_LEN;
-    out.reserve(len);
-    push_header(out, len, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, seq);
-    push_req(out, family, 0, u32::MAX, id);
+    push_one(
+        out,
+        SOCK_DESTROY,
+        NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+        family,
+        id,
+    );
 }
 
 /// Append a request for the one socket `id` of `family`
@@ -395,10 +339,16 @@ pub fn encode_destroy(family: Family, id: &SockId, seq: u32, out: &mut Vec<u8>) 
 /// The kernel's lookup falls back to a listener on the local port when no
 /// connection has the tuple (trap 1): check the answer's tuple.
 pub fn encode_lookup(family: Family, id: &SockId, seq: u32, out: &mut Vec<u8>) {
-    let len = NLMSG_HDRLEN + REQ_V2_LEN;
-    out.reserve(len);
-    push_header(out, len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, seq);
-    push_req(out, family, 0, u32::MAX, id);
+    push_one(out, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, seq, family, id);
+}
+
+/// Append a request about the one socket `id` of `family`, in every state.
+fn push_one(out: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: Family, id: &SockId) {
+    // 72 bytes and no attribute: nothing that can fail.
+    let _ = push_message::<SockDiag>(out, kind, flags, seq, |out| {
+        push_req(out, family, 0, u32::MAX, id);
+        Ok(())
+    });
 }
 
 /// One `struct inet_diag_msg` and the attributes this crate reads.
@@ -435,16 +385,17 @@ pub struct InetDiagMsg {
 impl InetDiagMsg {
     /// Parse the payload of a `SOCK_DIAG_BY_FAMILY` reply message.
     pub fn parse(payload: &[u8]) -> Result<InetDiagMsg, Error> {
-        let fixed = payload
-            .get(..INET_DIAG_MSG_LEN)
-            .ok_or_else(|| invalid(format!("inet_diag_msg of {} bytes, want 72", payload.len())))?;
+        let fixed = payload.get(..INET_DIAG_MSG_LEN).ok_or_else(|| {
+            Error::Invalid(format!("inet_diag_msg of {} bytes, want 72", payload.len()))
+        })?;
         let [raw_family, raw_state, timer, retrans] =
-            array(fixed, 0).ok_or_else(|| invalid("short inet_diag_msg".into()))?;
+            array(fixed, 0).ok_or_else(|| Error::Invalid("short inet_diag_msg".into()))?;
         let family = Family::from_raw(raw_family)
-            .ok_or_else(|| invalid(format!("unknown address family {raw_family}")))?;
+            .ok_or_else(|| Error::Invalid(format!("unknown address family {raw_family}")))?;
         let id = SockId::decode(fixed.get(4..4 + SOCKID_LEN).unwrap_or_default())
-            .ok_or_else(|| invalid("short inet_diag_sockid".into()))?;
-        let word = |off| u32_ne(fixed, off).ok_or_else(|| invalid("short inet_diag_msg".into()));
+            .ok_or_else(|| Error::Invalid("short inet_diag_sockid".into()))?;
+        let word =
+            |off| u32_ne(fixed, off).ok_or_else(|| Error::Invalid("short inet_diag_msg".into()));
         let mut msg = InetDiagMsg {
             family,
             state: TcpState::from_raw(raw_state),
@@ -460,80 +411,35 @@ impl InetDiagMsg {
             v6only: None,
             tcp_info: None,
         };
-        let mut rest = payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default();
-        while !rest.is_empty() {
-            let (kind, data, next) = next_attr(rest)?;
+        for attr in attrs(payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default()) {
+            let (kind, data) = attr?;
             match kind {
                 INET_DIAG_INFO => msg.tcp_info = Some(Box::new(TcpInfo::parse(data))),
                 INET_DIAG_SHUTDOWN => msg.shutdown = data.first().copied(),
                 INET_DIAG_SKV6ONLY => msg.v6only = data.first().map(|&b| b != 0),
                 _ => {} // attributes grow with kernel versions; skip the rest
             }
-            rest = next;
         }
         Ok(msg)
     }
 }
 
-/// Split one `struct rtattr` (or `nlattr`) off the front of `buf`:
-/// its type (flag bits masked off), payload and what follows it.
-fn next_attr(buf: &[u8]) -> Result<(u16, &[u8], &[u8]), Error> {
-    let len = usize::from(u16::from_ne_bytes(
-        array(buf, 0).ok_or_else(|| invalid("truncated attribute header".into()))?,
-    ));
-    let kind = u16::from_ne_bytes(array(buf, 2).unwrap_or_default()) & 0x3fff;
-    if len < 4 || len > buf.len() {
-        return Err(invalid(format!(
-            "attribute length {len} outside its {} bytes",
-            buf.len()
-        )));
-    }
-    let data = buf.get(4..len).unwrap_or_default();
-    let next = buf.get(align4(len).min(buf.len())..).unwrap_or_default();
-    Ok((kind, data, next))
-}
-
-/// What one netlink message in a reply says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reply {
-    /// A socket record from a dump.
-    Diag(InetDiagMsg),
-    /// `NLMSG_DONE`: the end of a dump; a non-zero errno means it failed.
-    Done {
-        /// The positive errno the dump ended with, 0 for success.
-        errno: i32,
-    },
-    /// `NLMSG_ERROR`: errno 0 is an acknowledgement, anything else a failure.
-    Ack {
-        /// The positive errno, 0 for success.
-        errno: i32,
-    },
-    /// `NLMSG_NOOP` or a type this crate does not read.
-    Other,
-    /// `NLMSG_OVERRUN`: the kernel dropped data.
-    Overrun,
-}
-
-impl From<netlink::Reply<InetDiagMsg>> for Reply {
-    fn from(reply: netlink::Reply<InetDiagMsg>) -> Reply {
-        match reply {
-            netlink::Reply::Record(record) => Reply::Diag(record),
-            netlink::Reply::Done { errno } => Reply::Done { errno },
-            netlink::Reply::Ack { errno } => Reply::Ack { errno },
-            netlink::Reply::Other => Reply::Other,
-            netlink::Reply::Overrun => Reply::Overrun,
-        }
-    }
-}
+/// What one netlink message in a reply says: a socket record
+/// ([`netlink::Reply::Record`]), or a control message.
+pub type Reply = netlink::Reply<InetDiagMsg>;
 
 /// `NETLINK_SOCK_DIAG` for the shared netlink code: its records are
-/// `inet_diag_msg`s.
+/// `inet_diag_msg`s, and its errors are [`Error`]s.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct SockDiag;
+pub struct SockDiag;
 
 impl netlink::Protocol for SockDiag {
     type Record = InetDiagMsg;
-    type Error = Error;
+    const NUMBER: Option<rustix::net::Protocol> = Some(rustix::net::netlink::SOCK_DIAG);
+    const NAME: &'static str = "sock_diag";
+    const RECORD: &'static str = "socket";
+    const NEEDS: &'static str =
+        "it needs CONFIG_INET_DIAG, and CONFIG_INET_DIAG_DESTROY to destroy sockets";
 
     fn decode(header: &Header, payload: &[u8]) -> Result<Option<InetDiagMsg>, Error> {
         match header.kind {
@@ -543,45 +449,15 @@ impl netlink::Protocol for SockDiag {
             _ => Ok(None),
         }
     }
-
-    fn dump_error(errno: i32) -> Error {
-        Error::from_errno(errno)
-    }
 }
 
 /// An iterator over the netlink messages of one datagram.
 ///
 /// It stops after the first malformed message: a length that does not fit
 /// means nothing after it can be trusted.
-#[derive(Clone, Debug)]
-pub struct Messages<'a> {
-    inner: netlink::Messages<'a, SockDiag>,
-}
+pub type Messages<'a> = netlink::Messages<'a, SockDiag>;
 
 /// Split a received datagram into its messages.
 pub fn parse_datagram(buf: &[u8]) -> Messages<'_> {
-    Messages {
-        inner: netlink::parse_datagram(buf),
-    }
-}
-
-impl Iterator for Messages<'_> {
-    type Item = Result<(Header, Reply), Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let message = self.inner.next()?;
-        Some(message.map(|(header, reply)| (header, Reply::from(reply))))
-    }
-}
-
-fn invalid(msg: String) -> Error {
-    Error::Invalid(msg)
-}
-
-pub(crate) fn array<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
-    b.get(off..off.checked_add(N)?)?.try_into().ok()
-}
-
-pub(crate) fn u32_ne(b: &[u8], off: usize) -> Option<u32> {
-    array(b, off).map(u32::from_ne_bytes)
+    netlink::parse_datagram(buf)
 }

@@ -1,4 +1,4 @@
-use crate::msg::{array, u32_ne};
+use netlink::bytes::{array, u32_ne};
 
 /// The parts of `struct tcp_info` (`include/uapi/linux/tcp.h`) this crate reads.
 ///

@@ -5,6 +5,14 @@
 //! end in a clean error or be skipped, never a panic or a hang, and the
 //! client must work for the next request.
 
+// A panic is how a test fails, in its helpers as in its tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::mpsc;
 use std::time::Duration;

@@ -2,6 +2,14 @@
 //! network namespace (`nstest::in_netns`), so a dump lists exactly them, and
 //! checks what the kernel did from the sockets' side.
 
+// A panic is how a test fails, in its helpers as in its tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;

@@ -175,7 +175,10 @@ pub struct Cli {
     /// entered with CAP_SYS_ADMIN, and another user's process's namespace
     /// is seen only with CAP_SYS_PTRACE. What could not be entered or seen
     /// is left out, and stderr says how many and why; if nothing matched in
-    /// the namespaces entered, the exit status is 4, not 1.
+    /// the namespaces entered, the exit status is 4, not 1. With --watch,
+    /// the namespaces are looked for again each round: one made since (a
+    /// container's) is watched from the next round on, one removed is let
+    /// go.
     ///
     /// Example: tcpdrop --all-netns -l 'dport = :5432'
     #[arg(long, conflicts_with = "netns")]
@@ -186,7 +189,8 @@ pub struct Cli {
     /// (SIGINT, SIGTERM), --count or --timeout.
     ///
     /// Each drop is printed as it happens; a summary follows on stderr.
-    /// Exit status 1 if nothing ever matched.
+    /// Exit status 1 if nothing ever matched, unless SIGTERM stopped it (as
+    /// systemd and Kubernetes stop a service): that is 0.
     ///
     /// Example: tcpdrop --watch=500ms --count 10 'dport = :6379'
     #[arg(
@@ -342,6 +346,8 @@ pub struct Cli {
     /// host name stood for.
     ///
     /// Example: tcpdrop 10.0.0.5 443 10.0.0.9 51234
+    // This text is the --help's too: [ADDR]:PORT is notation, not a link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(value_name = "CONNECTION|FILTER")]
     pub args: Vec<String>,
 }
@@ -369,7 +375,7 @@ impl clap::builder::TypedValueParser for StateName {
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
         Some(Box::new(
-            tcpdrop::filter::STATE_WORDS
+            ssfilter::STATE_WORDS
                 .iter()
                 .map(|name| clap::builder::PossibleValue::new(*name)),
         ))

@@ -400,9 +400,16 @@ pub(crate) fn watch_drops<W: Write>(
     // The most sockets whose owners could not be read in one round: the
     // same sockets come back round after round.
     let mut unreadable = 0;
+    // SIGTERM is how a service manager (systemd, the kubelet) stops a
+    // watch: a policy that held until then, with nothing to drop, is a
+    // success. A person's ^C still hears that nothing matched.
+    let mut terminated = false;
     loop {
         rounds = rounds.saturating_add(1);
         unreadable = unreadable.max(std::mem::take(&mut totals.unreadable));
+        if rounds > 1 {
+            crate::plan::follow_spaces(spaces, plan);
+        }
         for space in spaces.list.iter_mut() {
             if count_reached(&totals) {
                 break;
@@ -428,7 +435,8 @@ pub(crate) fn watch_drops<W: Write>(
                 left.min(watch.interval)
             }
         };
-        if signals.wait(wait).is_some() {
+        if let Some(signal) = signals.wait(wait) {
+            terminated = signal == libc::SIGTERM;
             break;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -459,7 +467,7 @@ pub(crate) fn watch_drops<W: Write>(
     if let Some(stop) = owners_unreadable(totals.unreadable, &totals.refusals, totals.chosen) {
         return Err(stop);
     }
-    if totals.chosen == 0 {
+    if totals.chosen == 0 && !terminated {
         return Err(Failure {
             code: exit_codes::NO_MATCH,
             message: format!(

@@ -174,18 +174,19 @@ pub fn owners_text(owners: &[Owner]) -> String {
 /// Append `n` in decimal: what `write!` does, without the formatting
 /// machinery, for the numbers of every row.
 fn push_decimal(text: &mut String, n: u32) {
+    // Filled from the end: u32::MAX has ten digits.
     let mut digits = [0u8; 10];
-    let mut at = digits.len();
+    let mut used = 0;
     let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        used += 1;
         rest /= 10;
         if rest == 0 {
             break;
         }
     }
-    for &d in &digits[at..] {
+    for &d in digits.iter().skip(digits.len() - used) {
         text.push(char::from(d));
     }
 }
@@ -457,6 +458,15 @@ fn digits(n: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_as_write_makes_them() {
+        for n in [0, 7, 10, 99, 100, 65_535, 1_000_000_000, u32::MAX] {
+            let mut text = String::from("x");
+            push_decimal(&mut text, n);
+            assert_eq!(text, format!("x{n}"));
+        }
+    }
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color_or_json() {

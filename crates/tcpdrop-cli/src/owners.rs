@@ -158,12 +158,11 @@ fn units(bytes: &[u8]) -> Vec<&[u8]> {
     let mut units = Vec::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         let valid = chunk.valid();
-        let mut at = 0;
-        for c in valid.chars() {
-            let end = at + c.len_utf8();
-            units.push(&valid.as_bytes()[at..end]);
-            at = end;
-        }
+        units.extend(
+            valid
+                .char_indices()
+                .filter_map(|(at, c)| valid.as_bytes().get(at..at + c.len_utf8())),
+        );
         units.extend(chunk.invalid().chunks(1));
     }
     units

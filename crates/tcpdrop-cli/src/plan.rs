@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
-use tcpdrop::filter::Filter;
+use ssfilter::names::{HostAddrs, Names};
+use ssfilter::Filter;
 use tcpdrop::forwarded::{Forwarded, Tracking};
-use tcpdrop::names::{HostAddrs, Names};
-use tcpdrop::netns::AllNetns;
+use tcpdrop::netns::NetnsFollower;
+use tcpdrop::procs::ProcRefusals;
 use tcpdrop::{Error, Family, Netns, Query, Selection, Session, State, StateSet, What};
 
 use crate::cli::Cli;
@@ -61,6 +62,9 @@ pub(crate) struct Spaces {
     /// The namespaces found but not entered, and the processes whose
     /// namespace could not be told: one line saying how many and why.
     pub(crate) unreached: Option<String>,
+    /// `--watch --all-netns`: what finds the namespaces made and removed
+    /// since ([`follow_spaces`]).
+    pub(crate) follow: Option<NetnsFollower>,
 }
 
 /// One network namespace, with a session in it.
@@ -71,10 +75,11 @@ pub(crate) struct Namespace {
 }
 
 /// The network namespaces to work in, and what `--all-netns` could not
-/// reach (see [`Spaces::unreached`]).
+/// reach (see [`Spaces::unreached`], [`Spaces::follow`]).
 pub(crate) struct Namespaces {
     pub(crate) list: Vec<Namespace>,
     pub(crate) unreached: Option<String>,
+    pub(crate) follow: Option<NetnsFollower>,
 }
 
 /// How `--watch` runs.
@@ -285,21 +290,23 @@ pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Spaces, Failure> {
         return Ok(Spaces {
             list: vec![space],
             unreached: None,
+            follow: None,
         });
     }
-    let Namespaces { list, unreached } = open_namespaces(cli)?;
+    let Namespaces {
+        list,
+        unreached,
+        follow,
+    } = open_namespaces(cli)?;
     let list = list
         .into_iter()
-        .map(|Namespace { label, session }| {
-            let selection = plan.selection.clone().resolved_in(&session)?;
-            Ok(Space {
-                label,
-                source: Source::Local(session),
-                selection,
-            })
-        })
-        .collect::<Result<_, Error>>()?;
-    Ok(Spaces { list, unreached })
+        .map(|Namespace { label, session }| space(label, session, plan))
+        .collect::<Result<_, Failure>>()?;
+    Ok(Spaces {
+        list,
+        unreached,
+        follow,
+    })
 }
 
 /// Refuse, in one line, where connection tracking cannot list what is
@@ -323,10 +330,12 @@ fn require_tracking(fw: &mut Forwarded) -> Result<(), Failure> {
 /// `-N`'s, or with `--all-netns` every one that could be entered.
 pub(crate) fn open_namespaces(cli: &Cli) -> Result<Namespaces, Failure> {
     let mut unreached = None;
+    let mut follow = None;
     let sessions: Vec<(Option<String>, Session)> = if cli.all_netns {
-        let all = Netns::all();
-        unreached = unreached_line(&all);
-        if all.entered.is_empty() {
+        let mut follower = NetnsFollower::new();
+        let found = follower.scan();
+        unreached = unreached_line(&found.denied, follower.entered(), &found.hidden);
+        if found.joined.is_empty() {
             if let Some(line) = unreached {
                 return Err(Failure {
                     code: exit_codes::PERMISSION,
@@ -334,7 +343,11 @@ pub(crate) fn open_namespaces(cli: &Cli) -> Result<Namespaces, Failure> {
                 });
             }
         }
-        all.entered
+        if cli.watch.is_some() {
+            follow = Some(follower);
+        }
+        found
+            .joined
             .into_iter()
             .map(|ns| Ok((Some(ns.name().to_string()), Session::in_netns(&ns)?)))
             .collect::<Result<_, Error>>()?
@@ -348,18 +361,73 @@ pub(crate) fn open_namespaces(cli: &Cli) -> Result<Namespaces, Failure> {
         .into_iter()
         .map(|(label, session)| Namespace { label, session })
         .collect();
-    Ok(Namespaces { list, unreached })
+    Ok(Namespaces {
+        list,
+        unreached,
+        follow,
+    })
+}
+
+/// One namespace's space: its session, and the plan's selection there (a
+/// `%scope` is looked up in it).
+fn space(label: Option<String>, session: Session, plan: &Plan) -> Result<Space, Failure> {
+    let selection = plan.selection.clone().resolved_in(&session)?;
+    Ok(Space {
+        label,
+        source: Source::Local(session),
+        selection,
+    })
+}
+
+/// `--watch --all-netns`, before each round but the first: the namespaces
+/// made since join (a session opened in each), those gone leave without a
+/// word (their sessions closed, so the kernel can free them), and rows
+/// carry the name each is found by now. A new namespace that cannot be
+/// worked in (a `%scope` it lacks) is said once on stderr and left out.
+pub(crate) fn follow_spaces(spaces: &mut Spaces, plan: &Plan) {
+    let Some(follower) = spaces.follow.as_mut() else {
+        return;
+    };
+    let found = follower.scan();
+    let id = |space: &Space| match &space.source {
+        Source::Local(session) => session.netns().map(Netns::id),
+        Source::Forwarded(_) => None,
+    };
+    spaces
+        .list
+        .retain(|space| id(space).is_none_or(|id| !found.left.contains(&id)));
+    for (renamed, label) in &found.relabelled {
+        for space in spaces.list.iter_mut() {
+            if id(space) == Some(*renamed) {
+                space.label = Some(label.clone());
+            }
+        }
+    }
+    for ns in found.joined {
+        let label = ns.name().to_string();
+        match Session::in_netns(&ns)
+            .map_err(Failure::from)
+            .and_then(|session| space(Some(label.clone()), session, plan))
+        {
+            Ok(space) => spaces.list.push(space),
+            Err(failure) => eprintln!(
+                "tcpdrop: not watching network namespace {label}: {}",
+                failure.message
+            ),
+        }
+    }
+    spaces.unreached = unreached_line(&found.denied, follower.entered(), &found.hidden);
 }
 
 /// "could not enter 3 of 4 network namespaces: entering a network
 /// namespace needs CAP_SYS_ADMIN: run as root", and how many processes'
 /// namespaces could not be told, and why; `None` when every one was
 /// reached.
-fn unreached_line(all: &AllNetns) -> Option<String> {
+fn unreached_line(denied: &[Error], entered: usize, hidden: &ProcRefusals) -> Option<String> {
     let mut parts = Vec::new();
-    if !all.denied.is_empty() {
+    if !denied.is_empty() {
         let mut reasons: Vec<&str> = Vec::new();
-        for err in &all.denied {
+        for err in denied {
             if let Error::NamespaceDenied { reason, .. } = err {
                 if !reasons.contains(&reason.as_str()) {
                     reasons.push(reason);
@@ -368,21 +436,21 @@ fn unreached_line(all: &AllNetns) -> Option<String> {
         }
         parts.push(format!(
             "could not enter {} of {} network namespaces: {}: run as root",
-            all.denied.len(),
-            all.denied.len().saturating_add(all.entered.len()),
+            denied.len(),
+            denied.len().saturating_add(entered),
             reasons.join("; ")
         ));
     }
-    let hidden = all.hidden.count();
-    if hidden > 0 {
+    let count = hidden.count();
+    if count > 0 {
         parts.push(format!(
-            "could not see which network namespace {hidden} {} in: {}",
-            if hidden == 1 {
+            "could not see which network namespace {count} {} in: {}",
+            if count == 1 {
                 "process is"
             } else {
                 "processes are"
             },
-            all.hidden.reason("/proc/PID/ns/net")
+            hidden.reason("/proc/PID/ns/net")
         ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))

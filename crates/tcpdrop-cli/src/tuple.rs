@@ -1,13 +1,14 @@
 //! The connection a user names on the command line: BSD tcpdrop's four
 //! words, or two `ADDR:PORT` words (or `ADDR.PORT`, as BSD netstat prints
 //! them). An address may be a host name and a port a service name, looked
-//! up without the network ([`tcpdrop::names`]).
+//! up without the network ([`ssfilter::names`]).
 
 use std::net::IpAddr;
 
+use ssfilter::keyword_typo;
+use ssfilter::names::{self, HostAddrs, Names};
 use tcpdrop::canonical_ip;
-use tcpdrop::filter::keyword_typo;
-use tcpdrop::names::{self, HostAddrs, Names};
+
 /// One end of a connection as typed, its `%scope` not yet looked up.
 pub use tcpdrop::Endpoint;
 
@@ -96,8 +97,8 @@ fn without_scope(word: &str) -> String {
     }
 }
 
-/// [`parse`] with names looked up in `names`; also what each host name
-/// stood for (the one address used), for the command to show. A first
+/// The connection `args` name (see the module's text), with names looked
+/// up in `names`; also what each host name stood for (the one address used), for the command to show. A first
 /// word that is a misspelt filter keyword, not an address or a host name,
 /// is named as such (`dprot :9002`).
 pub fn parse_with(args: &[String], names: &Names) -> Result<(Tuple, Vec<HostAddrs>), String> {

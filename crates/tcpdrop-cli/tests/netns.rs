@@ -6,9 +6,10 @@ use std::process::Command;
 
 use nstest::{
     carries_data, connect, connect_from, in_netns, listen, read_errno, spawn_owner, NamedNetns,
+    ProcessNetns,
 };
 
-use crate::util::{json_lines, tcpdrop, tcpdrop_unprivileged, Run};
+use crate::util::{json_lines, tcpdrop, tcpdrop_unprivileged, Run, Watching};
 
 const ECONNABORTED: i32 = 103;
 const ECONNRESET: i32 = 104;
@@ -196,6 +197,145 @@ fn all_netns_rows_line_up_whatever_their_namespaces_labels() {
             "misaligned:\n{}",
             run.stdout
         );
+    });
+}
+
+/// The rows that dropped a connection (not the peers reset with them),
+/// by the namespace each carries.
+pub(crate) fn dropped_in(rows: &[serde_json::Value], netns: &str) -> usize {
+    rows.iter()
+        .filter(|r| r.get("collateral").is_none() && r["result"] == "dropped")
+        .filter(|r| r["netns"] == netns)
+        .count()
+}
+
+/// Whether process `pid` holds the network namespace `netns` (device and
+/// inode of its nsfs file) open: a descriptor on it, whether opened as
+/// `/run/netns/NAME` or as `/proc/PID/ns/net`.
+fn holds_netns(pid: u32, netns: (u64, u64)) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read the watcher's descriptors")
+        .flatten()
+        .any(|fd| std::fs::metadata(fd.path()).is_ok_and(|m| (m.dev(), m.ino()) == netns))
+}
+
+/// `--watch --all-netns` looks for namespaces each round: a named one and
+/// one only a process holds (a container's), both made after it started,
+/// are watched from then on; one deleted while it watches is let go (its
+/// descriptor closed) without a word, and the watch goes on; what the
+/// filter does not name lives on; SIGTERM ends it with exit 0.
+#[test]
+fn watch_all_netns_follows_namespaces_made_and_deleted_while_it_watches() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
+    in_netns(|| {
+        // It watches every namespace of the host: only this test's address.
+        let ip = unusual_loopback(false);
+        let filter = format!("dst {ip}");
+        let watcher = Watching::start(&["--watch=200ms", "--all-netns", "--json", &filter]);
+        // Past its first look for namespaces.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+
+        let named = NamedNetns::add();
+        let held = ProcessNetns::spawn();
+        let pairs = |ip: std::net::Ipv4Addr| {
+            move || {
+                let listener = listen(&format!("{ip}:0"));
+                let target = connect(&listener);
+                let bystander_listener = listen("127.0.0.1:0");
+                let bystander = connect(&bystander_listener);
+                (listener, target, bystander_listener, bystander)
+            }
+        };
+        let (_l1, (mut named_client, _s1), _b1, (mut named_by, mut named_by_server)) =
+            named.run(pairs(ip));
+        let (_l2, (mut held_client, _s2), _b2, (mut held_by, mut held_by_server)) =
+            held.run(pairs(ip));
+        let held_label = held.path();
+        watcher.rows_until("a drop in each new namespace", |rows| {
+            dropped_in(rows, named.name()) == 1 && dropped_in(rows, &held_label) == 1
+        });
+        assert_eq!(read_errno(&mut named_client), Some(ECONNABORTED));
+        assert_eq!(read_errno(&mut held_client), Some(ECONNABORTED));
+        let dst = ip.to_string();
+        let ss_named = Command::new("ss")
+            .args(["-N", named.name(), "-Htn", "dst", &dst])
+            .output()
+            .expect("run ss");
+        assert!(ss_named.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&ss_named.stdout),
+            "",
+            "ss -N still shows it"
+        );
+        assert_eq!(held.run(|| nstest::ss(&["-Htn", "dst", &dst])), "");
+        assert!(carries_data(&mut named_by, &mut named_by_server));
+        assert!(carries_data(&mut held_by, &mut held_by_server));
+
+        // A namespace deleted while watched is let go.
+        let doomed = NamedNetns::add();
+        let inode = {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(format!("/run/netns/{}", doomed.name())).unwrap();
+            (meta.dev(), meta.ino())
+        };
+        let doomed_name = doomed.name().to_string();
+        let (_l3, (mut doomed_client, _s3), _b3, _by3) = doomed.run(pairs(ip));
+        watcher.rows_until("a drop in the namespace to delete", |rows| {
+            dropped_in(rows, &doomed_name) == 1
+        });
+        assert_eq!(read_errno(&mut doomed_client), Some(ECONNABORTED));
+        assert!(
+            holds_netns(watcher.pid(), inode),
+            "it never held namespace {doomed_name}"
+        );
+        drop(doomed);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while holds_netns(watcher.pid(), inode) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "it still holds namespace {doomed_name} 10 s after `ip netns del`"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+
+        // And goes on watching: a namespace made after that.
+        let late = NamedNetns::add();
+        let (_l4, (mut late_client, _s4), _b4, _by4) = late.run(pairs(ip));
+        watcher.rows_until("a drop in a namespace made after the deletion", |rows| {
+            dropped_in(rows, late.name()) == 1
+        });
+        assert_eq!(read_errno(&mut late_client), Some(ECONNABORTED));
+
+        let run = watcher.terminate();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        // No word of the namespace deleted, nor any error; only, where a
+        // security module hides some process's namespace even from root
+        // (as in some sandboxes), the line that says so.
+        assert!(
+            run.stderr
+                .lines()
+                .filter(|l| l.starts_with("tcpdrop:"))
+                .all(|l| l.starts_with("tcpdrop: could not see which network namespace")),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.lines().any(|l| l.starts_with("dropped 4, ")),
+            "{}",
+            run.stderr
+        );
+        // Exactly the four connections named, nothing else anywhere.
+        let rows = json_lines(&run.stdout);
+        let dropped: Vec<_> = rows
+            .iter()
+            .filter(|r| r.get("collateral").is_none())
+            .collect();
+        assert_eq!(dropped.len(), 4, "{rows:?}");
+        assert!(carries_data(&mut named_by, &mut named_by_server));
+        assert!(carries_data(&mut held_by, &mut held_by_server));
     });
 }
 

@@ -2,6 +2,14 @@
 //! network namespace, runs the binary inside it and checks the effect from
 //! the outside (the sockets' owners, `ss`).
 
+// A panic is how a test fails, in its helpers as in its tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod util;
 
 mod bad_input;
@@ -15,6 +23,7 @@ mod file_caps;
 mod filter_expr;
 mod forwarded;
 mod fuzz_corpus;
+mod kubernetes;
 mod list;
 mod methods;
 mod names;

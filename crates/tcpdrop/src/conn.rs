@@ -1,9 +1,9 @@
 //! The connection model: what a dumped socket is, in the terms users think in.
 
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, SocketAddr};
 
 use sockdiag::{InetDiagMsg, SockId, TcpState};
+use ssfilter::State;
 
 /// The address family a connection is shown and matched in.
 ///
@@ -24,253 +24,6 @@ impl Family {
             Family::Ipv4 => "ipv4",
             Family::Ipv6 => "ipv6",
         }
-    }
-}
-
-/// A TCP state, named as RFC 793 names it.
-///
-/// The kernel's `TCP_NEW_SYN_RECV` request sockets are [`State::SynReceived`],
-/// as `ss` shows them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum State {
-    /// ESTABLISHED.
-    Established,
-    /// SYN-SENT.
-    SynSent,
-    /// SYN-RECEIVED.
-    SynReceived,
-    /// FIN-WAIT-1.
-    FinWait1,
-    /// FIN-WAIT-2.
-    FinWait2,
-    /// TIME-WAIT.
-    TimeWait,
-    /// CLOSED.
-    Closed,
-    /// CLOSE-WAIT.
-    CloseWait,
-    /// LAST-ACK.
-    LastAck,
-    /// LISTEN.
-    Listen,
-    /// CLOSING.
-    Closing,
-}
-
-impl State {
-    /// Every state, in the kernel's order.
-    pub const ALL: [State; 11] = [
-        State::Established,
-        State::SynSent,
-        State::SynReceived,
-        State::FinWait1,
-        State::FinWait2,
-        State::TimeWait,
-        State::Closed,
-        State::CloseWait,
-        State::LastAck,
-        State::Listen,
-        State::Closing,
-    ];
-
-    /// The state of a kernel socket, `None` for states `ss` does not list.
-    pub fn from_kernel(state: TcpState) -> Option<State> {
-        Some(match state {
-            TcpState::Established => State::Established,
-            TcpState::SynSent => State::SynSent,
-            TcpState::SynRecv | TcpState::NewSynRecv => State::SynReceived,
-            TcpState::FinWait1 => State::FinWait1,
-            TcpState::FinWait2 => State::FinWait2,
-            TcpState::TimeWait => State::TimeWait,
-            TcpState::Close => State::Closed,
-            TcpState::CloseWait => State::CloseWait,
-            TcpState::LastAck => State::LastAck,
-            TcpState::Listen => State::Listen,
-            TcpState::Closing => State::Closing,
-            TcpState::BoundInactive | TcpState::Unknown(_) => return None,
-        })
-    }
-
-    /// The RFC 793 name: `ESTABLISHED`, `SYN-SENT`, `TIME-WAIT`, ...
-    pub fn rfc_name(self) -> &'static str {
-        match self {
-            State::Established => "ESTABLISHED",
-            State::SynSent => "SYN-SENT",
-            State::SynReceived => "SYN-RECEIVED",
-            State::FinWait1 => "FIN-WAIT-1",
-            State::FinWait2 => "FIN-WAIT-2",
-            State::TimeWait => "TIME-WAIT",
-            State::Closed => "CLOSED",
-            State::CloseWait => "CLOSE-WAIT",
-            State::LastAck => "LAST-ACK",
-            State::Listen => "LISTEN",
-            State::Closing => "CLOSING",
-        }
-    }
-
-    /// The name `ss` prints in its State column: `ESTAB`, `SYN-RECV`, `UNCONN`, ...
-    pub fn ss_name(self) -> &'static str {
-        match self {
-            State::Established => "ESTAB",
-            State::SynSent => "SYN-SENT",
-            State::SynReceived => "SYN-RECV",
-            State::FinWait1 => "FIN-WAIT-1",
-            State::FinWait2 => "FIN-WAIT-2",
-            State::TimeWait => "TIME-WAIT",
-            State::Closed => "UNCONN",
-            State::CloseWait => "CLOSE-WAIT",
-            State::LastAck => "LAST-ACK",
-            State::Listen => "LISTEN",
-            State::Closing => "CLOSING",
-        }
-    }
-
-    /// The kernel state mask (`1 << TCP_*`) that dumps sockets in this state.
-    pub fn kernel_mask(self) -> u32 {
-        match self {
-            State::Established => TcpState::Established.mask(),
-            State::SynSent => TcpState::SynSent.mask(),
-            State::SynReceived => TcpState::SynRecv.mask() | TcpState::NewSynRecv.mask(),
-            State::FinWait1 => TcpState::FinWait1.mask(),
-            State::FinWait2 => TcpState::FinWait2.mask(),
-            State::TimeWait => TcpState::TimeWait.mask(),
-            State::Closed => TcpState::Close.mask(),
-            State::CloseWait => TcpState::CloseWait.mask(),
-            State::LastAck => TcpState::LastAck.mask(),
-            State::Listen => TcpState::Listen.mask(),
-            State::Closing => TcpState::Closing.mask(),
-        }
-    }
-
-    /// The single state `name` denotes, in `ss`'s spelling, RFC 793's or the
-    /// column name `ss` prints; case-insensitive, `_` read as `-`.
-    pub fn from_name(name: &str) -> Option<State> {
-        let name = name.to_ascii_lowercase().replace('_', "-");
-        Some(match name.as_str() {
-            "established" | "estab" => State::Established,
-            "syn-sent" => State::SynSent,
-            "syn-recv" | "syn-rcv" | "syn-received" => State::SynReceived,
-            "fin-wait-1" | "fin-wait1" => State::FinWait1,
-            "fin-wait-2" | "fin-wait2" => State::FinWait2,
-            "time-wait" => State::TimeWait,
-            "closed" | "close" | "unconn" | "unconnected" => State::Closed,
-            "close-wait" => State::CloseWait,
-            "last-ack" => State::LastAck,
-            "listening" | "listen" => State::Listen,
-            "closing" => State::Closing,
-            _ => return None,
-        })
-    }
-
-    /// The Windows `MIB_TCP_STATE` value (CLOSED = 1 ... TIME_WAIT = 11).
-    pub fn mib_state(self) -> u32 {
-        match self {
-            State::Closed => 1,
-            State::Listen => 2,
-            State::SynSent => 3,
-            State::SynReceived => 4,
-            State::Established => 5,
-            State::FinWait1 => 6,
-            State::FinWait2 => 7,
-            State::CloseWait => 8,
-            State::Closing => 9,
-            State::LastAck => 10,
-            State::TimeWait => 11,
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.rfc_name())
-    }
-}
-
-/// A set of [`State`]s, kept as the kernel's state mask.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StateSet(u32);
-
-impl StateSet {
-    /// Every state `ss -a` lists (the kernel mask `0x1FFE`).
-    pub const ALL: StateSet = StateSet(sockdiag::ALL_TCP_STATES);
-    /// No state.
-    pub const EMPTY: StateSet = StateSet(0);
-
-    /// The set holding just `state`.
-    pub fn only(state: State) -> StateSet {
-        StateSet(state.kernel_mask())
-    }
-
-    /// Every state except LISTEN: what a drop selects unless asked for listeners.
-    pub fn all_but_listen() -> StateSet {
-        StateSet::ALL.without(State::Listen)
-    }
-
-    /// This set with `state` added.
-    pub fn with(self, state: State) -> StateSet {
-        StateSet(self.0 | state.kernel_mask())
-    }
-
-    /// This set with `state` removed.
-    pub fn without(self, state: State) -> StateSet {
-        StateSet(self.0 & !state.kernel_mask())
-    }
-
-    /// The union of two sets.
-    pub fn union(self, other: StateSet) -> StateSet {
-        StateSet(self.0 | other.0)
-    }
-
-    /// The states in both sets.
-    pub fn intersection(self, other: StateSet) -> StateSet {
-        StateSet(self.0 & other.0)
-    }
-
-    /// Whether `state` is in the set.
-    pub fn contains(self, state: State) -> bool {
-        self.0 & state.kernel_mask() != 0
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The kernel mask (`idiag_states`).
-    pub fn kernel_mask(self) -> u32 {
-        self.0
-    }
-
-    /// The set a state name or group names, as `ss` spells them
-    /// (`established`, `syn-recv`, `listening`, `connected`,
-    /// `synchronized`, `bucket`, `big`, `all`, ...), also accepting the RFC
-    /// 793 names (`LISTEN`, `SYN-RECEIVED`, `CLOSE_WAIT`, ...) and the
-    /// column names `ss` prints (`ESTAB`, `UNCONN`). Case does not matter,
-    /// `_` is read as `-`. `None` for anything else.
-    pub fn from_name(name: &str) -> Option<StateSet> {
-        let name = name.to_ascii_lowercase().replace('_', "-");
-        let connected = StateSet::ALL.without(State::Listen).without(State::Closed);
-        Some(match name.as_str() {
-            "all" => StateSet::ALL,
-            "connected" => connected,
-            "synchronized" => connected.without(State::SynSent),
-            "bucket" => StateSet::only(State::SynReceived).with(State::TimeWait),
-            "big" => StateSet::ALL
-                .without(State::SynReceived)
-                .without(State::TimeWait),
-            _ => StateSet::only(State::from_name(&name)?),
-        })
-    }
-
-    /// The states in the set, in the kernel's order.
-    pub fn iter(self) -> impl Iterator<Item = State> {
-        State::ALL.into_iter().filter(move |s| self.contains(*s))
-    }
-}
-
-impl FromIterator<State> for StateSet {
-    fn from_iter<I: IntoIterator<Item = State>>(iter: I) -> StateSet {
-        iter.into_iter().fold(StateSet::EMPTY, StateSet::with)
     }
 }
 
@@ -310,46 +63,20 @@ impl Connection {
     /// Build a connection from a dump record; `None` for states that `ss`
     /// does not list (`TCP_BOUND_INACTIVE`, unknown numbers).
     pub fn from_diag(msg: &InetDiagMsg) -> Option<Connection> {
-        let state = State::from_kernel(msg.state)?;
+        // The state and the ends as the filter language reads them: a
+        // mapped connection has both ends IPv4.
+        let row = ssfilter::Row::from_diag(msg)?;
         let id = &msg.id;
-        let (family, local, remote, mapped) = match msg.family {
-            sockdiag::Family::Inet => {
-                let l = ipv4(&id.src);
-                let r = ipv4(&id.dst);
-                (
-                    Family::Ipv4,
-                    SocketAddr::V4(SocketAddrV4::new(l, id.sport)),
-                    SocketAddr::V4(SocketAddrV4::new(r, id.dport)),
-                    false,
-                )
-            }
-            sockdiag::Family::Inet6 => {
-                let l = Ipv6Addr::from(id.src);
-                let r = Ipv6Addr::from(id.dst);
-                // A listener on [::] has an unspecified remote; a mapped
-                // connection has both ends mapped.
-                match (l.to_ipv4_mapped(), r.to_ipv4_mapped()) {
-                    (Some(l4), Some(r4)) => (
-                        Family::Ipv4,
-                        SocketAddr::V4(SocketAddrV4::new(l4, id.sport)),
-                        SocketAddr::V4(SocketAddrV4::new(r4, id.dport)),
-                        true,
-                    ),
-                    _ => (
-                        Family::Ipv6,
-                        SocketAddr::V6(SocketAddrV6::new(l, id.sport, 0, id.ifindex)),
-                        SocketAddr::V6(SocketAddrV6::new(r, id.dport, 0, id.ifindex)),
-                        false,
-                    ),
-                }
-            }
-        };
         Some(Connection {
-            family,
-            state,
-            local,
-            remote,
-            mapped,
+            family: if row.local.is_ipv4() {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            },
+            state: row.state,
+            local: row.local,
+            remote: row.remote,
+            mapped: row.mapped(),
             ifindex: id.ifindex,
             cookie: id.cookie,
             uid: msg.uid,
@@ -434,6 +161,26 @@ impl Connection {
     }
 }
 
+/// What the filter language reads of a connection: its state, its ends
+/// and the family of its kernel socket (`AF_INET6` for a mapped one).
+impl ssfilter::Socket for Connection {
+    fn state(&self) -> State {
+        self.state
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    fn inet6(&self) -> bool {
+        self.socket_family == sockdiag::Family::Inet6
+    }
+}
+
 /// Whether the socket address `have` (from a dump) is the one `want` names:
 /// the same port, the same address (IPv4-mapped IPv6 and IPv4 are the same
 /// address) and, when `want` names a scope, the same scope.
@@ -460,10 +207,6 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
         },
         v4 => v4,
     }
-}
-
-fn ipv4(raw: &[u8; 16]) -> Ipv4Addr {
-    Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3])
 }
 
 pub(crate) fn kernel_addr(ip: IpAddr, family: sockdiag::Family) -> [u8; 16] {

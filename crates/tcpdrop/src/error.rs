@@ -146,40 +146,6 @@ fn no_way(tried: &[(Method, Error)]) -> String {
 }
 
 impl Error {
-    /// The Win32 error code `SetTcpEntry` returns for this error.
-    pub fn win32_code(&self) -> u32 {
-        use crate::winapi::codes::*;
-        match self {
-            Error::NotFound => ERROR_MR_MID_NOT_FOUND,
-            Error::AccessDenied(Privilege::PermittedOnly) => ERROR_MR_MID_NOT_FOUND,
-            Error::AccessDenied(_) => ERROR_ACCESS_DENIED,
-            Error::NotSupported => ERROR_NOT_SUPPORTED,
-            Error::InvalidArgument(_) => ERROR_INVALID_PARAMETER,
-            Error::Namespace { .. } => ERROR_INVALID_PARAMETER,
-            Error::NamespaceDenied { .. } => ERROR_ACCESS_DENIED,
-            Error::Netlink(_) | Error::Io(_) => ERROR_GEN_FAILURE,
-            Error::MissingCapability { .. } | Error::Forbidden(_) => ERROR_ACCESS_DENIED,
-            Error::NoHolder => ERROR_NOT_SUPPORTED,
-            Error::NotAborted(_) => ERROR_GEN_FAILURE,
-            // The socket is there and this way did not abort it, as with
-            // NotAborted.
-            Error::Shadowed => ERROR_GEN_FAILURE,
-            Error::BpfUnsupported(_) | Error::NotFullSocket => ERROR_NOT_SUPPORTED,
-            // Windows' codes for a refusal: 317 when only elevation was
-            // missing, 5 when a privilege was, 50 when nothing can work.
-            Error::NoWay(tried) => {
-                let codes: Vec<u32> = tried.iter().map(|(_, e)| e.win32_code()).collect();
-                if codes.contains(&ERROR_MR_MID_NOT_FOUND) {
-                    ERROR_MR_MID_NOT_FOUND
-                } else if codes.contains(&ERROR_ACCESS_DENIED) {
-                    ERROR_ACCESS_DENIED
-                } else {
-                    ERROR_NOT_SUPPORTED
-                }
-            }
-        }
-    }
-
     /// Whether this says the caller or the kernel cannot drop at all
     /// (privilege or support), rather than something about one socket.
     pub fn is_refusal(&self) -> bool {
@@ -249,7 +215,9 @@ impl Error {
     pub(crate) fn from_diag(err: sockdiag::Error) -> Error {
         match err {
             sockdiag::Error::NotFound { .. } => Error::NotFound,
-            sockdiag::Error::PermissionDenied => Error::AccessDenied(crate::privilege::net_admin()),
+            sockdiag::Error::PermissionDenied { .. } => {
+                Error::AccessDenied(crate::privilege::net_admin())
+            }
             sockdiag::Error::NotSupported { .. } => Error::NotSupported,
             sockdiag::Error::Invalid(msg) => Error::Netlink(msg),
             sockdiag::Error::Interrupted => {

@@ -2,8 +2,7 @@
 //! (abort) chosen ones, exactly and safely: through the kernel's
 //! `SOCK_DESTROY`, or where it cannot (a kernel without it, a caller
 //! without `CAP_NET_ADMIN`) through the holding process's own descriptor or
-//! an injected reset ([`Method`]); and [`winapi`], Windows' `SetTcpEntry`
-//! and `GetTcpTable` family with their Windows semantics.
+//! an injected reset ([`Method`]).
 //!
 //! ```no_run
 //! use std::ops::ControlFlow;
@@ -30,23 +29,6 @@
 //! falling back to the listener on its port, and a newer connection on the
 //! same tuple is never hit. See [`Session::drop`].
 #![warn(missing_docs)]
-// No panics in the library: it runs inside other programs (and behind a C ABI).
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
-
 #[cfg(not(target_os = "linux"))]
 compile_error!(
     "tcpdrop drops connections through Linux's NETLINK_SOCK_DIAG; it supports Linux only"
@@ -56,19 +38,16 @@ mod abort;
 mod conn;
 mod drop;
 mod error;
-pub mod filter;
 pub mod forwarded;
 mod holders;
 mod method;
-pub mod names;
 pub mod netns;
 pub mod privilege;
 pub mod procs;
 mod session;
 mod spoof;
-pub mod winapi;
 
-pub use conn::{canonical_ip, same_end, Connection, Family, State, StateSet};
+pub use conn::{canonical_ip, same_end, Connection, Family};
 pub use drop::{
     DropCounts, DropOptions, DropReport, Endpoint, Everyone, GoneReason, ListOptions, Outcome,
     Selection, Sink, Source, What,
@@ -78,6 +57,9 @@ pub use method::Method;
 pub use netns::Netns;
 pub use privilege::Privilege;
 pub use session::{InterfaceNames, Query, Session};
+// A connection's state and a query's states are the filter language's: one
+// type, whichever crate a caller names it through.
+pub use ssfilter::{State, StateSet};
 
 /// Hooks for tests that open race windows on purpose; compiled in only
 /// with the `race-hook` feature (test builds).

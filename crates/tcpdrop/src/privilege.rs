@@ -11,9 +11,9 @@ pub enum Privilege {
     /// when the network namespace belongs to another user namespace).
     Effective,
     /// `CAP_NET_ADMIN` is permitted but not effective: the caller could raise
-    /// it ("not elevated", Windows' 317).
+    /// it ("not elevated").
     PermittedOnly,
-    /// `CAP_NET_ADMIN` is not even permitted (Windows' `ERROR_ACCESS_DENIED`).
+    /// `CAP_NET_ADMIN` is not even permitted.
     Missing,
 }
 

@@ -5,10 +5,10 @@
 use std::ops::ControlFlow;
 
 use sockdiag::{Client, DumpRequest, TcpInfo};
+use ssfilter::{Bytecode, Filter, StateSet};
 
-use crate::conn::{Connection, Family, StateSet};
+use crate::conn::{Connection, Family};
 use crate::error::Error;
-use crate::filter::Filter;
 use crate::netns::Netns;
 
 /// How many times a dump the kernel flags as interrupted is repeated.
@@ -91,6 +91,12 @@ impl Session {
             netns: Some(netns.try_clone()?),
             one_walk: true,
         })
+    }
+
+    /// The network namespace the session works in, held open; `None` only
+    /// where `/proc` could not show the caller's own.
+    pub fn netns(&self) -> Option<&Netns> {
+        self.netns.as_ref()
     }
 
     /// The diag socket, for the drop procedure's lookups.
@@ -291,7 +297,7 @@ pub(crate) struct Narrow<'a> {
 impl<'a> Narrow<'a> {
     /// The narrowing of a dump for `filter`: its `program` (from
     /// [`in_kernel`]) and its port equalities.
-    pub(crate) fn by(filter: &Filter, program: Option<&'a crate::filter::Bytecode>) -> Narrow<'a> {
+    pub(crate) fn by(filter: &Filter, program: Option<&'a Bytecode>) -> Narrow<'a> {
         Narrow {
             program: program.map(|p| p.as_bytes()),
             ports: filter.ports().unwrap_or_default(),
@@ -322,10 +328,7 @@ fn refuses_request(error: &sockdiag::Error) -> bool {
 /// filter's states, and the filter as `inet_diag` bytecode, unless it is
 /// port equalities only, which the kernel's own port match (cheaper per
 /// socket than a program) takes instead ([`Narrow::by`]).
-pub(crate) fn in_kernel(
-    query: &Query,
-    filter: &Filter,
-) -> (Query, Option<crate::filter::Bytecode>) {
+pub(crate) fn in_kernel(query: &Query, filter: &Filter) -> (Query, Option<Bytecode>) {
     let query = Query {
         states: query.states.intersection(filter.states()),
         ..*query

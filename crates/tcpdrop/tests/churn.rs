@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nstest::{in_netns, still_accepts};
-use tcpdrop::filter::Filter;
+use ssfilter::Filter;
 use tcpdrop::{DropOptions, DropReport, Method, Outcome, Query, Selection, Session, TcpState};
 
 const GENERATORS: u16 = 3;

@@ -130,7 +130,7 @@ fn port_filter_drop(method: Option<Method>) {
             (&mut c6, &mut s6, dual_port),
         ] {
             let text = format!("dport = :{port}");
-            let filter = tcpdrop::filter::Filter::parse(&[text.as_str()]).unwrap();
+            let filter = ssfilter::Filter::parse(&[text.as_str()]).unwrap();
             assert!(filter.ports().is_some(), "{text} is pinned to its port");
             let mut report = DropReport::default();
             session
@@ -171,7 +171,7 @@ fn the_support_probe_says_yes_here_needs_no_privilege_and_touches_nothing() {
         let before = nstest::ss_rows();
         // This kernel has CONFIG_INET_DIAG_DESTROY=y.
         assert!(Session::new().unwrap().destroy_supported().unwrap());
-        let without_privilege = crate::winapi::without_net_admin(true, || {
+        let without_privilege = nstest::without_net_admin(true, || {
             Session::new().unwrap().destroy_supported().unwrap()
         });
         assert!(without_privilege, "the probe must not need CAP_NET_ADMIN");

@@ -1,6 +1,12 @@
 use nstest::{in_netns, listen_dual, ss_rows};
+use ssfilter::Filter;
 use std::net::TcpStream;
-use tcpdrop::{Family, ListOptions, Query, Selection, Session, State};
+use tcpdrop::{Connection, Family, ListOptions, Query, Selection, Session, State};
+
+// The filter language's varied population and the filters it runs in the
+// kernel (`crates/ssfilter/tests/bytecode.rs`), for the library's own path.
+#[path = "../../ssfilter/tests/population.rs"]
+mod population;
 
 fn our_rows() -> Vec<(String, String, String)> {
     let mut session = Session::new().expect("session");
@@ -63,7 +69,7 @@ fn listing_with_info_counts_the_bytes_each_end_sent_and_received() {
         server.write_all(&[9u8; 500]).unwrap();
         let mut back = [0u8; 500];
         client.read_exact(&mut back).unwrap();
-        let filter = tcpdrop::filter::Filter::parse(&["state established"]).unwrap();
+        let filter = ssfilter::Filter::parse(&["state established"]).unwrap();
         let mut rows = Vec::new();
         let selection = Selection::matching(Query::all(), filter).listeners(true);
         let options = ListOptions { tcp_info: true };
@@ -82,5 +88,32 @@ fn listing_with_info_counts_the_bytes_each_end_sent_and_received() {
         assert_eq!((s.1, s.2), (Some(500), Some(3000)), "{rows:?}");
         assert!(c.3.is_some_and(|rtt| rtt > 0), "{rows:?}");
         assert_eq!(rows.len(), 2, "only the filter's rows: {rows:?}");
+    });
+}
+
+fn sorted(mut rows: Vec<Connection>) -> Vec<Connection> {
+    rows.sort_by_key(|c| (c.local, c.remote, c.cookie));
+    rows
+}
+
+/// The library's path for a filter (a kernel program or the request's
+/// ports, then the reference check) lists exactly what [`Filter::matches`]
+/// selects from the whole listing.
+#[test]
+fn a_listing_by_filter_selects_what_the_filter_matches() {
+    in_netns(|| {
+        // Both families, dual-stack, a half-closed pair, TIME-WAIT sockets.
+        let _population = population::populate();
+        let mut session = Session::new().expect("session");
+        let all = crate::listed(&mut session, Selection::all(Query::all()));
+        assert!(all.len() >= 30, "population too small: {}", all.len());
+        for text in population::KERNEL_FILTERS {
+            let words: Vec<&str> = text.split(' ').collect();
+            let filter = Filter::parse(&words).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let want = sorted(all.iter().filter(|c| filter.matches(c)).cloned().collect());
+            let matching = Selection::matching(Query::all(), filter.clone());
+            let got = sorted(crate::listed(&mut session, matching));
+            assert_eq!(got, want, "a listing by filter vs matches for '{text}'");
+        }
     });
 }

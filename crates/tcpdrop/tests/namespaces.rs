@@ -123,3 +123,80 @@ fn a_session_made_in_a_namespace_keeps_to_it_when_used_from_another_thread() {
         );
     });
 }
+
+/// A follower's scans say which namespaces joined (each once, by its name
+/// or the process holding it), which are found by another name since
+/// (the name deleted, a process still in it), and which left (nothing
+/// holds them any more); a namespace already known does not join again.
+#[test]
+fn a_follower_sees_namespaces_join_change_names_and_leave() {
+    use std::process::Command;
+    use tcpdrop::netns::NetnsFollower;
+
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
+    in_netns(|| {
+        let mut follower = NetnsFollower::new();
+        let first = follower.scan();
+        assert!(!first.joined.is_empty());
+        assert!(first.left.is_empty() && first.relabelled.is_empty());
+
+        let named = NamedNetns::add();
+        let held = nstest::ProcessNetns::spawn();
+        let named_id = Netns::open(named.name()).unwrap().id();
+        let held_id = Netns::open(&held.path()).unwrap().id();
+        let scan = follower.scan();
+        let joined: Vec<(&str, _)> = scan.joined.iter().map(|ns| (ns.name(), ns.id())).collect();
+        assert!(joined.contains(&(named.name(), named_id)), "{joined:?}");
+        assert!(
+            joined.contains(&(held.path().as_str(), held_id)),
+            "{joined:?}"
+        );
+        let again = follower.scan();
+        assert!(
+            !again
+                .joined
+                .iter()
+                .any(|ns| [named_id, held_id].contains(&ns.id())),
+            "a known namespace joined again"
+        );
+
+        // A process in the named namespace, then its name deleted: the
+        // same namespace, found by the process now.
+        let mut inside = Command::new("ip")
+            .args(["netns", "exec", named.name(), "sleep", "infinity"])
+            .spawn()
+            .expect("run ip netns exec");
+        let inside_path = format!("/proc/{}/ns/net", inside.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Netns::open(&inside_path).map(|ns| ns.id()).ok() != Some(named_id) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ip netns exec never entered it"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let status = Command::new("ip")
+            .args(["netns", "del", named.name()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let scan = follower.scan();
+        assert!(
+            scan.relabelled.contains(&(named_id, inside_path.clone())),
+            "{:?}",
+            scan.relabelled
+        );
+        assert!(!scan.left.contains(&named_id));
+
+        // Nothing holds either any more.
+        let _ = inside.kill();
+        let _ = inside.wait();
+        drop(held);
+        let scan = follower.scan();
+        assert!(scan.left.contains(&named_id), "{:?}", scan.left);
+        assert!(scan.left.contains(&held_id), "{:?}", scan.left);
+        drop(named);
+    });
+}

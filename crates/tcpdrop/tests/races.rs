@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 
 use nstest::{abort_close, carries_data, connect, connect_from, in_netns, listen, still_accepts};
-use tcpdrop::filter::Filter;
+use ssfilter::Filter;
 use tcpdrop::{GoneReason, Method, Outcome, Query, Selection, Session};
 
 use crate::drop_safety::drop_by;

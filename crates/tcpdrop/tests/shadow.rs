@@ -12,7 +12,7 @@ use std::net::{SocketAddr, SocketAddrV6};
 
 use nstest::shadow::{Shadow, DEVICE};
 use nstest::{carries_data, hand_over, in_flight, in_netns, segments_in, OwnerChild};
-use tcpdrop::filter::Filter;
+use ssfilter::Filter;
 use tcpdrop::{
     Connection, DropOptions, DropReport, Error, Method, Outcome, Query, Selection, Session,
 };

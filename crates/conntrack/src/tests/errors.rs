@@ -12,7 +12,9 @@ type Is = fn(&Error) -> bool;
 #[test]
 fn errnos_are_sorted_into_cases() {
     let cases: [(u32, Is); 7] = [
-        (e::ENOENT, |err| matches!(err, Error::NotFound)),
+        (e::ENOENT, |err| {
+            matches!(err, Error::NotFound { stale: false })
+        }),
         (e::EPERM, |err| {
             matches!(err, Error::PermissionDenied { .. })
         }),

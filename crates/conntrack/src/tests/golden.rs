@@ -285,7 +285,7 @@ fn parse_a_masqueraded_record_and_the_end_of_the_dump() {
     assert_eq!(
         items,
         [
-            (header(220, 0x100, 0x22), Reply::Flow(nat_flow())),
+            (header(220, 0x100, 0x22), Reply::Record(nat_flow())),
             (header(20, 3, 0x02), Reply::Done { errno: 0 }),
         ]
     );

@@ -95,7 +95,7 @@ fn malformed_records_end_in_invalid() {
     // The corpus is made from a good record: it must parse before patching.
     assert_eq!(
         parse_datagram(&record()).next().unwrap().unwrap().1,
-        Reply::Flow(nat_flow())
+        Reply::Record(nat_flow())
     );
     for (what, datagram) in corpus() {
         // A bound on the messages seen: more would mean the parser loops.
@@ -127,7 +127,7 @@ fn every_truncation_of_a_record_is_an_error_unless_it_ends_between_optional_attr
         }
         assert_eq!(items.len(), 1, "cut at {cut}");
         match (&items[0], ends.contains(&cut)) {
-            (Ok((_, Reply::Flow(flow))), true) => {
+            (Ok((_, Reply::Record(flow))), true) => {
                 assert_eq!(flow.orig, nat_flow().orig, "cut at {cut}");
                 assert_eq!(flow.id, nat_flow().id, "cut at {cut}");
             }
@@ -147,7 +147,7 @@ fn unknown_attributes_are_skipped_at_every_level() {
     for (at, parents) in [(220, &[][..]), (72, &[20][..]), (44, &[20, 24][..])] {
         let r = inserted(at, &junk, parents);
         let (_, reply) = parse_datagram(&r).next().unwrap().unwrap();
-        assert_eq!(reply, Reply::Flow(nat_flow()), "junk at {at}");
+        assert_eq!(reply, Reply::Record(nat_flow()), "junk at {at}");
     }
 }
 
@@ -158,7 +158,7 @@ fn a_record_of_another_protocol_parses_with_its_ports() {
     r[104] = 17; // and the reply tuple's
     r[172..220].fill(0);
     r[172..176].copy_from_slice(&[48, 0, 99, 0]); // an unknown attribute now
-    let Reply::Flow(flow) = parse_datagram(&r).next().unwrap().unwrap().1 else {
+    let Reply::Record(flow) = parse_datagram(&r).next().unwrap().unwrap().1 else {
         panic!("not a flow")
     };
     assert!(!flow.is_tcp());

@@ -197,7 +197,7 @@ proptest! {
         prop_assert_eq!(items.len(), 1);
         let (header, reply) = items.into_iter().next().unwrap().unwrap();
         prop_assert_eq!(header.seq, seq);
-        prop_assert_eq!(reply, Reply::Flow(flow));
+        prop_assert_eq!(reply, Reply::Record(flow));
     }
 
     #[test]

@@ -109,7 +109,10 @@ fn delete_by_tuple_and_id_removes_the_entry_and_a_second_delete_says_not_found()
         (client.delete(&flow.key()), client.delete(&flow.key()))
     });
     first.expect("the first delete succeeds");
-    assert!(matches!(second, Err(Error::NotFound)), "{second:?}");
+    assert!(
+        matches!(second, Err(Error::NotFound { stale: false })),
+        "{second:?}"
+    );
     let after = r_flows(&topology);
     assert!(with_orig(&after, orig).is_empty(), "gone: {after:#?}");
     let other_orig = Tuple::tcp(other.a_end, other.b_end);
@@ -147,7 +150,10 @@ fn a_delete_whose_id_does_not_match_is_refused_and_the_entry_stays() {
         ..flow.key()
     };
     let refused = topology.run(Node::R, || Client::new().unwrap().delete(&other_id));
-    assert!(matches!(refused, Err(Error::NotFound)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::NotFound { stale: false })),
+        "{refused:?}"
+    );
     let still = with_orig(&r_flows(&topology), orig);
     assert_eq!(still.len(), 1, "the entry is untouched");
     assert_eq!(still[0].id, flow.id);

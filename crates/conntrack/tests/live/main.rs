@@ -5,6 +5,14 @@
 //! README's comparison. `corpus` replays the `conntrack_reply` fuzz
 //! corpus through the parser (one test binary for the crate).
 
+// A panic is how a test fails, in its helpers as in its tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod corpus;
 mod flows;
 mod tcpkill;

@@ -1,6 +1,6 @@
 /* Prints the size of every structure of iphlpapi.h and the offset of every
  * field, one "sizeof(T) N" / "offsetof(T, f) N" line each, for the Rust
- * test to compare with tcpdrop::winapi::LAYOUT. */
+ * test to compare with iphlpapi::LAYOUT. */
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -660,7 +660,7 @@ fn record_with_short_tcp_info() {
         tcp_info: Some(Box::new(tcp_info_short())),
         ..msg_v4()
     };
-    assert_eq!(reply, Reply::Diag(want));
+    assert_eq!(reply, Reply::Record(want));
 }
 
 #[test]
@@ -676,7 +676,7 @@ fn record_answering_tcpdiag_getsock_is_a_record() {
     let datagram = cat(&[&header, &MSG_V4]);
     let (head, reply) = only(&datagram);
     assert_eq!(head.kind, 18);
-    assert_eq!(reply, Reply::Diag(msg_v4()));
+    assert_eq!(reply, Reply::Record(msg_v4()));
 }
 
 #[test]
@@ -703,7 +703,7 @@ fn record_with_base_tcp_info() {
         &TCP_INFO[..104],
     ]);
     let (_, reply) = only(&datagram);
-    let Reply::Diag(msg) = reply else {
+    let Reply::Record(msg) = reply else {
         panic!("not a record: {reply:?}")
     };
     assert_eq!(msg.tcp_info.as_deref(), Some(&tcp_info_base()));
@@ -740,7 +740,7 @@ fn record_with_full_tcp_info() {
         tcp_info: Some(Box::new(tcp_info_full())),
         ..msg_v4()
     };
-    assert_eq!(reply, Reply::Diag(want));
+    assert_eq!(reply, Reply::Record(want));
 }
 
 #[test]
@@ -827,7 +827,7 @@ fn ack_errors_map_to_what_a_caller_matches() {
         match errno {
             2 => assert!(matches!(err, Error::NotFound { stale: false })),
             116 => assert!(matches!(err, Error::NotFound { stale: true })),
-            1 => assert!(matches!(err, Error::PermissionDenied)),
+            1 => assert!(matches!(err, Error::PermissionDenied { errno: 1 })),
             95 => assert!(matches!(err, Error::NotSupported { errno: 95 })),
             _ => unreachable!(),
         }
@@ -836,7 +836,10 @@ fn ack_errors_map_to_what_a_caller_matches() {
 
 #[test]
 fn from_errno_keeps_the_rest_as_io() {
-    assert!(matches!(Error::from_errno(13), Error::PermissionDenied)); // EACCES
+    assert!(matches!(
+        Error::from_errno(13),
+        Error::PermissionDenied { errno: 13 }
+    )); // EACCES
     assert!(matches!(
         Error::from_errno(93),
         Error::NotSupported { errno: 93 }
@@ -908,8 +911,8 @@ fn one_datagram_holds_many_messages() {
     assert_eq!(
         replies,
         [
-            Reply::Diag(msg_v4()),
-            Reply::Diag(InetDiagMsg {
+            Reply::Record(msg_v4()),
+            Reply::Record(InetDiagMsg {
                 v6only: Some(true),
                 ..msg_v6_listen()
             }),
@@ -987,7 +990,7 @@ fn unknown_attributes_are_skipped() {
     let (_, reply) = only(&datagram);
     assert_eq!(
         reply,
-        Reply::Diag(InetDiagMsg {
+        Reply::Record(InetDiagMsg {
             shutdown: Some(1),
             ..msg_v4()
         })

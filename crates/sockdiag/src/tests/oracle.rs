@@ -227,7 +227,7 @@ proptest! {
             v6only,
             tcp_info: tcp_info.as_deref().map(|b| Box::new(TcpInfo::parse(b))),
         };
-        prop_assert_eq!(reply, Reply::Diag(want));
+        prop_assert_eq!(reply, Reply::Record(want));
     }
 }
 

@@ -127,7 +127,7 @@ fn reply() -> impl Strategy<Value = (Vec<u8>, Header, Reply)> {
         (any::<u32>(), record(), attrs()).prop_map(move |(seq, r, a)| {
             let bytes = nlmsg(SOCK_DIAG_BY_FAMILY, 2, seq, &diag_payload(&r, &a.encode()));
             let h = header(&bytes);
-            (bytes, h, Reply::Diag(a.expect(&r)))
+            (bytes, h, Reply::Record(a.expect(&r)))
         }),
         (any::<u32>(), 0..4096i32).prop_map(move |(seq, errno)| {
             let bytes = ack(seq, errno);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use tcpdrop::filter::Filter;
+use ssfilter::Filter;
 use tcpdrop::Connection;
 
 use super::model::{Key, Life, Sort, View};

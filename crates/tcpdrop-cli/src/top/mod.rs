@@ -32,7 +32,7 @@ use crossterm::terminal::{
 };
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
-use tcpdrop::filter::Filter;
+use ssfilter::Filter;
 use tcpdrop::{Family, Query, StateSet};
 
 use crate::cli::Cli;
@@ -120,6 +120,7 @@ pub(crate) fn run(cli: &Cli) -> Result<u8, Failure> {
     let Namespaces {
         list: spaces,
         unreached,
+        ..
     } = open_namespaces(cli)?;
     let labels: Arc<Vec<Option<String>>> =
         Arc::new(spaces.iter().map(|s| s.label.clone()).collect());

@@ -150,7 +150,13 @@ impl Column {
             .iter()
             .position(|&c| c == self)
             .unwrap_or(0);
-        let mut next = Column::SORTABLE[(at + 1) % Column::SORTABLE.len()];
+        // The one after it, the first after the last.
+        let mut next = Column::SORTABLE
+            .iter()
+            .cycle()
+            .nth(at + 1)
+            .copied()
+            .unwrap_or(self);
         if next == Column::Netns && !netns {
             next = next.next(netns);
         }

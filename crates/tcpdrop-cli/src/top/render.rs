@@ -370,20 +370,22 @@ fn pad(text: &str, width: u16, right: bool) -> String {
 
 /// `512`, `1.5K`, `12M`, `3.2G` (powers of 1024).
 pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
     if n < 1024 {
         return n.to_string();
     }
     let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
+    let mut unit = "K";
+    for larger in ["M", "G", "T", "P"] {
+        if value < 1024.0 {
+            break;
+        }
         value /= 1024.0;
-        unit += 1;
+        unit = larger;
     }
     if value < 10.0 {
-        format!("{value:.1}{}", UNITS[unit])
+        format!("{value:.1}{unit}")
     } else {
-        format!("{value:.0}{}", UNITS[unit])
+        format!("{value:.0}{unit}")
     }
 }
 

@@ -46,35 +46,30 @@ pub(crate) fn arrange(
     let primary = Primary::new(rows, &kept, owners, labels, sort.column);
     let mut keys: Vec<(u128, u128, u32)> = kept
         .iter()
-        .map(|&i| {
-            let row = &rows[i as usize];
+        .filter_map(|&i| {
+            let row = rows.get(i as usize)?;
             let (l, r) = (&row.conn().local, &row.conn().remote);
-            match sort.column {
+            Some(match sort.column {
                 Column::Local => (pack(l, r), 0, i),
                 Column::Remote => (pack(r, l), 0, i),
                 _ => (primary.of(row), pack(l, r), i),
-            }
+            })
         })
         .collect();
     keys.sort_unstable();
     let full = |i: u32| {
-        let row = &rows[i as usize];
-        let (l, r) = (addr_key(&row.conn().local), addr_key(&row.conn().remote));
-        match sort.column {
-            Column::Remote => (r, l, row.key()),
-            _ => (l, r, row.key()),
-        }
+        rows.get(i as usize).map(|row| {
+            let (l, r) = (addr_key(&row.conn().local), addr_key(&row.conn().remote));
+            match sort.column {
+                Column::Remote => (r, l, row.key()),
+                _ => (l, r, row.key()),
+            }
+        })
     };
-    let mut at = 0;
-    while at < keys.len() {
-        let run = keys[at..]
-            .iter()
-            .take_while(|k| (k.0, k.1) == (keys[at].0, keys[at].1))
-            .count();
-        if run > 1 {
-            keys[at..at + run].sort_unstable_by_key(|k| full(k.2));
+    for run in keys.chunk_by_mut(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        if run.len() > 1 {
+            run.sort_unstable_by_key(|k| full(k.2));
         }
-        at += run;
     }
     let mut order: Vec<u32> = keys.into_iter().map(|k| k.2).collect();
     if sort.reverse {
@@ -134,7 +129,8 @@ impl<'a> Primary<'a> {
         let mut names: Vec<&[u8]> = match column {
             Column::Process => kept
                 .iter()
-                .map(|&i| owners.sort_name(rows[i as usize].conn().inode))
+                .filter_map(|&i| rows.get(i as usize))
+                .map(|row| owners.sort_name(row.conn().inode))
                 .collect(),
             Column::Netns => labels
                 .iter()

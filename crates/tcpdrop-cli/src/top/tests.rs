@@ -279,7 +279,7 @@ fn a_filter_error_is_shown_inline_and_the_old_filter_stays() {
     let lines = screen(&mut app, 240, 14);
     let status = &lines[12];
     assert!(status.starts_with("filter: dport = :80x"), "{status}");
-    let expected = tcpdrop::filter::Filter::parse(&["dport = :80x"])
+    let expected = ssfilter::Filter::parse(&["dport = :80x"])
         .unwrap_err()
         .to_string();
     assert!(
@@ -486,6 +486,9 @@ fn numbers_are_short_and_readable() {
     assert_eq!(render::bytes(1023), "1023");
     assert_eq!(render::bytes(1536), "1.5K");
     assert_eq!(render::bytes(20 * 1024 * 1024), "20M");
+    assert_eq!(render::bytes(3 << 29), "1.5G");
+    // Past the last unit the number grows instead.
+    assert_eq!(render::bytes(u64::MAX), "16384P");
     assert_eq!(render::duration(Duration::from_millis(250)), "250ms");
     assert_eq!(render::duration(Duration::from_secs(1)), "1s");
     assert_eq!(render::age(Duration::from_millis(300)), "0s");
@@ -618,4 +621,23 @@ fn ipv6_ends_that_share_their_first_bits_still_sort_by_the_whole_address() {
             "[2001:db8::10]:1"
         ]
     );
+}
+
+#[test]
+fn the_sort_key_goes_round_every_column() {
+    let mut seen = vec![Column::Local];
+    let mut column = Column::Local.next(true);
+    while column != Column::Local {
+        seen.push(column);
+        column = column.next(true);
+    }
+    assert_eq!(seen, Column::SORTABLE);
+    // Without several namespaces the Netns column is passed over.
+    let before = Column::SORTABLE
+        .iter()
+        .position(|&c| c == Column::Netns)
+        .unwrap()
+        - 1;
+    let skipped = Column::SORTABLE[before].next(false);
+    assert_eq!(skipped, Column::SORTABLE[before + 2]);
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tcpdrop::filter::Filter;
+use ssfilter::Filter;
 use tcpdrop::procs::{InodeSet, SocketOwners};
 use tcpdrop::{
     Connection, DropOptions, GoneReason, ListOptions, Method, Outcome, Query, Selection, Sink,

@@ -334,3 +334,121 @@ pub fn tcpdrop_in_landlock(args: &[&str]) -> Option<Run> {
     }
     Some(command.output().expect("run tcpdrop").into())
 }
+
+/// `tcpdrop ARGS` left running (a `--watch`), its output read as it comes;
+/// killed when dropped, if still running.
+pub struct Watching {
+    child: std::process::Child,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Watching {
+    /// Start `tcpdrop ARGS` in the calling thread's network namespace.
+    pub fn start(args: &[&str]) -> Watching {
+        use std::process::Stdio;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tcpdrop"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run tcpdrop");
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let readers = vec![
+            drain(child.stdout.take().expect("stdout"), stdout.clone()),
+            drain(child.stderr.take().expect("stderr"), stderr.clone()),
+        ];
+        Watching {
+            child,
+            stdout,
+            readers,
+            stderr,
+        }
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The JSON rows it printed so far, once `done` says they are enough;
+    /// panics after 10 s, showing what it printed.
+    pub fn rows_until(
+        &self,
+        what: &str,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let text = String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned();
+            // Only whole lines: the last may be half written.
+            let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+            let rows = json_lines(whole);
+            if done(&rows) {
+                return rows;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited 10 s for {what}; stdout:\n{text}\nstderr:\n{}",
+                String::from_utf8_lossy(&self.stderr.lock().unwrap())
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Send SIGTERM, as a service manager stops it, and wait (10 s at
+    /// most) for it to exit.
+    pub fn terminate(mut self) -> Run {
+        // SAFETY: kill(2) on our own child's pid, not yet reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tcpdrop did not exit within 10 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        let stdout = String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned();
+        let stderr = String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned();
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Copy what `from` yields into `into` as it comes, on a thread.
+fn drain(
+    mut from: impl std::io::Read + Send + 'static,
+    into: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    })
+}

@@ -41,7 +41,7 @@ impl Abort for Destroy<'_> {
         let mut lost = self.client.destroy_batch(head, &mut answers).err();
         let first_state = targets.first().map(|t| t.state);
         let refusal = match (answers.first(), first_state) {
-            (Some(Err(err @ sockdiag::Error::PermissionDenied)), _) => err.errno(),
+            (Some(Err(err @ sockdiag::Error::PermissionDenied { .. })), _) => err.errno(),
             (Some(Err(err @ sockdiag::Error::NotSupported { .. })), Some(first))
                 if first != TcpState::TimeWait =>
             {
@@ -128,7 +128,7 @@ pub(crate) fn supported(client: &mut Client) -> Result<bool, Error> {
         Err(sockdiag::Error::NotFound { .. }) => Ok(true),
         Err(sockdiag::Error::NotSupported { .. }) => Ok(false),
         // Nothing should match; if something did, the cookie check refused it.
-        Ok(()) | Err(sockdiag::Error::PermissionDenied) => Ok(true),
+        Ok(()) | Err(sockdiag::Error::PermissionDenied { .. }) => Ok(true),
         Err(err) => Err(Error::from_diag(err)),
     }
 }

@@ -26,10 +26,10 @@ impl Session {
     /// early, with its `tcp_info` when `options` ask for it (else `None`).
     ///
     /// A filter's expression runs in the kernel as `inet_diag` bytecode
-    /// ([`Filter::bytecode`](crate::filter::Filter::bytecode)), so the
+    /// ([`Filter::bytecode`](ssfilter::Filter::bytecode)), so the
     /// sockets it rejects are never copied out; each row the kernel lets
     /// through is checked again with
-    /// [`Filter::matches`](crate::filter::Filter::matches), the reference.
+    /// [`Filter::matches`](ssfilter::Filter::matches), the reference.
     /// Named tuples are picked out of one dump of the selection's query,
     /// in the kernel's order. As for a drop, a listener is handed over only
     /// when the selection allows listeners.

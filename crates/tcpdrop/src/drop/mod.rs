@@ -26,13 +26,15 @@ mod select;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 
+use ssfilter::StateSet;
+
 pub use list::ListOptions;
 pub(crate) use report::Counting;
 pub use report::{DropCounts, DropReport, GoneReason, Outcome, Sink, Source};
 pub use select::{Endpoint, Everyone, Selection, What};
 
 use crate::abort::{choose, Act};
-use crate::conn::{Connection, Family, StateSet};
+use crate::conn::{Connection, Family};
 use crate::error::Error;
 use crate::method::Method;
 use crate::session::{Narrow, Query, Session};

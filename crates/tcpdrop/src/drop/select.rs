@@ -4,9 +4,10 @@
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
+use ssfilter::Filter;
+
 use crate::conn::Connection;
 use crate::error::Error;
-use crate::filter::Filter;
 use crate::session::{Query, Session};
 
 /// The test of a [`Selection`] without one of the caller's own

@@ -5,8 +5,10 @@
 
 use std::net::SocketAddr;
 
+use ssfilter::State;
+
 use super::route::Routes;
-use crate::conn::{Connection, State};
+use crate::conn::Connection;
 use crate::error::Error;
 
 /// One end of a forwarded connection, as that end sees the connection.
@@ -164,7 +166,7 @@ pub(crate) fn conntrack_error(err: conntrack::Error) -> Error {
             capability: "CAP_NET_ADMIN",
             needed_for: "reading connection tracking (ctnetlink)",
         },
-        conntrack::Error::NotFound => Error::NotFound,
+        conntrack::Error::NotFound { .. } => Error::NotFound,
         conntrack::Error::Io(io) => Error::Io(io),
         other => Error::Netlink(other.to_string()),
     }
@@ -203,9 +205,9 @@ mod tests {
         assert_eq!(conn.local, flow.originator.addr);
         assert_eq!(conn.remote, "10.0.2.2:80".parse().unwrap());
         assert_eq!(conn.state, State::Established);
-        let filter = crate::filter::Filter::parse(&["dport = :80 and src 10.0.1.0/24"]).unwrap();
+        let filter = ssfilter::Filter::parse(&["dport = :80 and src 10.0.1.0/24"]).unwrap();
         assert!(filter.matches(&conn));
-        let filter = crate::filter::Filter::parse(&["sport = :80"]).unwrap();
+        let filter = ssfilter::Filter::parse(&["sport = :80"]).unwrap();
         assert!(!filter.matches(&conn));
     }
 

@@ -318,7 +318,7 @@ impl Forwarded {
         };
         match self.conntrack.delete(&key) {
             Ok(()) => EntryOutcome::Removed,
-            Err(conntrack::Error::NotFound) => EntryOutcome::None,
+            Err(conntrack::Error::NotFound { .. }) => EntryOutcome::None,
             Err(err) => EntryOutcome::Failed(conntrack_error(err).to_string()),
         }
     }
