@@ -14,12 +14,18 @@
 #                                                  # libiphlpapi.so.0 (+ .so link, .a),
 #                                                  # iphlpapi.h, the iphlpapi-compat headers,
 #                                                  # iphlpapi.pc and iphlpapi-compat.pc
+#   make deb                                       # Debian packages tcpdrop, libiphlpapi0 and
+#                                                  # libiphlpapi-dev in target/debian/
+#                                                  # (packaging/build-deb)
+#
+# deb first runs packaging/deps: as root it installs the Debian packages it
+# needs (dpkg-dev, ...); as a normal user it names the missing ones and stops.
 #
 # Variables: PREFIX, BINDIR, MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR,
 # DESTDIR, PROFILE (release, the default, or debug), CARGO, CARGO_TARGET_DIR,
-# STRIP (the installed binary is stripped: the release profile keeps line
-# tables for profiling, which an installed command does not need; STRIP=true
-# installs it as built).
+# DEBDIR (where deb writes), STRIP (the installed
+# binary is stripped: the release profile keeps line tables for profiling,
+# which an installed command does not need; STRIP=true installs it as built).
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
@@ -33,6 +39,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 STRIP ?= strip
+DEBDIR ?= $(ROOT)/target/debian
 
 ifeq ($(PROFILE),debug)
 PROFILE_FLAG :=
@@ -42,7 +49,7 @@ endif
 BIN := $(CARGO_TARGET_DIR)/$(PROFILE)/tcpdrop
 GEN := $(CARGO_TARGET_DIR)/$(PROFILE)/generated
 
-.PHONY: all build generated test install uninstall install-lib uninstall-lib
+.PHONY: all build generated test install uninstall install-lib uninstall-lib deb
 
 all: build generated
 
@@ -85,3 +92,9 @@ install-lib:
 
 uninstall-lib:
 	$(MAKE) -C "$(ROOT)/crates/iphlpapi" uninstall $(LIB_VARS)
+
+PACKAGING_VARS = CARGO="$(CARGO)" CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" MAKE="$(MAKE)"
+
+deb:
+	"$(ROOT)/packaging/deps" deb
+	DEBDIR="$(DEBDIR)" $(PACKAGING_VARS) "$(ROOT)/packaging/build-deb"
