@@ -17,13 +17,17 @@
 #   make deb                                       # Debian packages tcpdrop, libiphlpapi0 and
 #                                                  # libiphlpapi-dev in target/debian/
 #                                                  # (packaging/build-deb)
+#   make image                                     # target/image/tcpdrop.oci.tar: an OCI image
+#                                                  # FROM scratch of a static tcpdrop
+#                                                  # (packaging/build-image)
 #
-# deb first runs packaging/deps: as root it installs the Debian packages it
-# needs (dpkg-dev, ...); as a normal user it names the missing ones and stops.
+# deb and image first run packaging/deps: as root it installs the Debian
+# packages they need (dpkg-dev, umoci, ...); as a normal user it names the
+# missing ones and stops.
 #
 # Variables: PREFIX, BINDIR, MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR,
 # DESTDIR, PROFILE (release, the default, or debug), CARGO, CARGO_TARGET_DIR,
-# DEBDIR (where deb writes), STRIP (the installed
+# DEBDIR and IMAGEDIR (where deb and image write), STRIP (the installed
 # binary is stripped: the release profile keeps line tables for profiling,
 # which an installed command does not need; STRIP=true installs it as built).
 
@@ -40,6 +44,7 @@ ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 STRIP ?= strip
 DEBDIR ?= $(ROOT)/target/debian
+IMAGEDIR ?= $(ROOT)/target/image
 
 ifeq ($(PROFILE),debug)
 PROFILE_FLAG :=
@@ -49,7 +54,7 @@ endif
 BIN := $(CARGO_TARGET_DIR)/$(PROFILE)/tcpdrop
 GEN := $(CARGO_TARGET_DIR)/$(PROFILE)/generated
 
-.PHONY: all build generated test install uninstall install-lib uninstall-lib deb
+.PHONY: all build generated test install uninstall install-lib uninstall-lib deb image
 
 all: build generated
 
@@ -98,3 +103,7 @@ PACKAGING_VARS = CARGO="$(CARGO)" CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" MAKE="$
 deb:
 	"$(ROOT)/packaging/deps" deb
 	DEBDIR="$(DEBDIR)" $(PACKAGING_VARS) "$(ROOT)/packaging/build-deb"
+
+image:
+	"$(ROOT)/packaging/deps" image
+	IMAGEDIR="$(IMAGEDIR)" $(PACKAGING_VARS) "$(ROOT)/packaging/build-image"
