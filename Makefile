@@ -14,12 +14,22 @@
 #                                                  # libiphlpapi.so.0 (+ .so link, .a),
 #                                                  # iphlpapi.h, the iphlpapi-compat headers,
 #                                                  # iphlpapi.pc and iphlpapi-compat.pc
+#   make deb                                       # Debian packages tcpdrop, libiphlpapi0 and
+#                                                  # libiphlpapi-dev in target/debian/
+#                                                  # (packaging/build-deb)
+#   make image                                     # target/image/tcpdrop.oci.tar: an OCI image
+#                                                  # FROM scratch of a static tcpdrop
+#                                                  # (packaging/build-image)
+#
+# deb and image first run packaging/deps: as root it installs the Debian
+# packages they need (dpkg-dev, umoci, ...); as a normal user it names the
+# missing ones and stops.
 #
 # Variables: PREFIX, BINDIR, MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR,
 # DESTDIR, PROFILE (release, the default, or debug), CARGO, CARGO_TARGET_DIR,
-# STRIP (the installed binary is stripped: the release profile keeps line
-# tables for profiling, which an installed command does not need; STRIP=true
-# installs it as built).
+# DEBDIR and IMAGEDIR (where deb and image write), STRIP (the installed
+# binary is stripped: the release profile keeps line tables for profiling,
+# which an installed command does not need; STRIP=true installs it as built).
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 
@@ -33,6 +43,8 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 STRIP ?= strip
+DEBDIR ?= $(ROOT)/target/debian
+IMAGEDIR ?= $(ROOT)/target/image
 
 ifeq ($(PROFILE),debug)
 PROFILE_FLAG :=
@@ -42,7 +54,7 @@ endif
 BIN := $(CARGO_TARGET_DIR)/$(PROFILE)/tcpdrop
 GEN := $(CARGO_TARGET_DIR)/$(PROFILE)/generated
 
-.PHONY: all build generated test install uninstall install-lib uninstall-lib
+.PHONY: all build generated test install uninstall install-lib uninstall-lib deb image
 
 all: build generated
 
@@ -85,3 +97,13 @@ install-lib:
 
 uninstall-lib:
 	$(MAKE) -C "$(ROOT)/crates/iphlpapi" uninstall $(LIB_VARS)
+
+PACKAGING_VARS = CARGO="$(CARGO)" CARGO_TARGET_DIR="$(CARGO_TARGET_DIR)" MAKE="$(MAKE)"
+
+deb:
+	"$(ROOT)/packaging/deps" deb
+	DEBDIR="$(DEBDIR)" $(PACKAGING_VARS) "$(ROOT)/packaging/build-deb"
+
+image:
+	"$(ROOT)/packaging/deps" image
+	IMAGEDIR="$(IMAGEDIR)" $(PACKAGING_VARS) "$(ROOT)/packaging/build-image"
