@@ -14,7 +14,7 @@ use super::error::Win32Error;
 use super::owner_module::{module_rows, v4_module_row, v6_module_row};
 use super::types::*;
 use tcpdrop::procs::SocketOwners;
-use tcpdrop::{Connection, Query, Session, State, StateSet};
+use tcpdrop::{Connection, ListOptions, Query, Selection, Session, State, StateSet};
 
 /// Which kernel sockets a table holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,7 +111,8 @@ pub(super) fn entries(
         states: select.states(),
     };
     let mut out = Vec::new();
-    Session::new()?.for_each(&query, |conn: Connection| {
+    let every = Selection::all(query).listeners(true);
+    Session::new()?.list(every, ListOptions::default(), |conn: Connection, _| {
         if conn.socket_family() == kernel_family {
             let listener = conn.is_listener();
             out.push(Entry {

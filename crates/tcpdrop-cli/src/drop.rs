@@ -1,18 +1,19 @@
-//! Dropping: each namespace's drop, its outcomes printed as they come (a
-//! `Sink`), once or `--watch`ed, and the exit status they add up to.
+//! Dropping: each place's drop (a namespace's sockets, or the connections
+//! this host forwards), its outcomes printed as they come (a `Sink`), once
+//! or `--watch`ed, and the exit status they add up to.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use tcpdrop::procs::{InodeSet, ProcRefusals, SocketOwners};
-use tcpdrop::{Connection, DropOptions, Outcome, Selection, Sink};
+use tcpdrop::{Connection, DropOptions, ListOptions, Outcome, Selection, Session, Sink, What};
 
-use crate::exit_codes;
 use crate::failure::{exit_code, output_error, Failure};
 use crate::output::{Printer, Row};
-use crate::plan::{select, targeted, Plan, Space, Spaces, Target, WatchPlan};
-use crate::watch;
+use crate::plan::{Plan, Source, Space, Spaces, WatchPlan};
+use crate::{exit_codes, forwarded, watch};
 
 /// The outcomes of a run, summed over namespaces and rounds.
 #[derive(Default)]
@@ -27,6 +28,10 @@ pub(crate) struct Totals {
     pub(crate) dropped: u64,
     pub(crate) gone: usize,
     pub(crate) failed: usize,
+    /// Forwarded flows reset at one end only (counted in `failed` too).
+    pub(crate) partial: usize,
+    /// A named forwarded connection found gone: the run's one error line.
+    pub(crate) missing: Option<String>,
     /// Sockets the other options chose whose owners could not be read, so
     /// `--pid`/`--process` could not tell whether to choose them.
     pub(crate) unreadable: usize,
@@ -53,14 +58,16 @@ impl Totals {
         if self.not_found > 0 {
             text.push_str(&format!(", not found {}", self.not_found));
         }
+        if self.partial > 0 {
+            text.push_str(&format!(" ({} reset at one end only)", self.partial));
+        }
         text
     }
 }
 
-/// One namespace's drop: the owners looked up first when they select or
-/// are shown, then the safe drop of what the options choose, at most
-/// `limit` of them, each outcome printed as it is known and added to
-/// `totals`. The refusal that stops the run, if the kernel refused.
+/// One place's drop, at most `limit` of what the options choose, each
+/// outcome printed as it is known and added to `totals`. The refusal that
+/// stops the run, if the kernel refused.
 pub(crate) fn drop_space<W: Write>(
     space: &mut Space,
     plan: &Plan,
@@ -69,16 +76,40 @@ pub(crate) fn drop_space<W: Write>(
     totals: &mut Totals,
 ) -> Result<Option<Failure>, Failure> {
     let Space {
-        session,
-        target,
+        source,
+        selection,
         label,
     } = space;
+    match source {
+        Source::Local(session) => {
+            let label = label.as_deref();
+            drop_sockets(session, selection, label, plan, limit, printer, totals)
+        }
+        Source::Forwarded(fw) => {
+            forwarded::drop_flows(fw, selection, limit, printer, totals)?;
+            Ok(None)
+        }
+    }
+}
+
+/// One namespace's drop: the owners looked up first when they select or
+/// are shown, then the safe drop of what the options choose.
+fn drop_sockets<W: Write>(
+    session: &mut Session,
+    selection: &Selection,
+    label: Option<&str>,
+    plan: &Plan,
+    limit: Option<u64>,
+    printer: &mut Printer<W>,
+    totals: &mut Totals,
+) -> Result<Option<Failure>, Failure> {
     let owners = if plan.show_owners || plan.owners.needs_processes() {
-        let inodes: InodeSet = select(session, target, &plan.query)?
-            .iter()
-            .filter(|c| targeted(target, c))
-            .map(|c| c.inode)
-            .collect();
+        let mut inodes = InodeSet::default();
+        let every = selection.clone().listeners(true);
+        session.list(every, ListOptions::default(), |c, _| {
+            inodes.insert(c.inode);
+            ControlFlow::Continue(())
+        })?;
         let owners = SocketOwners::scan(&inodes);
         totals.keep_refusals(owners.refusals());
         Some(owners)
@@ -87,7 +118,6 @@ pub(crate) fn drop_space<W: Write>(
     };
     let names = session.interface_names()?;
     let scope_name = |index: u32| names.name(index);
-    let target: &Target = target;
     let mut taken: u64 = 0;
     let mut unreadable: usize = 0;
     let quiet = totals.output.is_some();
@@ -99,28 +129,24 @@ pub(crate) fn drop_space<W: Write>(
         if chosen {
             taken = taken.saturating_add(1);
         } else if let Some(o) = owners.as_ref() {
-            let undecided = targeted(target, c) && plan.owners.undecided(c, o);
+            // Asked only of what the rest of the selection chose.
+            let undecided = plan.owners.undecided(c, o);
             unreadable = unreadable.saturating_add(usize::from(undecided));
         }
         chosen
     };
-    let selection = match target {
-        Target::Everything => Selection::all(plan.query),
-        // A filter runs in the kernel too, so only what it matches is copied out.
-        Target::Filter(filter) => Selection::matching(plan.query, filter.clone()),
-        // Each named tuple is one exact lookup: no walk of every socket.
-        Target::Tuples(tuples) => Selection::tuples(tuples.clone()).query(plan.query),
-    };
-    let selection = selection.listeners(plan.listeners).and(choose);
+    // A filter runs in the kernel too, so only what it matches is copied
+    // out; each named tuple is one exact lookup, no walk of every socket.
+    let selection = selection.clone().and(choose);
     let mut shown = Shown {
         printer,
         owners: owners.as_ref(),
         scope_name: &scope_name,
-        netns: label.as_deref(),
+        netns: label,
         show_owners: plan.show_owners,
         quiet,
         // One named tuple that is missing is the run's one error line.
-        report_missing: matches!(target, Target::Tuples(t) if t.len() > 1),
+        report_missing: matches!(selection.what(), What::Tuples(t) if t.len() > 1),
         refused: None,
         refusals: 0,
         held: Vec::new(),
@@ -168,7 +194,7 @@ pub(crate) fn drop_space<W: Write>(
                 collateral: true,
                 owners: Some(owners.owners(conn.inode)),
                 owners_unknown: owners.is_unknown(conn.inode),
-                netns: label.as_deref(),
+                netns: label,
             };
             if let Err(err) = printer.row(&row, &scope_name) {
                 failed = Some(err);
@@ -332,7 +358,13 @@ pub(crate) fn drop_once<W: Write>(
         return Err(stop);
     }
     if totals.chosen == 0 {
-        return Err(nothing_matched(spaces, plan));
+        return Err(match totals.missing {
+            Some(message) => Failure {
+                code: exit_codes::NO_MATCH,
+                message,
+            },
+            None => nothing_matched(spaces, plan),
+        });
     }
     eprintln!("{}", totals.summary());
     warn_unreached(spaces);
@@ -438,7 +470,11 @@ pub(crate) fn watch_drops<W: Write>(
     if totals.chosen == 0 && !terminated {
         return Err(Failure {
             code: exit_codes::NO_MATCH,
-            message: format!("no connection matched in {}", crate::watch::rounds(rounds)),
+            message: format!(
+                "no {}connection matched in {}",
+                if plan.forwarded { "forwarded " } else { "" },
+                crate::watch::rounds(rounds)
+            ),
         });
     }
     Ok(exit_codes::OK)
@@ -461,19 +497,37 @@ pub(crate) fn drops_failed(totals: &Totals) -> Failure {
 /// Exit 1, saying what did not match; for a tuple that names a listener not
 /// asked for, say how to ask.
 pub(crate) fn nothing_matched(spaces: &mut Spaces, plan: &Plan) -> Failure {
+    let noun = if plan.forwarded {
+        "forwarded connection"
+    } else {
+        "connection"
+    };
     let mut message = match spaces.list.first_mut() {
         None => "no network namespace found".to_string(),
-        Some(space) => match &space.target {
-            Target::Everything => "no connection matched".to_string(),
-            Target::Filter(filter) => format!("no connection matched the filter '{filter}'"),
-            Target::Tuples(tuples) => match tuples.as_slice() {
-                [(local, remote)] => {
+        Some(space) => {
+            let tuples: Vec<(SocketAddr, SocketAddr)> = match space.selection.what() {
+                What::All => Vec::new(),
+                What::Matching(_) => Vec::new(),
+                What::Tuples(tuples) => tuples.clone(),
+                What::Named(named) => named
+                    .iter()
+                    .map(|(l, r)| (l.unscoped(), r.unscoped()))
+                    .collect(),
+            };
+            match (space.selection.what(), tuples.as_slice()) {
+                (What::Matching(filter), _) => {
+                    format!("no {noun} matched the filter '{filter}'")
+                }
+                (What::All, _) => format!("no {noun} matched"),
+                (_, [(local, remote)]) => {
                     // One exact lookup: the tuple of a listener finds it.
-                    let listener = !plan.listeners
-                        && space
-                            .session
-                            .find(*local, *remote)
-                            .is_ok_and(|c| c.is_some_and(|c| c.is_listener()));
+                    let listener = !space.selection.allows_listeners()
+                        && match &mut space.source {
+                            Source::Local(session) => session
+                                .find(*local, *remote)
+                                .is_ok_and(|c| c.is_some_and(|c| c.is_listener())),
+                            Source::Forwarded(_) => false,
+                        };
                     if listener {
                         format!("{local} is a listening socket: add -s listening to drop it")
                     } else {
@@ -481,8 +535,8 @@ pub(crate) fn nothing_matched(spaces: &mut Spaces, plan: &Plan) -> Failure {
                     }
                 }
                 _ => format!("none of the {} connections named exists", tuples.len()),
-            },
-        },
+            }
+        }
     };
     if plan.owners.is_active() {
         message.push_str(" (with the owners asked for by --pid/--process/--uid)");

@@ -4,15 +4,17 @@
 //! run exits as the drop would.
 
 use std::io::Write;
+use std::ops::ControlFlow;
 
 use tcpdrop::procs::{InodeSet, SocketOwners};
-use tcpdrop::{Connection, DropOptions, Error, GoneReason};
+use tcpdrop::{Connection, DropOptions, Error, GoneReason, ListOptions, Query, Selection, Session};
 
 use crate::drop::{drops_failed, nothing_matched, owners_unreadable, warn_unreached, Totals};
 use crate::exit_codes;
 use crate::failure::{exit_code, Failure};
+use crate::forwarded;
 use crate::output::{Printer, Row};
-use crate::plan::{select, targeted, Plan, Spaces};
+use crate::plan::{Plan, Source, Spaces};
 
 /// `-n`: show what a drop would do to each socket it would choose, and
 /// exit with the status the drop would have.
@@ -33,15 +35,38 @@ pub(crate) fn dry_run<W: Write>(
         method: plan.method,
     };
     for space in spaces.list.iter_mut() {
-        let names = space.session.interface_names()?;
+        let session = match &mut space.source {
+            Source::Local(session) => session,
+            // What this host forwards: nothing to check before the probes.
+            Source::Forwarded(fw) => {
+                let mut output = Ok(());
+                fw.list(space.selection.clone(), |flow| {
+                    totals.chosen = totals.chosen.saturating_add(1);
+                    totals.dropped = totals.dropped.saturating_add(1);
+                    output = forwarded::print(printer, &flow, Some("would-drop"), None, None);
+                    if output.is_ok() {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
+                    }
+                })?;
+                output?;
+                continue;
+            }
+        };
+        let names = session.interface_names()?;
         let scope_name = |index: u32| names.name(index);
-        let target = &space.target;
-        // What the drop chooses: the selection, listeners only when named,
-        // and the owners asked for.
-        let selected: Vec<Connection> = select(&mut space.session, target, &plan.query)?
-            .into_iter()
-            .filter(|c| targeted(target, c) && (plan.listeners || !c.is_listener()))
-            .collect();
+        // What the drop chooses: the selection (listeners only when
+        // named), and the owners asked for.
+        let mut selected: Vec<Connection> = Vec::new();
+        session.list(
+            space.selection.clone(),
+            ListOptions::default(),
+            |conn, _| {
+                selected.push(conn);
+                ControlFlow::Continue(())
+            },
+        )?;
         let owners = (plan.show_owners || plan.owners.needs_processes()).then(|| {
             let inodes: InodeSet = selected.iter().map(|c| c.inode).collect();
             SocketOwners::scan(&inodes)
@@ -59,7 +84,7 @@ pub(crate) fn dry_run<W: Write>(
                 totals.unreadable = totals.unreadable.saturating_add(usize::from(undecided));
             }
         }
-        let verdicts = space.session.would_drop(&chosen, options);
+        let verdicts = session.would_drop(&chosen, options);
         let mut refusals = 0usize;
         let mut first_refusal = None;
         let mut dropping: Vec<&Connection> = Vec::new();
@@ -100,7 +125,7 @@ pub(crate) fn dry_run<W: Write>(
         }
         // The loopback peers the drops would reset, as the real run reports
         // them afterwards (`gone`, collateral).
-        for peer in peers(&mut space.session, &chosen, &dropping)? {
+        for peer in peers(session, &chosen, &dropping)? {
             let row = Row {
                 conn: &peer,
                 result: Some("would-reset"),
@@ -156,7 +181,7 @@ const PEER_DETAIL: &str = "the loopback peer of a connection this would drop: re
 /// SYN-RECEIVED, FIN-WAIT-1/2, CLOSE-WAIT: the kernel's `tcp_need_reset`).
 /// One dump, only when some socket would be dropped.
 fn peers(
-    session: &mut tcpdrop::Session,
+    session: &mut Session,
     chosen: &[Connection],
     dropping: &[&Connection],
 ) -> Result<Vec<Connection>, Failure> {
@@ -181,11 +206,15 @@ fn peers(
         return Ok(Vec::new());
     }
     let chosen: HashSet<u64> = chosen.iter().map(|c| c.cookie).collect();
-    Ok(session
-        .list(&tcpdrop::Query::all())?
-        .into_iter()
-        .filter(|p| ends.contains(&(p.local, p.remote)) && !chosen.contains(&p.cookie))
-        .collect())
+    let every = Selection::all(Query::all()).listeners(true);
+    let mut peers = Vec::new();
+    session.list(every, ListOptions::default(), |p, _| {
+        if ends.contains(&(p.local, p.remote)) && !chosen.contains(&p.cookie) {
+            peers.push(p);
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(peers)
 }
 
 /// "would drop 3", and how many would fail or were gone, and the loopback

@@ -4,14 +4,15 @@ use std::io::{self, Write};
 use std::ops::ControlFlow;
 
 use tcpdrop::procs::{InodeSet, ProcRefusals, SocketOwners};
-use tcpdrop::Connection;
+use tcpdrop::{Connection, ListOptions};
 
 use crate::cli::Cli;
 use crate::drop::{nothing_matched, owners_unreadable, warn_unreached};
 use crate::exit_codes;
 use crate::failure::Failure;
+use crate::forwarded;
 use crate::output::{Printer, Row};
-use crate::plan::{select, targeted, Plan, Spaces, Target};
+use crate::plan::{Plan, Source, Spaces};
 
 /// `-l`: print what is selected, touch nothing.
 ///
@@ -28,16 +29,32 @@ pub(crate) fn list<W: Write>(
     let mut unreadable: usize = 0;
     let mut refusals = ProcRefusals::default();
     for space in spaces.list.iter_mut() {
-        let names = space.session.interface_names()?;
-        let scope_name = |index: u32| names.name(index);
+        // `-l` lists everything selected, listeners too.
+        let selection = space.selection.clone().listeners(true);
         let netns = space.label.as_deref();
-        let target = &space.target;
-        let keep = |c: &Connection| targeted(target, c);
+        let mut failed: Option<io::Error> = None;
+        let session = match &mut space.source {
+            Source::Local(session) => session,
+            Source::Forwarded(fw) => {
+                // A tuple is shown as conntrack knows it, or as named.
+                fw.list(selection, |flow| {
+                    let row = forwarded::print(printer, &flow, None, None, None);
+                    written(row, &mut shown_total, &mut failed)
+                })?;
+                if let Some(err) = failed {
+                    return Err(err.into());
+                }
+                continue;
+            }
+        };
+        let names = session.interface_names()?;
+        let scope_name = |index: u32| names.name(index);
         if plan.show_owners || plan.owners.needs_processes() {
-            let conns: Vec<Connection> = select(&mut space.session, target, &plan.query)?
-                .into_iter()
-                .filter(|c| keep(c))
-                .collect();
+            let mut conns: Vec<Connection> = Vec::new();
+            session.list(selection, ListOptions::default(), |conn, _| {
+                conns.push(conn);
+                ControlFlow::Continue(())
+            })?;
             let inodes: InodeSet = conns.iter().map(|c| c.inode).collect();
             let owners = SocketOwners::scan(&inodes);
             if owners.refusals().count() > refusals.count() {
@@ -65,11 +82,9 @@ pub(crate) fn list<W: Write>(
                 shown_total = shown_total.saturating_add(1);
             }
         } else {
-            let mut failed: Option<io::Error> = None;
-            let mut visit = |conn: Connection| {
-                if !keep(&conn) || !plan.owners.admits(&conn, &[]) {
-                    return ControlFlow::Continue(());
-                }
+            let owners = &plan.owners;
+            let selection = selection.and(|conn| owners.admits(conn, &[]));
+            session.list(selection, ListOptions::default(), |conn, _| {
                 let row = Row {
                     conn: &conn,
                     result: None,
@@ -80,25 +95,12 @@ pub(crate) fn list<W: Write>(
                     owners_unknown: false,
                     netns,
                 };
-                match printer.row(&row, &scope_name) {
-                    Ok(()) => {
-                        shown_total = shown_total.saturating_add(1);
-                        ControlFlow::Continue(())
-                    }
-                    Err(err) => {
-                        failed = Some(err);
-                        ControlFlow::Break(())
-                    }
-                }
-            };
-            match target {
-                Target::Filter(filter) => {
-                    space
-                        .session
-                        .for_each_matching(&plan.query, filter, &mut visit)?
-                }
-                _ => space.session.for_each(&plan.query, &mut visit)?,
-            }
+                written(
+                    printer.row(&row, &scope_name),
+                    &mut shown_total,
+                    &mut failed,
+                )
+            })?;
             if let Some(err) = failed {
                 return Err(err.into());
             }
@@ -119,4 +121,22 @@ pub(crate) fn list<W: Write>(
         return Err(nothing_matched(spaces, plan));
     }
     Ok(exit_codes::OK)
+}
+
+/// Count a row written, or keep why it could not be and stop the listing.
+fn written(
+    row: io::Result<()>,
+    shown: &mut usize,
+    failed: &mut Option<io::Error>,
+) -> ControlFlow<()> {
+    match row {
+        Ok(()) => {
+            *shown = shown.saturating_add(1);
+            ControlFlow::Continue(())
+        }
+        Err(err) => {
+            *failed = Some(err);
+            ControlFlow::Break(())
+        }
+    }
 }

@@ -28,7 +28,7 @@ use crate::drop::{drop_once, watch_drops};
 use crate::failure::Failure;
 use crate::list::list;
 use crate::output::Printer;
-use crate::plan::{open_spaces, plan, WatchPlan};
+use crate::plan::{open_spaces, plan};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -67,43 +67,30 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         generate::write(kind, &mut io::stdout().lock())?;
         return Ok(exit_codes::OK);
     }
-    if cli.forwarded {
-        return forwarded::run(cli);
-    }
     if cli.top.is_some() {
         return top::run(cli);
     }
     let plan = plan(cli)?;
-    let watch = match &cli.watch {
-        None => None,
-        Some(interval) => Some(WatchPlan {
-            interval: watch::parse_duration(interval)
-                .map_err(|e| Failure::usage(format!("--watch: {e}")))?,
-            count: cli.count,
-            timeout: cli
-                .timeout
-                .as_deref()
-                .map(watch::parse_duration)
-                .transpose()
-                .map_err(|e| Failure::usage(format!("--timeout: {e}")))?,
-        }),
-    };
-    if cli.count == Some(0) {
-        return Err(Failure::usage(
-            "--count 0 would stop before starting: give 1 or more",
-        ));
-    }
     // Blocked before any thread starts, so that every thread inherits it.
-    let signals = match watch {
+    let signals = match plan.watch {
         Some(_) => Some(watch::Signals::block().map_err(|e| Failure::from(Error::Io(e)))?),
         None => None,
     };
+    // Once every usage error is behind us (a %scope is looked up in each
+    // namespace), say which addresses the names stand for before anything
+    // is listed or dropped (on stderr, out of a JSON stream). Forwarded
+    // connections need no scope: said before anything is opened.
+    let say_resolved = || {
+        for name in &plan.resolved {
+            eprintln!("tcpdrop: {name}");
+        }
+    };
+    if plan.forwarded {
+        say_resolved();
+    }
     let mut spaces = open_spaces(cli, &plan)?;
-    // Every usage error is behind us (a %scope is looked up in each
-    // namespace): say which addresses the names stand for before anything
-    // is listed or dropped (on stderr, out of a JSON stream).
-    for name in &plan.resolved {
-        eprintln!("tcpdrop: {name}");
+    if !plan.forwarded {
+        say_resolved();
     }
     let header = !cli.no_header && !cli.json && io::stdout().is_terminal();
     // Rows go out in large writes: stdout alone writes line by line.
@@ -136,9 +123,9 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
     if cli.dry_run {
         return dry::dry_run(&plan, &mut spaces, &mut printer);
     }
-    match (watch, signals) {
+    match (&plan.watch, signals) {
         (Some(watch), Some(signals)) => {
-            watch_drops(&plan, &mut spaces, &mut printer, &watch, &signals)
+            watch_drops(&plan, &mut spaces, &mut printer, watch, &signals)
         }
         _ => drop_once(&plan, &mut spaces, &mut printer),
     }

@@ -1,45 +1,31 @@
 //! What the options ask for, read and checked before anything is opened:
-//! the plan, and the namespaces (with their sessions) it runs in.
+//! the plan (one for both sources: the sockets of this host's namespaces
+//! and, with `--forwarded`, the connections it forwards), and the places
+//! it runs in (each with its source and its selection).
 
-use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::time::Duration;
 
 use ssfilter::names::{HostAddrs, Names};
 use ssfilter::Filter;
+use tcpdrop::forwarded::{Forwarded, Tracking};
 use tcpdrop::netns::NetnsFollower;
 use tcpdrop::procs::ProcRefusals;
-use tcpdrop::{Connection, Error, Family, Netns, Query, Session, State, StateSet};
+use tcpdrop::{Error, Family, Netns, Query, Selection, Session, State, StateSet, What};
 
 use crate::cli::Cli;
 use crate::exit_codes;
 use crate::failure::Failure;
 use crate::owners::OwnerFilter;
-use crate::tuple;
-
-/// What the positional words named, in one namespace.
-pub(crate) enum Target {
-    /// Every connection the other options allow.
-    Everything,
-    /// Exactly the connections with these ends (one, or `-f`'s list).
-    Tuples(Vec<(SocketAddr, SocketAddr)>),
-    /// Those an `ss` filter expression selects.
-    Filter(Filter),
-}
-
-/// What the positional words named, as typed: a tuple's `%scope` is looked
-/// up in each namespace.
-pub(crate) enum Typed {
-    Everything,
-    Tuples(Vec<(tuple::Endpoint, tuple::Endpoint)>),
-    Filter(Filter),
-}
+use crate::{tuple, watch};
 
 /// What the options decided, the same in every namespace.
 pub(crate) struct Plan {
-    pub(crate) query: Query,
-    pub(crate) typed: Typed,
-    /// Listeners may be chosen: `listening` was named.
-    pub(crate) listeners: bool,
+    /// The connections this host forwards (`--forwarded`), not its own.
+    pub(crate) forwarded: bool,
+    /// What the words and options choose: named tuples as typed (each
+    /// `%scope` is looked up in each namespace), a filter, or everything
+    /// the query admits; listeners only when `listening` was named.
+    pub(crate) selection: Selection,
     pub(crate) owners: OwnerFilter,
     /// `-p`: show the owning processes.
     pub(crate) show_owners: bool,
@@ -48,17 +34,29 @@ pub(crate) struct Plan {
     /// What each host name in the words stood for, to be shown before
     /// anything is done.
     pub(crate) resolved: Vec<HostAddrs>,
+    /// `--watch`: how it runs.
+    pub(crate) watch: Option<WatchPlan>,
 }
 
-/// One network namespace to work in.
+/// Where connections are taken from.
+pub(crate) enum Source {
+    /// The sockets of one network namespace.
+    Local(Session),
+    /// The connections this host forwards.
+    Forwarded(Forwarded),
+}
+
+/// One place to work in: a network namespace's sockets, or what this host
+/// forwards.
 pub(crate) struct Space {
     /// Its name or path, when namespaces were named (`-N`, `--all-netns`).
     pub(crate) label: Option<String>,
-    pub(crate) session: Session,
-    pub(crate) target: Target,
+    pub(crate) source: Source,
+    /// The plan's selection, its `%scope`s looked up here.
+    pub(crate) selection: Selection,
 }
 
-/// The namespaces to work in, and what `--all-netns` could not reach.
+/// The places to work in, and what `--all-netns` could not reach.
 pub(crate) struct Spaces {
     pub(crate) list: Vec<Space>,
     /// The namespaces found but not entered, and the processes whose
@@ -66,6 +64,21 @@ pub(crate) struct Spaces {
     pub(crate) unreached: Option<String>,
     /// `--watch --all-netns`: what finds the namespaces made and removed
     /// since ([`follow_spaces`]).
+    pub(crate) follow: Option<NetnsFollower>,
+}
+
+/// One network namespace, with a session in it.
+pub(crate) struct Namespace {
+    /// Its name or path, when namespaces were named (`-N`, `--all-netns`).
+    pub(crate) label: Option<String>,
+    pub(crate) session: Session,
+}
+
+/// The network namespaces to work in, and what `--all-netns` could not
+/// reach (see [`Spaces::unreached`], [`Spaces::follow`]).
+pub(crate) struct Namespaces {
+    pub(crate) list: Vec<Namespace>,
+    pub(crate) unreached: Option<String>,
     pub(crate) follow: Option<NetnsFollower>,
 }
 
@@ -109,6 +122,10 @@ pub(crate) fn method_named(name: &str) -> Option<tcpdrop::Method> {
 /// anything is opened or touched.
 pub(crate) fn plan(cli: &Cli) -> Result<Plan, Failure> {
     cli.check().map_err(Failure::usage)?;
+    let mut watch = None;
+    if cli.forwarded {
+        watch = watch_plan(cli)?;
+    }
     let family = match (cli.ipv4, cli.ipv6) {
         (true, _) => Some(Family::Ipv4),
         (_, true) => Some(Family::Ipv6),
@@ -116,25 +133,25 @@ pub(crate) fn plan(cli: &Cli) -> Result<Plan, Failure> {
     };
     let (states, listeners_named) = parse_states(&cli.states)?;
     let names = Names::system();
-    let (typed, resolved) = if let Some(file) = &cli.file {
+    let (what, resolved) = if let Some(file) = &cli.file {
         if !cli.args.is_empty() {
             return Err(Failure::usage(
                 "-f reads the connections from FILE: give no CONNECTION or FILTER with it",
             ));
         }
         let (tuples, resolved) = tuple::read_file(file, names).map_err(Failure::usage)?;
-        (Typed::Tuples(tuples), resolved)
+        (What::Named(tuples), resolved)
     } else if tuple::is_filter(&cli.args) {
         let (filter, resolved) =
             Filter::parse_with(&cli.args, names).map_err(|err| Failure::usage(err.to_string()))?;
-        (Typed::Filter(filter), resolved)
+        (What::Matching(filter), resolved)
     } else if !cli.args.is_empty() {
         let (tuple, resolved) = tuple::parse_with(&cli.args, names).map_err(Failure::usage)?;
-        (Typed::Tuples(vec![tuple]), resolved)
+        (What::Named(vec![tuple]), resolved)
     } else {
-        (Typed::Everything, Vec::new())
+        (What::All, Vec::new())
     };
-    let named = !matches!(typed, Typed::Everything);
+    let named = !matches!(what, What::All);
     let owners = OwnerFilter::new(&cli.pid, &cli.process, &cli.uid).map_err(Failure::usage)?;
     if named && cli.all {
         return Err(Failure::usage(
@@ -143,38 +160,175 @@ pub(crate) fn plan(cli: &Cli) -> Result<Plan, Failure> {
     }
     // A dry run refuses what the real run would refuse.
     if !cli.list && !named && !cli.all && states.is_none() && !owners.is_active() {
-        return Err(Failure::usage(
+        return Err(Failure::usage(if cli.forwarded {
+            "nothing to drop: name the connection (tcpdrop --forwarded ADDR:PORT ADDR:PORT), \
+             give a filter, -s STATE or -a (-l lists what is forwarded)"
+        } else {
             "nothing to drop: name a connection (LADDR LPORT RADDR RPORT), give a filter, \
-             -s STATE, --pid, --process, --uid or -a (-l lists everything)",
-        ));
+             -s STATE, --pid, --process, --uid or -a (-l lists everything)"
+        }));
     }
     if cli.list && (cli.dry_run || cli.all) {
         return Err(Failure::usage("-l lists; it does not go with -a or -n"));
     }
-    // A filter's own `state listening` asks for listeners as -s does.
-    let listeners = listeners_named || matches!(&typed, Typed::Filter(f) if f.names_listening());
-    let mut wanted = states.unwrap_or(StateSet::ALL);
-    if let Typed::Filter(filter) = &typed {
-        wanted = wanted.intersection(filter.states());
+    let tuples = matches!(what, What::Named(_));
+    if cli.forwarded && cli.watch.is_some() && tuples {
+        return Err(Failure::usage(
+            "--watch with --forwarded needs a filter or -a: connection tracking shows what \
+             appears (e.g. tcpdrop --forwarded --watch 'dport = :443')",
+        ));
     }
-    Ok(Plan {
-        query: Query {
+    let filter = match &what {
+        What::Matching(filter) => Some(filter),
+        _ => None,
+    };
+    // A filter's own `state listening` asks for listeners as -s does.
+    let listeners = listeners_named || filter.is_some_and(Filter::names_listening);
+    let query = if cli.forwarded {
+        forwarded_query(cli, family, states, filter, tuples)
+    } else {
+        let mut wanted = states.unwrap_or(StateSet::ALL);
+        if let Some(filter) = filter {
+            wanted = wanted.intersection(filter.states());
+        }
+        Query {
             family,
             states: wanted,
-        },
-        typed,
-        listeners,
+        }
+    };
+    let selection = match what {
+        What::Matching(filter) => Selection::matching(query, filter),
+        What::Named(tuples) => Selection::named(tuples).query(query),
+        What::All | What::Tuples(_) => Selection::all(query),
+    };
+    if !cli.forwarded {
+        watch = watch_plan(cli)?;
+    }
+    Ok(Plan {
+        forwarded: cli.forwarded,
+        selection: selection.listeners(listeners),
         owners,
         show_owners: cli.processes,
         method: cli.method.as_deref().and_then(method_named),
         resolved,
+        watch,
     })
 }
 
-/// The namespaces to work in, each with its session and target. With
+/// What `--forwarded` takes from connection tracking: a connection that
+/// ended (TIME-WAIT, CLOSE in conntrack) has no ends to reset, so it is
+/// left out unless asked for by state (or listed). A named connection is
+/// taken as conntrack knows it, whatever its state and family.
+fn forwarded_query(
+    cli: &Cli,
+    family: Option<Family>,
+    named_states: Option<StateSet>,
+    filter: Option<&Filter>,
+    tuples: bool,
+) -> Query {
+    if tuples {
+        return Query::all();
+    }
+    let explicit = filter.and_then(Filter::explicit_states);
+    let mut states = match (named_states, explicit) {
+        (Some(named), _) => named,
+        (None, Some(filter)) => filter,
+        (None, None) if cli.list => StateSet::ALL,
+        (None, None) => StateSet::ALL
+            .without(State::TimeWait)
+            .without(State::Closed),
+    };
+    if let (Some(filter), Some(_)) = (filter, named_states) {
+        states = states.intersection(filter.states());
+    }
+    Query { family, states }
+}
+
+/// `--watch`, `--count` and `--timeout` read.
+fn watch_plan(cli: &Cli) -> Result<Option<WatchPlan>, Failure> {
+    let count_zero = || Failure::usage("--count 0 would stop before starting: give 1 or more");
+    // The forwarded form says so first (its order of old).
+    if cli.forwarded && cli.count == Some(0) {
+        return Err(count_zero());
+    }
+    let watch = match &cli.watch {
+        None => None,
+        Some(interval) => Some(WatchPlan {
+            interval: watch::parse_duration(interval)
+                .map_err(|e| Failure::usage(format!("--watch: {e}")))?,
+            count: cli.count,
+            timeout: cli
+                .timeout
+                .as_deref()
+                .map(watch::parse_duration)
+                .transpose()
+                .map_err(|e| Failure::usage(format!("--timeout: {e}")))?,
+        }),
+    };
+    if cli.count == Some(0) {
+        return Err(count_zero());
+    }
+    Ok(watch)
+}
+
+/// The places to work in, each with its source and its selection. With
 /// `--all-netns`, those that could not be entered are left out and said
 /// ([`Spaces::unreached`]); if none could be, that is the failure (exit 4).
+/// With `--forwarded`, the one place is what this host forwards; a filter
+/// or `-a` needs connection tracking active (exit 5 where it is not).
 pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Spaces, Failure> {
+    if plan.forwarded {
+        let mut fw = Forwarded::new()?;
+        if !matches!(plan.selection.what(), What::Named(_)) {
+            require_tracking(&mut fw)?;
+        }
+        let space = Space {
+            label: None,
+            source: Source::Forwarded(fw),
+            selection: plan.selection.clone(),
+        };
+        return Ok(Spaces {
+            list: vec![space],
+            unreached: None,
+            follow: None,
+        });
+    }
+    let Namespaces {
+        list,
+        unreached,
+        follow,
+    } = open_namespaces(cli)?;
+    let list = list
+        .into_iter()
+        .map(|Namespace { label, session }| space(label, session, plan))
+        .collect::<Result<_, Failure>>()?;
+    Ok(Spaces {
+        list,
+        unreached,
+        follow,
+    })
+}
+
+/// Refuse, in one line, where connection tracking cannot list what is
+/// forwarded.
+fn require_tracking(fw: &mut Forwarded) -> Result<(), Failure> {
+    let v4 = fw.tracking(Family::Ipv4)?;
+    let v6 = fw.tracking(Family::Ipv6).unwrap_or(v4);
+    if v4 == Tracking::Inactive && v6 == Tracking::Inactive {
+        return Err(Failure {
+            code: exit_codes::UNSUPPORTED,
+            message: "connection tracking is not active for forwarded traffic here, so the \
+                      connections this host forwards cannot be listed or chosen by a filter; \
+                      name one by its two ends: tcpdrop --forwarded ADDR:PORT ADDR:PORT"
+                .to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The network namespaces to work in, each with its session: the caller's,
+/// `-N`'s, or with `--all-netns` every one that could be entered.
+pub(crate) fn open_namespaces(cli: &Cli) -> Result<Namespaces, Failure> {
     let mut unreached = None;
     let mut follow = None;
     let sessions: Vec<(Option<String>, Session)> = if cli.all_netns {
@@ -205,32 +359,23 @@ pub(crate) fn open_spaces(cli: &Cli, plan: &Plan) -> Result<Spaces, Failure> {
     };
     let list = sessions
         .into_iter()
-        .map(|(label, session)| space(label, session, plan))
-        .collect::<Result<_, Failure>>()?;
-    Ok(Spaces {
+        .map(|(label, session)| Namespace { label, session })
+        .collect();
+    Ok(Namespaces {
         list,
         unreached,
         follow,
     })
 }
 
-/// One namespace's space: its session, and the target the words name
-/// there (a `%scope` is looked up in it).
+/// One namespace's space: its session, and the plan's selection there (a
+/// `%scope` is looked up in it).
 fn space(label: Option<String>, session: Session, plan: &Plan) -> Result<Space, Failure> {
-    let target = match &plan.typed {
-        Typed::Everything => Target::Everything,
-        Typed::Filter(filter) => Target::Filter(filter.clone()),
-        Typed::Tuples(tuples) => Target::Tuples(
-            tuples
-                .iter()
-                .map(|(l, r)| Ok((socket_addr(&session, l)?, socket_addr(&session, r)?)))
-                .collect::<Result<_, Failure>>()?,
-        ),
-    };
+    let selection = plan.selection.clone().resolved_in(&session)?;
     Ok(Space {
         label,
-        session,
-        target,
+        source: Source::Local(session),
+        selection,
     })
 }
 
@@ -244,7 +389,10 @@ pub(crate) fn follow_spaces(spaces: &mut Spaces, plan: &Plan) {
         return;
     };
     let found = follower.scan();
-    let id = |space: &Space| space.session.netns().map(Netns::id);
+    let id = |space: &Space| match &space.source {
+        Source::Local(session) => session.netns().map(Netns::id),
+        Source::Forwarded(_) => None,
+    };
     spaces
         .list
         .retain(|space| id(space).is_none_or(|id| !found.left.contains(&id)));
@@ -306,51 +454,4 @@ fn unreached_line(denied: &[Error], entered: usize, hidden: &ProcRefusals) -> Op
         ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
-}
-
-/// The connections `query` selects, narrowed by a filter target in the
-/// kernel (the other targets are applied by [`targeted`]).
-pub(crate) fn select(
-    session: &mut Session,
-    target: &Target,
-    query: &Query,
-) -> Result<Vec<Connection>, Error> {
-    match target {
-        Target::Filter(filter) => session.list_matching(query, filter),
-        _ => session.list(query),
-    }
-}
-
-/// Whether the positional words select `c`.
-pub(crate) fn targeted(target: &Target, c: &Connection) -> bool {
-    match target {
-        Target::Everything => true,
-        Target::Tuples(tuples) => tuples.iter().any(|(l, r)| c.has_tuple(l, r)),
-        Target::Filter(filter) => filter.matches(c),
-    }
-}
-
-/// A typed end as a socket address, its `%scope` looked up in the session's
-/// namespace.
-pub(crate) fn socket_addr(session: &Session, end: &tuple::Endpoint) -> Result<SocketAddr, Failure> {
-    Ok(match end.ip {
-        IpAddr::V4(ip) => SocketAddr::V4(SocketAddrV4::new(ip, end.port)),
-        IpAddr::V6(ip) => {
-            let scope = match &end.scope {
-                None => 0,
-                Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => s
-                    .parse()
-                    .ok()
-                    .filter(|&index| session.interface_name(index).is_some())
-                    .ok_or_else(|| {
-                        Failure::usage(format!(
-                            "%{s}: no interface has index {s} in this network namespace \
-                             (ip link lists them; or give the name, as %eth0)"
-                        ))
-                    })?,
-                Some(name) => session.interface_index(name).map_err(Failure::from)?,
-            };
-            SocketAddr::V6(SocketAddrV6::new(ip, end.port, 0, scope))
-        }
-    })
 }

@@ -10,15 +10,7 @@ use ssfilter::names::{self, HostAddrs, Names};
 use tcpdrop::canonical_ip;
 
 /// One end of a connection as typed, its `%scope` not yet looked up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    /// The address (an IPv4-mapped IPv6 address is stored as IPv4).
-    pub ip: IpAddr,
-    /// The port.
-    pub port: u16,
-    /// The `%scope` suffix of an IPv6 address: an interface name or number.
-    pub scope: Option<String>,
-}
+pub use tcpdrop::Endpoint;
 
 /// A connection as typed: (local end, remote end).
 pub type Tuple = (Endpoint, Endpoint);

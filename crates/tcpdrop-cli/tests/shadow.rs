@@ -5,9 +5,11 @@
 //! say what happened to it, never "gone", and leave the other connection
 //! on the tuple, the bystander, carrying data.
 
+use std::ops::ControlFlow;
+
 use nstest::shadow::Shadow;
 use nstest::{carries_data, hand_over, in_netns, segments_in, OwnerChild};
-use tcpdrop::{Query, Session};
+use tcpdrop::{Connection, ListOptions, Query, Selection, Session};
 
 use crate::util::{json_lines, tcpdrop, Run};
 
@@ -31,7 +33,7 @@ struct Dropped {
 fn drop_by_pid(method: Option<&str>) -> Dropped {
     let (shadow, bound) = Shadow::established(false);
     let (local, remote) = shadow.tuple();
-    let rows = Session::new().unwrap().list(&Query::all()).unwrap();
+    let rows = every_socket();
     let cookie = rows
         .iter()
         .find(|c| c.has_tuple(&local, &remote) && c.ifindex != 0)
@@ -78,8 +80,22 @@ fn settled(shadow: &Shadow) -> (u32, u32) {
     }
 }
 
+/// Every socket of this namespace, as the library lists it.
+fn every_socket() -> Vec<Connection> {
+    let mut rows = Vec::new();
+    let every = Selection::all(Query::all()).listeners(true);
+    Session::new()
+        .unwrap()
+        .list(every, ListOptions::default(), |conn, _| {
+            rows.push(conn);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    rows
+}
+
 fn still_there(cookie: u64) -> bool {
-    let rows = Session::new().unwrap().list(&Query::all()).unwrap();
+    let rows = every_socket();
     rows.iter().any(|c| c.cookie == cookie)
 }
 

@@ -1,6 +1,11 @@
 //! Print every TCP connection, as `ss -tan` would.
+use std::ops::ControlFlow;
+
+use tcpdrop::{ListOptions, Query, Selection, Session};
+
 fn main() -> Result<(), tcpdrop::Error> {
-    for c in tcpdrop::list()? {
+    let every = Selection::all(Query::all()).listeners(true);
+    Session::new()?.list(every, ListOptions::default(), |c, _| {
         println!(
             "{:<12} {:<30} {:<30} mapped={} cookie={} inode={}",
             c.state.ss_name(),
@@ -10,6 +15,6 @@ fn main() -> Result<(), tcpdrop::Error> {
             c.cookie,
             c.inode
         );
-    }
-    Ok(())
+        ControlFlow::Continue(())
+    })
 }

@@ -2,18 +2,8 @@
 
 use std::io;
 
-/// Why the caller may not drop connections.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Privilege {
-    /// `CAP_NET_ADMIN` is in the effective set (the kernel may still refuse
-    /// when the network namespace belongs to another user namespace).
-    Effective,
-    /// `CAP_NET_ADMIN` is permitted but not effective: the caller could raise
-    /// it ("not elevated").
-    PermittedOnly,
-    /// `CAP_NET_ADMIN` is not even permitted.
-    Missing,
-}
+use crate::method::Method;
+use crate::privilege::Privilege;
 
 /// Everything that can go wrong listing or dropping connections.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +90,7 @@ pub enum Error {
     /// No way of aborting could be used (`--method auto`): each way tried,
     /// and why it could not be used.
     #[error("{}", no_way(.0))]
-    NoWay(Vec<(crate::abort::Method, Error)>),
+    NoWay(Vec<(Method, Error)>),
     /// Aborting from a BPF socket iterator (`bpf`) cannot work on this
     /// kernel, whatever the privilege: why (before Linux 6.5, no BTF, the
     /// program refused).
@@ -114,7 +104,7 @@ pub enum Error {
 
 /// "no way to abort it (destroy: needs CAP_NET_ADMIN; owner: needs
 /// CAP_SYS_PTRACE; inject: needs CAP_NET_RAW): run as root".
-fn no_way(tried: &[(crate::abort::Method, Error)]) -> String {
+fn no_way(tried: &[(Method, Error)]) -> String {
     let mut text = String::from("no way to abort it (");
     for (i, (method, err)) in tried.iter().enumerate() {
         if i > 0 {

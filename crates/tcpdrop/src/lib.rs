@@ -5,12 +5,15 @@
 //! an injected reset ([`Method`]).
 //!
 //! ```no_run
-//! use tcpdrop::{DropOptions, DropReport, Query, Selection, Session};
+//! use std::ops::ControlFlow;
+//! use tcpdrop::{DropOptions, DropReport, ListOptions, Query, Selection, Session};
 //! # fn main() -> Result<(), tcpdrop::Error> {
 //! let mut session = Session::new()?;
-//! for conn in session.list(&Query::all())? {
+//! let every = Selection::all(Query::all()).listeners(true);
+//! session.list(every, ListOptions::default(), |conn, _tcp_info| {
 //!     println!("{} {} {}", conn.state, conn.local, conn.remote);
-//! }
+//!     ControlFlow::Continue(())
+//! })?;
 //! let local = "127.0.0.1:8080".parse().unwrap();
 //! let remote = "127.0.0.1:51000".parse().unwrap();
 //! let mut report = DropReport::default(); // or a Sink of your own
@@ -37,17 +40,22 @@ mod drop;
 mod error;
 pub mod forwarded;
 mod holders;
+mod method;
 pub mod netns;
 pub mod privilege;
 pub mod procs;
 mod session;
 mod spoof;
 
-pub use abort::Method;
 pub use conn::{canonical_ip, same_end, Connection, Family};
-pub use drop::{DropCounts, DropOptions, DropReport, GoneReason, Outcome, Selection, Sink};
-pub use error::{Error, Privilege};
+pub use drop::{
+    DropCounts, DropOptions, DropReport, Endpoint, Everyone, GoneReason, ListOptions, Outcome,
+    Selection, Sink, Source, What,
+};
+pub use error::Error;
+pub use method::Method;
 pub use netns::Netns;
+pub use privilege::Privilege;
 pub use session::{InterfaceNames, Query, Session};
 // A connection's state and a query's states are the filter language's: one
 // type, whichever crate a caller names it through.
@@ -60,9 +68,3 @@ pub mod testing {
     pub use crate::drop::hook::imp::{set as before_abort, ENV};
 }
 pub use sockdiag::{TcpInfo, TcpState};
-
-/// Every TCP connection of the calling thread's network namespace, both
-/// families, every state `ss -a` shows.
-pub fn list() -> Result<Vec<Connection>, Error> {
-    Session::new()?.list(&Query::all())
-}

@@ -4,7 +4,18 @@
 
 use rustix::thread::{capabilities, CapabilitySet};
 
-use crate::error::Privilege;
+/// Why the caller may not drop connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Privilege {
+    /// `CAP_NET_ADMIN` is in the effective set (the kernel may still refuse
+    /// when the network namespace belongs to another user namespace).
+    Effective,
+    /// `CAP_NET_ADMIN` is permitted but not effective: the caller could raise
+    /// it ("not elevated").
+    PermittedOnly,
+    /// `CAP_NET_ADMIN` is not even permitted.
+    Missing,
+}
 
 /// Where `CAP_NET_ADMIN` stands for the calling thread ([`capget(2)`]).
 ///

@@ -10,9 +10,16 @@
 //!
 //! ```no_run
 //! use std::collections::HashSet;
+//! use std::ops::ControlFlow;
 //! use tcpdrop::procs::SocketOwners;
+//! use tcpdrop::{ListOptions, Query, Selection, Session};
 //! # fn main() -> Result<(), tcpdrop::Error> {
-//! let conns = tcpdrop::list()?;
+//! let mut conns = Vec::new();
+//! let every = Selection::all(Query::all()).listeners(true);
+//! Session::new()?.list(every, ListOptions::default(), |conn, _| {
+//!     conns.push(conn);
+//!     ControlFlow::Continue(())
+//! })?;
 //! let inodes: HashSet<u32> = conns.iter().map(|c| c.inode).collect();
 //! let owners = SocketOwners::scan(&inodes);
 //! for conn in &conns {

@@ -1,12 +1,11 @@
-//! A diag socket in one network namespace: listing, dumps narrowed in the
-//! kernel, and the support probe. The drop procedure is in `drop/`.
+//! A diag socket in one network namespace: dumps narrowed in the kernel,
+//! and the support probe. Listing and the drop procedure, which take a
+//! `Selection`, are in `drop/`.
 
 use std::ops::ControlFlow;
 
 use sockdiag::{Client, DumpRequest, TcpInfo};
 use ssfilter::{Bytecode, Filter, StateSet};
-
-use crate::abort::destroy::Shards;
 
 use crate::conn::{Connection, Family};
 use crate::error::Error;
@@ -135,84 +134,6 @@ impl Session {
         Ok(InterfaceNames { fd })
     }
 
-    /// Stream every socket `query` selects to `visit`, which may stop early.
-    ///
-    /// An interrupted dump is repeated from the start (up to three times) only
-    /// if nothing was visited yet; otherwise it is reported.
-    pub fn for_each(
-        &mut self,
-        query: &Query,
-        visit: impl FnMut(Connection) -> ControlFlow<()>,
-    ) -> Result<(), Error> {
-        self.dump(query, Narrow::default(), visit)
-    }
-
-    /// Stream every socket `query` selects that `filter` matches to `visit`.
-    ///
-    /// The filter's expression runs in the kernel as `inet_diag` bytecode
-    /// ([`Filter::bytecode`]), so the sockets it rejects are never copied
-    /// out; each row the kernel lets through is checked again with
-    /// [`Filter::matches`], the reference.
-    pub fn for_each_matching(
-        &mut self,
-        query: &Query,
-        filter: &Filter,
-        mut visit: impl FnMut(Connection) -> ControlFlow<()>,
-    ) -> Result<(), Error> {
-        let (query, program) = in_kernel(query, filter);
-        let narrow = Narrow::by(filter, program.as_ref());
-        self.dump(&query, narrow, |conn| {
-            if filter.matches(&conn) {
-                visit(conn)
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-    }
-
-    /// Every socket `query` selects that `filter` matches, filtered in the
-    /// kernel first (see [`Session::for_each_matching`]).
-    pub fn list_matching(
-        &mut self,
-        query: &Query,
-        filter: &Filter,
-    ) -> Result<Vec<Connection>, Error> {
-        let mut out = Vec::new();
-        self.for_each_matching(query, filter, |conn| {
-            out.push(conn);
-            ControlFlow::Continue(())
-        })?;
-        Ok(out)
-    }
-
-    /// Stream every socket `query` selects (that `filter` matches, when
-    /// given) to `visit`, each with what its `tcp_info` says: byte
-    /// counters, RTT (`INET_DIAG_INFO`, `None` where the kernel sent none:
-    /// TIME-WAIT and request sockets have no `tcp_info`).
-    ///
-    /// The live view (`tcpdrop --top`) reads traffic this way; a listing
-    /// that needs no counters uses [`Session::for_each`], whose dump is
-    /// about a third the size.
-    pub fn for_each_with_info(
-        &mut self,
-        query: &Query,
-        filter: Option<&Filter>,
-        mut visit: impl FnMut(Connection, Option<&TcpInfo>) -> ControlFlow<()>,
-    ) -> Result<(), Error> {
-        let Some(filter) = filter else {
-            return self.dump_with(query, Narrow::default(), true, visit);
-        };
-        let (query, program) = in_kernel(query, filter);
-        let narrow = Narrow::by(filter, program.as_ref());
-        self.dump_with(&query, narrow, true, |conn, info| {
-            if filter.matches(&conn) {
-                visit(conn, info)
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-    }
-
     /// A dump of `query`, narrowed in the kernel by `program` when given.
     ///
     /// When both families' tables are wanted, one `TCPDIAG_GETSOCK` walk
@@ -230,7 +151,7 @@ impl Session {
     }
 
     /// [`Session::dump`], asking for each socket's `tcp_info` when `info`.
-    fn dump_with(
+    pub(crate) fn dump_with(
         &mut self,
         query: &Query,
         narrow: Narrow<'_>,
@@ -309,26 +230,43 @@ impl Session {
         }
         Ok(ControlFlow::Continue(()))
     }
+}
 
-    /// Every socket `query` selects.
-    pub fn list(&mut self, query: &Query) -> Result<Vec<Connection>, Error> {
-        let mut out = Vec::new();
-        self.for_each(query, |conn| {
-            out.push(conn);
-            ControlFlow::Continue(())
-        })?;
-        Ok(out)
+/// The extra diag sockets of a session's namespace for parallel destroys,
+/// made on the first large drop and kept.
+#[derive(Debug, Default)]
+pub(crate) struct Shards {
+    helpers: Vec<Client>,
+}
+
+impl Shards {
+    /// How many helpers there are.
+    pub(crate) fn len(&self) -> usize {
+        self.helpers.len()
     }
 
-    /// Whether this kernel can destroy sockets at all (SPEC §3, support probe).
-    ///
-    /// It asks to destroy a socket that cannot exist (local port 0, cookie 0,
-    /// which `sock_gen_cookie` never hands out): the kernel checks for
-    /// destroy support before it looks anything up, so the answer is
-    /// `EOPNOTSUPP` without support and `ENOENT` with it. Needs no privilege
-    /// and touches nothing.
-    pub fn destroy_supported(&mut self) -> Result<bool, Error> {
-        crate::abort::destroy::supported(&mut self.client)
+    /// The helpers, to destroy over.
+    pub(crate) fn helpers(&mut self) -> &mut [Client] {
+        &mut self.helpers
+    }
+
+    /// Make sure there are `n` helper diag sockets in `home`, the session's
+    /// namespace; fewer if they cannot be made (none where it is not
+    /// known: then destroys stay on one socket).
+    pub(crate) fn ensure(&mut self, n: usize, home: Option<&Netns>) {
+        let Some(home) = home else { return };
+        let missing = n.saturating_sub(self.helpers.len());
+        if missing == 0 {
+            return;
+        }
+        let made = home
+            .run(|| {
+                (0..missing)
+                    .map_while(|_| Client::new().ok())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        self.helpers.extend(made);
     }
 }
 
@@ -359,7 +297,7 @@ pub(crate) struct Narrow<'a> {
 impl<'a> Narrow<'a> {
     /// The narrowing of a dump for `filter`: its `program` (from
     /// [`in_kernel`]) and its port equalities.
-    fn by(filter: &Filter, program: Option<&'a Bytecode>) -> Narrow<'a> {
+    pub(crate) fn by(filter: &Filter, program: Option<&'a Bytecode>) -> Narrow<'a> {
         Narrow {
             program: program.map(|p| p.as_bytes()),
             ports: filter.ports().unwrap_or_default(),
@@ -390,7 +328,7 @@ fn refuses_request(error: &sockdiag::Error) -> bool {
 /// filter's states, and the filter as `inet_diag` bytecode, unless it is
 /// port equalities only, which the kernel's own port match (cheaper per
 /// socket than a program) takes instead ([`Narrow::by`]).
-fn in_kernel(query: &Query, filter: &Filter) -> (Query, Option<Bytecode>) {
+pub(crate) fn in_kernel(query: &Query, filter: &Filter) -> (Query, Option<Bytecode>) {
     let query = Query {
         states: query.states.intersection(filter.states()),
         ..*query

@@ -1,15 +1,18 @@
 use nstest::{connect, in_netns, listen, read_errno, still_accepts};
 use std::net::SocketAddr;
 
-use tcpdrop::{DropOptions, DropReport, Method, Outcome, Selection, Session};
+use tcpdrop::{Connection, DropOptions, DropReport, Method, Outcome, Selection, Session};
 
 /// Drop what `selection` chooses in a new session, in memory.
-pub fn drop_all(selection: Selection<'_>) -> DropReport {
+pub fn drop_all(selection: Selection<impl FnMut(&Connection) -> bool>) -> DropReport {
     drop_by(selection, None)
 }
 
 /// [`drop_all`] by `method` (`None`: auto).
-pub fn drop_by(selection: Selection<'_>, method: Option<Method>) -> DropReport {
+pub fn drop_by(
+    selection: Selection<impl FnMut(&Connection) -> bool>,
+    method: Option<Method>,
+) -> DropReport {
     let mut report = DropReport::default();
     Session::new()
         .unwrap()
@@ -190,9 +193,7 @@ fn would_drop_names_the_way_the_drop_takes_and_touches_nothing() {
         let (mut client, mut server) = connect(&listener);
         let tw = nstest::time_wait(&listener);
         let mut session = Session::new().unwrap();
-        let conns: Vec<_> = session
-            .list(&Query::all())
-            .unwrap()
+        let conns: Vec<_> = crate::listed(&mut session, Selection::all(Query::all()))
             .into_iter()
             .filter(|c| !c.is_listener())
             .collect();

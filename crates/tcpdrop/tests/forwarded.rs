@@ -4,6 +4,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use nstest::read_errno;
@@ -11,6 +12,7 @@ use nstest::topology::{Newcomer, Node, Options, Reconnecting, Tap, Topology, B_V
 use tcpdrop::forwarded::{
     EntryOutcome, Forwarded, ForwardedFlow, ForwardedOutcome, Side, SENDING_BOUND,
 };
+use tcpdrop::{DropReport, Query, Selection};
 
 const ECONNRESET: i32 = 104;
 
@@ -57,14 +59,40 @@ pub fn exchange(t: &mut Through) -> bool {
         && t.client.read_exact(&mut byte).is_ok()
 }
 
+/// Each flow's two ends as its originator sees them: the selection that
+/// names it ([`Forwarded::find`] finds its conntrack entry again, or takes
+/// the ends as named).
+fn named(flows: &[ForwardedFlow]) -> Selection {
+    Selection::tuples(
+        flows
+            .iter()
+            .map(|f| (f.originator.addr, f.originator.peer))
+            .collect(),
+    )
+}
+
 /// Drop `flows` from R; the outcomes in order.
 fn drop_in_r(topology: &Topology, flows: Vec<ForwardedFlow>) -> Vec<ForwardedOutcome> {
     topology.run(Node::R, move || {
         let mut fw = Forwarded::new().unwrap();
-        let mut outcomes = Vec::new();
-        fw.drop(&flows, &mut |_, outcome| outcomes.push(outcome))
+        let mut report = DropReport::<Forwarded>::default();
+        fw.drop(named(&flows), &mut report).unwrap();
+        report.results.into_iter().map(|(_, o)| o).collect()
+    })
+}
+
+/// What R's connection tracking shows it forwarding.
+fn listed_in_r(topology: &Topology) -> Vec<ForwardedFlow> {
+    topology.run(Node::R, || {
+        let mut flows = Vec::new();
+        Forwarded::new()
+            .unwrap()
+            .list(Selection::all(Query::all()), |flow| {
+                flows.push(flow);
+                ControlFlow::Continue(())
+            })
             .unwrap();
-        outcomes
+        flows
     })
 }
 
@@ -223,7 +251,7 @@ fn under_masquerade_both_ends_are_reset_and_the_entry_removed() {
     let topology = Topology::new(Options::MASQUERADE);
     let mut t = connect_through(&topology, IpAddr::V4(B_V4));
     let (a_end, b_end) = (t.a_end, t.b_end);
-    let flows = topology.run(Node::R, || Forwarded::new().unwrap().list().unwrap());
+    let flows = listed_in_r(&topology);
     let flow = flows
         .into_iter()
         .find(|f| f.originator.addr == a_end && f.originator.peer == b_end)
@@ -237,7 +265,7 @@ fn under_masquerade_both_ends_are_reset_and_the_entry_removed() {
         }]
     );
     both_ends_reset(&mut t);
-    let left = topology.run(Node::R, || Forwarded::new().unwrap().list().unwrap());
+    let left = listed_in_r(&topology);
     assert!(
         !left.iter().any(|f| f.originator.addr == a_end),
         "the entry is gone: {left:?}"
@@ -418,11 +446,10 @@ fn the_routers_own_connection_is_refused_before_anything_is_sent() {
         ],
     ] {
         let result = topology.run(Node::R, move || {
-            Forwarded::new()
-                .unwrap()
-                .drop(&flows, &mut |flow, outcome| {
-                    panic!("nothing is dropped: {flow:?} {outcome:?}")
-                })
+            let mut report = DropReport::<Forwarded>::default();
+            let result = Forwarded::new().unwrap().drop(named(&flows), &mut report);
+            assert!(report.results.is_empty(), "nothing is dropped: {report:?}");
+            result
         });
         match result {
             Err(tcpdrop::Error::InvalidArgument(why)) => assert!(

@@ -1,7 +1,7 @@
 use nstest::{in_netns, listen_dual, ss_rows};
 use ssfilter::Filter;
 use std::net::TcpStream;
-use tcpdrop::{Connection, Family, Query, Session, State};
+use tcpdrop::{Connection, Family, ListOptions, Query, Selection, Session, State};
 
 // The filter language's varied population and the filters it runs in the
 // kernel (`crates/ssfilter/tests/bytecode.rs`), for the library's own path.
@@ -9,10 +9,8 @@ use tcpdrop::{Connection, Family, Query, Session, State};
 mod population;
 
 fn our_rows() -> Vec<(String, String, String)> {
-    let mut rows: Vec<_> = Session::new()
-        .expect("session")
-        .list(&Query::all())
-        .expect("list")
+    let mut session = Session::new().expect("session");
+    let mut rows: Vec<_> = crate::listed(&mut session, Selection::all(Query::all()))
         .into_iter()
         .map(|c| {
             (
@@ -46,7 +44,7 @@ fn mapped_connections_are_shown_as_ipv4_and_flagged() {
         let port = dual.local_addr().unwrap().port();
         let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let (_server, _) = dual.accept().unwrap();
-        let conns = Session::new().unwrap().list(&Query::all()).unwrap();
+        let conns = crate::listed(&mut Session::new().unwrap(), Selection::all(Query::all()));
         let server_side = conns
             .iter()
             .find(|c| c.state == State::Established && c.local.port() == port)
@@ -73,9 +71,11 @@ fn listing_with_info_counts_the_bytes_each_end_sent_and_received() {
         client.read_exact(&mut back).unwrap();
         let filter = ssfilter::Filter::parse(&["state established"]).unwrap();
         let mut rows = Vec::new();
+        let selection = Selection::matching(Query::all(), filter).listeners(true);
+        let options = ListOptions { tcp_info: true };
         Session::new()
             .unwrap()
-            .for_each_with_info(&Query::all(), Some(&filter), |conn, info| {
+            .list(selection, options, |conn, info| {
                 let info = info.copied().unwrap_or_default();
                 rows.push((conn.local, info.bytes_sent, info.bytes_received, info.rtt));
                 ControlFlow::Continue(())
@@ -100,23 +100,20 @@ fn sorted(mut rows: Vec<Connection>) -> Vec<Connection> {
 /// ports, then the reference check) lists exactly what [`Filter::matches`]
 /// selects from the whole listing.
 #[test]
-fn list_matching_selects_what_the_filter_matches() {
+fn a_listing_by_filter_selects_what_the_filter_matches() {
     in_netns(|| {
         // Both families, dual-stack, a half-closed pair, TIME-WAIT sockets.
         let _population = population::populate();
         let mut session = Session::new().expect("session");
-        let all = session.list(&Query::all()).expect("list");
+        let all = crate::listed(&mut session, Selection::all(Query::all()));
         assert!(all.len() >= 30, "population too small: {}", all.len());
         for text in population::KERNEL_FILTERS {
             let words: Vec<&str> = text.split(' ').collect();
             let filter = Filter::parse(&words).unwrap_or_else(|e| panic!("{text}: {e}"));
             let want = sorted(all.iter().filter(|c| filter.matches(c)).cloned().collect());
-            let got = sorted(
-                session
-                    .list_matching(&Query::all(), &filter)
-                    .expect("list_matching"),
-            );
-            assert_eq!(got, want, "list_matching vs matches for '{text}'");
+            let matching = Selection::matching(Query::all(), filter.clone());
+            let got = sorted(crate::listed(&mut session, matching));
+            assert_eq!(got, want, "a listing by filter vs matches for '{text}'");
         }
     });
 }

@@ -13,13 +13,18 @@ use std::net::{SocketAddr, SocketAddrV6};
 use nstest::shadow::{Shadow, DEVICE};
 use nstest::{carries_data, hand_over, in_flight, in_netns, segments_in, OwnerChild};
 use ssfilter::Filter;
-use tcpdrop::{DropOptions, DropReport, Error, Method, Outcome, Query, Selection, Session};
+use tcpdrop::{
+    Connection, DropOptions, DropReport, Error, Method, Outcome, Query, Selection, Session,
+};
 
 const ECONNRESET: i32 = 104;
 const EPIPE: i32 = 32;
 
 /// Drop what `selection` chooses, by `method` (`None`: auto).
-fn drop_by(selection: Selection<'_>, method: Option<Method>) -> DropReport {
+fn drop_by(
+    selection: Selection<impl FnMut(&Connection) -> bool>,
+    method: Option<Method>,
+) -> DropReport {
     let mut report = DropReport::default();
     Session::new()
         .unwrap()
@@ -32,7 +37,7 @@ fn drop_by(selection: Selection<'_>, method: Option<Method>) -> DropReport {
 /// device: the shadowed one.
 fn bound_cookie(shadow: &Shadow) -> u64 {
     let (local, remote) = shadow.tuple();
-    let rows = Session::new().unwrap().list(&Query::all()).unwrap();
+    let rows = crate::listed(&mut Session::new().unwrap(), Selection::all(Query::all()));
     let on_tuple: Vec<_> = rows
         .iter()
         .filter(|c| c.has_tuple(&local, &remote))
@@ -47,7 +52,7 @@ fn bound_cookie(shadow: &Shadow) -> u64 {
 
 /// Whether a socket with this cookie is still in the kernel's tables.
 fn still_there(cookie: u64) -> bool {
-    let rows = Session::new().unwrap().list(&Query::all()).unwrap();
+    let rows = crate::listed(&mut Session::new().unwrap(), Selection::all(Query::all()));
     rows.iter().any(|c| c.cookie == cookie)
 }
 
@@ -92,7 +97,7 @@ fn holder_saw_the_abort(child: OwnerChild) {
 }
 
 /// Only the shadowed socket, by its cookie, from a dump of everything.
-fn by_cookie<'a>(cookie: u64) -> Selection<'a> {
+fn by_cookie(cookie: u64) -> Selection<impl FnMut(&Connection) -> bool> {
     Selection::all(Query::all()).and(move |c| c.cookie == cookie)
 }
 
@@ -109,12 +114,11 @@ fn destroy_fails_on_a_shadowed_socket_and_never_calls_it_gone() {
         // as bytecode.
         for form in ["all", "ports", "bytecode"] {
             let selection = match form {
-                "all" => by_cookie(cookie),
-                "ports" => Selection::matching(Query::all(), Filter::parse(&[&ports]).unwrap())
-                    .and(move |c| c.cookie == cookie),
-                _ => Selection::matching(Query::all(), Filter::parse(&[&program]).unwrap())
-                    .and(move |c| c.cookie == cookie),
-            };
+                "all" => Selection::all(Query::all()),
+                "ports" => Selection::matching(Query::all(), Filter::parse(&[&ports]).unwrap()),
+                _ => Selection::matching(Query::all(), Filter::parse(&[&program]).unwrap()),
+            }
+            .and(move |c| c.cookie == cookie);
             let before = settled(&shadow);
             let report = drop_by(selection, Some(Method::Destroy));
             assert!(

@@ -18,3 +18,20 @@ mod lookup;
 mod namespaces;
 mod races;
 mod shadow;
+
+use std::ops::ControlFlow;
+
+use tcpdrop::{Connection, ListOptions, Selection, Session};
+
+/// Every socket `selection` chooses, listeners included.
+pub fn listed(session: &mut Session, selection: Selection) -> Vec<Connection> {
+    let mut rows = Vec::new();
+    let options = ListOptions::default();
+    session
+        .list(selection.listeners(true), options, |conn, _| {
+            rows.push(conn);
+            ControlFlow::Continue(())
+        })
+        .expect("list");
+    rows
+}

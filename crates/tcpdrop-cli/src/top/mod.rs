@@ -39,7 +39,7 @@ use crate::cli::Cli;
 use crate::exit_codes;
 use crate::failure::Failure;
 use crate::owners::OwnerFilter;
-use crate::plan::{method_named, open_spaces, parse_states, Plan, Spaces, Typed};
+use crate::plan::{method_named, open_namespaces, parse_states, Namespaces};
 use crate::tuple;
 use crate::watch::parse_duration;
 use keys::App;
@@ -117,21 +117,11 @@ pub(crate) fn run(cli: &Cli) -> Result<u8, Failure> {
     // Blocked before any thread starts, so that every thread inherits it
     // and the signal thread alone takes them.
     let signals = block_signals().map_err(|e| Failure::from(tcpdrop::Error::Io(e)))?;
-    let plan = Plan {
-        query: chosen.query,
-        typed: Typed::Everything,
-        listeners: chosen.listening_named,
-        owners: OwnerFilter::default(),
-        show_owners: true,
-        method: chosen.method,
-        // The view shows the addresses themselves; no note on stderr.
-        resolved: Vec::new(),
-    };
-    let Spaces {
+    let Namespaces {
         list: spaces,
         unreached,
         ..
-    } = open_spaces(cli, &plan)?;
+    } = open_namespaces(cli)?;
     let labels: Arc<Vec<Option<String>>> =
         Arc::new(spaces.iter().map(|s| s.label.clone()).collect());
 

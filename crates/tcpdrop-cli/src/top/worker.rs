@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 
 use ssfilter::Filter;
 use tcpdrop::procs::{InodeSet, SocketOwners};
-use tcpdrop::{Connection, DropOptions, GoneReason, Method, Outcome, Query, Selection, Sink};
+use tcpdrop::{
+    Connection, DropOptions, GoneReason, ListOptions, Method, Outcome, Query, Selection, Sink,
+};
 
 use super::model::{Key, Life, Owners, OwnersOf, Row, Sample, Sort, Table, View};
 use super::sort::arrange;
 use super::Msg;
 use crate::owners::OwnerFilter;
-use crate::plan::Space;
+use crate::plan::Namespace;
 
 /// What the input thread asks of the worker.
 #[derive(Debug)]
@@ -94,7 +96,7 @@ const SCAN_AGAIN_SPACING: u32 = 30;
 
 /// The worker's state.
 pub(crate) struct Worker {
-    spaces: Vec<Space>,
+    spaces: Vec<Namespace>,
     query: Query,
     filter: Option<Filter>,
     owner_filter: OwnerFilter,
@@ -114,7 +116,7 @@ pub(crate) struct Worker {
 
 /// What the worker starts with.
 pub(crate) struct Setup {
-    pub(crate) spaces: Vec<Space>,
+    pub(crate) spaces: Vec<Namespace>,
     pub(crate) query: Query,
     pub(crate) filter: Option<Filter>,
     pub(crate) owner_filter: OwnerFilter,
@@ -215,14 +217,17 @@ impl Worker {
         let mut samples = Vec::with_capacity(self.table.rows().len());
         for (i, space) in self.spaces.iter_mut().enumerate() {
             let index = u16::try_from(i).unwrap_or(u16::MAX);
-            let dumped = space.session.for_each_with_info(
-                &self.query,
-                self.filter.as_ref(),
-                |conn, info| {
+            let selection = match &self.filter {
+                Some(filter) => Selection::matching(self.query, filter.clone()),
+                None => Selection::all(self.query),
+            };
+            let options = ListOptions { tcp_info: true };
+            let dumped = space
+                .session
+                .list(selection.listeners(true), options, |conn, info| {
                     samples.push(Sample::new(index, conn, info));
                     ControlFlow::Continue(())
-                },
-            );
+                });
             if let Err(err) = dumped {
                 let label = space
                     .label

@@ -151,9 +151,9 @@ fn setup_error(what: &str, errno: Errno) -> Error {
     }
 }
 
-impl crate::Session {
+impl crate::session::Session {
     /// Whether this kernel can abort sockets from a BPF socket iterator
-    /// ([`Method::Bpf`](crate::Method::Bpf)): Linux 6.5 or later with its
+    /// ([`Method::Bpf`](crate::method::Method::Bpf)): Linux 6.5 or later with its
     /// BTF published, read once per process. Privilege aside: that is
     /// checked when it is used.
     pub fn bpf_supported(&self) -> bool {
@@ -743,9 +743,9 @@ mod tests {
     }
 
     /// Auto's choice for `targets`: one method per target.
-    fn auto(targets: &[Target]) -> Vec<Result<crate::Method, Error>> {
+    fn auto(targets: &[Target]) -> Vec<Result<crate::method::Method, Error>> {
         let mut diag = sockdiag::Client::new().unwrap();
-        let mut shards = crate::abort::destroy::Shards::default();
+        let mut shards = crate::session::Shards::default();
         let here = Netns::current().unwrap();
         crate::abort::choose::abort(
             crate::abort::Act::Abort,
@@ -758,7 +758,7 @@ mod tests {
     }
 
     /// [`auto`] on a thread without the capabilities `without`.
-    fn auto_without(targets: &[Target], without: &[CapabilitySet]) -> Vec<crate::Method> {
+    fn auto_without(targets: &[Target], without: &[CapabilitySet]) -> Vec<crate::method::Method> {
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
@@ -783,11 +783,11 @@ mod tests {
             return;
         }
         in_netns(|| {
-            let cases: [(&[CapabilitySet], crate::Method); 3] = [
+            let cases: [(&[CapabilitySet], crate::method::Method); 3] = [
                 // SOCK_DESTROY first: as fast here, and no walk of the rest.
-                (&[], crate::Method::Destroy),
+                (&[], crate::method::Method::Destroy),
                 // Refused (EPERM without CAP_NET_ADMIN): the walk.
-                (&[CapabilitySet::NET_ADMIN], crate::Method::Bpf),
+                (&[CapabilitySet::NET_ADMIN], crate::method::Method::Bpf),
                 // And without CAP_BPF either: the holder's descriptors
                 // (this process holds every socket).
                 (
@@ -797,7 +797,7 @@ mod tests {
                         CapabilitySet::PERFMON,
                         CapabilitySet::SYS_ADMIN,
                     ],
-                    crate::Method::Owner,
+                    crate::method::Method::Owner,
                 ),
             ];
             for (without, expected) in cases {
@@ -811,7 +811,7 @@ mod tests {
                     methods.iter().find(|m| **m != expected)
                 );
                 let seen: &[i32] = match expected {
-                    crate::Method::Owner => &[libc::ECONNRESET, libc::EPIPE],
+                    crate::method::Method::Owner => &[libc::ECONNRESET, libc::EPIPE],
                     _ => &[libc::ECONNABORTED],
                 };
                 for (c, _) in &mut pairs {
@@ -832,7 +832,7 @@ mod tests {
             let (mut c, _s) = connect(&listener);
             let results = auto(&[of(&c)]);
             assert!(
-                matches!(results[..], [Ok(crate::Method::Destroy)]),
+                matches!(results[..], [Ok(crate::method::Method::Destroy)]),
                 "{results:?}"
             );
             assert_eq!(read_errno(&mut c), Some(libc::ECONNABORTED));

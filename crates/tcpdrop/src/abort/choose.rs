@@ -28,12 +28,14 @@
 use sockdiag::Client;
 
 use super::bpf::{self, Bpf};
-use super::destroy::{Destroy, Shards};
+use super::destroy::Destroy;
 use super::inject::Inject;
 use super::owner::Owner;
-use super::{Act, Method, Target};
+use super::{Act, Target};
 use crate::error::Error;
+use crate::method::Method;
 use crate::netns::Netns;
+use crate::session::Shards;
 
 /// Abort `targets` by `method` (`None`: auto), one result per target in
 /// their order: the method that aborted it, or why none could. With
@@ -103,7 +105,7 @@ fn auto(
     // 1. destroy, unless the caller plainly lacks CAP_NET_ADMIN (then the
     // kernel would only say EPERM).
     let mut left: Vec<usize> = (0..targets.len()).collect();
-    if crate::privilege::net_admin() != crate::Privilege::Missing {
+    if crate::privilege::net_admin() != crate::privilege::Privilege::Missing {
         let mut results = Vec::with_capacity(targets.len());
         act.on(
             &mut Destroy {
@@ -125,7 +127,7 @@ fn auto(
         for t in tried.iter_mut() {
             t.push((
                 Method::Destroy,
-                Error::AccessDenied(crate::Privilege::Missing),
+                Error::AccessDenied(crate::privilege::Privilege::Missing),
             ));
         }
     }

@@ -7,6 +7,7 @@ use sockdiag::{Client, TcpState};
 use super::{shadow, Abort, Target};
 use crate::error::Error;
 use crate::netns::Netns;
+use crate::session::{Session, Shards};
 
 /// Destroys are spread over several diag sockets, one thread each, only
 /// when every thread gets at least this many: below it a thread costs more
@@ -15,34 +16,6 @@ use crate::netns::Netns;
 const MIN_PER_THREAD: usize = 2048;
 /// At most this many threads destroy at once.
 const MAX_THREADS: usize = 8;
-
-/// The extra diag sockets of a session's namespace for parallel destroys,
-/// made on the first large drop and kept.
-#[derive(Debug, Default)]
-pub(crate) struct Shards {
-    helpers: Vec<Client>,
-}
-
-impl Shards {
-    /// Make sure there are `n` helper diag sockets in `home`, the session's
-    /// namespace; fewer if they cannot be made (none where it is not
-    /// known: then destroys stay on one socket).
-    fn ensure(&mut self, n: usize, home: Option<&Netns>) {
-        let Some(home) = home else { return };
-        let missing = n.saturating_sub(self.helpers.len());
-        if missing == 0 {
-            return;
-        }
-        let made = home
-            .run(|| {
-                (0..missing)
-                    .map_while(|_| Client::new().ok())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        self.helpers.extend(made);
-    }
-}
 
 /// `SOCK_DESTROY` over a session's diag socket and its shards.
 pub(crate) struct Destroy<'a> {
@@ -121,7 +94,21 @@ impl Abort for Destroy<'_> {
     }
 }
 
-/// Whether this kernel can destroy sockets at all (SPEC §3, support probe).
+impl Session {
+    /// Whether this kernel can destroy sockets at all (SPEC §3, support
+    /// probe).
+    ///
+    /// It asks to destroy a socket that cannot exist (local port 0, cookie
+    /// 0, which `sock_gen_cookie` never hands out): the kernel checks for
+    /// destroy support before it looks anything up, so the answer is
+    /// `EOPNOTSUPP` without support and `ENOENT` with it. Needs no
+    /// privilege and touches nothing.
+    pub fn destroy_supported(&mut self) -> Result<bool, Error> {
+        supported(self.client_mut())
+    }
+}
+
+/// [`Session::destroy_supported`] on `client`.
 ///
 /// It asks to destroy a socket that cannot exist (local port 0, cookie 0,
 /// which `sock_gen_cookie` never hands out): the kernel checks for destroy
@@ -157,7 +144,7 @@ impl Destroy<'_> {
             return Err(Error::NotSupported);
         }
         match crate::privilege::net_admin() {
-            crate::Privilege::Effective => Ok(()),
+            crate::privilege::Privilege::Effective => Ok(()),
             other => Err(Error::AccessDenied(other)),
         }
     }
@@ -178,7 +165,7 @@ impl Destroy<'_> {
         if threads > 1 {
             self.shards.ensure(threads - 1, self.netns);
         }
-        let threads = threads.min(self.shards.helpers.len() + 1);
+        let threads = threads.min(self.shards.len() + 1);
         if threads <= 1 {
             return self.client.destroy_batch(ids, results).err();
         }
@@ -186,7 +173,7 @@ impl Destroy<'_> {
         let mut chunks = ids.chunks(per);
         let mine = chunks.next().unwrap_or_default();
         let client = &mut *self.client;
-        let helpers = &mut self.shards.helpers;
+        let helpers = self.shards.helpers();
         std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .zip(helpers.iter_mut())

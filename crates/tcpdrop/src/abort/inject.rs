@@ -60,11 +60,12 @@ use std::time::{Duration, Instant};
 use sockdiag::{Family, SockId, TcpState};
 
 use super::{shadow, Abort, Target};
+use crate::error::Error;
 use crate::netns::Netns;
+use crate::spoof::answer::{key, Key, Numbers, Sent};
 use crate::spoof::segment::{self as packet, flags, Segment};
 use crate::spoof::wire::Wire;
 use crate::spoof::{Limits, Spoof, GRACE, ROUND};
-use crate::Error;
 
 /// How long answers are waited for after a round's last probe. The target
 /// is local: its answer is on the wire within microseconds.
@@ -129,14 +130,9 @@ impl Ends {
     }
 
     /// The key answers are matched by: (source, destination) of the
-    /// socket's own segments, scope left out.
-    fn key(&self) -> (IpAddr, u16, IpAddr, u16) {
-        (
-            self.local.ip(),
-            self.local.port(),
-            self.remote.ip(),
-            self.remote.port(),
-        )
+    /// socket's own segments.
+    fn key(&self) -> Key {
+        key(self.local, self.remote)
     }
 }
 
@@ -198,19 +194,12 @@ fn probe_seq(id: &SockId) -> u32 {
 /// What was heard from and about one socket.
 #[derive(Clone, Copy, Debug, Default)]
 struct Heard {
-    /// Its answer to the probe.
-    answer: Option<Answer>,
+    /// Its answer to the probe: its SND.NXT (`seq`) and RCV.NXT (`ack`).
+    answer: Option<Numbers>,
     /// Its peer answered that answer with an RST.
     peer_reset: bool,
     /// Its probe could not be sent (the failure is settled).
     unsent: bool,
-}
-
-/// A socket's answer: its SND.NXT (`seq`) and RCV.NXT (`ack`).
-#[derive(Clone, Copy, Debug)]
-struct Answer {
-    snd_nxt: u32,
-    rcv_nxt: u32,
 }
 
 impl<'a> Inject<'a> {
@@ -239,8 +228,8 @@ impl<'a> Inject<'a> {
         flip: bool,
         settled: &mut Vec<(usize, Result<(), Error>)>,
     ) {
-        let mut probes: HashMap<(IpAddr, u16, IpAddr, u16), (usize, Segment)> =
-            HashMap::with_capacity(indices.len());
+        let mut probes: HashMap<Key, (usize, Segment)> = HashMap::with_capacity(indices.len());
+        let mut ours = Sent::default();
         for &i in indices {
             let Some(target) = targets.get(i) else {
                 continue;
@@ -253,36 +242,38 @@ impl<'a> Inject<'a> {
             let segment = probe(&ends, target.state, seq, flip);
             probes.insert(ends.key(), (i, segment));
         }
-        probes.retain(|_, (i, segment)| match wire.send(segment) {
-            Ok(()) => true,
-            Err(err) => {
-                if let Some(h) = heard.get_mut(*i) {
-                    h.unsent = true;
+        probes.retain(|_, (i, segment)| {
+            ours.note(segment);
+            match wire.send(segment) {
+                Ok(()) => true,
+                Err(err) => {
+                    if let Some(h) = heard.get_mut(*i) {
+                        h.unsent = true;
+                    }
+                    settled.push((*i, Err(err)));
+                    false
                 }
-                settled.push((*i, Err(err)));
-                false
             }
         });
         let mut missing = probes.len();
         let mut deadline = Instant::now() + ANSWER_WAIT;
         while let Some(parsed) = wire.next(deadline) {
             let seg = parsed.segment;
-            let ours = (seg.src.ip(), seg.src.port(), seg.dst.ip(), seg.dst.port());
-            let theirs = (seg.dst.ip(), seg.dst.port(), seg.src.ip(), seg.src.port());
             if seg.flags & flags::RST != 0 {
                 // The peer's RST in answer to the socket's ACK (a peer that
                 // no longer has the connection, or a listener on its port):
                 // it may abort the socket before our RST does.
+                let theirs = key(seg.dst, seg.src);
                 if let Some(h) = probes.get(&theirs).and_then(|(i, _)| heard.get_mut(*i)) {
                     h.peer_reset = true;
                 }
                 continue;
             }
-            let Some((i, probe)) = probes.get(&ours) else {
+            let Some((i, _)) = probes.get(&key(seg.src, seg.dst)) else {
                 continue;
             };
             // Our own probe, seen on its way out of a self-connection.
-            if parsed.payload_len != 0 || (seg.seq == probe.seq && seg.ack == probe.ack) {
+            if parsed.payload_len != 0 || ours.ours(&seg) {
                 continue;
             }
             let Some(h) = heard.get_mut(*i) else {
@@ -296,10 +287,7 @@ impl<'a> Inject<'a> {
                     deadline = deadline.min(Instant::now() + GRACE);
                 }
             }
-            h.answer = Some(Answer {
-                snd_nxt: seg.seq,
-                rcv_nxt: seg.ack,
-            });
+            h.answer = Some(Numbers::of(&seg, 0));
         }
     }
 

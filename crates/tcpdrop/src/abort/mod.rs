@@ -19,35 +19,7 @@ mod tests_util;
 #[cfg(test)]
 mod uml_tests;
 
-/// How a socket was aborted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// The kernel's `SOCK_DESTROY` (needs `CONFIG_INET_DIAG_DESTROY` and
-    /// `CAP_NET_ADMIN`): the owner sees `ECONNABORTED`.
-    Destroy,
-    /// `connect(AF_UNSPEC)` on a duplicate of the holder's descriptor
-    /// (`pidfd_getfd`).
-    Owner,
-    /// An RST spoofed from the peer, its sequence number learnt from a
-    /// challenge ACK (`CAP_NET_RAW`).
-    Inject,
-    /// `bpf_sock_destroy` called by our program on the kernel's TCP socket
-    /// iterator, for the chosen cookies (Linux 6.5+ with BTF, `CAP_BPF` and
-    /// `CAP_PERFMON`): the owner sees `ECONNABORTED`, as with `Destroy`.
-    Bpf,
-}
-
-impl Method {
-    /// `"destroy"`, `"owner"`, `"inject"` or `"bpf"`, as `--method` names it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Destroy => "destroy",
-            Method::Owner => "owner",
-            Method::Inject => "inject",
-            Method::Bpf => "bpf",
-        }
-    }
-}
+use crate::error::Error;
 
 /// One socket to abort, as a dump or a lookup found it.
 #[derive(Clone, Copy, Debug)]
@@ -71,13 +43,13 @@ pub(crate) trait Abort {
     /// `Err(Error::NotFound)`, one that another socket on its tuple hides
     /// from the kernel's lookup `Err(Error::Shadowed)` (see `shadow.rs`);
     /// a refusal names what is missing.
-    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), crate::Error>>);
+    fn abort(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>);
 
     /// Whether this way would be allowed to abort each of `targets`,
     /// touching none of them (a dry run): one result per target, in their
     /// order, `Ok(())` or the refusal [`Abort::abort`] would meet (the
     /// same error), or an answer about the socket it can give beforehand.
-    fn check(&mut self, targets: &[Target], results: &mut Vec<Result<(), crate::Error>>);
+    fn check(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>);
 }
 
 /// What a way does with its targets.
@@ -95,7 +67,7 @@ impl Act {
         self,
         way: &mut dyn Abort,
         targets: &[Target],
-        results: &mut Vec<Result<(), crate::Error>>,
+        results: &mut Vec<Result<(), Error>>,
     ) {
         match self {
             Act::Abort => way.abort(targets, results),

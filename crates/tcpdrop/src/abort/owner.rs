@@ -31,10 +31,10 @@ use rustix::thread::CapabilitySet;
 use sockdiag::TcpState;
 
 use super::{shadow, Abort, Act, Target};
+use crate::error::Error;
 use crate::holders::Holders;
 use crate::privilege::ProcRefusals;
 use crate::procs::InodeSet;
-use crate::Error;
 
 /// What the capability is needed for, in [`Error::MissingCapability`].
 const NEEDED_FOR: &str = "aborting a socket through its holder's descriptor (pidfd_getfd)";

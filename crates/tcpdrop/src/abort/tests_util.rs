@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::Target;
-use crate::Connection;
+use crate::conn::Connection;
 
 /// The uid test children run as (not 65534, so that "nobody" is free for
 /// the caller).

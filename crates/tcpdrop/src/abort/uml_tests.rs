@@ -13,7 +13,7 @@ use super::inject::Inject;
 use super::owner::Owner;
 use super::tests_util::{as_user, find, target, CHILD_UID};
 use super::{Abort, Target};
-use crate::Error;
+use crate::error::Error;
 
 /// Why the inner tests are ignored on the host.
 const INNER: &str = "runs inside user-mode Linux, booted by in_user_mode_linux";
@@ -51,7 +51,10 @@ fn inject(targets: &[Target]) -> Vec<Result<(), Error>> {
 fn uml_inner_sock_destroy_is_refused_with_eopnotsupp() {
     inside_uml();
     in_netns(|| {
-        assert!(!crate::Session::new().unwrap().destroy_supported().unwrap());
+        assert!(!crate::session::Session::new()
+            .unwrap()
+            .destroy_supported()
+            .unwrap());
         let listener = listen("127.0.0.1:0");
         let (mut client, mut server) = connect(&listener);
         let t = target(client.local_addr().unwrap(), server.local_addr().unwrap());
@@ -183,7 +186,7 @@ fn uml_inner_owner_refused_by_yama_names_cap_sys_ptrace_and_touches_nothing() {
 fn uml_inner_bpf_is_refused_before_6_5_with_the_reason_and_touches_nothing() {
     inside_uml();
     in_netns(|| {
-        assert!(!crate::Session::new().unwrap().bpf_supported());
+        assert!(!crate::session::Session::new().unwrap().bpf_supported());
         let listener = listen("127.0.0.1:0");
         let (mut client, mut server) = connect(&listener);
         let t = target(client.local_addr().unwrap(), server.local_addr().unwrap());

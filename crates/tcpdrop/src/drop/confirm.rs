@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 
 use super::plan::{end, Plan, Targets, TupleSet};
 use super::report::{GoneReason, Outcome, Sink};
-use crate::abort::Method;
 use crate::conn::Connection;
 use crate::error::Error;
+use crate::method::Method;
 
 /// What the answers of a run's aborts have shown so far.
 #[derive(Default)]

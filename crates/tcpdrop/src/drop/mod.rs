@@ -9,9 +9,15 @@
 //!    *and cookie*;
 //! 5. [`confirm`]: what each answer means, and a look afterwards;
 //! 6. [`report`]: every outcome handed to a [`Sink`] as soon as it is known.
+//!
+//! A listing ([`Session::list`], in [`list`]) is steps 1 and 2 alone. The
+//! connections a router forwards are the other source of the same steps
+//! ([`crate::forwarded`]): the same [`Selection`], their own finding,
+//! probing and resets, and a [`Sink`] of their own kind ([`Source`]).
 
 mod confirm;
 pub(crate) mod hook;
+mod list;
 mod lookup;
 mod plan;
 mod report;
@@ -22,18 +28,19 @@ use std::ops::ControlFlow;
 
 use ssfilter::StateSet;
 
-pub use report::{DropCounts, DropReport, GoneReason, Outcome, Sink};
-pub use select::Selection;
+pub use list::ListOptions;
+pub(crate) use report::Counting;
+pub use report::{DropCounts, DropReport, GoneReason, Outcome, Sink, Source};
+pub use select::{Endpoint, Everyone, Selection, What};
 
-use crate::abort::{choose, Act, Method};
+use crate::abort::{choose, Act};
 use crate::conn::{Connection, Family};
 use crate::error::Error;
+use crate::method::Method;
 use crate::session::{Narrow, Query, Session};
 use confirm::{Confirm, Look};
 use lookup::Found;
 use plan::{Plan, Take, Targets};
-use report::Counting;
-use select::What;
 
 /// A drop re-dumps its selection and drops what still matches (a socket a
 /// dump skipped while the tables changed, or a new connection on a tuple
@@ -78,13 +85,14 @@ impl Session {
     /// method) or go the next way (auto). With owner or inject, a socket is
     /// reported dropped only once an exact lookup by its cookie no longer
     /// finds it alive.
-    pub fn drop(
+    pub fn drop<C: FnMut(&Connection) -> bool>(
         &mut self,
-        mut selection: Selection<'_>,
+        selection: Selection<C>,
         options: DropOptions,
         sink: &mut dyn Sink,
     ) -> Result<DropCounts, Error> {
         let mut counting = Counting::new(sink);
+        let mut selection = selection.resolved_in(self)?;
         match std::mem::replace(&mut selection.what, What::All) {
             What::Tuples(tuples) => {
                 self.drop_tuples(&tuples, &mut selection, options, &mut counting)?
@@ -94,6 +102,12 @@ impl Session {
                 self.drop_rounds(&mut selection, options, &mut counting)?;
             }
             What::All => self.drop_rounds(&mut selection, options, &mut counting)?,
+            // Resolved above: a drop never walks for it.
+            What::Named(_) => {
+                return Err(Error::InvalidArgument(
+                    "named tuples whose scopes were not looked up".to_string(),
+                ))
+            }
         }
         Ok(counting.counts)
     }
@@ -119,14 +133,17 @@ impl Session {
         let found = lookup::tuples(self.client_mut(), tuples)?;
         // Only a link-local pair without its scope, or a scoped pair that
         // another socket on its tuple may hide, needs a walk.
-        let walk = if found.iter().any(|f| matches!(f, Found::NeedsWalk)) {
-            self.list(&Query {
+        let mut walk = Vec::new();
+        if found.iter().any(|f| matches!(f, Found::NeedsWalk)) {
+            let ipv6 = Query {
                 family: Some(Family::Ipv6),
                 states: StateSet::ALL,
-            })?
-        } else {
-            Vec::new()
-        };
+            };
+            self.dump(&ipv6, Narrow::default(), |conn| {
+                walk.push(conn);
+                ControlFlow::Continue(())
+            })?;
+        }
         Ok(found
             .into_iter()
             .zip(tuples)
@@ -140,10 +157,10 @@ impl Session {
 
     /// Named tuples: look each up, abort exactly what was found, confirm by
     /// lookups. No dump, no second round.
-    fn drop_tuples(
+    fn drop_tuples<C: FnMut(&Connection) -> bool>(
         &mut self,
         tuples: &[(SocketAddr, SocketAddr)],
-        selection: &mut Selection<'_>,
+        selection: &mut Selection<C>,
         options: DropOptions,
         sink: &mut Counting<'_>,
     ) -> Result<(), Error> {
@@ -217,9 +234,9 @@ impl Session {
 
     /// Selections by query and filter: dump, plan, abort, confirm; round
     /// after round (see [`Session::drop`]).
-    fn drop_rounds(
+    fn drop_rounds<C: FnMut(&Connection) -> bool>(
         &mut self,
-        selection: &mut Selection<'_>,
+        selection: &mut Selection<C>,
         options: DropOptions,
         sink: &mut Counting<'_>,
     ) -> Result<(), Error> {

@@ -1,11 +1,13 @@
 //! The last step of a drop: what became of each socket, handed to a
-//! [`Sink`] as soon as it is known.
+//! [`Sink`] as soon as it is known; the sink is the same for both sources
+//! ([`Source`]), generic over what it is handed.
 
 use std::net::SocketAddr;
 
-use crate::abort::Method;
 use crate::conn::Connection;
 use crate::error::Error;
+use crate::method::Method;
+use crate::session::Session;
 
 /// Why a connection chosen for dropping was no longer there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,16 +58,35 @@ impl Outcome {
     }
 }
 
-/// Where a drop hands what it did, socket by socket, as it learns it: a
-/// drop of many sockets then holds only what it needs to finish.
-/// [`DropReport`] is the sink that keeps everything in memory.
-pub trait Sink {
-    /// A chosen socket and what became of it. Called once per socket.
-    fn outcome(&mut self, conn: Connection, outcome: Outcome);
+/// Where drops take what they drop from: [`Session`] (the sockets of one
+/// network namespace) or [`Forwarded`](crate::forwarded::Forwarded) (the
+/// connections a router forwards). Both are selected by a
+/// [`Selection`](crate::Selection) and report to a [`Sink`] of their own
+/// kind: this names what that sink is handed.
+pub trait Source {
+    /// What is dropped: a [`Connection`], or a forwarded flow.
+    type Item;
+    /// What became of one.
+    type Outcome;
+}
+
+impl Source for Session {
+    type Item = Connection;
+    type Outcome = Outcome;
+}
+
+/// Where a drop hands what it did, item by item, as it learns it: a drop
+/// of many sockets then holds only what it needs to finish. [`DropReport`]
+/// is the sink that keeps everything in memory. `S` is the source dropped
+/// from: a `Sink` is of sockets, a `Sink<Forwarded>` of forwarded flows.
+pub trait Sink<S: Source = Session> {
+    /// A chosen item and what became of it. Called once per item.
+    fn outcome(&mut self, item: S::Item, outcome: S::Outcome);
 
     /// A socket not chosen that the drops reset: the loopback peer of a
     /// dropped one (it is gone now, [`GoneReason::ResetByPeerDrop`]).
-    fn collateral(&mut self, conn: Connection);
+    /// Never for forwarded flows: a reset there reaches only the two ends.
+    fn collateral(&mut self, item: S::Item);
 
     /// A tuple given to [`Selection::tuples`](crate::Selection::tuples) that
     /// names no socket the selection admits. Nothing was sent for it.
@@ -75,24 +96,47 @@ pub trait Sink {
 }
 
 /// Everything a drop did, in memory.
-#[derive(Debug, Default)]
-pub struct DropReport {
-    /// Each chosen connection with its outcome, in the order they were decided.
-    pub results: Vec<(Connection, Outcome)>,
+pub struct DropReport<S: Source = Session> {
+    /// Each chosen item with its outcome, in the order they were decided.
+    pub results: Vec<(S::Item, S::Outcome)>,
     /// Connections that were not chosen but were closed by a drop: loopback
     /// peers reset when their other end was aborted.
-    pub collateral: Vec<Connection>,
+    pub collateral: Vec<S::Item>,
     /// Named tuples that matched no socket.
     pub not_found: Vec<(SocketAddr, SocketAddr)>,
 }
 
-impl Sink for DropReport {
-    fn outcome(&mut self, conn: Connection, outcome: Outcome) {
-        self.results.push((conn, outcome));
+impl<S: Source> Default for DropReport<S> {
+    fn default() -> DropReport<S> {
+        DropReport {
+            results: Vec::new(),
+            collateral: Vec::new(),
+            not_found: Vec::new(),
+        }
+    }
+}
+
+impl<S: Source> std::fmt::Debug for DropReport<S>
+where
+    S::Item: std::fmt::Debug,
+    S::Outcome: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropReport")
+            .field("results", &self.results)
+            .field("collateral", &self.collateral)
+            .field("not_found", &self.not_found)
+            .finish()
+    }
+}
+
+impl<S: Source> Sink<S> for DropReport<S> {
+    fn outcome(&mut self, item: S::Item, outcome: S::Outcome) {
+        self.results.push((item, outcome));
     }
 
-    fn collateral(&mut self, conn: Connection) {
-        self.collateral.push(conn);
+    fn collateral(&mut self, item: S::Item) {
+        self.collateral.push(item);
     }
 
     fn not_found(&mut self, local: SocketAddr, remote: SocketAddr) {
@@ -122,6 +166,9 @@ pub struct DropCounts {
     pub gone: usize,
     /// Chosen sockets that could not be dropped.
     pub failed: usize,
+    /// Chosen forwarded flows reset at one end only (counted in `failed`
+    /// too).
+    pub partial: usize,
     /// Sockets not chosen that the drops reset (loopback peers).
     pub collateral: usize,
     /// Named tuples that matched nothing.
@@ -138,13 +185,13 @@ impl DropCounts {
 }
 
 /// A sink that counts what passes through it on the way to another.
-pub(crate) struct Counting<'a> {
-    pub(crate) inner: &'a mut dyn Sink,
+pub(crate) struct Counting<'a, S: Source = Session> {
+    pub(crate) inner: &'a mut dyn Sink<S>,
     pub(crate) counts: DropCounts,
 }
 
-impl<'a> Counting<'a> {
-    pub(crate) fn new(inner: &'a mut dyn Sink) -> Counting<'a> {
+impl<'a, S: Source> Counting<'a, S> {
+    pub(crate) fn new(inner: &'a mut dyn Sink<S>) -> Counting<'a, S> {
         Counting {
             inner,
             counts: DropCounts::default(),

@@ -5,8 +5,8 @@
 use super::flows::{conntrack_error, ForwardedFlow, Side};
 use super::probe::Openings;
 use super::route::Routes;
+use crate::error::Error;
 use crate::spoof::segment::wire_ip;
-use crate::Error;
 
 /// Refuse `flow` unless its two ends are other hosts: addresses of one
 /// family that a host can have, ports that are not 0, and neither end

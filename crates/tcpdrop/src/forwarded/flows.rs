@@ -9,7 +9,7 @@ use ssfilter::State;
 
 use super::route::Routes;
 use crate::conn::Connection;
-use crate::Error;
+use crate::error::Error;
 
 /// One end of a forwarded connection, as that end sees the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

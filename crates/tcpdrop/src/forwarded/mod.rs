@@ -3,55 +3,63 @@
 //! so `SOCK_DESTROY` cannot reach them (SPEC §5, "Forwarded connections").
 //!
 //! ```no_run
-//! use tcpdrop::forwarded::{Forwarded, ForwardedOutcome};
+//! use tcpdrop::forwarded::Forwarded;
+//! use tcpdrop::{DropReport, Selection};
 //! # fn main() -> Result<(), tcpdrop::Error> {
 //! let mut fw = Forwarded::new()?;
-//! let flow = fw.find("10.0.1.2:40188".parse().unwrap(), "10.0.2.2:443".parse().unwrap())?;
-//! fw.drop(&[flow], &mut |flow, outcome| {
+//! let (a, b) = ("10.0.1.2:40188".parse().unwrap(), "10.0.2.2:443".parse().unwrap());
+//! let mut report = DropReport::<Forwarded>::default(); // or a Sink<Forwarded> of your own
+//! fw.drop(Selection::tuple(a, b), &mut report)?;
+//! for (flow, outcome) in &report.results {
 //!     println!("{} -> {}: {}", flow.originator.addr, flow.originator.peer, outcome.name());
-//! })?;
+//! }
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! The procedure, top-down ([`Forwarded::drop`]), each step a file:
+//! The same procedure as for the sockets of this host (`crate::drop`), for
+//! the other source: the same [`Selection`] and a [`Sink`] of its own
+//! kind. Top-down ([`Forwarded::drop`]; steps 3 to 6 a batch of flows at a
+//! time, in `batch.rs`), each step a file:
 //!
-//! 0. every end of every flow is checked before anything is sent: an end
-//!    at an address of this host (`route`: its route is a local one)
-//!    makes it this host's own connection, and the whole call is refused;
-//! 1. `route`: for each end, the interface and next hop the kernel's
-//!    route to it names; a flow with an end that cannot be reached is not
-//!    touched;
-//! 2. `probe`: each end gets a segment spoofed from its peer, out of its
+//! 1. select: what the caller chose ([`Selection`]), found in connection
+//!    tracking (`flows.rs`: its table as [`ForwardedFlow`]s, what filters
+//!    select from), or a named tuple looked up there ([`Forwarded::find`]);
+//! 2. `check.rs`: every end of every flow is checked before anything is
+//!    sent: an end at an address of this host (`route.rs`: its route is a
+//!    local one) makes it this host's own connection, and the whole call
+//!    is refused;
+//! 3. plan, by `route.rs`: for each end, the interface and next hop the
+//!    kernel's route to it names; a flow with an end that cannot be
+//!    reached is not touched;
+//! 4. `probe.rs`: each end gets a segment spoofed from its peer, out of its
 //!    window, and answers with an ACK (RFC 5961 §4, RFC 9293 §3.10.7.4)
 //!    that this host forwards and reads: `seq` is the end's SND.NXT, `ack`
 //!    its RCV.NXT. An end that answers with an RST has no such connection;
 //!    then nothing more is sent to that flow. A silent end is probed once
 //!    more after the per-socket limit on such answers has passed;
-//! 3. `reset`: each end that answered gets an RST from its peer with
-//!    `seq` = its RCV.NXT, and a probe that confirms it: a closed end
-//!    answers with an RST; in each round the responders first, then the
-//!    originators;
-//! 4. the flow's conntrack entry, which would linger in ESTABLISHED, is
-//!    removed.
+//! 5. abort and confirm, by `reset.rs`: each end that answered gets an RST
+//!    from its peer with `seq` = its RCV.NXT, and a probe that confirms
+//!    it: a closed end answers with an RST; in each round the responders
+//!    first, then the originators;
+//! 6. report (`outcome.rs`): each flow's outcome to the sink, and the flow's
+//!    conntrack entry, which would linger in ESTABLISHED, removed.
 //!
 //! Only answers from the connection that was chosen are used (SPEC §5,
 //! "Forwarded flows under a firewall"). Once one end is reset, its
 //! application may at once open a new connection from the same port; a
 //! newcomer's numbers must never aim an RST. So a flow is left alone,
 //! nothing more sent to it, as soon as a segment with SYN set passes on
-//! either end's tuple (`probe::Openings`) or its conntrack entry is no
-//! longer the one chosen (another `CTA_ID`, or none); and after the first
-//! round only numbers at or after the ones it heard count. An end is
-//! reported reset only on its own RST in answer to the confirming probe,
-//! and all sending ends within [`SENDING_BOUND`].
-//!
-//! `flows` turns connection tracking's table into [`ForwardedFlow`]s
-//! (the listing, and what filters select from).
+//! either end's tuple (`Openings` in `probe.rs`) or its conntrack entry is no
+//! longer the one chosen (another `CTA_ID`, or none: `check::replaced`);
+//! and after the first round only numbers at or after the ones it heard
+//! count. An end is reported reset only on its own RST in answer to the
+//! confirming probe, and all sending ends within [`SENDING_BOUND`].
 //!
 //! Needs `CAP_NET_RAW` (packet sockets) to drop and `CAP_NET_ADMIN`
 //! (ctnetlink) to list. Nothing is sent until every socket is open.
 
+mod batch;
 mod check;
 mod flows;
 mod outcome;
@@ -60,19 +68,23 @@ mod reset;
 mod route;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::ops::ControlFlow;
+use std::time::Duration;
 
 pub use conntrack::Tracking;
 pub use flows::{End, ForwardedFlow, Side};
-pub use outcome::{EntryOutcome, ForwardedCounts, ForwardedOutcome};
+pub use outcome::{EntryOutcome, ForwardedOutcome};
 
+use crate::conn::{Connection, Family};
+use crate::drop::{Counting, DropCounts, Selection, Sink, Source, What};
+use crate::error::Error;
 use crate::netns::Netns;
-use crate::spoof::link::{Link, Path};
+use crate::spoof::link::Link;
 use crate::spoof::wire::Wire;
 use crate::spoof::{Spoof, ROUND};
-use crate::Error;
+use batch::Batch;
 use flows::conntrack_error;
-use probe::{probe_base, probe_ends, unheard, Ears, Openings};
+use probe::Openings;
 use route::Routes;
 
 /// What `CAP_NET_RAW` is needed for here, in [`Error::MissingCapability`].
@@ -112,6 +124,11 @@ pub struct Forwarded {
     netns: Option<Netns>,
 }
 
+impl Source for Forwarded {
+    type Item = ForwardedFlow;
+    type Outcome = ForwardedOutcome;
+}
+
 impl std::fmt::Debug for Forwarded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Forwarded").finish_non_exhaustive()
@@ -140,21 +157,41 @@ impl Forwarded {
     /// Whether connection tracking is active for forwarded traffic of
     /// `family` here (see [`conntrack::Client::probe_tracking`]: one UDP
     /// datagram over loopback, its entry looked for and removed).
-    pub fn tracking(&mut self, family: crate::Family) -> Result<Tracking, Error> {
+    pub fn tracking(&mut self, family: Family) -> Result<Tracking, Error> {
         let family = match family {
-            crate::Family::Ipv4 => conntrack::Family::Inet,
-            crate::Family::Ipv6 => conntrack::Family::Inet6,
+            Family::Ipv4 => conntrack::Family::Inet,
+            Family::Ipv6 => conntrack::Family::Inet6,
         };
         self.conntrack
             .probe_tracking(family)
             .map_err(conntrack_error)
     }
 
-    /// The TCP connections connection tracking shows this host forwarding:
-    /// its own connections (an end at an address its routes call local)
-    /// left out. Needs `CAP_NET_ADMIN`.
-    pub fn list(&mut self) -> Result<Vec<ForwardedFlow>, Error> {
-        flows::list(&mut self.conntrack, &mut self.routes)
+    /// Hand each connection `selection` chooses to `visit`, which may stop
+    /// early: for a filter or a query, those connection tracking shows
+    /// this host forwarding (its own connections, an end at an address its
+    /// routes call local, left out; needs `CAP_NET_ADMIN`), matched against
+    /// the originator's view ([`ForwardedFlow::connection`]); for named
+    /// tuples, each as [`Forwarded::find`] finds it.
+    pub fn list<C: FnMut(&Connection) -> bool>(
+        &mut self,
+        selection: Selection<C>,
+        mut visit: impl FnMut(ForwardedFlow) -> ControlFlow<()>,
+    ) -> Result<(), Error> {
+        let mut selection = selection.unscoped();
+        let flows = match &selection.what {
+            What::Tuples(tuples) => tuples
+                .iter()
+                .map(|&(a, b)| self.find(a, b))
+                .collect::<Result<Vec<_>, Error>>()?,
+            _ => flows::list(&mut self.conntrack, &mut self.routes)?,
+        };
+        for flow in flows {
+            if selection.chooses(&flow.connection()) && visit(flow).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The connection between `a` and `b`, either one the originator: its
@@ -174,8 +211,10 @@ impl Forwarded {
         Ok(ForwardedFlow::between(a, b))
     }
 
-    /// Reset each of `flows` at both ends and confirm it, handing each
-    /// outcome to `sink` as it is known; return the counts.
+    /// Reset each connection `selection` chooses ([`Forwarded::list`]) at
+    /// both ends and confirm it, handing each outcome to `sink` as it is
+    /// known; return the counts (a flow reset at one end only is `failed`
+    /// and `partial`; one an end has no connection for is `gone`).
     ///
     /// Only an end's own answers decide: a flow is
     /// [`ForwardedOutcome::Dropped`] when both ends answered the
@@ -190,17 +229,24 @@ impl Forwarded {
     /// whose text says to drop it without `--forwarded`), or whose ends are
     /// not two hosts' addresses and ports of one family (the same error);
     /// without `CAP_NET_RAW`, [`Error::MissingCapability`].
-    pub fn drop(
+    pub fn drop<C: FnMut(&Connection) -> bool>(
         &mut self,
-        flows: &[ForwardedFlow],
-        sink: &mut dyn FnMut(&ForwardedFlow, ForwardedOutcome),
-    ) -> Result<ForwardedCounts, Error> {
-        let mut counts = ForwardedCounts::default();
+        selection: Selection<C>,
+        sink: &mut dyn Sink<Forwarded>,
+    ) -> Result<DropCounts, Error> {
+        let mut sink = Counting::new(sink);
+        // 1. Select.
+        let mut flows = Vec::new();
+        self.list(selection, |flow| {
+            flows.push(flow);
+            ControlFlow::Continue(())
+        })?;
         if flows.is_empty() {
-            return Ok(counts);
+            return Ok(sink.counts);
         }
+        // 2. Check every end of every flow before anything is sent.
         self.routes.forget();
-        for flow in flows {
+        for flow in &flows {
             check::forwarded(&mut self.routes, flow)?;
         }
         let spoof = Spoof::new(self.netns.as_ref());
@@ -212,211 +258,32 @@ impl Forwarded {
                 flows.iter().flat_map(|f| [&f.originator, &f.responder]),
             ),
         };
+        // 3 to 6, a batch at a time.
         for batch in flows.chunks(ROUND) {
-            self.drop_batch(batch, &mut sockets, &mut |flow, outcome| {
-                counts.count(&outcome);
-                sink(flow, outcome);
-            });
+            self.drop_batch(batch, &mut sockets, &mut sink);
         }
-        Ok(counts)
+        Ok(sink.counts)
     }
 
-    /// Probe, decide, reset and confirm one batch. End `2 * i` is flow
-    /// `i`'s originator, `2 * i + 1` its responder.
+    /// Steps 3 to 6 for one batch ([`Batch`]), each flow's outcome to
+    /// `sink`.
     fn drop_batch(
         &mut self,
-        batch: &[ForwardedFlow],
+        flows: &[ForwardedFlow],
         sockets: &mut Sockets,
-        sink: &mut dyn FnMut(&ForwardedFlow, ForwardedOutcome),
+        sink: &mut dyn Sink<Forwarded>,
     ) {
-        let ends: Vec<End> = batch
-            .iter()
-            .flat_map(|f| [f.originator, f.responder])
-            .collect();
-        let mut decided: Vec<Option<ForwardedOutcome>> = vec![None; batch.len()];
-
-        // 1. Paths: a flow with an end that cannot be reached is not
-        // touched, so that it is not left half-open.
-        let paths: Vec<Result<Path, String>> =
-            ends.iter().map(|e| self.routes.path(e.addr.ip())).collect();
-        for (f, slot) in decided.iter_mut().enumerate() {
-            let unreachable: Vec<String> =
-                [(2 * f, Side::Originator), (2 * f + 1, Side::Responder)]
-                    .into_iter()
-                    .filter_map(|(i, side)| match paths.get(i) {
-                        Some(Ok(_)) => None,
-                        Some(Err(why)) => Some(format!("the {} end: {why}", side.name())),
-                        None => Some(format!("the {} end: no path", side.name())),
-                    })
-                    .collect();
-            if !unreachable.is_empty() {
-                *slot = Some(ForwardedOutcome::Failed {
-                    why: format!("{}; nothing was sent to either end", unreachable.join("; ")),
-                });
-            }
-        }
-        // The connection chosen may be gone already.
-        sockets.openings.update();
-        for (flow, slot) in batch.iter().zip(decided.iter_mut()) {
-            if slot.is_none() {
-                if let Some(why) = check::replaced(&mut self.conntrack, flow, &sockets.openings) {
-                    *slot = Some(ForwardedOutcome::Gone {
-                        why: format!("{why}; nothing was sent"),
-                    });
-                }
-            }
-        }
-        let live = |decided: &[Option<ForwardedOutcome>], i: usize| {
-            decided.get(i / 2).is_some_and(Option::is_none)
-        };
-
-        // 2. Probe every end; again, after the rate limit, those silent.
-        let mut ears = Ears::new(&ends);
-        let mut unsent: Vec<Option<String>> = vec![None; ends.len()];
-        let started = Instant::now();
-        let base = probe_base();
-        let all: Vec<usize> = (0..ends.len()).filter(|&i| live(&decided, i)).collect();
-        let mut send = |ears: &mut Ears, unsent: &mut [Option<String>], at: &[usize], base| {
-            probe_ends(sockets, &ends, &paths, ears, at, base, unsent)
-        };
-        send(&mut ears, &mut unsent, &all, base);
-        let silent: Vec<usize> = all
-            .iter()
-            .copied()
-            .filter(|&i| unheard(&ears, &unsent, i))
-            .collect();
-        if !silent.is_empty() {
-            std::thread::sleep(RETRY_AFTER.saturating_sub(started.elapsed()));
-            // The other half of the sequence space, in case the first probe
-            // fell in the end's window.
-            send(
-                &mut ears,
-                &mut unsent,
-                &silent,
-                base ^ 0x8000_0000_0000_0000,
-            );
-        }
-        ears.fix_first();
-
-        // Decide: an RST anywhere means no such connection; a connection
-        // replaced meanwhile is gone; reset the ends that answered.
-        let mut to_reset = Vec::new();
-        for (f, (flow, slot)) in batch.iter().zip(decided.iter_mut()).enumerate() {
-            if slot.is_some() {
-                continue;
-            }
-            let (o, r) = (2 * f, 2 * f + 1);
-            let said_rst = |i: usize| ears.heard.get(i).is_some_and(|h| h.reset);
-            if said_rst(o) || said_rst(r) {
-                let side = if said_rst(o) {
-                    Side::Originator
-                } else {
-                    Side::Responder
-                };
-                *slot = Some(ForwardedOutcome::NoSuchConnection { side });
-                continue;
-            }
-            if let Some(why) = check::replaced(&mut self.conntrack, flow, &sockets.openings) {
-                *slot = Some(ForwardedOutcome::Gone {
-                    why: format!("{why}; nothing but the probes was sent"),
-                });
-                continue;
-            }
-            for i in [o, r] {
-                if ears.heard.get(i).is_some_and(|h| h.numbers.is_some()) {
-                    to_reset.push(i);
-                }
-            }
-        }
-
-        // 3. Reset and confirm, leaving alone each flow replaced meanwhile:
-        let mut results: Vec<Option<Result<(), String>>> = vec![None; ends.len()];
+        let mut batch = Batch::new(flows);
+        batch.plan(&mut self.routes, &mut self.conntrack, &mut sockets.openings);
+        batch.probe(sockets);
+        batch.decide(&mut self.conntrack, &sockets.openings);
         let spoof = Spoof::new(self.netns.as_ref());
-        let conntrack = &mut self.conntrack;
-        let mut stop = |openings: &Openings, pending: &[usize]| {
-            let mut stopped = Vec::new();
-            let mut flows: Vec<usize> = pending.iter().map(|i| i / 2).collect();
-            flows.dedup();
-            for f in flows {
-                let Some(flow) = batch.get(f) else {
-                    continue;
-                };
-                if let Some(why) = check::replaced(conntrack, flow, openings) {
-                    for i in [2 * f, 2 * f + 1] {
-                        if pending.contains(&i) {
-                            stopped.push((i, why.clone()));
-                        }
-                    }
-                }
-            }
-            stopped
-        };
-        let settled = reset::run(
-            spoof,
-            &mut sockets.link,
+        batch.reset(spoof, &mut self.conntrack, sockets);
+        batch.report(
+            &mut |flow, openings| self.remove_entry(flow, openings),
             &mut sockets.openings,
-            &ends,
-            &paths,
-            &mut ears,
-            &to_reset,
-            // Responders first in each round (see reset.rs: the confirming
-            // RSTs must not meet a newcomer).
-            &|i| i % 2 == 1,
-            (started + SENDING_BOUND).min(Instant::now() + RESETTING),
-            &mut stop,
+            sink,
         );
-        for (i, result) in settled {
-            if let Some(slot) = results.get_mut(i) {
-                *slot = Some(result);
-            }
-        }
-
-        // 4. Report, removing the entries of the flows reset.
-        for (f, (flow, decided)) in batch.iter().zip(decided).enumerate() {
-            let outcome = match decided {
-                Some(outcome) => outcome,
-                None => {
-                    let why = |i: usize, side: Side| -> String {
-                        let end = ends.get(i).map(|e| e.addr.to_string()).unwrap_or_default();
-                        let what = match results.get(i).cloned().flatten() {
-                            Some(Err(why)) => why,
-                            _ => unsent.get(i).cloned().flatten().unwrap_or_else(|| {
-                                "it never answered the probe (twice, 550 ms apart), so \
-                                 nothing more was sent to it: a firewall may filter it, its \
-                                 route back may not pass this host (asymmetric routing), or \
-                                 its host is rate-limiting such answers \
-                                 (net.ipv4.tcp_invalid_ratelimit)"
-                                    .to_string()
-                            }),
-                        };
-                        format!("the {} end {end}: {what}", side.name())
-                    };
-                    let ok = |i: usize| matches!(results.get(i), Some(Some(Ok(()))));
-                    let mut entry = || self.remove_entry(flow, &mut sockets.openings);
-                    match (ok(2 * f), ok(2 * f + 1)) {
-                        (true, true) => ForwardedOutcome::Dropped { entry: entry() },
-                        (true, false) => ForwardedOutcome::OneEnd {
-                            reset: Side::Originator,
-                            why: why(2 * f + 1, Side::Responder),
-                            entry: entry(),
-                        },
-                        (false, true) => ForwardedOutcome::OneEnd {
-                            reset: Side::Responder,
-                            why: why(2 * f, Side::Originator),
-                            entry: entry(),
-                        },
-                        (false, false) => ForwardedOutcome::Failed {
-                            why: format!(
-                                "{}; {}",
-                                why(2 * f, Side::Originator),
-                                why(2 * f + 1, Side::Responder)
-                            ),
-                        },
-                    }
-                }
-            };
-            sink(flow, outcome);
-        }
     }
 
     /// Remove the conntrack entry of `flow`: the one chosen (by its tuple
@@ -459,10 +326,12 @@ impl Forwarded {
 
 #[cfg(test)]
 mod tests {
+    use super::probe::Ears;
     use super::*;
     use crate::spoof::segment::{flags, Segment};
     use nstest::topology::{Node, Options, Topology, B_V4};
     use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::time::Instant;
 
     /// Send `probe` from R by a raw IP socket (`raw`) or by the packet
     /// socket the procedure uses; whether its destination answered.

@@ -1,7 +1,10 @@
-//! What became of each forwarded connection a drop was given, and the
-//! counts: only what the ends themselves said (see [`super`]).
+//! The last step of a forwarded drop: what became of each flow, handed to
+//! a [`Sink<Forwarded>`](Sink) as soon as it is known: only what the ends
+//! themselves said (see [`super`]).
 
-use super::flows::Side;
+use super::flows::{ForwardedFlow, Side};
+use super::Forwarded;
+use crate::drop::{Counting, Sink};
 
 /// What became of a flow's conntrack entry after its ends were reset.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,30 +72,25 @@ impl ForwardedOutcome {
     }
 }
 
-/// How many flows ended each way.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ForwardedCounts {
-    /// Reset at both ends.
-    pub dropped: usize,
-    /// No such connection.
-    pub not_found: usize,
-    /// Gone, or replaced by another, before any RST.
-    pub gone: usize,
-    /// Reset at one end only.
-    pub partial: usize,
-    /// Reset at neither end.
-    pub failed: usize,
-}
+impl Sink<Forwarded> for Counting<'_, Forwarded> {
+    fn outcome(&mut self, flow: ForwardedFlow, outcome: ForwardedOutcome) {
+        let counts = &mut self.counts;
+        let slot = match &outcome {
+            ForwardedOutcome::Dropped { .. } => &mut counts.dropped,
+            ForwardedOutcome::NoSuchConnection { .. } | ForwardedOutcome::Gone { .. } => {
+                &mut counts.gone
+            }
+            ForwardedOutcome::OneEnd { .. } => {
+                counts.partial = counts.partial.saturating_add(1);
+                &mut counts.failed
+            }
+            ForwardedOutcome::Failed { .. } => &mut counts.failed,
+        };
+        *slot = slot.saturating_add(1);
+        self.inner.outcome(flow, outcome);
+    }
 
-impl ForwardedCounts {
-    /// Count `outcome`.
-    pub(super) fn count(&mut self, outcome: &ForwardedOutcome) {
-        match outcome {
-            ForwardedOutcome::Dropped { .. } => self.dropped += 1,
-            ForwardedOutcome::NoSuchConnection { .. } => self.not_found += 1,
-            ForwardedOutcome::Gone { .. } => self.gone += 1,
-            ForwardedOutcome::OneEnd { .. } => self.partial += 1,
-            ForwardedOutcome::Failed { .. } => self.failed += 1,
-        }
+    fn collateral(&mut self, flow: ForwardedFlow) {
+        self.inner.collateral(flow);
     }
 }

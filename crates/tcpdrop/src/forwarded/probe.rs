@@ -22,39 +22,15 @@
 //! which passes this host before any other segment of it.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::flows::End;
 use super::Sockets;
-use crate::conn::canonical_ip;
+use crate::spoof::answer::{key, Key, Numbers, Sent};
 use crate::spoof::link::Path;
 use crate::spoof::segment::{flags, Parsed, Segment};
 use crate::spoof::wire::{Syns, Wire};
 use crate::spoof::GRACE;
-
-/// A segment's addresses: source address and port, destination address
-/// and port, as on the wire.
-type Key = (IpAddr, u16, IpAddr, u16);
-
-fn key(src: SocketAddr, dst: SocketAddr) -> Key {
-    (
-        canonical_ip(src.ip()),
-        src.port(),
-        canonical_ip(dst.ip()),
-        dst.port(),
-    )
-}
-
-/// An end's sequence numbers, as its own segments show them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Numbers {
-    /// The next sequence number it will send (SND.NXT).
-    pub snd_nxt: u32,
-    /// The next sequence number it expects (RCV.NXT): an RST must carry
-    /// exactly this.
-    pub rcv_nxt: u32,
-}
 
 /// What was heard of one end.
 #[derive(Clone, Copy, Debug, Default)]
@@ -80,8 +56,8 @@ pub(super) struct Ears {
     from: HashMap<Key, usize>,
     /// End index by the addresses of the segments sent to it.
     to: HashMap<Key, usize>,
-    /// Our own segments: addresses, seq, ack, flags.
-    ours: HashSet<(Key, u32, u32, u8)>,
+    /// Our own segments.
+    ours: Sent,
     /// What each end said, by index.
     pub heard: Vec<Heard>,
     /// Each end's numbers as the first round left them, once it is over
@@ -101,7 +77,7 @@ impl Ears {
         Ears {
             from,
             to,
-            ours: HashSet::new(),
+            ours: Sent::default(),
             heard: vec![Heard::default(); ends.len()],
             first: None,
         }
@@ -130,12 +106,7 @@ impl Ears {
     /// Remember a segment we send, so that seeing it go out is not taken
     /// for an answer.
     pub(super) fn sent(&mut self, segment: &Segment) {
-        self.ours.insert((
-            key(segment.src, segment.dst),
-            segment.seq,
-            segment.ack,
-            segment.flags,
-        ));
+        self.ours.note(segment);
     }
 
     /// Forget who of `ends` answered: what comes next answers what is
@@ -185,10 +156,10 @@ impl Ears {
     /// What one segment says about the ends.
     fn take(&mut self, parsed: Parsed) {
         let seg = parsed.segment;
-        let k = key(seg.src, seg.dst);
-        if self.ours.contains(&(k, seg.seq, seg.ack, seg.flags)) {
+        if self.ours.ours(&seg) {
             return;
         }
+        let k = key(seg.src, seg.dst);
         let len = u32::try_from(parsed.payload_len).unwrap_or(0);
         if let Some(i) = self.from.get(&k).copied() {
             let rst = seg.flags & flags::RST != 0;
@@ -227,15 +198,12 @@ impl Ears {
             return;
         }
         h.acked = true;
-        let snd_nxt = seg.seq.wrapping_add(len);
+        let heard = Numbers::of(&seg, len);
         h.numbers = Some(match h.numbers {
-            None => Numbers {
-                snd_nxt,
-                rcv_nxt: seg.ack,
-            },
+            None => heard,
             Some(n) => Numbers {
-                snd_nxt: later(n.snd_nxt, snd_nxt),
-                rcv_nxt: later(n.rcv_nxt, seg.ack),
+                snd_nxt: later(n.snd_nxt, heard.snd_nxt),
+                rcv_nxt: later(n.rcv_nxt, heard.rcv_nxt),
             },
         });
     }

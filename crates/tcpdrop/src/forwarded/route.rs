@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use netlink::route::{Client, Neighbour, Rtnetlink, RTN_LOCAL};
 
-use crate::Error;
+use crate::error::Error;
 
 /// How long address resolution of a next hop is waited for.
 const RESOLVE_WAIT: Duration = Duration::from_millis(1000);

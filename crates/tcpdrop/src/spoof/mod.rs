@@ -3,6 +3,8 @@
 //! `--forwarded` (both ends of a connection this host forwards). SPEC §5.
 //!
 //! - [`segment`]: a TCP segment as a whole IP packet, written and parsed;
+//! - [`answer`]: an end's answer told from the rest of what is read (its
+//!   addresses, its sequence numbers, our own segments seen going out);
 //! - [`wire`]: raw IP sockets to send, a packet socket filtered to the
 //!   answers a probe can bring back, and one to the segments that open
 //!   connections;
@@ -17,6 +19,7 @@
 //! which opens them inside the target's namespace: on the calling thread
 //! when it is there already, else on a thread that entered it.
 
+pub(crate) mod answer;
 pub(crate) mod link;
 pub(crate) mod segment;
 pub(crate) mod wire;

@@ -13,7 +13,7 @@ use rustix::net::{
 };
 
 use super::segment::{self as packet, flags, Segment};
-use crate::Error;
+use crate::error::Error;
 
 /// The packet socket's receive buffer, forced past `rmem_max` when allowed.
 const PACKET_RCVBUF: usize = 8 << 20;
