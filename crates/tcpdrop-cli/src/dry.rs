@@ -9,12 +9,13 @@ use std::ops::ControlFlow;
 use tcpdrop::procs::{InodeSet, SocketOwners};
 use tcpdrop::{Connection, DropOptions, Error, GoneReason, ListOptions, Query, Selection, Session};
 
-use crate::drop::{drops_failed, nothing_matched, owners_unreadable, warn_unreached, Totals};
+use crate::drop::{drops_failed, nothing_matched, owners_unreadable, warn_unreached};
 use crate::exit_codes;
 use crate::failure::{exit_code, Failure};
 use crate::forwarded;
 use crate::output::{Printer, Row};
 use crate::plan::{Plan, Source, Spaces};
+use crate::totals::Totals;
 
 /// `-n`: show what a drop would do to each socket it would choose, and
 /// exit with the status the drop would have.

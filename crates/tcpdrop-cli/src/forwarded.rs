@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use tcpdrop::forwarded::{EntryOutcome, Forwarded, ForwardedFlow, ForwardedOutcome, Side};
 use tcpdrop::{Selection, Sink, What};
 
-use crate::drop::Totals;
 use crate::failure::Failure;
 use crate::output::{Printer, Row};
+use crate::totals::Totals;
 
 /// Print one flow: its originator's view as the row, the responder's view
 /// beside it when addresses are translated (and always in JSON).

@@ -14,6 +14,7 @@ mod output;
 mod owners;
 mod plan;
 mod top;
+mod totals;
 mod tuple;
 mod watch;
 
