@@ -130,7 +130,7 @@ cmd:
   type: list
   elements: str
 rc:
-  description: tcpdrop's exit status (0 done, 1 nothing matched, 2 bad input, 3 some drops failed, 4 permission denied, 5 unsupported).
+  description: tcpdrop's exit status (0 done, 1 nothing matched, 2 bad input, 3 some drops failed, 4 permission denied, 5 unsupported, 6 the output could not be written).
   returned: always
   type: int
 stderr:
