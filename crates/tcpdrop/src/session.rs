@@ -207,6 +207,76 @@ impl Session {
         })
     }
 
+    /// A dump of `query`, narrowed in the kernel by `program` when given
+    /// ([`Dumper::dump`]).
+    pub(crate) fn dump(
+        &mut self,
+        query: &Query,
+        narrow: Narrow<'_>,
+        visit: impl FnMut(Connection) -> ControlFlow<()>,
+    ) -> Result<(), Error> {
+        self.split().0.dump(query, narrow, visit)
+    }
+
+    /// [`Session::dump`], asking for each socket's `tcp_info` when `info`.
+    fn dump_with(
+        &mut self,
+        query: &Query,
+        narrow: Narrow<'_>,
+        info: bool,
+        visit: impl FnMut(Connection, Option<&TcpInfo>) -> ControlFlow<()>,
+    ) -> Result<(), Error> {
+        self.split().0.dump_with(query, narrow, info, visit)
+    }
+
+    /// The session as a drop uses it at once: its dumps (and diag socket),
+    /// its extra diag sockets, and its namespace.
+    pub(crate) fn split(&mut self) -> (Dumper<'_>, &mut Shards, Option<&Netns>) {
+        (
+            Dumper {
+                client: &mut self.client,
+                one_walk: &mut self.one_walk,
+            },
+            &mut self.shards,
+            self.netns.as_ref(),
+        )
+    }
+
+    /// Every socket `query` selects.
+    pub fn list(&mut self, query: &Query) -> Result<Vec<Connection>, Error> {
+        let mut out = Vec::new();
+        self.for_each(query, |conn| {
+            out.push(conn);
+            ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    /// Whether this kernel can destroy sockets at all (SPEC §3, support probe).
+    ///
+    /// It asks to destroy a socket that cannot exist (local port 0, cookie 0,
+    /// which `sock_gen_cookie` never hands out): the kernel checks for
+    /// destroy support before it looks anything up, so the answer is
+    /// `EOPNOTSUPP` without support and `ENOENT` with it. Needs no privilege
+    /// and touches nothing.
+    pub fn destroy_supported(&mut self) -> Result<bool, Error> {
+        crate::abort::destroy::supported(&mut self.client)
+    }
+}
+
+/// A session's dumps, apart from the rest of the session (so that a drop
+/// can dump while its workers use the other diag sockets).
+pub(crate) struct Dumper<'a> {
+    client: &'a mut Client,
+    one_walk: &'a mut bool,
+}
+
+impl Dumper<'_> {
+    /// The diag socket, between dumps.
+    pub(crate) fn client(&mut self) -> &mut Client {
+        self.client
+    }
+
     /// A dump of `query`, narrowed in the kernel by `program` when given.
     ///
     /// When both families' tables are wanted, one `TCPDIAG_GETSOCK` walk
@@ -223,7 +293,7 @@ impl Session {
         self.dump_with(query, narrow, false, |conn, _| visit(conn))
     }
 
-    /// [`Session::dump`], asking for each socket's `tcp_info` when `info`.
+    /// [`Dumper::dump`], asking for each socket's `tcp_info` when `info`.
     fn dump_with(
         &mut self,
         query: &Query,
@@ -232,11 +302,11 @@ impl Session {
         mut visit: impl FnMut(Connection, Option<&TcpInfo>) -> ControlFlow<()>,
     ) -> Result<(), Error> {
         let tables = query.tables();
-        if tables.len() > 1 && self.one_walk {
+        if tables.len() > 1 && *self.one_walk {
             match self.dump_table(None, query, narrow, info, &mut visit) {
                 Ok(_) => return Ok(()),
                 Err(failure) if !failure.visited && refuses_request(&failure.error) => {
-                    self.one_walk = false;
+                    *self.one_walk = false;
                 }
                 Err(failure) => return Err(Error::from_diag(failure.error)),
             }
@@ -302,27 +372,6 @@ impl Session {
             }
         }
         Ok(ControlFlow::Continue(()))
-    }
-
-    /// Every socket `query` selects.
-    pub fn list(&mut self, query: &Query) -> Result<Vec<Connection>, Error> {
-        let mut out = Vec::new();
-        self.for_each(query, |conn| {
-            out.push(conn);
-            ControlFlow::Continue(())
-        })?;
-        Ok(out)
-    }
-
-    /// Whether this kernel can destroy sockets at all (SPEC §3, support probe).
-    ///
-    /// It asks to destroy a socket that cannot exist (local port 0, cookie 0,
-    /// which `sock_gen_cookie` never hands out): the kernel checks for
-    /// destroy support before it looks anything up, so the answer is
-    /// `EOPNOTSUPP` without support and `ENOENT` with it. Needs no privilege
-    /// and touches nothing.
-    pub fn destroy_supported(&mut self) -> Result<bool, Error> {
-        crate::abort::destroy::supported(&mut self.client)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests of the tcpdrop library against the real kernel, each in
 //! a fresh network namespace (see the `nstest` crate).
 
+mod bulk;
 mod bytecode;
 mod churn;
 mod drop_safety;

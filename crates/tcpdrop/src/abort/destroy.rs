@@ -42,6 +42,15 @@ impl Shards {
             .unwrap_or_default();
         self.helpers.extend(made);
     }
+
+    /// Up to `n` helper diag sockets of `home`, the session's namespace,
+    /// made if need be, for a drop's worker threads (none where `home` is
+    /// not known).
+    pub(crate) fn lend(&mut self, n: usize, home: Option<&Netns>) -> &mut [Client] {
+        self.ensure(n, home);
+        let n = n.min(self.helpers.len());
+        self.helpers.get_mut(..n).unwrap_or_default()
+    }
 }
 
 /// `SOCK_DESTROY` over a session's diag socket and its shards.
