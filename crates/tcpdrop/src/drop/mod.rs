@@ -356,45 +356,57 @@ impl Session {
                         return Err(err);
                     }
                 }
-                intake.finish();
                 if intake.taken == 0 {
                     last_look = look;
                     break;
                 }
-                let rest = intake.batch(&mut plan);
+                // The targets still waiting (and those not yet sent) go to
+                // the workers too while destroy serves; what is left then is
+                // aborted here, together.
+                let mut left = Vec::new();
                 if streaming && pool.started() {
                     hook::before_abort();
-                    let mut rest = rest;
-                    while !rest.is_empty() {
-                        let batch = rest.split_front(BATCH);
-                        let verify = by_lookup
-                            || plan.peers.len() + pool.peers_in_flight + batch.peers.len()
-                                > PEER_ROOM;
-                        pool.send(batch, verify);
+                    loop {
+                        let done = intake.finish(BATCH);
+                        for batch in intake.batch(&mut plan).cut(BATCH) {
+                            if streaming && pool.in_flight() >= 2 * pool.most() {
+                                pool.collect(true, |b, a| {
+                                    hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
+                                });
+                            }
+                            if !streaming {
+                                left.push(batch);
+                                continue;
+                            }
+                            let verify = by_lookup
+                                || plan.peers.len() + pool.peers_in_flight + batch.peers.len()
+                                    > PEER_ROOM;
+                            pool.send(batch, verify);
+                        }
+                        if done {
+                            break;
+                        }
                     }
-                    pool.drain(|b, a| {
-                        hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
-                    });
                 } else {
-                    pool.drain(|b, a| {
-                        hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
-                    });
-                    if !rest.is_empty() && failure.is_none() {
-                        let mut own = Shards::default();
-                        let shards = spare.as_deref_mut().unwrap_or(&mut own);
-                        let verify = by_lookup && streams;
-                        let job = stream::Job::of(0, &rest, verify);
-                        let answers =
-                            stream::run(dumper.client(), shards, netns, method, job, true);
-                        hand(
-                            rest,
-                            answers,
-                            &mut plan,
-                            &mut tally,
-                            &mut streaming,
-                            &mut failure,
-                        );
-                    }
+                    intake.finish(usize::MAX);
+                    left.push(intake.batch(&mut plan));
+                }
+                pool.drain(|b, a| hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure));
+                let rest = Batch::merge(left);
+                if !rest.is_empty() && failure.is_none() {
+                    let mut own = Shards::default();
+                    let shards = spare.as_deref_mut().unwrap_or(&mut own);
+                    let verify = by_lookup && streams;
+                    let job = stream::Job::of(0, &rest, verify);
+                    let answers = stream::run(dumper.client(), shards, netns, method, job, true);
+                    hand(
+                        rest,
+                        answers,
+                        &mut plan,
+                        &mut tally,
+                        &mut streaming,
+                        &mut failure,
+                    );
                 }
                 if let Some(err) = failure.take() {
                     return Err(err);

@@ -484,8 +484,9 @@ pub(crate) const ALIVE: u8 = 8;
 pub(crate) const DECIDED: u8 = 16;
 
 /// A set of tuple keys ([`key`]), each with one flag (bit 0), in 8 bytes a
-/// key: open addressing over 64 shards, each grown on its own (so growing
-/// never holds two copies of the whole set).
+/// slot: open addressing over 64 shards (picked by the key's top bits),
+/// each grown on its own (so growing never holds two copies of the whole
+/// set), at most 7/8 full.
 #[derive(Default)]
 pub(crate) struct Keys {
     shards: Vec<Shard>,
@@ -503,22 +504,32 @@ struct Shard {
 const SHARDS: usize = 64;
 
 impl Shard {
-    /// Where `key` is, or the empty slot where it would go.
+    /// Where `key` is, or the empty slot where it would go: linear probing
+    /// from the slot its bits pick (multiplied into the table's length,
+    /// which need not be a power of two).
     fn find(&self, key: u64) -> Option<usize> {
-        let mask = self.slots.len().checked_sub(1)?;
-        // The low bits pick the slot (the top ones picked the shard).
-        let mut at = ((key >> 1) as usize) & mask;
+        let len = self.slots.len();
+        if len == 0 {
+            return None;
+        }
+        // The top bits picked the shard: the others pick the slot.
+        let mut at = ((u128::from(key << 6) * len as u128) >> 64) as usize;
         loop {
             let word = *self.slots.get(at)?;
             if word == 0 || word & !1 == key {
                 return Some(at);
             }
-            at = (at + 1) & mask;
+            at += 1;
+            if at == len {
+                at = 0;
+            }
         }
     }
 
+    /// Half as large again (not twice: a set of a million keys then takes
+    /// 9 to 14 bytes a key).
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(16);
+        let size = (self.slots.len() * 3 / 2).max(16);
         let old = std::mem::replace(&mut self.slots, vec![0; size]);
         for word in old.into_iter().filter(|w| *w != 0) {
             if let Some(slot) = self.find(word & !1).and_then(|at| self.slots.get_mut(at)) {
@@ -730,22 +741,23 @@ impl Open {
         }
     }
 
-    /// The waiting targets, taken out in the order of their slots; the
-    /// rest is forgotten.
-    pub(crate) fn drain_targets(&mut self) -> Vec<Rec> {
-        let slab = std::mem::take(&mut self.slab);
-        self.free.clear();
-        self.first.clear();
-        self.more.clear();
+    /// Once the dump has ended: take out up to `most` of the waiting
+    /// targets; the rows not chosen are forgotten. Empty when none is left.
+    pub(crate) fn drain_targets(&mut self, most: usize) -> Vec<Rec> {
+        // No more rows come: the index is no longer needed.
+        self.first = HashMap::default();
+        self.more = Vec::new();
+        self.free = Vec::new();
+        let mut out = Vec::new();
+        while out.len() < most {
+            let Some(slot) = self.slab.pop() else { break };
+            if let Some(mut rec) = slot.filter(|r| r.flags() & WAITING_TARGET != 0) {
+                rec.set(WAITING_TARGET, false);
+                out.push(rec);
+            }
+        }
         self.len = 0;
-        slab.into_iter()
-            .flatten()
-            .filter(|r| r.flags() & WAITING_TARGET != 0)
-            .map(|mut r| {
-                r.set(WAITING_TARGET, false);
-                r
-            })
-            .collect()
+        out
     }
 }
 
@@ -857,45 +869,55 @@ impl Batch {
         self.recs.is_empty()
     }
 
-    /// Take out the first `n` targets (one more if the `n`th and the next
-    /// are the two ends of one connection, which stay together), with
-    /// their peers.
-    pub(crate) fn split_front(&mut self, n: usize) -> Batch {
-        let pair = |a: Option<&Rec>, b: Option<&Rec>| match (a, b) {
-            (Some(a), Some(b)) => {
-                let (l, r) = a.ends();
-                b.ends() == (r, l)
+    /// The batch cut into batches of about `n` targets each, in order (the
+    /// two ends of one connection, when both are targets, stay together).
+    pub(crate) fn cut(self, n: usize) -> Vec<Batch> {
+        let n = n.max(1);
+        let Batch {
+            recs, find, peers, ..
+        } = self;
+        let mut find = find.into_iter().peekable();
+        let mut peers = peers.into_iter().peekable();
+        let mut out: Vec<Batch> = Vec::new();
+        let mut current = Batch::default();
+        let mut last: Option<(End, End)> = None;
+        for (i, rec) in recs.into_iter().enumerate() {
+            let ends = rec.ends();
+            let pair = last.is_some_and(|(l, r)| ends == (r, l));
+            if current.recs.len() >= n && !pair {
+                out.push(std::mem::take(&mut current));
             }
-            _ => false,
-        };
-        let mut n = n.max(1);
-        if pair(self.recs.get(n - 1), self.recs.get(n)) {
-            n += 1;
-        }
-        if self.recs.len() <= n {
-            return std::mem::take(self);
-        }
-        let rest = self.recs.split_off(n);
-        let recs = std::mem::replace(&mut self.recs, rest);
-        let cut = u32::try_from(n).unwrap_or(u32::MAX);
-        let (find, rest): (Vec<u32>, Vec<u32>) = self.find.iter().partition(|&&i| i < cut);
-        self.find = rest.into_iter().map(|i| i - cut).collect();
-        let mut peers = Vec::new();
-        let mut rest = Vec::new();
-        for (i, p) in std::mem::take(&mut self.peers) {
-            if i < cut {
-                peers.push((i, p));
-            } else {
-                rest.push((i - cut, p));
+            last = Some(ends);
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let at = u32::try_from(current.recs.len()).unwrap_or(u32::MAX);
+            current.recs.push(rec);
+            while find.next_if(|f| *f == i).is_some() {
+                current.find.push(at);
+            }
+            while let Some((_, peer)) = peers.next_if(|(t, _)| *t == i) {
+                current.peers.push((at, peer));
             }
         }
-        self.peers = rest;
-        Batch {
-            recs,
-            find,
-            peers,
-            cookies: KeyedSet::default(),
+        if !current.recs.is_empty() {
+            out.push(current);
         }
+        out
+    }
+
+    /// The batches one after the other, as one.
+    pub(crate) fn merge(batches: Vec<Batch>) -> Batch {
+        let mut batches = batches.into_iter();
+        let mut all = batches.next().unwrap_or_default();
+        for batch in batches {
+            let Ok(base) = u32::try_from(all.recs.len()) else {
+                break;
+            };
+            all.recs.extend(batch.recs);
+            all.find.extend(batch.find.into_iter().map(|i| base + i));
+            all.peers
+                .extend(batch.peers.into_iter().map(|(i, p)| (base + i, p)));
+        }
+        all
     }
 
     /// Add a target with the peers found for it, and whether its peers are
@@ -1045,11 +1067,15 @@ impl Intake {
 
     /// The dump has ended: the targets still waiting have no peer in it
     /// (or lost it to [`Put::Full`]: then it is looked up).
-    pub(crate) fn finish(&mut self) {
+    /// Make up to `most` of them ready; whether none is left waiting.
+    pub(crate) fn finish(&mut self, most: usize) -> bool {
         let lost = self.lost;
-        for rec in self.open.drain_targets() {
+        let drained = self.open.drain_targets(most);
+        let done = drained.len() < most;
+        for rec in drained {
             self.ready.push(rec, Vec::new(), lost);
         }
+        done
     }
 
     /// Take the ready targets out, to be sent: from now on their tuples
@@ -1204,7 +1230,7 @@ mod tests {
         for (l, r, cookie, chosen) in rows {
             intake.row(&conn(l, r, *cookie), &mut plan, |_| *chosen, local);
         }
-        intake.finish();
+        while !intake.finish(2) {}
         intake.batch(&mut plan)
     }
 
