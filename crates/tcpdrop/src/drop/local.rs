@@ -15,7 +15,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
-use super::plan::Local;
+use super::plan::{Keyed, Local};
 use crate::conn::canonical_ip;
 use crate::netns::Netns;
 
@@ -39,7 +39,7 @@ const NETLINK_GET_STRICT_CHK: libc::c_int = 12;
 #[derive(Debug, Default)]
 pub(crate) struct Locals {
     /// Single addresses (`/32`, `/128`).
-    hosts: HashSet<IpAddr>,
+    hosts: HashSet<IpAddr, Keyed>,
     /// Ranges: address and prefix length.
     ranges: Vec<(IpAddr, u8)>,
 }
@@ -57,7 +57,10 @@ impl Local for Anywhere {
 impl Local for Locals {
     fn is_local(&self, ip: IpAddr) -> bool {
         let ip = canonical_ip(ip);
-        self.hosts.contains(&ip) || self.ranges.iter().any(|(net, len)| within(ip, *net, *len))
+        // A loopback address is routed here whenever a socket can use it.
+        ip.is_loopback()
+            || self.hosts.contains(&ip)
+            || self.ranges.iter().any(|(net, len)| within(ip, *net, *len))
     }
 }
 

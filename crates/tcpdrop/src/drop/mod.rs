@@ -47,10 +47,14 @@ const MAX_ROUNDS: usize = 8;
 
 /// While a worker is idle, the targets found so far go to it once there
 /// are this many...
-const FIRST_BATCH: usize = 256;
+const FIRST_BATCH: usize = 64;
 /// ... and while every worker is busy, once there are this many (each
 /// worker holds at most two batches; the dump waits for them beyond that).
 const BATCH: usize = 2048;
+/// Rows read on the dump's thread go to the planning thread this many at a
+/// time, at most this many chunks ahead.
+const ROW_CHUNK: usize = 256;
+const ROW_CHUNKS: usize = 16;
 /// At most this many rows of a dump wait for their other end (about 64
 /// bytes each): beyond it a target's peer is looked up instead.
 const WAITING_ROOM: usize = 229_000;
@@ -312,7 +316,7 @@ impl Session {
                         }
                     }
                 };
-                let dumped = dumper.dump(&all, narrow, |conn| {
+                let mut on_row = |conn: Connection| {
                     if let Some(look) = &mut look {
                         look.see(&mut plan, &conn);
                     }
@@ -344,8 +348,48 @@ impl Session {
                             });
                         }
                     }
-                    ControlFlow::Continue(())
-                });
+                };
+                let dumped = if streams {
+                    // The dump reads on a thread of its own: the kernel fills
+                    // its replies there while this thread plans and reports.
+                    let dumper = &mut dumper;
+                    std::thread::scope(|reading| {
+                        let (rows_out, rows_in) = std::sync::mpsc::sync_channel(ROW_CHUNKS);
+                        let reader = reading.spawn(move || {
+                            let mut chunk = Vec::with_capacity(ROW_CHUNK);
+                            let dumped = dumper.dump(&all, narrow, |conn| {
+                                chunk.push(conn);
+                                if chunk.len() >= ROW_CHUNK {
+                                    let full = std::mem::replace(
+                                        &mut chunk,
+                                        Vec::with_capacity(ROW_CHUNK),
+                                    );
+                                    if rows_out.send(full).is_err() {
+                                        return ControlFlow::Break(());
+                                    }
+                                }
+                                ControlFlow::Continue(())
+                            });
+                            if !chunk.is_empty() {
+                                let _ = rows_out.send(chunk);
+                            }
+                            dumped
+                        });
+                        for chunk in rows_in {
+                            for conn in chunk {
+                                on_row(conn);
+                            }
+                        }
+                        reader.join().unwrap_or_else(|_| {
+                            Err(Error::Io(std::io::Error::other("the dump's thread failed")))
+                        })
+                    })
+                } else {
+                    dumper.dump(&all, narrow, |conn| {
+                        on_row(conn);
+                        ControlFlow::Continue(())
+                    })
+                };
                 // Whatever happens next, what was sent is reported.
                 if dumped.is_err() || failure.is_some() {
                     pool.drain(|b, a| {

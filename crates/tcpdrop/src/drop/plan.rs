@@ -920,6 +920,11 @@ impl Batch {
         all
     }
 
+    /// Whether a target with this cookie is in the batch.
+    pub(crate) fn has(&self, cookie: u64) -> bool {
+        self.cookies.contains(&cookie)
+    }
+
     /// Add a target with the peers found for it, and whether its peers are
     /// still to be looked up. A socket already in the batch is not added
     /// again.
@@ -991,7 +996,7 @@ impl Intake {
         choose: impl FnOnce(&Connection) -> bool,
         local: &dyn Local,
     ) {
-        if plan.kept.contains(&conn.cookie) {
+        if !plan.kept.is_empty() && plan.kept.contains(&conn.cookie) {
             return;
         }
         let watched = self.watching && plan.peers.knows(conn.cookie);
@@ -1022,6 +1027,11 @@ impl Intake {
         let lonely = rec.is_listener() || !local.is_local(rec.remote_ip());
         if !self.pair || lonely {
             self.ready.push(rec, Vec::new(), !self.pair && !lonely);
+            return;
+        }
+        // The same row twice (a dump may repeat one), its first already
+        // paired and ready: not again.
+        if self.ready.has(rec.cookie()) {
             return;
         }
         let mut others = std::mem::take(&mut self.scratch);
