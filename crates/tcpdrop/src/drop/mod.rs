@@ -264,7 +264,7 @@ impl Session {
             ports: ports.unwrap_or_default(),
         };
         let method = options.method;
-        let streams = self.streams(method);
+        let streams = Session::streams(method);
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let (mut dumper, shards, netns) = self.split();
         // Where the aborts stream, a row waits for its other end only if
@@ -488,13 +488,13 @@ impl Session {
     }
 
     /// Whether this drop's aborts may go to worker threads while its dump
-    /// goes on: by `SOCK_DESTROY` (auto or forced), when the kernel has it
-    /// and the caller may use it (otherwise the way is chosen, or refused,
-    /// for all the round's targets at once, as a drop always did).
-    fn streams(&mut self, method: Option<Method>) -> bool {
+    /// goes on: by `SOCK_DESTROY` (auto or forced), when the caller may use
+    /// it (otherwise the way is chosen, or refused, for all the round's
+    /// targets at once, as a drop always did). A kernel without it refuses
+    /// the first batch: then the rest goes that way too ([`serves`]).
+    fn streams(method: Option<Method>) -> bool {
         matches!(method, None | Some(Method::Destroy))
             && crate::privilege::net_admin() == crate::Privilege::Effective
-            && self.destroy_supported().unwrap_or(false)
     }
 }
 
