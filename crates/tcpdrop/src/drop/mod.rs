@@ -4,9 +4,12 @@
 //! 2. finding the sockets: a dump narrowed in the kernel (by the filter's
 //!    bytecode or its ports), or for named tuples an exact [`lookup`] each;
 //! 3. [`plan`]: which rows become targets, which are loopback peers to
-//!    watch, which are newcomers on a tuple already handled (left alone);
+//!    watch (paired in the dump, whose remote address [`local`] says is
+//!    this namespace's), which are newcomers on a tuple already handled
+//!    (left alone), all held in a few bytes a socket;
 //! 4. aborting the targets by a method ([`crate::abort`]), each by its id
-//!    *and cookie*;
+//!    *and cookie*, in batches on worker threads while the dump goes on
+//!    where `SOCK_DESTROY` serves ([`stream`]);
 //! 5. [`confirm`]: what each answer means, and a look afterwards;
 //! 6. [`report`]: every outcome handed to a [`Sink`] as soon as it is known.
 
@@ -82,19 +85,24 @@ impl Session {
     /// - Other selections are dumped (filtered in the kernel), dropped, and
     ///   dumped again for what a dump skipped or what appeared since, until
     ///   nothing new is found, three rounds in a row drop nothing, or eight
-    ///   rounds have run. A socket first seen in a later round is dropped
-    ///   only if no socket with its 4-tuple was handled in an earlier round
-    ///   of this run: one on a reused tuple is a newcomer, left alone and
-    ///   not reported, and the old socket is reported
-    ///   [`GoneReason::Replaced`].
+    ///   rounds have run. A socket first seen after a socket with its
+    ///   4-tuple was sent to be aborted (in a later round, or later in the
+    ///   same dump once a large drop's aborts have begun) is a newcomer on
+    ///   a reused tuple: left alone and not reported, and the old socket is
+    ///   reported [`GoneReason::Replaced`].
     /// - Each socket is reported once. Loopback peers that a drop reset are
-    ///   reported as collateral ([`Sink::collateral`]); a socket is
-    ///   [`GoneReason::ResetByPeerDrop`] only when this run dropped its
-    ///   other end before it vanished.
+    ///   reported as collateral ([`Sink::collateral`]), among them a chosen
+    ///   socket that the drop of its other end reset before the dump
+    ///   reached it; a socket is [`GoneReason::ResetByPeerDrop`] only when
+    ///   this run dropped its other end.
+    /// - A drop holds a few bytes a socket, not the rows of its dump: with
+    ///   `SOCK_DESTROY` its aborts go to worker threads in batches while
+    ///   the dump goes on, and outcomes are reported as they come.
     ///
     /// How: [`DropOptions::method`]. With `SOCK_DESTROY`, the first abort
-    /// goes alone: if the kernel refuses it for lack of privilege or
-    /// support, nothing else is sent, and the rest fail alike (a forced
+    /// of a batch goes alone: if the kernel refuses it for lack of
+    /// privilege or support, nothing else of the batch is sent and the rest
+    /// of the round is not sent in batches, and they fail alike (a forced
     /// method) or go the next way (auto). With owner or inject, a socket is
     /// reported dropped only once an exact lookup by its cookie no longer
     /// finds it alive.

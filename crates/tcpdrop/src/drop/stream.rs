@@ -38,14 +38,19 @@ impl Job {
             id,
             targets: batch.recs.iter().map(Rec::target).collect(),
             find: batch.find.clone(),
-            watch: batch
-                .peers
-                .iter()
-                .map(|(t, p)| {
-                    let target = p.target();
-                    (*t, target.family, target.id)
-                })
-                .collect(),
+            // Only a job that looks again at the peers needs their ids.
+            watch: if verify {
+                batch
+                    .peers
+                    .iter()
+                    .map(|(t, p)| {
+                        let target = p.target();
+                        (*t, target.family, target.id)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             verify,
         }
     }
