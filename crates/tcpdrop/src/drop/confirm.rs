@@ -174,8 +174,7 @@ impl Confirm {
             .iter()
             .filter(|p| p.flags() & (OTHER_END_DROPPED | ALIVE | DECIDED) == OTHER_END_DROPPED)
             .collect();
-        // Pointers, not cached keys: ends are cheap to compute again.
-        reset.sort_by_key(|p| p.ends());
+        reset.sort_unstable_by(|a, b| a.order(b));
         for peer in reset {
             if let Some(conn) = peer.connection() {
                 sink.collateral(conn);

@@ -423,6 +423,20 @@ impl Rec {
         }
     }
 
+    /// How two records order: as their ends do (two IPv4 pairs compare as
+    /// one number each, address and port after address and port).
+    pub(crate) fn order(&self, other: &Rec) -> std::cmp::Ordering {
+        let packed = |v4: &V4| {
+            let [a, b] = v4.addrs.map(u32::from_be_bytes);
+            let [p, q] = v4.ports;
+            (u128::from(a) << 96) | (u128::from(p) << 80) | (u128::from(b) << 48) | u128::from(q)
+        };
+        match (self, other) {
+            (Rec::V4(x), Rec::V4(y)) => packed(x).cmp(&packed(y)),
+            _ => self.ends().cmp(&other.ends()),
+        }
+    }
+
     /// Its remote address, as shown (a v4-mapped one as IPv4).
     pub(crate) fn remote_ip(&self) -> std::net::IpAddr {
         match self {
@@ -1217,6 +1231,22 @@ mod tests {
             Rec::of(&conn("127.0.0.1:1", "127.0.0.2:2", 1)),
             Rec::V4(_)
         ));
+    }
+
+    proptest! {
+        #[test]
+        fn records_order_as_their_ends_do(
+            a in (any::<[u8; 4]>(), any::<u16>(), any::<[u8; 4]>(), any::<u16>()),
+            b in (any::<[u8; 4]>(), any::<u16>(), any::<[u8; 4]>(), any::<u16>()),
+        ) {
+            let rec = |(l, lp, r, rp): ([u8; 4], u16, [u8; 4], u16)| {
+                let l = SocketAddr::new(Ipv4Addr::from(l).into(), lp);
+                let r = SocketAddr::new(Ipv4Addr::from(r).into(), rp);
+                Rec::of(&conn(&l.to_string(), &r.to_string(), 1))
+            };
+            let (x, y) = (rec(a), rec(b));
+            prop_assert_eq!(x.order(&y), x.ends().cmp(&y.ends()));
+        }
     }
 
     struct Everywhere;
