@@ -174,7 +174,20 @@ impl Confirm {
             .iter()
             .filter(|p| p.flags() & (OTHER_END_DROPPED | ALIVE | DECIDED) == OTHER_END_DROPPED)
             .collect();
-        reset.sort_unstable_by(|a, b| a.order(b));
+        // By their ends; two IPv4 ends (nearly always) as one number each,
+        // sorted beside their records rather than through them.
+        match reset
+            .iter()
+            .map(|p| p.packed())
+            .collect::<Option<Vec<u128>>>()
+        {
+            Some(keys) => {
+                let mut order: Vec<(u128, &Rec)> = keys.into_iter().zip(reset).collect();
+                order.sort_unstable_by_key(|(k, _)| *k);
+                reset = order.into_iter().map(|(_, p)| p).collect();
+            }
+            None => reset.sort_unstable_by(|a, b| a.order(b)),
+        }
         for peer in reset {
             if let Some(conn) = peer.connection() {
                 sink.collateral(conn);

@@ -186,7 +186,7 @@ impl Session {
                 Some(conn) if selection.chooses(&conn) => {
                     let rec = Rec::of(&conn);
                     let find = !rec.is_listener();
-                    batch.push(rec, Vec::new(), find);
+                    batch.push(rec, None, find);
                 }
                 _ => sink.not_found(*local, *remote),
             }

@@ -426,15 +426,19 @@ impl Rec {
     /// How two records order: as their ends do (two IPv4 pairs compare as
     /// one number each, address and port after address and port).
     pub(crate) fn order(&self, other: &Rec) -> std::cmp::Ordering {
-        let packed = |v4: &V4| {
-            let [a, b] = v4.addrs.map(u32::from_be_bytes);
-            let [p, q] = v4.ports;
-            (u128::from(a) << 96) | (u128::from(p) << 80) | (u128::from(b) << 48) | u128::from(q)
-        };
-        match (self, other) {
-            (Rec::V4(x), Rec::V4(y)) => packed(x).cmp(&packed(y)),
+        match (self.packed(), other.packed()) {
+            (Some(x), Some(y)) => x.cmp(&y),
             _ => self.ends().cmp(&other.ends()),
         }
+    }
+
+    /// Two IPv4 ends as one number that orders as the ends do (address
+    /// and port, then address and port); `None` for other records.
+    pub(crate) fn packed(&self) -> Option<u128> {
+        let Rec::V4(v4) = self else { return None };
+        let [a, b] = v4.addrs.map(u32::from_be_bytes);
+        let [p, q] = v4.ports;
+        Some((u128::from(a) << 96) | (u128::from(p) << 80) | (u128::from(b) << 48) | u128::from(q))
     }
 
     /// Its remote address, as shown (a v4-mapped one as IPv4).
@@ -942,7 +946,7 @@ impl Batch {
     /// Add a target with the peers found for it, and whether its peers are
     /// still to be looked up. A socket already in the batch is not added
     /// again.
-    pub(crate) fn push(&mut self, rec: Rec, peers: Vec<Rec>, find: bool) {
+    pub(crate) fn push(&mut self, rec: Rec, peers: impl IntoIterator<Item = Rec>, find: bool) {
         if !self.cookies.insert(rec.cookie()) {
             return;
         }
@@ -1040,7 +1044,7 @@ impl Intake {
         // has no other end here.
         let lonely = rec.is_listener() || !local.is_local(rec.remote_ip());
         if !self.pair || lonely {
-            self.ready.push(rec, Vec::new(), !self.pair && !lonely);
+            self.ready.push(rec, None, !self.pair && !lonely);
             return;
         }
         // The same row twice (a dump may repeat one), its first already
@@ -1053,22 +1057,25 @@ impl Intake {
             .take(reverse_key(ends), &(ends.1, ends.0), false, &mut others);
         if !others.is_empty() {
             // Its other end came first: a waiting target goes before it
-            // (both are dropped), a socket not chosen is its peer.
-            let mut peers = Vec::new();
+            // (both are dropped), a socket not chosen is its peer (nearly
+            // always one of them; more are sockets on one tuple).
+            let (mut one, mut more) = (None, Vec::new());
             for (other, was_target) in others.drain(..) {
                 if was_target {
-                    self.ready.push(other, Vec::new(), false);
+                    self.ready.push(other, None, false);
+                } else if one.is_none() {
+                    one = Some(other);
                 } else {
-                    peers.push(other);
+                    more.push(other);
                 }
             }
             self.scratch = others;
-            self.ready.push(rec, peers, false);
+            self.ready.push(rec, one.into_iter().chain(more), false);
             return;
         }
         self.scratch = others;
         if let Put::Full(rec) = self.open.insert(key, rec, true) {
-            self.ready.push(rec, Vec::new(), true);
+            self.ready.push(rec, None, true);
         }
     }
 
@@ -1076,9 +1083,16 @@ impl Intake {
         let mut targets = std::mem::take(&mut self.scratch);
         self.open
             .take(reverse_key(ends), &(ends.1, ends.0), true, &mut targets);
+        if targets.len() == 1 {
+            if let Some((target, _)) = targets.pop() {
+                self.ready.push(target, Some(rec), false);
+            }
+            self.scratch = targets;
+            return;
+        }
         if !targets.is_empty() {
             for (target, _) in targets.drain(..) {
-                self.ready.push(target, vec![rec.clone()], false);
+                self.ready.push(target, Some(rec.clone()), false);
             }
             self.scratch = targets;
             return;
@@ -1097,7 +1111,7 @@ impl Intake {
         let drained = self.open.drain_targets(most);
         let done = drained.len() < most;
         for rec in drained {
-            self.ready.push(rec, Vec::new(), lost);
+            self.ready.push(rec, None, lost);
         }
         done
     }
