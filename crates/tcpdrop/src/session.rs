@@ -134,6 +134,55 @@ impl Session {
         Ok(InterfaceNames { fd })
     }
 
+    /// A dump of `query`, narrowed in the kernel by `program` when given
+    /// ([`Dumper::dump`]).
+    pub(crate) fn dump(
+        &mut self,
+        query: &Query,
+        narrow: Narrow<'_>,
+        visit: impl FnMut(Connection) -> ControlFlow<()>,
+    ) -> Result<(), Error> {
+        self.split().0.dump(query, narrow, visit)
+    }
+
+    /// [`Session::dump`], asking for each socket's `tcp_info` when `info`.
+    pub(crate) fn dump_with(
+        &mut self,
+        query: &Query,
+        narrow: Narrow<'_>,
+        info: bool,
+        visit: impl FnMut(Connection, Option<&TcpInfo>) -> ControlFlow<()>,
+    ) -> Result<(), Error> {
+        self.split().0.dump_with(query, narrow, info, visit)
+    }
+
+    /// The session as a drop uses it at once: its dumps (and diag socket),
+    /// its extra diag sockets, and its namespace.
+    pub(crate) fn split(&mut self) -> (Dumper<'_>, &mut Shards, Option<&Netns>) {
+        (
+            Dumper {
+                client: &mut self.client,
+                one_walk: &mut self.one_walk,
+            },
+            &mut self.shards,
+            self.netns.as_ref(),
+        )
+    }
+}
+
+/// A session's dumps, apart from the rest of the session (so that a drop
+/// can dump while its workers use the other diag sockets).
+pub(crate) struct Dumper<'a> {
+    client: &'a mut Client,
+    one_walk: &'a mut bool,
+}
+
+impl Dumper<'_> {
+    /// The diag socket, between dumps.
+    pub(crate) fn client(&mut self) -> &mut Client {
+        self.client
+    }
+
     /// A dump of `query`, narrowed in the kernel by `program` when given.
     ///
     /// When both families' tables are wanted, one `TCPDIAG_GETSOCK` walk
@@ -150,7 +199,7 @@ impl Session {
         self.dump_with(query, narrow, false, |conn, _| visit(conn))
     }
 
-    /// [`Session::dump`], asking for each socket's `tcp_info` when `info`.
+    /// [`Dumper::dump`], asking for each socket's `tcp_info` when `info`.
     pub(crate) fn dump_with(
         &mut self,
         query: &Query,
@@ -159,11 +208,11 @@ impl Session {
         mut visit: impl FnMut(Connection, Option<&TcpInfo>) -> ControlFlow<()>,
     ) -> Result<(), Error> {
         let tables = query.tables();
-        if tables.len() > 1 && self.one_walk {
+        if tables.len() > 1 && *self.one_walk {
             match self.dump_table(None, query, narrow, info, &mut visit) {
                 Ok(_) => return Ok(()),
                 Err(failure) if !failure.visited && refuses_request(&failure.error) => {
-                    self.one_walk = false;
+                    *self.one_walk = false;
                 }
                 Err(failure) => return Err(Error::from_diag(failure.error)),
             }
@@ -267,6 +316,14 @@ impl Shards {
             })
             .unwrap_or_default();
         self.helpers.extend(made);
+    }
+    /// Up to `n` helper diag sockets of `home`, the session's namespace,
+    /// made if need be, for a drop's worker threads (none where `home` is
+    /// not known).
+    pub(crate) fn lend(&mut self, n: usize, home: Option<&Netns>) -> &mut [Client] {
+        self.ensure(n, home);
+        let n = n.min(self.helpers.len());
+        self.helpers.get_mut(..n).unwrap_or_default()
     }
 }
 

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod bulk;
 mod churn;
 mod drop_safety;
 mod forwarded;

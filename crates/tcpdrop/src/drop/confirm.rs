@@ -1,92 +1,163 @@
 //! The step after aborting: what each abort's answer means for its socket,
-//! and the look afterwards that tells a socket that closed on its own from
-//! one whose tuple a newcomer took, and finds the loopback peers the drops
-//! reset.
+//! which loopback peers the drops reset, and the look afterwards that tells
+//! a socket that closed on its own from one whose tuple a newcomer took.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
-use super::plan::{end, Plan, Targets, TupleSet};
+use super::plan::{
+    end, key, reverse_key, Batch, KeyedSet, Plan, Rec, ALIVE, DECIDED, OTHER_END_DROPPED,
+};
 use super::report::{GoneReason, Outcome, Sink};
 use crate::conn::Connection;
 use crate::error::Error;
 use crate::method::Method;
 
+/// What the aborts of a [`Batch`] brought back.
+pub(crate) struct Answers {
+    /// One per target, in their order: the way that aborted it, or why
+    /// none did.
+    pub(crate) results: Vec<Result<Method, Error>>,
+    /// The peers found by looking up the targets' tuples reversed, by the
+    /// index of their target.
+    pub(crate) found: Vec<(u32, Rec)>,
+    /// For each peer of the batch, then each found one: whether a look
+    /// right after the aborts still found it (same tuple, same cookie).
+    /// Empty when there was no such look.
+    pub(crate) alive: Vec<bool>,
+}
+
 /// What the answers of a run's aborts have shown so far.
 #[derive(Default)]
 pub(crate) struct Confirm {
-    /// The ends of every socket dropped so far, in the order of the run.
-    dropped: TupleSet,
     /// Sockets found gone whose reason waits for the look afterwards.
     pub(crate) closed: Vec<Connection>,
 }
 
-/// What one round of aborts did.
-pub(crate) struct Round {
+/// What the aborts of one round did.
+#[derive(Default)]
+pub(crate) struct Tally {
     /// How many were dropped.
     pub(crate) dropped: usize,
+    answered: usize,
+    refusals: usize,
+}
+
+impl Tally {
     /// Every abort was refused for lack of privilege or support: more
     /// rounds would only be refused again.
-    pub(crate) refused: bool,
+    pub(crate) fn refused(&self) -> bool {
+        self.answered > 0 && self.refusals == self.answered
+    }
 }
 
 impl Confirm {
-    /// Turn a round's answers (one per target, in the order they were
+    /// Turn a batch's answers (one per target, in the order they were
     /// sent) into outcomes. A socket found gone whose other end this run
-    /// dropped *before* it (earlier in the run) was reset by that drop;
-    /// any other gone socket waits for [`Confirm::finish`].
-    pub(crate) fn round(
+    /// dropped *before* it (earlier in the run) was reset by that drop; any
+    /// other gone socket waits for [`Confirm::finish`]. The peers of the
+    /// dropped targets are reported now if a look right after the aborts
+    /// found them gone, else watched until the look afterwards.
+    pub(crate) fn batch(
         &mut self,
-        targets: &Targets,
-        results: Vec<Result<Method, Error>>,
+        batch: Batch,
+        answers: Answers,
         plan: &mut Plan,
+        tally: &mut Tally,
         sink: &mut dyn Sink,
-    ) -> Round {
-        let mut round = Round {
-            dropped: 0,
-            refused: !results.is_empty(),
-        };
+    ) {
+        let Batch { recs, peers, .. } = batch;
+        let Answers {
+            results,
+            found,
+            alive,
+        } = answers;
         // A walk (bpf) aborts in the kernel's order, not the targets': each
-        // of its drops counts as before every socket of the round.
-        for (i, result) in results.iter().enumerate() {
-            if let (Ok(Method::Bpf), Some(ends)) = (result, targets.ends(i)) {
-                self.dropped.insert(ends);
+        // of its drops counts as before every socket of the batch.
+        for (rec, result) in recs.iter().zip(&results) {
+            if let Ok(Method::Bpf) = result {
+                plan.handled.flag(key(&rec.ends()));
             }
         }
-        for (i, result) in results.into_iter().enumerate() {
-            let (Some(conn), Some(ends)) = (targets.connection(i), targets.ends(i)) else {
+        let dropped: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        for (rec, result) in recs.iter().zip(results) {
+            let Some(conn) = rec.connection() else {
                 continue;
             };
-            round.refused &= matches!(&result, Err(err) if err.is_refusal());
+            tally.answered += 1;
+            if matches!(&result, Err(err) if err.is_refusal()) {
+                tally.refusals += 1;
+            }
+            let ends = rec.ends();
             match result {
                 Ok(method) => {
-                    round.dropped += 1;
-                    self.dropped.insert(ends);
-                    plan.other_end_dropped(ends);
+                    tally.dropped += 1;
+                    plan.handled.flag(key(&ends));
+                    // A socket disconnected through its holder may be
+                    // connected again, cookie and all.
+                    if method == Method::Owner {
+                        plan.kept.insert(conn.cookie);
+                    }
                     sink.outcome(conn, Outcome::Dropped(method));
                 }
-                Err(Error::NotFound) if self.dropped.contains(&(ends.1, ends.0)) => {
+                Err(Error::NotFound) if plan.handled.flagged(reverse_key(&ends)) => {
                     sink.outcome(conn, Outcome::Gone(GoneReason::ResetByPeerDrop));
                 }
                 Err(Error::NotFound) => self.closed.push(conn),
-                Err(err) => sink.outcome(conn, Outcome::Failed(err)),
+                Err(err) => {
+                    plan.kept.insert(conn.cookie);
+                    sink.outcome(conn, Outcome::Failed(err));
+                }
             }
         }
-        round
+        let given = peers.len();
+        let mut seen = KeyedSet::default();
+        for (j, (t, mut peer)) in peers.into_iter().chain(found).enumerate() {
+            // A peer is watched only once its other end was dropped.
+            if !dropped.get(t as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            // One found by a lookup may be chosen itself, or known.
+            if j >= given
+                && (plan.handled.contains(key(&peer.ends())) || plan.peers.knows(peer.cookie()))
+            {
+                continue;
+            }
+            if !seen.insert(peer.cookie()) {
+                continue;
+            }
+            match alive.get(j) {
+                Some(false) => {
+                    if let Some(conn) = peer.connection() {
+                        sink.collateral(conn);
+                    }
+                }
+                _ => {
+                    peer.set(OTHER_END_DROPPED, true);
+                    plan.peers.hold(peer);
+                }
+            }
+        }
     }
 
-    /// The end of a run: each socket found gone is `Replaced` if a newer
-    /// socket holds its tuple (seen as a newcomer in a later round, or by
-    /// `look`), else `Closed`; then the peers the drops reset, which were
-    /// not chosen, as collateral. Without a look (it failed), no peer is
+    /// The end of a run: each socket found gone is `ResetByPeerDrop` if
+    /// its other end was dropped after all (by a batch aborted beside its
+    /// own), else `Replaced` if a newer socket holds its tuple (seen as a
+    /// newcomer, or by `look`), else `Closed`; then the watched peers the drops reset, which were not
+    /// chosen, as collateral. Without a look (it failed), no peer is
     /// claimed.
     pub(crate) fn finish(self, look: Option<&Look>, plan: &Plan, sink: &mut dyn Sink) {
         for conn in self.closed {
-            let key = (conn.local, conn.remote);
-            let newcomer = plan
-                .newcomers
-                .contains(&(end(&conn.local), end(&conn.remote)))
-                || look.is_some_and(|l| l.now.get(&key).is_some_and(|c| *c != conn.cookie));
+            let tuple = (conn.local, conn.remote);
+            let ends = (end(&conn.local), end(&conn.remote));
+            // Batches abort side by side: its other end may have been
+            // dropped by a batch answered after its own.
+            if plan.handled.flagged(reverse_key(&ends)) {
+                sink.outcome(conn, Outcome::Gone(GoneReason::ResetByPeerDrop));
+                continue;
+            }
+            let newcomer = plan.replaced(key(&ends), conn.cookie)
+                || look.is_some_and(|l| l.now.get(&tuple).is_some_and(|c| *c != conn.cookie));
             let reason = if newcomer {
                 GoneReason::Replaced
             } else {
@@ -97,11 +168,27 @@ impl Confirm {
         if look.is_none() {
             return;
         }
-        for peer in plan
-            .peers_by_ends()
-            .into_iter()
-            .filter(|p| p.other_end_dropped && !p.alive && !plan.decided(p.cookie()))
+        let mut reset: Vec<&Rec> = plan
+            .peers
+            .list
+            .iter()
+            .filter(|p| p.flags() & (OTHER_END_DROPPED | ALIVE | DECIDED) == OTHER_END_DROPPED)
+            .collect();
+        // By their ends; two IPv4 ends (nearly always) as one number each,
+        // sorted beside their records rather than through them.
+        match reset
+            .iter()
+            .map(|p| p.packed())
+            .collect::<Option<Vec<u128>>>()
         {
+            Some(keys) => {
+                let mut order: Vec<(u128, &Rec)> = keys.into_iter().zip(reset).collect();
+                order.sort_unstable_by_key(|(k, _)| *k);
+                reset = order.into_iter().map(|(_, p)| p).collect();
+            }
+            None => reset.sort_unstable_by(|a, b| a.order(b)),
+        }
+        for peer in reset {
             if let Some(conn) = peer.connection() {
                 sink.collateral(conn);
             }
@@ -110,8 +197,8 @@ impl Confirm {
 }
 
 /// What a look after the drops says about the sockets a drop asks about:
-/// which of the peers are still there (marked `alive` in the plan), and
-/// who holds the tuples of the sockets found gone.
+/// which of the watched peers are still there (flagged [`ALIVE`] in the
+/// plan), and who holds the tuples of the sockets found gone.
 pub(crate) struct Look {
     closed: HashSet<(SocketAddr, SocketAddr)>,
     /// The cookie of the socket holding each such tuple now.
@@ -121,8 +208,8 @@ pub(crate) struct Look {
 impl Look {
     /// Start a look: no peer is alive until seen.
     pub(crate) fn new(plan: &mut Plan, closed: &[Connection]) -> Look {
-        for peer in plan.peers.iter_mut() {
-            peer.alive = false;
+        for peer in plan.peers.list.iter_mut() {
+            peer.set(ALIVE, false);
         }
         Look {
             closed: closed.iter().map(|c| (c.local, c.remote)).collect(),
@@ -130,10 +217,15 @@ impl Look {
         }
     }
 
-    /// A socket seen by the look.
+    /// A socket seen by the look: a watched peer still on its tuple is
+    /// alive.
     pub(crate) fn see(&mut self, plan: &mut Plan, conn: &Connection) {
         if !plan.peers.is_empty() {
-            plan.seen(conn);
+            if let Some(peer) = plan.peers.get_mut(conn.cookie) {
+                if peer.ends() == (end(&conn.local), end(&conn.remote)) {
+                    peer.set(ALIVE, true);
+                }
+            }
         }
         if !self.closed.is_empty() {
             let key = (conn.local, conn.remote);

@@ -12,7 +12,8 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use sockdiag::{Client, SockId, INET_DIAG_NOCOOKIE};
 
 use super::confirm::Look;
-use super::plan::{ends, Peer, Plan, Targets};
+use super::plan::{ends, Plan, Rec, ALIVE};
+use crate::abort::Target;
 use crate::conn::{canonical_ip, kernel_addr, Connection};
 use crate::error::Error;
 
@@ -153,15 +154,25 @@ fn unscoped_link_local(addr: &SocketAddr) -> bool {
     }
 }
 
-/// The loopback peers of `targets` not yet known to the run, found by
-/// looking up each one's tuple reversed: connections, not listeners (the
-/// kernel's lookup falls back to one), whose ends are exactly the target's
-/// reversed.
-pub(crate) fn peers(client: &mut Client, targets: &Targets, plan: &mut Plan) -> Result<(), Error> {
-    let reversed: Vec<(sockdiag::Family, SockId)> = targets
-        .list
+/// The loopback peers of the targets at `find`, found by looking up each
+/// one's tuple reversed: connections, not listeners (the kernel's lookup
+/// falls back to one), whose ends are exactly the target's reversed; each
+/// with the index of its target.
+pub(crate) fn peers(
+    client: &mut Client,
+    targets: &[Target],
+    find: &[u32],
+) -> Result<Vec<(u32, Rec)>, Error> {
+    if find.is_empty() {
+        return Ok(Vec::new());
+    }
+    let asked: Vec<(u32, &Target)> = find
         .iter()
-        .map(|t| {
+        .filter_map(|&i| targets.get(i as usize).map(|t| (i, t)))
+        .collect();
+    let reversed: Vec<(sockdiag::Family, SockId)> = asked
+        .iter()
+        .map(|(_, t)| {
             let other = SockId {
                 sport: t.id.dport,
                 dport: t.id.sport,
@@ -173,31 +184,47 @@ pub(crate) fn peers(client: &mut Client, targets: &Targets, plan: &mut Plan) -> 
             (t.family, other)
         })
         .collect();
-    let mut found = Vec::with_capacity(reversed.len());
+    let mut answers = Vec::with_capacity(reversed.len());
     client
-        .lookup_batch(&reversed, &mut found)
+        .lookup_batch(&reversed, &mut answers)
         .map_err(Error::from_diag)?;
-    let mut new = Vec::new();
-    for (t, answer) in targets.list.iter().zip(found) {
+    let mut found = Vec::new();
+    for ((i, t), answer) in asked.into_iter().zip(answers) {
         let Ok(Some(record)) = answer else {
             continue;
         };
-        let Some(conn) = Connection::from_diag(&record) else {
+        let Some(peer) = Rec::of_record(&record) else {
             continue;
         };
         let (local, remote) = ends(t.family, &t.id);
-        let peer = Peer::new(&conn);
-        if conn.is_listener() || plan.knows(conn.cookie) || peer.ends() != (remote, local) {
+        if peer.is_listener() || peer.ends() != (remote, local) {
             continue;
         }
-        new.push(peer);
+        found.push((i, peer));
     }
-    plan.add_peers(new);
-    Ok(())
+    Ok(found)
 }
 
-/// The look after the drops, by lookups: which peers are still there (same
-/// tuple, same cookie), and who holds the tuples of the sockets found gone.
+/// Whether each socket of `ids` (cookies included) is still there, by
+/// lookups; a socket with no answer counts as there (a drop never claims
+/// to have reset a socket it could not look at).
+pub(crate) fn alive(client: &mut Client, ids: &[(sockdiag::Family, SockId)]) -> Vec<bool> {
+    let mut answers = Vec::with_capacity(ids.len());
+    // The answers read before a failure still count.
+    let _ = client.lookup_batch(ids, &mut answers);
+    let mut answers = answers.into_iter();
+    ids.iter()
+        .map(|(_, id)| match answers.next() {
+            Some(Ok(Some(record))) => record.id.cookie == id.cookie,
+            Some(Ok(None)) => false,
+            _ => true,
+        })
+        .collect()
+}
+
+/// The look after the drops, by lookups: which watched peers are still
+/// there (same tuple, same cookie), and who holds the tuples of the
+/// sockets found gone.
 pub(crate) fn look(
     client: &mut Client,
     plan: &mut Plan,
@@ -206,9 +233,14 @@ pub(crate) fn look(
     let mut look = Look::new(plan, closed);
     let mut asked: Vec<(sockdiag::Family, SockId)> = plan
         .peers
+        .list
         .iter()
-        .map(|p| (p.target.family, p.target.id))
+        .map(|p| {
+            let t = p.target();
+            (t.family, t.id)
+        })
         .collect();
+    let watched = asked.len();
     asked.extend(closed.iter().map(|c| {
         let id = SockId {
             cookie: INET_DIAG_NOCOOKIE,
@@ -224,13 +256,14 @@ pub(crate) fn look(
         .lookup_batch(&asked, &mut answers)
         .map_err(Error::from_diag)?;
     let mut answers = answers.into_iter();
-    for peer in plan.peers.iter_mut() {
-        peer.alive = match answers.next() {
-            Some(Ok(Some(record))) => record.id.cookie == peer.cookie(),
+    for (peer, (_, id)) in plan.peers.list.iter_mut().zip(asked.iter().take(watched)) {
+        let alive = match answers.next() {
+            Some(Ok(Some(record))) => record.id.cookie == id.cookie,
             Some(Ok(None)) => false,
             // No answer: never claim that a drop reset it.
             _ => true,
         };
+        peer.set(ALIVE, alive);
     }
     for conn in closed {
         let Some(Ok(Some(record))) = answers.next() else {

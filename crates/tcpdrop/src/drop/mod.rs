@@ -4,9 +4,12 @@
 //! 2. finding the sockets: a dump narrowed in the kernel (by the filter's
 //!    bytecode or its ports), or for named tuples an exact [`lookup`] each;
 //! 3. [`plan`]: which rows become targets, which are loopback peers to
-//!    watch, which are newcomers on a tuple already handled (left alone);
+//!    watch (paired in the dump, whose remote address [`local`] says is
+//!    this namespace's), which are newcomers on a tuple already handled
+//!    (left alone), all held in a few bytes a socket;
 //! 4. aborting the targets by a method ([`crate::abort`]), each by its id
-//!    *and cookie*;
+//!    *and cookie*, in batches on worker threads while the dump goes on
+//!    where `SOCK_DESTROY` serves ([`stream`]);
 //! 5. [`confirm`]: what each answer means, and a look afterwards;
 //! 6. [`report`]: every outcome handed to a [`Sink`] as soon as it is known.
 //!
@@ -18,10 +21,12 @@
 mod confirm;
 pub(crate) mod hook;
 mod list;
+mod local;
 mod lookup;
 mod plan;
 mod report;
 mod select;
+mod stream;
 
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
@@ -37,10 +42,11 @@ use crate::abort::{choose, Act};
 use crate::conn::{Connection, Family};
 use crate::error::Error;
 use crate::method::Method;
-use crate::session::{Narrow, Query, Session};
-use confirm::{Confirm, Look};
+use crate::session::{Narrow, Query, Session, Shards};
+use confirm::{Answers, Confirm, Look, Tally};
+use local::{Anywhere, Locals};
 use lookup::Found;
-use plan::{Plan, Take, Targets};
+use plan::{Batch, Intake, Local, Plan, Rec};
 
 /// A drop re-dumps its selection and drops what still matches (a socket a
 /// dump skipped while the tables changed, or a new connection on a tuple
@@ -49,6 +55,24 @@ use plan::{Plan, Take, Targets};
 const IDLE_ROUNDS: usize = 3;
 /// ... or after this many rounds in all.
 const MAX_ROUNDS: usize = 8;
+
+/// While a worker is idle, the targets found so far go to it once there
+/// are this many...
+const FIRST_BATCH: usize = 64;
+/// ... and while every worker is busy, once there are this many (each
+/// worker holds at most two batches; the dump waits for them beyond that).
+const BATCH: usize = 2048;
+/// Rows read on the dump's thread go to the planning thread this many at a
+/// time, at most this many chunks ahead.
+const ROW_CHUNK: usize = 256;
+const ROW_CHUNKS: usize = 16;
+/// At most this many rows of a dump wait for their other end (about 64
+/// bytes each): beyond it a target's peer is looked up instead.
+const WAITING_ROOM: usize = 229_000;
+/// At most about this many peers are watched until the look afterwards
+/// (about 60 bytes each); beyond it, each batch looks at its peers again
+/// right after its aborts and reports those gone at once.
+const PEER_ROOM: usize = 200_000;
 
 impl Session {
     /// Drop what `selection` chooses, exactly and safely, and hand each
@@ -69,19 +93,24 @@ impl Session {
     /// - Other selections are dumped (filtered in the kernel), dropped, and
     ///   dumped again for what a dump skipped or what appeared since, until
     ///   nothing new is found, three rounds in a row drop nothing, or eight
-    ///   rounds have run. A socket first seen in a later round is dropped
-    ///   only if no socket with its 4-tuple was handled in an earlier round
-    ///   of this run: one on a reused tuple is a newcomer, left alone and
-    ///   not reported, and the old socket is reported
-    ///   [`GoneReason::Replaced`].
+    ///   rounds have run. A socket first seen after a socket with its
+    ///   4-tuple was sent to be aborted (in a later round, or later in the
+    ///   same dump once a large drop's aborts have begun) is a newcomer on
+    ///   a reused tuple: left alone and not reported, and the old socket is
+    ///   reported [`GoneReason::Replaced`].
     /// - Each socket is reported once. Loopback peers that a drop reset are
-    ///   reported as collateral ([`Sink::collateral`]); a socket is
-    ///   [`GoneReason::ResetByPeerDrop`] only when this run dropped its
-    ///   other end before it vanished.
+    ///   reported as collateral ([`Sink::collateral`]), among them a chosen
+    ///   socket that the drop of its other end reset before the dump
+    ///   reached it; a socket is [`GoneReason::ResetByPeerDrop`] only when
+    ///   this run dropped its other end.
+    /// - A drop holds a few bytes a socket, not the rows of its dump: with
+    ///   `SOCK_DESTROY` its aborts go to worker threads in batches while
+    ///   the dump goes on, and outcomes are reported as they come.
     ///
     /// How: [`DropOptions::method`]. With `SOCK_DESTROY`, the first abort
-    /// goes alone: if the kernel refuses it for lack of privilege or
-    /// support, nothing else is sent, and the rest fail alike (a forced
+    /// of a batch goes alone: if the kernel refuses it for lack of
+    /// privilege or support, nothing else of the batch is sent and the rest
+    /// of the round is not sent in batches, and they fail alike (a forced
     /// method) or go the next way (auto). With owner or inject, a socket is
     /// reported dropped only once an exact lookup by its cookie no longer
     /// finds it alive.
@@ -165,43 +194,32 @@ impl Session {
         sink: &mut Counting<'_>,
     ) -> Result<(), Error> {
         let found = self.find_all(tuples)?;
-        let mut targets = Targets::default();
+        let mut batch = Batch::default();
         let mut plan = Plan::default();
         let mut seen = std::collections::HashSet::new();
         for (conn, (local, remote)) in found.into_iter().zip(tuples) {
             match conn {
                 // The same socket named twice is dropped once.
                 Some(conn) if !seen.insert(conn.cookie) => {}
-                Some(conn) if selection.chooses(&conn) => targets.push(&conn),
+                Some(conn) if selection.chooses(&conn) => {
+                    let rec = Rec::of(&conn);
+                    let find = !rec.is_listener();
+                    batch.push(rec, None, find);
+                }
                 _ => sink.not_found(*local, *remote),
             }
         }
-        if targets.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
-        plan.settle(&targets, Vec::new());
-        lookup::peers(self.client_mut(), &targets, &mut plan)?;
-        let results = self.abort(&targets, options);
+        let (mut dumper, shards, netns) = self.split();
+        let job = stream::Job::of(0, &batch, false);
+        let answers = stream::run(dumper.client(), shards, netns, options.method, job, true)?;
         let mut confirm = Confirm::default();
-        confirm.round(&targets, results, &mut plan, sink);
-        let look = lookup::look(self.client_mut(), &mut plan, &confirm.closed);
+        confirm.batch(batch, answers, &mut plan, &mut Tally::default(), sink);
+        let look = lookup::look(dumper.client(), &mut plan, &confirm.closed);
         confirm.finish(look.as_ref().ok(), &plan, sink);
         look.map(|_| ())
-    }
-
-    /// Abort `targets` by the method `options` ask for (after the test
-    /// hook, when compiled in).
-    fn abort(&mut self, targets: &Targets, options: DropOptions) -> Vec<Result<Method, Error>> {
-        hook::before_abort();
-        let (client, shards, netns) = self.parts();
-        choose::abort(
-            Act::Abort,
-            options.method,
-            client,
-            shards,
-            netns,
-            &targets.list,
-        )
     }
 
     /// What a drop of `conns` by `options` would meet, touching none of
@@ -234,6 +252,16 @@ impl Session {
 
     /// Selections by query and filter: dump, plan, abort, confirm; round
     /// after round (see [`Session::drop`]).
+    ///
+    /// Where `SOCK_DESTROY` serves (auto, or forced), the targets go to
+    /// worker threads in batches while the dump goes on ([`stream`]), each
+    /// with the loopback peers the dump showed for it, and their outcomes
+    /// are reported as their answers come: a drop then holds a few bytes
+    /// a socket (the tuples it handled, the rows waiting for their other
+    /// end, the peers it watches), not every row. Otherwise each round's
+    /// targets are aborted together once its dump has ended (a walk of
+    /// the kernel's tables by bpf, or a scan of the processes by owner,
+    /// is made once for all of them).
     fn drop_rounds<C: FnMut(&Connection) -> bool>(
         &mut self,
         selection: &mut Selection<C>,
@@ -261,69 +289,255 @@ impl Session {
             program: program.as_deref(),
             ports: ports.unwrap_or_default(),
         };
+        let method = options.method;
+        let streams = Session::streams(method);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (mut dumper, shards, netns) = self.split();
+        // Where the aborts stream, a row waits for its other end only if
+        // its remote address is this namespace's; otherwise every one may.
+        let locals = if streams { Locals::of(netns) } else { None };
+        let local: &dyn Local = match &locals {
+            Some(locals) => locals,
+            None => &Anywhere,
+        };
+        let room = if streams { WAITING_ROOM } else { usize::MAX };
+        let (helpers, mut spare): (&mut [sockdiag::Client], Option<&mut Shards>) = if streams {
+            (shards.lend(cpus.min(MAX_WORKERS), netns), None)
+        } else {
+            (&mut [], Some(shards))
+        };
         let mut plan = Plan::default();
         let mut confirm = Confirm::default();
         let mut idle = 0;
         // The last dump's look at the peers and the gone rows, if nothing
         // was dropped after it: then it is the look afterwards.
         let mut last_look: Option<Look> = None;
-        for round in 0..MAX_ROUNDS {
-            let mut targets = Targets::default();
-            // Sockets not chosen, not listeners: their other end may be.
-            let mut candidates = Vec::new();
-            let mut look = (round > 0 && !by_lookup).then(|| Look::new(&mut plan, &confirm.closed));
-            self.dump(&all, narrow, |conn| {
-                if let Some(look) = &mut look {
-                    look.see(&mut plan, &conn);
-                }
-                if let Take::Ask = plan.take(&conn) {
-                    if selection.chooses(&conn) {
-                        targets.push(&conn);
-                    } else {
-                        plan.candidate(&conn, &mut candidates);
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let mut pool = stream::Pool::new(scope, helpers, method, netns);
+            // Batches go to workers only while SOCK_DESTROY serves.
+            let mut streaming = streams && pool.most() > 0;
+            let mut failure: Option<Error> = None;
+            for round in 0..MAX_ROUNDS {
+                let mut intake = Intake::new(round > 0, !by_lookup, room);
+                let mut look =
+                    (round > 0 && !by_lookup).then(|| Look::new(&mut plan, &confirm.closed));
+                let mut tally = Tally::default();
+                let mut rows: usize = 0;
+                let mut hand = |batch: Batch,
+                                answers: Result<Answers, Error>,
+                                plan: &mut Plan,
+                                tally: &mut Tally,
+                                streaming: &mut bool,
+                                failure: &mut Option<Error>| {
+                    match answers {
+                        Ok(answers) => {
+                            if !serves(method, &answers.results) {
+                                *streaming = false;
+                            }
+                            confirm.batch(batch, answers, plan, tally, sink);
+                        }
+                        Err(err) => {
+                            *streaming = false;
+                            failure.get_or_insert(err);
+                        }
+                    }
+                };
+                let mut on_row = |conn: Connection| {
+                    if let Some(look) = &mut look {
+                        look.see(&mut plan, &conn);
+                    }
+                    intake.row(&conn, &mut plan, |c| selection.chooses(c), local);
+                    if streaming {
+                        let ready = intake.ready.len();
+                        let busy = pool.in_flight() >= pool.most();
+                        if ready >= if busy { BATCH } else { FIRST_BATCH } {
+                            if pool.in_flight() >= 2 * pool.most() {
+                                pool.collect(true, |b, a| {
+                                    hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
+                                });
+                            }
+                            if streaming {
+                                hook::before_abort();
+                                let batch = intake.batch(&mut plan);
+                                let verify = by_lookup
+                                    || plan.peers.len() + pool.peers_in_flight + batch.peers.len()
+                                        > PEER_ROOM;
+                                pool.send(batch, verify);
+                            }
+                        }
+                        // What came back is reported as it comes (a look
+                        // at the answers now and then).
+                        rows += 1;
+                        if rows % 256 == 0 {
+                            pool.collect(false, |b, a| {
+                                hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
+                            });
+                        }
+                    }
+                };
+                let dumped = if streams {
+                    // The dump reads on a thread of its own: the kernel fills
+                    // its replies there while this thread plans and reports.
+                    let dumper = &mut dumper;
+                    std::thread::scope(|reading| {
+                        let (rows_out, rows_in) = std::sync::mpsc::sync_channel(ROW_CHUNKS);
+                        let reader = reading.spawn(move || {
+                            let mut chunk = Vec::with_capacity(ROW_CHUNK);
+                            let dumped = dumper.dump(&all, narrow, |conn| {
+                                chunk.push(conn);
+                                if chunk.len() >= ROW_CHUNK {
+                                    let full = std::mem::replace(
+                                        &mut chunk,
+                                        Vec::with_capacity(ROW_CHUNK),
+                                    );
+                                    if rows_out.send(full).is_err() {
+                                        return ControlFlow::Break(());
+                                    }
+                                }
+                                ControlFlow::Continue(())
+                            });
+                            if !chunk.is_empty() {
+                                let _ = rows_out.send(chunk);
+                            }
+                            dumped
+                        });
+                        for chunk in rows_in {
+                            for conn in chunk {
+                                on_row(conn);
+                            }
+                        }
+                        reader.join().unwrap_or_else(|_| {
+                            Err(Error::Io(std::io::Error::other("the dump's thread failed")))
+                        })
+                    })
+                } else {
+                    dumper.dump(&all, narrow, |conn| {
+                        on_row(conn);
+                        ControlFlow::Continue(())
+                    })
+                };
+                // Whatever happens next, what was sent is reported.
+                if dumped.is_err() || failure.is_some() {
+                    pool.drain(|b, a| {
+                        hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
+                    });
+                    dumped?;
+                    if let Some(err) = failure.take() {
+                        return Err(err);
                     }
                 }
-                ControlFlow::Continue(())
-            })?;
-            if targets.is_empty() {
-                last_look = look;
-                break;
+                if intake.taken == 0 {
+                    last_look = look;
+                    break;
+                }
+                // The targets still waiting (and those not yet sent) go to
+                // the workers too while destroy serves; what is left then is
+                // aborted here, together.
+                let mut left = Vec::new();
+                if streaming && pool.started() {
+                    hook::before_abort();
+                    loop {
+                        let done = intake.finish(BATCH);
+                        for batch in intake.batch(&mut plan).cut(BATCH) {
+                            if streaming && pool.in_flight() >= 2 * pool.most() {
+                                pool.collect(true, |b, a| {
+                                    hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
+                                });
+                            }
+                            if !streaming {
+                                left.push(batch);
+                                continue;
+                            }
+                            let verify = by_lookup
+                                || plan.peers.len() + pool.peers_in_flight + batch.peers.len()
+                                    > PEER_ROOM;
+                            pool.send(batch, verify);
+                        }
+                        if done {
+                            break;
+                        }
+                    }
+                } else {
+                    intake.finish(usize::MAX);
+                    left.push(intake.batch(&mut plan));
+                }
+                pool.drain(|b, a| hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure));
+                let rest = Batch::merge(left);
+                if !rest.is_empty() && failure.is_none() {
+                    let mut own = Shards::default();
+                    let shards = spare.as_deref_mut().unwrap_or(&mut own);
+                    let verify = by_lookup && streams;
+                    let job = stream::Job::of(0, &rest, verify);
+                    let answers = stream::run(dumper.client(), shards, netns, method, job, true);
+                    hand(
+                        rest,
+                        answers,
+                        &mut plan,
+                        &mut tally,
+                        &mut streaming,
+                        &mut failure,
+                    );
+                }
+                if let Some(err) = failure.take() {
+                    return Err(err);
+                }
+                if tally.refused() {
+                    break;
+                }
+                idle = if tally.dropped == 0 { idle + 1 } else { 0 };
+                if idle >= IDLE_ROUNDS {
+                    break;
+                }
             }
-            plan.settle(&targets, candidates);
-            if by_lookup {
-                lookup::peers(self.client_mut(), &targets, &mut plan)?;
-            }
-            let results = self.abort(&targets, options);
-            let done = confirm.round(&targets, results, &mut plan, sink);
-            plan.handled(&targets);
-            if done.refused {
-                break;
-            }
-            idle = if done.dropped == 0 { idle + 1 } else { 0 };
-            if idle >= IDLE_ROUNDS {
-                break;
-            }
-        }
+            Ok(())
+        })?;
         let asks = !plan.peers.is_empty() || !confirm.closed.is_empty();
         let look = match last_look {
             Some(look) => Ok(look),
             None if !asks => Ok(Look::new(&mut plan, &confirm.closed)),
-            None if by_lookup => lookup::look(self.client_mut(), &mut plan, &confirm.closed),
+            None if by_lookup => lookup::look(dumper.client(), &mut plan, &confirm.closed),
             None => {
                 // One look afterwards serves both questions: which peers
                 // the resets closed, and which gone tuples a newer socket
                 // holds.
                 let mut look = Look::new(&mut plan, &confirm.closed);
-                self.dump(&all, narrow, |conn| {
-                    look.see(&mut plan, &conn);
-                    ControlFlow::Continue(())
-                })
-                .map(|()| look)
+                dumper
+                    .dump(&all, narrow, |conn| {
+                        look.see(&mut plan, &conn);
+                        ControlFlow::Continue(())
+                    })
+                    .map(|()| look)
             }
         };
         confirm.finish(look.as_ref().ok(), &plan, sink);
         look.map(|_| ())
     }
+
+    /// Whether this drop's aborts may go to worker threads while its dump
+    /// goes on: by `SOCK_DESTROY` (auto or forced), when the caller may use
+    /// it (otherwise the way is chosen, or refused, for all the round's
+    /// targets at once, as a drop always did). A kernel without it refuses
+    /// the first batch: then the rest goes that way too ([`serves`]).
+    fn streams(method: Option<Method>) -> bool {
+        matches!(method, None | Some(Method::Destroy))
+            && crate::privilege::net_admin() == crate::Privilege::Effective
+    }
+}
+
+/// At most this many worker threads abort at once.
+const MAX_WORKERS: usize = 8;
+
+/// Whether `SOCK_DESTROY` served a batch's aborts (`method`: auto or
+/// forced destroy): some socket was destroyed, or found gone. Otherwise
+/// (refused, not supported after all) the rest of the round is aborted
+/// together once its dump has ended, as a drop where it does not serve.
+fn serves(method: Option<Method>, results: &[Result<Method, Error>]) -> bool {
+    results.is_empty()
+        || results.iter().any(|r| match (method, r) {
+            (_, Ok(Method::Destroy)) | (_, Err(Error::NotFound)) => true,
+            (Some(Method::Destroy), Err(err)) => !err.is_refusal(),
+            _ => false,
+        })
 }
 
 /// How a drop aborts (beyond what it selects).

@@ -141,36 +141,6 @@ pub(crate) fn connection(target: &Target, extra: &Extra) -> Option<Connection> {
     })
 }
 
-/// The sockets a round will abort, held compactly beside what their report
-/// needs: about 80 bytes a socket, where a [`Connection`] takes 170; a drop
-/// of every connection holds one per socket.
-#[derive(Default)]
-pub(crate) struct Targets {
-    pub(crate) list: Vec<Target>,
-    pub(crate) extra: Vec<Extra>,
-}
-
-impl Targets {
-    pub(crate) fn push(&mut self, conn: &Connection) {
-        self.list.push(target(conn));
-        self.extra.push(Extra::of(conn));
-    }
-
-    /// The connection of the `i`th target.
-    pub(crate) fn connection(&self, i: usize) -> Option<Connection> {
-        connection(self.list.get(i)?, self.extra.get(i)?)
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
-    /// The ends of the `i`th target.
-    pub(crate) fn ends(&self, i: usize) -> Option<(End, End)> {
-        self.list.get(i).map(|t| ends(t.family, &t.id))
-    }
-}
-
 /// The abort target a connection is.
 pub(crate) fn target(conn: &Connection) -> Target {
     Target {
@@ -178,47 +148,6 @@ pub(crate) fn target(conn: &Connection) -> Target {
         id: conn.sock_id(),
         inode: conn.inode,
         state: conn.kernel_state,
-    }
-}
-
-/// A socket that may be the loopback peer of a chosen one, held compactly
-/// to the look after the drops.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Peer {
-    pub(crate) target: Target,
-    extra: Extra,
-    /// Its other end was dropped.
-    pub(crate) other_end_dropped: bool,
-    /// The last look saw it (same tuple, same cookie).
-    pub(crate) alive: bool,
-    /// The next peer (index in [`Plan::peers`]) whose ends hash alike.
-    next: u32,
-}
-
-/// No next peer.
-const NONE: u32 = u32::MAX;
-
-impl Peer {
-    pub(crate) fn new(conn: &Connection) -> Peer {
-        Peer {
-            target: target(conn),
-            extra: Extra::of(conn),
-            other_end_dropped: false,
-            alive: false,
-            next: NONE,
-        }
-    }
-
-    pub(crate) fn ends(&self) -> (End, End) {
-        ends(self.target.family, &self.target.id)
-    }
-
-    pub(crate) fn cookie(&self) -> u64 {
-        self.target.id.cookie
-    }
-
-    pub(crate) fn connection(&self) -> Option<Connection> {
-        connection(&self.target, &self.extra)
     }
 }
 
@@ -298,244 +227,904 @@ impl Hasher for Mix {
 /// A set hashed by [`Keyed`].
 pub(crate) type KeyedSet<T> = HashSet<T, Keyed>;
 
-/// A set of 4-tuples (the ends of sockets), exact and compact: a pair of
-/// IPv4 ends, nearly every one, is kept as the 96 bits it has (16 bytes a
-/// tuple, where the two [`End`]s take 48: a drop of a million connections
-/// keeps two such sets of every target); others whole.
-#[derive(Default)]
-pub(crate) struct TupleSet {
-    v4: KeyedSet<u128>,
-    other: KeyedSet<(End, End)>,
-}
+/// Hashing for maps whose keys are tuple keys ([`key`]), already hashes:
+/// the key is its own hash.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Prehashed;
 
-impl TupleSet {
-    /// The 96 bits of a pair of IPv4 ends (address and port each), if it
-    /// is one.
-    fn packed(tuple: &(End, End)) -> Option<u128> {
-        let half = |e: &End| {
-            // IPv4: not IPv6, no scope, the address in the first 4 bytes.
-            let v4 = e.meta >> 63 == 0
-                && e.meta & 0xffff_ffff == 0
-                && e.addr[0] & 0xffff_ffff == 0
-                && e.addr[1] == 0;
-            v4.then(|| (u128::from(e.addr[0] >> 32) << 16) | u128::from((e.meta >> 32) & 0xffff))
-        };
-        Some((half(&tuple.0)? << 48) | half(&tuple.1)?)
-    }
+impl BuildHasher for Prehashed {
+    type Hasher = Same;
 
-    pub(crate) fn insert(&mut self, tuple: (End, End)) -> bool {
-        match TupleSet::packed(&tuple) {
-            Some(key) => self.v4.insert(key),
-            None => self.other.insert(tuple),
-        }
-    }
-
-    pub(crate) fn contains(&self, tuple: &(End, End)) -> bool {
-        match TupleSet::packed(tuple) {
-            Some(key) => self.v4.contains(&key),
-            None => self.other.contains(tuple),
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.other.is_empty()
-    }
-
-    pub(crate) fn reserve(&mut self, more: usize) {
-        self.v4.reserve(more);
+    fn build_hasher(&self) -> Same {
+        Same(0)
     }
 }
 
-impl Extend<(End, End)> for TupleSet {
-    fn extend<I: IntoIterator<Item = (End, End)>>(&mut self, tuples: I) {
-        for tuple in tuples {
-            self.insert(tuple);
+/// The hasher of [`Prehashed`]: the last word written.
+pub(crate) struct Same(u64);
+
+impl Hasher for Same {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 type KeyedMap<K, V> = HashMap<K, V, Keyed>;
 
-/// A compact key for the ends of a socket: their hash, which an index
-/// maps to the first peer with it; peers with the same key are chained
-/// (and compared by their ends).
-fn key_of(ends: &(End, End)) -> u64 {
-    Keyed::default().hash_one(ends)
+/// A 4-tuple (the ends of a socket, local first) as 64 bits: a keyed hash
+/// of its ends, even and never 0 (bit 0 is left for a flag of [`Keys`]).
+/// Two different tuples share a key with odds of about 2⁻⁶³ a pair.
+pub(crate) fn key(ends: &(End, End)) -> u64 {
+    match Keyed::default().hash_one(ends) & !1 {
+        0 => 2,
+        k => k,
+    }
 }
 
-/// What a run remembers from round to round.
+/// The key of the tuple the other end of `ends` has.
+pub(crate) fn reverse_key(ends: &(End, End)) -> u64 {
+    key(&(ends.1, ends.0))
+}
+
+/// The kernel's number of `TCP_LISTEN`.
+const LISTEN: u8 = 10;
+
+/// A socket as a drop holds it between the dump and its report: what the
+/// abort and the report need. A connection between two IPv4 ends bound to
+/// no device (nearly every one) takes 40 bytes inline; any other is boxed.
+/// (A [`Connection`] takes 104.)
+#[derive(Clone, Debug)]
+pub(crate) enum Rec {
+    /// Two IPv4 ends, no device.
+    V4(V4),
+    /// IPv6, or bound to a device.
+    Wide(Box<Wide>),
+}
+
+/// [`Rec::V4`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct V4 {
+    cookie: u64,
+    /// Local and remote address.
+    addrs: [[u8; 4]; 2],
+    /// Local and remote port.
+    ports: [u16; 2],
+    uid: u32,
+    inode: u32,
+    /// Receive and send queue.
+    queues: [u32; 2],
+    /// The kernel's number of its state.
+    state: u8,
+    /// [`MAPPED`] and the holder's flags ([`Rec::flags`]).
+    bits: u8,
+}
+
+/// [`Rec::Wide`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wide {
+    target: Target,
+    extra: Extra,
+    bits: u8,
+}
+
+/// [`V4::bits`]: the socket is `AF_INET6` (an IPv4 connection of a
+/// dual-stack socket, whose kernel id has `::ffff:` addresses).
+const MAPPED: u8 = 1;
+/// The bits of [`V4::bits`] and [`Wide::bits`] that hold the holder's flags.
+const FLAG_BITS: u8 = !MAPPED;
+
+const _: () = assert!(std::mem::size_of::<V4>() == 40);
+const _: () = assert!(std::mem::size_of::<Rec>() <= 48);
+
+impl Rec {
+    /// The record of `conn`.
+    pub(crate) fn of(conn: &Connection) -> Rec {
+        match (conn.local, conn.remote) {
+            (SocketAddr::V4(l), SocketAddr::V4(r)) if conn.ifindex == 0 => Rec::V4(V4 {
+                cookie: conn.cookie,
+                addrs: [l.ip().octets(), r.ip().octets()],
+                ports: [l.port(), r.port()],
+                uid: conn.uid,
+                inode: conn.inode,
+                queues: [conn.recv_q, conn.send_q],
+                state: conn.kernel_state.raw(),
+                bits: if conn.socket_family() == sockdiag::Family::Inet6 {
+                    MAPPED
+                } else {
+                    0
+                },
+            }),
+            _ => Rec::Wide(Box::new(Wide {
+                target: target(conn),
+                extra: Extra::of(conn),
+                bits: 0,
+            })),
+        }
+    }
+
+    /// The record of a socket a lookup found.
+    pub(crate) fn of_record(record: &sockdiag::InetDiagMsg) -> Option<Rec> {
+        Connection::from_diag(record).map(|conn| Rec::of(&conn))
+    }
+
+    pub(crate) fn cookie(&self) -> u64 {
+        match self {
+            Rec::V4(v4) => v4.cookie,
+            Rec::Wide(wide) => wide.target.id.cookie,
+        }
+    }
+
+    /// The abort target it is.
+    pub(crate) fn target(&self) -> Target {
+        match self {
+            Rec::V4(v4) => {
+                let family = if v4.bits & MAPPED != 0 {
+                    sockdiag::Family::Inet6
+                } else {
+                    sockdiag::Family::Inet
+                };
+                let addr = |a: [u8; 4]| crate::conn::kernel_addr(std::net::IpAddr::from(a), family);
+                Target {
+                    family,
+                    id: sockdiag::SockId {
+                        sport: v4.ports[0],
+                        dport: v4.ports[1],
+                        src: addr(v4.addrs[0]),
+                        dst: addr(v4.addrs[1]),
+                        ifindex: 0,
+                        cookie: v4.cookie,
+                    },
+                    inode: v4.inode,
+                    state: sockdiag::TcpState::from_raw(v4.state),
+                }
+            }
+            Rec::Wide(wide) => wide.target,
+        }
+    }
+
+    /// The connection it is, for its report.
+    pub(crate) fn connection(&self) -> Option<Connection> {
+        match self {
+            Rec::V4(v4) => connection(
+                &self.target(),
+                &Extra {
+                    recv_q: v4.queues[0],
+                    send_q: v4.queues[1],
+                    uid: v4.uid,
+                },
+            ),
+            Rec::Wide(wide) => connection(&wide.target, &wide.extra),
+        }
+    }
+
+    /// Its ends, local first, as [`ends`] has them.
+    pub(crate) fn ends(&self) -> (End, End) {
+        match self {
+            Rec::V4(v4) => {
+                let end = |a: [u8; 4], port: u16| {
+                    let mut ip = [0; 16];
+                    if let Some(head) = ip.get_mut(..4) {
+                        head.copy_from_slice(&a);
+                    }
+                    End::new(false, ip, port, 0)
+                };
+                (end(v4.addrs[0], v4.ports[0]), end(v4.addrs[1], v4.ports[1]))
+            }
+            Rec::Wide(wide) => ends(wide.target.family, &wide.target.id),
+        }
+    }
+
+    /// How two records order: as their ends do (two IPv4 pairs compare as
+    /// one number each, address and port after address and port).
+    pub(crate) fn order(&self, other: &Rec) -> std::cmp::Ordering {
+        match (self.packed(), other.packed()) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => self.ends().cmp(&other.ends()),
+        }
+    }
+
+    /// Two IPv4 ends as one number that orders as the ends do (address
+    /// and port, then address and port); `None` for other records.
+    pub(crate) fn packed(&self) -> Option<u128> {
+        let Rec::V4(v4) = self else { return None };
+        let [a, b] = v4.addrs.map(u32::from_be_bytes);
+        let [p, q] = v4.ports;
+        Some((u128::from(a) << 96) | (u128::from(p) << 80) | (u128::from(b) << 48) | u128::from(q))
+    }
+
+    /// Its remote address, as shown (a v4-mapped one as IPv4).
+    pub(crate) fn remote_ip(&self) -> std::net::IpAddr {
+        match self {
+            Rec::V4(v4) => std::net::IpAddr::from(v4.addrs[1]),
+            Rec::Wide(wide) => {
+                let raw = wide.target.id.dst;
+                match wide.target.family {
+                    sockdiag::Family::Inet => {
+                        std::net::IpAddr::from([raw[0], raw[1], raw[2], raw[3]])
+                    }
+                    sockdiag::Family::Inet6 => {
+                        crate::conn::canonical_ip(std::net::IpAddr::from(raw))
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn is_listener(&self) -> bool {
+        match self {
+            Rec::V4(v4) => v4.state == LISTEN,
+            Rec::Wide(wide) => wide.target.state == sockdiag::TcpState::Listen,
+        }
+    }
+
+    fn bits(&mut self) -> &mut u8 {
+        match self {
+            Rec::V4(v4) => &mut v4.bits,
+            Rec::Wide(wide) => &mut wide.bits,
+        }
+    }
+
+    /// The holder's flags ([`WAITING_TARGET`], [`OTHER_END_DROPPED`]...).
+    pub(crate) fn flags(&self) -> u8 {
+        match self {
+            Rec::V4(v4) => v4.bits & FLAG_BITS,
+            Rec::Wide(wide) => wide.bits & FLAG_BITS,
+        }
+    }
+
+    pub(crate) fn set(&mut self, flag: u8, on: bool) {
+        let bits = self.bits();
+        if on {
+            *bits |= flag & FLAG_BITS;
+        } else {
+            *bits &= !(flag & FLAG_BITS);
+        }
+    }
+}
+
+/// A flag of a record in [`Open`]: it is a target waiting for its peer
+/// (otherwise a socket not chosen, waiting for its target).
+const WAITING_TARGET: u8 = 2;
+/// Flags of a held peer: its other end was dropped...
+pub(crate) const OTHER_END_DROPPED: u8 = 4;
+/// ... the last look saw it (same tuple, same cookie) ...
+pub(crate) const ALIVE: u8 = 8;
+/// ... a later round chose it: it has its own outcome.
+pub(crate) const DECIDED: u8 = 16;
+
+/// A set of tuple keys ([`key`]), each with one flag (bit 0), in 8 bytes a
+/// slot: open addressing over 64 shards (picked by the key's top bits),
+/// each grown on its own (so growing never holds two copies of the whole
+/// set), at most 7/8 full.
+#[derive(Default)]
+pub(crate) struct Keys {
+    shards: Vec<Shard>,
+    len: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    /// 0 empty; else the key with the flag in bit 0.
+    slots: Vec<u64>,
+    len: usize,
+}
+
+/// Shards of [`Keys`] (a power of two).
+const SHARDS: usize = 64;
+
+impl Shard {
+    /// Where `key` is, or the empty slot where it would go: linear probing
+    /// from the slot its bits pick (multiplied into the table's length,
+    /// which need not be a power of two).
+    fn find(&self, key: u64) -> Option<usize> {
+        let len = self.slots.len();
+        if len == 0 {
+            return None;
+        }
+        // The top bits picked the shard: the others pick the slot.
+        let mut at = ((u128::from(key << 6) * len as u128) >> 64) as usize;
+        loop {
+            let word = *self.slots.get(at)?;
+            if word == 0 || word & !1 == key {
+                return Some(at);
+            }
+            at += 1;
+            if at == len {
+                at = 0;
+            }
+        }
+    }
+
+    /// Half as large again (not twice: a set of a million keys then takes
+    /// 9 to 14 bytes a key).
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 3 / 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        for word in old.into_iter().filter(|w| *w != 0) {
+            if let Some(slot) = self.find(word & !1).and_then(|at| self.slots.get_mut(at)) {
+                *slot = word;
+            }
+        }
+    }
+}
+
+impl Keys {
+    fn shard(&self, key: u64) -> Option<&Shard> {
+        self.shards.get((key >> 58) as usize % SHARDS)
+    }
+
+    fn shard_mut(&mut self, key: u64) -> Option<&mut Shard> {
+        if self.shards.is_empty() {
+            self.shards.resize_with(SHARDS, Shard::default);
+        }
+        self.shards.get_mut((key >> 58) as usize % SHARDS)
+    }
+
+    /// Add `key` (unflagged if new).
+    pub(crate) fn insert(&mut self, key: u64) {
+        let Some(shard) = self.shard_mut(key) else {
+            return;
+        };
+        if (shard.len + 1) * 8 > shard.slots.len() * 7 {
+            shard.grow();
+        }
+        let Some(at) = shard.find(key) else { return };
+        if let Some(slot) = shard.slots.get_mut(at) {
+            if *slot == 0 {
+                *slot = key;
+                shard.len += 1;
+                self.len += 1;
+            }
+        }
+    }
+
+    pub(crate) fn contains(&self, key: u64) -> bool {
+        self.shard(key)
+            .and_then(|s| s.find(key).and_then(|at| s.slots.get(at)))
+            .is_some_and(|w| *w != 0)
+    }
+
+    /// Flag `key`, adding it if it is not there.
+    pub(crate) fn flag(&mut self, key: u64) {
+        self.insert(key);
+        if let Some(shard) = self.shard_mut(key) {
+            if let Some(slot) = shard.find(key).and_then(|at| shard.slots.get_mut(at)) {
+                *slot |= 1;
+            }
+        }
+    }
+
+    pub(crate) fn flagged(&self, key: u64) -> bool {
+        self.shard(key)
+            .and_then(|s| s.find(key).and_then(|at| s.slots.get(at)))
+            .is_some_and(|w| *w & 1 == 1)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// What [`Open::insert`] did.
+#[derive(Debug)]
+pub(crate) enum Put {
+    /// Held, waiting for its other end.
+    Held,
+    /// The same socket (same tuple, same cookie) is already held: a row the
+    /// dump gave twice.
+    Twice,
+    /// No room: it is not held (here it is back).
+    Full(Rec),
+}
+
+/// The rows of one dump waiting for their other end: a target whose peer
+/// may come later in the dump, a socket not chosen whose target may. The
+/// dump's order is the kernel's hash order, so the two ends of a
+/// connection come in any order; at most about half the connections wait
+/// at once (at the middle of the dump), and at most `room` of them.
+pub(crate) struct Open {
+    slab: Vec<Option<Rec>>,
+    free: Vec<u32>,
+    /// A key to the slot of the first record with it...
+    first: HashMap<u64, u32, Prehashed>,
+    /// ... and the rare others with a key already in `first` (sockets on
+    /// one tuple, one of them bound to a device).
+    more: Vec<(u64, u32)>,
+    len: usize,
+    room: usize,
+}
+
+impl Open {
+    pub(crate) fn new(room: usize) -> Open {
+        Open {
+            slab: Vec::new(),
+            free: Vec::new(),
+            first: HashMap::default(),
+            more: Vec::new(),
+            len: 0,
+            room,
+        }
+    }
+
+    /// Hold `rec`, whose tuple has key `key`, as a waiting target or not.
+    pub(crate) fn insert(&mut self, key: u64, mut rec: Rec, waiting_target: bool) -> Put {
+        let cookie = rec.cookie();
+        let same = |slab: &[Option<Rec>], at: u32| {
+            slab.get(at as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|r| r.cookie() == cookie)
+        };
+        let first = self.first.get(&key).copied();
+        if first.is_some_and(|at| same(&self.slab, at))
+            || self
+                .more
+                .iter()
+                .any(|(k, at)| *k == key && same(&self.slab, *at))
+        {
+            return Put::Twice;
+        }
+        if self.len >= self.room || (first.is_some() && self.more.len() >= MORE_ROOM) {
+            return Put::Full(rec);
+        }
+        rec.set(WAITING_TARGET, waiting_target);
+        let at = match self.free.pop() {
+            Some(at) => {
+                if let Some(slot) = self.slab.get_mut(at as usize) {
+                    *slot = Some(rec);
+                }
+                at
+            }
+            None => {
+                let Ok(at) = u32::try_from(self.slab.len()) else {
+                    rec.set(WAITING_TARGET, false);
+                    return Put::Full(rec);
+                };
+                self.slab.push(Some(rec));
+                at
+            }
+        };
+        if first.is_some() {
+            self.more.push((key, at));
+        } else {
+            self.first.insert(key, at);
+        }
+        self.len += 1;
+        Put::Held
+    }
+
+    /// Take out into `out` every record with key `key` and ends `ends`
+    /// (targets only, when `targets_only`), each with whether it was a
+    /// waiting target.
+    pub(crate) fn take(
+        &mut self,
+        key: u64,
+        ends: &(End, End),
+        targets_only: bool,
+        out: &mut Vec<(Rec, bool)>,
+    ) {
+        out.clear();
+        if self.len == 0 {
+            return;
+        }
+        let fits =
+            |rec: &Rec| (!targets_only || rec.flags() & WAITING_TARGET != 0) && rec.ends() == *ends;
+        let unflag = |mut rec: Rec| {
+            let was_target = rec.flags() & WAITING_TARGET != 0;
+            rec.set(WAITING_TARGET, false);
+            (rec, was_target)
+        };
+        if let Some(&at) = self.first.get(&key) {
+            let slot = self.slab.get_mut(at as usize);
+            if let Some(rec) = slot.and_then(|s| s.take_if(|r| fits(r))) {
+                self.first.remove(&key);
+                self.free.push(at);
+                self.len -= 1;
+                out.push(unflag(rec));
+            }
+        }
+        if !self.more.is_empty() {
+            let mut i = 0;
+            while let Some(&(k, at)) = self.more.get(i) {
+                let taken = (k == key)
+                    .then(|| self.slab.get_mut(at as usize))
+                    .flatten()
+                    .and_then(|s| s.take_if(|r| fits(r)));
+                match taken {
+                    Some(rec) => {
+                        self.more.swap_remove(i);
+                        self.free.push(at);
+                        self.len -= 1;
+                        out.push(unflag(rec));
+                    }
+                    None => i += 1,
+                }
+            }
+            // A key whose first record left while others stay: promote one.
+            if !self.first.contains_key(&key) {
+                if let Some(i) = self.more.iter().position(|(k, _)| *k == key) {
+                    let (_, at) = self.more.swap_remove(i);
+                    self.first.insert(key, at);
+                }
+            }
+        }
+    }
+
+    /// Once the dump has ended: take out up to `most` of the waiting
+    /// targets; the rows not chosen are forgotten. Empty when none is left.
+    pub(crate) fn drain_targets(&mut self, most: usize) -> Vec<Rec> {
+        // No more rows come: the index is no longer needed.
+        self.first = HashMap::default();
+        self.more = Vec::new();
+        self.free = Vec::new();
+        let mut out = Vec::new();
+        while out.len() < most {
+            let Some(slot) = self.slab.pop() else { break };
+            if let Some(mut rec) = slot.filter(|r| r.flags() & WAITING_TARGET != 0) {
+                rec.set(WAITING_TARGET, false);
+                out.push(rec);
+            }
+        }
+        self.len = 0;
+        out
+    }
+}
+
+/// At most this many records of [`Open`] share a key with another.
+const MORE_ROOM: usize = 64;
+
+/// The loopback peers a drop watches until it knows whether its drops
+/// reset them (a look afterwards), each with its [`OTHER_END_DROPPED`],
+/// [`ALIVE`] and [`DECIDED`] flags.
+#[derive(Default)]
+pub(crate) struct Peers {
+    pub(crate) list: Vec<Rec>,
+    by_cookie: KeyedMap<u64, u32>,
+}
+
+impl Peers {
+    /// Watch `rec`, unless it is already watched.
+    pub(crate) fn hold(&mut self, rec: Rec) {
+        let Ok(at) = u32::try_from(self.list.len()) else {
+            return;
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_cookie.entry(rec.cookie())
+        {
+            slot.insert(at);
+            self.list.push(rec);
+        }
+    }
+
+    pub(crate) fn knows(&self, cookie: u64) -> bool {
+        self.by_cookie.contains_key(&cookie)
+    }
+
+    pub(crate) fn get_mut(&mut self, cookie: u64) -> Option<&mut Rec> {
+        let at = *self.by_cookie.get(&cookie)?;
+        self.list.get_mut(at as usize)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// What a run remembers from round to round, in a few bytes a socket.
 ///
-/// The rule (issue: exactness under races): a drop acts on what its first
-/// dump saw. A socket first seen in a later round is chosen only if no
-/// socket with its 4-tuple was handled (dropped or found gone) in an
-/// earlier round of the same run; otherwise it is a newcomer on a reused
-/// tuple, left alone and not reported.
+/// The rule (issue: exactness under races): a drop acts on what its dumps
+/// saw before its first abort. A socket first seen after a socket with its
+/// 4-tuple was sent to be aborted (in a later round, or later in the same
+/// dump once aborts have begun) is a newcomer on a reused tuple, left
+/// alone and not reported.
 #[derive(Default)]
 pub(crate) struct Plan {
-    /// Cookies of the sockets already given an outcome.
-    decided: KeyedSet<u64>,
-    /// The tuples of every socket handled in an earlier round.
-    handled: TupleSet,
-    /// Tuples on which a newcomer was seen (so the old socket was replaced).
-    pub(crate) newcomers: TupleSet,
-    /// Loopback peers of chosen sockets, in the order they were found.
-    pub(crate) peers: Vec<Peer>,
-    /// Each peer's cookie, to its index in `peers`.
-    peer_cookies: KeyedMap<u64, u32>,
-    /// The key of each peer's ends ([`key_of`]), to the first peer (index
-    /// in `peers`) with it; the others follow by [`Peer::next`].
-    peer_ends: KeyedMap<u64, u32>,
-}
-
-/// How a row of a dump is taken.
-pub(crate) enum Take {
-    /// Already decided, or a newcomer on a handled tuple: leave it.
-    Skip,
-    /// Ask the selection whether it is chosen.
-    Ask,
+    /// The tuples of the targets sent to be aborted, flagged once dropped.
+    pub(crate) handled: Keys,
+    /// Cookies of targets that may still be seen after their outcome:
+    /// those that failed (still in the kernel's tables) and those dropped
+    /// through their holder (which may connect the same socket again).
+    pub(crate) kept: KeyedSet<u64>,
+    /// Sockets seen on a handled tuple: up to two cookies a tuple key (if
+    /// one of them is the handled socket itself, seen twice, the other is
+    /// not).
+    newcomers: KeyedMap<u64, [u64; 2]>,
+    /// The loopback peers still watched.
+    pub(crate) peers: Peers,
 }
 
 impl Plan {
-    /// Whether a dumped row may be chosen at all.
-    pub(crate) fn take(&mut self, conn: &Connection) -> Take {
-        if self.decided.contains(&conn.cookie) {
-            return Take::Skip;
+    /// A socket with `cookie` was seen on the handled tuple `key`.
+    pub(crate) fn newcomer(&mut self, key: u64, cookie: u64) {
+        let seen = self.newcomers.entry(key).or_insert([0; 2]);
+        if seen.contains(&cookie) {
+            return;
         }
-        if !self.handled.is_empty() {
-            let key = (end(&conn.local), end(&conn.remote));
-            if self.handled.contains(&key) {
-                self.newcomers.insert(key);
-                return Take::Skip;
-            }
-        }
-        Take::Ask
-    }
-
-    /// A row not chosen: it may be the loopback peer of a target.
-    pub(crate) fn candidate(&self, conn: &Connection, candidates: &mut Vec<Peer>) {
-        if !conn.is_listener() && !self.peer_cookies.contains_key(&conn.cookie) {
-            candidates.push(Peer::new(conn));
+        if let Some(slot) = seen.iter_mut().find(|c| **c == 0) {
+            *slot = cookie;
         }
     }
 
-    /// Keep the `candidates` whose other end is one of `targets` as peers,
-    /// and remember the targets as decided.
-    pub(crate) fn settle(&mut self, targets: &Targets, mut candidates: Vec<Peer>) {
-        // The targets' ends, reversed: a candidate with those ends is a peer.
-        let mut wanted: KeyedMap<u64, u32> = KeyedMap::default();
-        wanted.reserve(targets.list.len());
-        let mut chain = vec![NONE; targets.list.len()];
-        for (i, t) in targets.list.iter().enumerate() {
-            let (local, remote) = ends(t.family, &t.id);
-            let i = u32::try_from(i).unwrap_or(NONE);
-            if let Some(first) = wanted.insert(key_of(&(remote, local)), i) {
-                if let Some(c) = chain.get_mut(i as usize) {
-                    *c = first;
-                }
-            }
-        }
-        self.decided.reserve(targets.list.len());
-        candidates.retain(|c| {
-            let mine = c.ends();
-            let mut at = wanted.get(&key_of(&mine)).copied().unwrap_or(NONE);
-            while let Some(t) = targets.list.get(at as usize) {
-                let (local, remote) = ends(t.family, &t.id);
-                if (remote, local) == mine {
-                    return true;
-                }
-                at = chain.get(at as usize).copied().unwrap_or(NONE);
-            }
-            false
-        });
-        self.add_peers(candidates);
-        self.decided
-            .extend(targets.list.iter().map(|t| t.id.cookie));
+    /// Whether a socket other than `cookie` was seen on the handled tuple
+    /// `key`: then the socket with `cookie` was replaced.
+    pub(crate) fn replaced(&self, key: u64, cookie: u64) -> bool {
+        self.newcomers
+            .get(&key)
+            .is_some_and(|seen| seen.iter().any(|c| *c != 0 && *c != cookie))
+    }
+}
+
+/// Sockets chosen to abort together, with the peers found for them.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(crate) recs: Vec<Rec>,
+    /// The targets (indices in `recs`) whose peers are looked up by their
+    /// tuple reversed: the dump did not show them.
+    pub(crate) find: Vec<u32>,
+    /// Peers the dump showed, by the index of their target in `recs`.
+    pub(crate) peers: Vec<(u32, Rec)>,
+    cookies: KeyedSet<u64>,
+}
+
+impl Batch {
+    pub(crate) fn len(&self) -> usize {
+        self.recs.len()
     }
 
-    /// Watch these sockets as loopback peers.
-    pub(crate) fn add_peers(&mut self, mut new: Vec<Peer>) {
-        self.peer_cookies.reserve(new.len());
-        self.peer_ends.reserve(new.len());
-        // In place: at a million peers a second buffer would hold 88 MB.
-        // Each cookie once (a dump may list a socket twice); its index is
-        // set below.
-        new.retain(|p| {
-            !self.decided.contains(&p.cookie())
-                && self.peer_cookies.insert(p.cookie(), NONE).is_none()
-        });
-        let first = self.peers.len();
-        if self.peers.is_empty() {
-            self.peers = new;
-        } else {
-            self.peers.reserve_exact(new.len());
-            self.peers.append(&mut new);
+    pub(crate) fn is_empty(&self) -> bool {
+        self.recs.is_empty()
+    }
+
+    /// The batch cut into batches of about `n` targets each, in order (the
+    /// two ends of one connection, when both are targets, stay together).
+    pub(crate) fn cut(self, n: usize) -> Vec<Batch> {
+        let n = n.max(1);
+        let Batch {
+            recs, find, peers, ..
+        } = self;
+        let mut find = find.into_iter().peekable();
+        let mut peers = peers.into_iter().peekable();
+        let mut out: Vec<Batch> = Vec::new();
+        let mut current = Batch::default();
+        let mut last: Option<(End, End)> = None;
+        for (i, rec) in recs.into_iter().enumerate() {
+            let ends = rec.ends();
+            let pair = last.is_some_and(|(l, r)| ends == (r, l));
+            if current.recs.len() >= n && !pair {
+                out.push(std::mem::take(&mut current));
+            }
+            last = Some(ends);
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let at = u32::try_from(current.recs.len()).unwrap_or(u32::MAX);
+            current.recs.push(rec);
+            while find.next_if(|f| *f == i).is_some() {
+                current.find.push(at);
+            }
+            while let Some((_, peer)) = peers.next_if(|(t, _)| *t == i) {
+                current.peers.push((at, peer));
+            }
         }
-        for at in first..self.peers.len() {
-            let Ok(index) = u32::try_from(at) else {
-                self.peers.truncate(at);
+        if !current.recs.is_empty() {
+            out.push(current);
+        }
+        out
+    }
+
+    /// The batches one after the other, as one.
+    pub(crate) fn merge(batches: Vec<Batch>) -> Batch {
+        let mut batches = batches.into_iter();
+        let mut all = batches.next().unwrap_or_default();
+        for batch in batches {
+            let Ok(base) = u32::try_from(all.recs.len()) else {
                 break;
             };
-            let Some(peer) = self.peers.get_mut(at) else {
-                break;
-            };
-            if let Some(first) = self.peer_ends.insert(key_of(&peer.ends()), index) {
-                peer.next = first;
-            }
-            self.peer_cookies.insert(peer.cookie(), index);
+            all.recs.extend(batch.recs);
+            all.find.extend(batch.find.into_iter().map(|i| base + i));
+            all.peers
+                .extend(batch.peers.into_iter().map(|(i, p)| (base + i, p)));
         }
+        all
     }
 
-    /// A look saw `conn`: if it is a watched peer, still on its tuple, it
-    /// is alive.
-    pub(crate) fn seen(&mut self, conn: &Connection) {
-        let Some(&at) = self.peer_cookies.get(&conn.cookie) else {
+    /// Whether a target with this cookie is in the batch.
+    pub(crate) fn has(&self, cookie: u64) -> bool {
+        self.cookies.contains(&cookie)
+    }
+
+    /// Add a target with the peers found for it, and whether its peers are
+    /// still to be looked up. A socket already in the batch is not added
+    /// again.
+    pub(crate) fn push(&mut self, rec: Rec, peers: impl IntoIterator<Item = Rec>, find: bool) {
+        if !self.cookies.insert(rec.cookie()) {
+            return;
+        }
+        let Ok(at) = u32::try_from(self.recs.len()) else {
             return;
         };
-        let key = (end(&conn.local), end(&conn.remote));
-        if let Some(peer) = self.peers.get_mut(at as usize) {
-            if peer.ends() == key {
-                peer.alive = true;
-            }
+        self.recs.push(rec);
+        self.peers.extend(peers.into_iter().map(|p| (at, p)));
+        if find {
+            self.find.push(at);
+        }
+    }
+}
+
+/// Where local addresses end: [`Locals`] answers whether a remote address
+/// is one of this namespace's, so that its other end may be here.
+pub(crate) trait Local {
+    fn is_local(&self, ip: std::net::IpAddr) -> bool;
+}
+
+/// How one dump's rows are taken: chosen or not, paired with their other
+/// ends, and gathered into [`Batch`]es.
+pub(crate) struct Intake {
+    /// Rows on a handled tuple are newcomers: this is a later round, or
+    /// aborts have begun in this one.
+    pub(crate) later: bool,
+    /// The dump shows the peers (a filter program that lets them through,
+    /// or no program): targets and peers are paired here; otherwise each
+    /// target's peer is looked up.
+    pair: bool,
+    open: Open,
+    /// A socket not chosen was turned away ([`Put::Full`]): a target left
+    /// waiting may have lost its peer, so it is looked up.
+    lost: bool,
+    /// The targets ready to abort.
+    pub(crate) ready: Batch,
+    /// How many targets this round took.
+    pub(crate) taken: usize,
+    /// Watched peers may show up (a later round).
+    watching: bool,
+    /// Room for what [`Open::take`] takes out.
+    scratch: Vec<(Rec, bool)>,
+}
+
+impl Intake {
+    pub(crate) fn new(later: bool, pair: bool, room: usize) -> Intake {
+        Intake {
+            later,
+            pair,
+            open: Open::new(room),
+            lost: false,
+            ready: Batch::default(),
+            taken: 0,
+            watching: later,
+            scratch: Vec::new(),
         }
     }
 
-    /// The watched peers, ordered by their ends (the order their reports
-    /// take).
-    pub(crate) fn peers_by_ends(&self) -> Vec<&Peer> {
-        let mut sorted: Vec<&Peer> = self.peers.iter().collect();
-        // Pointers, not cached keys: an end is three words computed from
-        // the id, cheaper to redo per comparison than to hold 48 bytes
-        // more per peer.
-        sorted.sort_by_key(|p| p.ends());
-        sorted
-    }
-
-    /// Whether a socket is known to the run: decided, or a watched peer.
-    pub(crate) fn knows(&self, cookie: u64) -> bool {
-        self.decided.contains(&cookie) || self.peer_cookies.contains_key(&cookie)
-    }
-
-    /// The round's targets have been handled: their tuples are taken.
-    pub(crate) fn handled(&mut self, targets: &Targets) {
-        self.handled.reserve(targets.list.len());
-        self.handled
-            .extend(targets.list.iter().map(|t| ends(t.family, &t.id)));
-    }
-
-    /// Mark the peers whose other end is `dropped` (a target's ends).
-    pub(crate) fn other_end_dropped(&mut self, dropped: (End, End)) {
-        let key = (dropped.1, dropped.0);
-        let mut at = self.peer_ends.get(&key_of(&key)).copied().unwrap_or(NONE);
-        while let Some(peer) = self.peers.get_mut(at as usize) {
-            at = peer.next;
-            if peer.ends() == key {
-                peer.other_end_dropped = true;
+    /// Take one row of the dump. `choose` says whether the selection
+    /// chooses it; `local` whether an address is this namespace's.
+    pub(crate) fn row(
+        &mut self,
+        conn: &Connection,
+        plan: &mut Plan,
+        choose: impl FnOnce(&Connection) -> bool,
+        local: &dyn Local,
+    ) {
+        if !plan.kept.is_empty() && plan.kept.contains(&conn.cookie) {
+            return;
+        }
+        let watched = self.watching && plan.peers.knows(conn.cookie);
+        let rec = Rec::of(conn);
+        let ends = rec.ends();
+        let key = key(&ends);
+        if self.later && plan.handled.contains(key) {
+            plan.newcomer(key, conn.cookie);
+            return;
+        }
+        if choose(conn) {
+            // A watched peer chosen now has its own outcome.
+            if !plan.peers.is_empty() {
+                if let Some(peer) = plan.peers.get_mut(conn.cookie) {
+                    peer.set(DECIDED, true);
+                }
             }
+            self.taken += 1;
+            self.target(rec, key, &ends, local);
+        } else if !watched && self.pair && !rec.is_listener() && local.is_local(rec.remote_ip()) {
+            self.candidate(rec, key, &ends);
         }
     }
 
-    /// Whether a socket with this cookie was decided (chosen) in the run.
-    pub(crate) fn decided(&self, cookie: u64) -> bool {
-        self.decided.contains(&cookie)
+    fn target(&mut self, rec: Rec, key: u64, ends: &(End, End), local: &dyn Local) {
+        // A listener, or a connection to an address not of this namespace,
+        // has no other end here.
+        let lonely = rec.is_listener() || !local.is_local(rec.remote_ip());
+        if !self.pair || lonely {
+            self.ready.push(rec, None, !self.pair && !lonely);
+            return;
+        }
+        // The same row twice (a dump may repeat one), its first already
+        // paired and ready: not again.
+        if self.ready.has(rec.cookie()) {
+            return;
+        }
+        let mut others = std::mem::take(&mut self.scratch);
+        self.open
+            .take(reverse_key(ends), &(ends.1, ends.0), false, &mut others);
+        if !others.is_empty() {
+            // Its other end came first: a waiting target goes before it
+            // (both are dropped), a socket not chosen is its peer (nearly
+            // always one of them; more are sockets on one tuple).
+            let (mut one, mut more) = (None, Vec::new());
+            for (other, was_target) in others.drain(..) {
+                if was_target {
+                    self.ready.push(other, None, false);
+                } else if one.is_none() {
+                    one = Some(other);
+                } else {
+                    more.push(other);
+                }
+            }
+            self.scratch = others;
+            self.ready.push(rec, one.into_iter().chain(more), false);
+            return;
+        }
+        self.scratch = others;
+        if let Put::Full(rec) = self.open.insert(key, rec, true) {
+            self.ready.push(rec, None, true);
+        }
+    }
+
+    fn candidate(&mut self, rec: Rec, key: u64, ends: &(End, End)) {
+        let mut targets = std::mem::take(&mut self.scratch);
+        self.open
+            .take(reverse_key(ends), &(ends.1, ends.0), true, &mut targets);
+        if targets.len() == 1 {
+            if let Some((target, _)) = targets.pop() {
+                self.ready.push(target, Some(rec), false);
+            }
+            self.scratch = targets;
+            return;
+        }
+        if !targets.is_empty() {
+            for (target, _) in targets.drain(..) {
+                self.ready.push(target, Some(rec.clone()), false);
+            }
+            self.scratch = targets;
+            return;
+        }
+        self.scratch = targets;
+        if let Put::Full(_) = self.open.insert(key, rec, false) {
+            self.lost = true;
+        }
+    }
+
+    /// The dump has ended: the targets still waiting have no peer in it
+    /// (or lost it to [`Put::Full`]: then it is looked up).
+    /// Make up to `most` of them ready; whether none is left waiting.
+    pub(crate) fn finish(&mut self, most: usize) -> bool {
+        let lost = self.lost;
+        let drained = self.open.drain_targets(most);
+        let done = drained.len() < most;
+        for rec in drained {
+            self.ready.push(rec, None, lost);
+        }
+        done
+    }
+
+    /// Take the ready targets out, to be sent: from now on their tuples
+    /// are handled.
+    pub(crate) fn batch(&mut self, plan: &mut Plan) -> Batch {
+        let batch = std::mem::take(&mut self.ready);
+        for rec in &batch.recs {
+            plan.handled.insert(key(&rec.ends()));
+        }
+        self.later = true;
+        batch
     }
 }
 
@@ -581,18 +1170,204 @@ mod tests {
 
     proptest! {
         #[test]
-        fn a_tuple_set_holds_exactly_the_tuples_put_in(
-            a in (addr(), addr()),
-            b in (addr(), addr()),
+        fn a_key_set_holds_exactly_the_tuples_put_in_and_their_flags(
+            tuples in proptest::collection::vec((addr(), addr()), 1..200),
+            other in (addr(), addr()),
         ) {
-            let key = |t: &(SocketAddr, SocketAddr)| (end(&t.0), end(&t.1));
-            let mut set = TupleSet::default();
+            let k = |t: &(SocketAddr, SocketAddr)| key(&(end(&t.0), end(&t.1)));
+            let mut set = Keys::default();
             prop_assert!(set.is_empty());
-            prop_assert!(set.insert(key(&a)));
-            prop_assert!(!set.insert(key(&a)));
-            prop_assert!(set.contains(&key(&a)));
-            prop_assert_eq!(set.contains(&key(&b)), a == b);
+            for (i, t) in tuples.iter().enumerate() {
+                set.insert(k(t));
+                if i % 3 == 0 {
+                    set.flag(k(t));
+                }
+            }
+            for (i, t) in tuples.iter().enumerate() {
+                prop_assert!(set.contains(k(t)));
+                let flagged = tuples.iter().enumerate().any(|(j, u)| j % 3 == 0 && u == t);
+                prop_assert_eq!(set.flagged(k(t)), flagged, "{}", i);
+            }
+            prop_assert_eq!(set.contains(k(&other)), tuples.contains(&other));
         }
+    }
+
+    fn conn(local: &str, remote: &str, cookie: u64) -> Connection {
+        let (local, remote): (SocketAddr, SocketAddr) =
+            (local.parse().unwrap(), remote.parse().unwrap());
+        let family = match local {
+            SocketAddr::V4(_) => sockdiag::Family::Inet,
+            SocketAddr::V6(_) => sockdiag::Family::Inet6,
+        };
+        let raw = |a: SocketAddr| crate::conn::kernel_addr(a.ip(), family);
+        Connection::from_diag(&sockdiag::InetDiagMsg {
+            family,
+            state: sockdiag::TcpState::Established,
+            timer: 0,
+            retrans: 0,
+            id: sockdiag::SockId {
+                sport: local.port(),
+                dport: remote.port(),
+                src: raw(local),
+                dst: raw(remote),
+                ifindex: 0,
+                cookie,
+            },
+            expires: 0,
+            rqueue: 3,
+            wqueue: 4,
+            uid: 1000,
+            inode: 77,
+            shutdown: None,
+            v6only: None,
+            tcp_info: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_record_gives_back_its_connection_target_and_ends() {
+        for (l, r) in [
+            ("127.0.0.1:80", "127.0.1.2:40000"),
+            ("[::1]:80", "[::1]:40000"),
+            ("[fe80::1%2]:80", "[fe80::2%2]:40000"),
+        ] {
+            let c = conn(l, r, 42);
+            let rec = Rec::of(&c);
+            assert_eq!(rec.connection().unwrap(), c);
+            assert_eq!(rec.cookie(), 42);
+            assert_eq!(rec.ends(), (end(&c.local), end(&c.remote)));
+            assert_eq!(rec.target().id, c.sock_id());
+            assert_eq!(rec.remote_ip(), c.remote.ip());
+            assert!(!rec.is_listener());
+        }
+        assert!(matches!(
+            Rec::of(&conn("127.0.0.1:1", "127.0.0.2:2", 1)),
+            Rec::V4(_)
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn records_order_as_their_ends_do(
+            a in (any::<[u8; 4]>(), any::<u16>(), any::<[u8; 4]>(), any::<u16>()),
+            b in (any::<[u8; 4]>(), any::<u16>(), any::<[u8; 4]>(), any::<u16>()),
+        ) {
+            let rec = |(l, lp, r, rp): ([u8; 4], u16, [u8; 4], u16)| {
+                let l = SocketAddr::new(Ipv4Addr::from(l).into(), lp);
+                let r = SocketAddr::new(Ipv4Addr::from(r).into(), rp);
+                Rec::of(&conn(&l.to_string(), &r.to_string(), 1))
+            };
+            let (x, y) = (rec(a), rec(b));
+            prop_assert_eq!(x.order(&y), x.ends().cmp(&y.ends()));
+        }
+    }
+
+    struct Everywhere;
+    impl Local for Everywhere {
+        fn is_local(&self, _: std::net::IpAddr) -> bool {
+            true
+        }
+    }
+
+    struct Nowhere;
+    impl Local for Nowhere {
+        fn is_local(&self, _: std::net::IpAddr) -> bool {
+            false
+        }
+    }
+
+    /// Feed `rows` (local, remote, cookie, chosen) to an intake; the batch.
+    fn intake(rows: &[(&str, &str, u64, bool)], room: usize, local: &dyn Local) -> Batch {
+        let mut plan = Plan::default();
+        let mut intake = Intake::new(false, true, room);
+        for (l, r, cookie, chosen) in rows {
+            intake.row(&conn(l, r, *cookie), &mut plan, |_| *chosen, local);
+        }
+        while !intake.finish(2) {}
+        intake.batch(&mut plan)
+    }
+
+    fn cookies(batch: &Batch) -> Vec<u64> {
+        batch.recs.iter().map(Rec::cookie).collect()
+    }
+
+    fn peers(batch: &Batch) -> Vec<(u32, u64)> {
+        batch.peers.iter().map(|(t, p)| (*t, p.cookie())).collect()
+    }
+
+    #[test]
+    fn targets_and_peers_pair_up_in_either_order() {
+        let rows = [
+            // Target first, then its peer.
+            ("127.0.1.1:40000", "127.0.0.1:80", 1, true),
+            ("127.0.0.1:80", "127.0.1.1:40000", 2, false),
+            // Peer first, then its target.
+            ("127.0.0.1:80", "127.0.1.1:40001", 3, false),
+            ("127.0.1.1:40001", "127.0.0.1:80", 4, true),
+            // Both ends chosen: both targets, the first seen first.
+            ("127.0.1.1:40002", "127.0.0.1:80", 5, true),
+            ("127.0.0.1:80", "127.0.1.1:40002", 6, true),
+            // A target without a peer here, and a socket not chosen
+            // without a target.
+            ("127.0.1.1:40003", "127.0.0.1:81", 7, true),
+            ("127.0.0.1:82", "127.0.1.1:40004", 8, false),
+        ];
+        let batch = intake(&rows, 100, &Everywhere);
+        assert_eq!(cookies(&batch), [1, 4, 5, 6, 7]);
+        assert_eq!(peers(&batch), [(0, 2), (1, 3)]);
+        assert!(batch.find.is_empty());
+        // The same rows twice: each socket once.
+        let twice: Vec<_> = rows.iter().chain(rows.iter()).copied().collect();
+        let batch = intake(&twice, 100, &Everywhere);
+        assert_eq!(cookies(&batch), [1, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn without_room_targets_look_their_peers_up() {
+        let rows = [
+            ("127.0.0.1:80", "127.0.1.1:40000", 1, false),
+            ("127.0.0.1:80", "127.0.1.1:40001", 2, false),
+            ("127.0.1.1:40001", "127.0.0.1:80", 3, true),
+            ("127.0.1.1:40000", "127.0.0.1:80", 4, true),
+        ];
+        // Room for one: the second socket not chosen is turned away, and
+        // so is its target, which looks its peer up; the first pairs.
+        let batch = intake(&rows, 1, &Everywhere);
+        assert_eq!(cookies(&batch), [3, 4]);
+        assert_eq!(peers(&batch), [(1, 1)]);
+        assert_eq!(batch.find, [0]);
+    }
+
+    #[test]
+    fn a_remote_address_not_of_this_namespace_has_no_peer_to_wait_for() {
+        let rows = [
+            ("127.0.0.1:80", "127.0.1.1:40000", 1, false),
+            ("127.0.1.1:40000", "127.0.0.1:80", 2, true),
+        ];
+        let batch = intake(&rows, 100, &Nowhere);
+        assert_eq!(cookies(&batch), [2]);
+        assert!(batch.peers.is_empty() && batch.find.is_empty());
+    }
+
+    #[test]
+    fn once_a_tuple_is_handled_a_socket_on_it_is_a_newcomer() {
+        let mut plan = Plan::default();
+        let mut intake = Intake::new(false, false, 10);
+        let old = conn("127.0.1.1:40000", "127.0.0.1:80", 1);
+        intake.row(&old, &mut plan, |_| true, &Nowhere);
+        let sent = intake.batch(&mut plan);
+        assert_eq!(cookies(&sent), [1]);
+        intake.row(
+            &conn("127.0.1.1:40000", "127.0.0.1:80", 2),
+            &mut plan,
+            |_| true,
+            &Nowhere,
+        );
+        assert!(intake.ready.is_empty());
+        let k = key(&(end(&old.local), end(&old.remote)));
+        assert!(plan.replaced(k, 1));
+        assert!(!plan.replaced(k, 2));
     }
 
     #[test]
