@@ -11,7 +11,7 @@ use rustix::net::{
 };
 
 use crate::dump::Dump;
-use crate::message::{parse_datagram, Reply};
+use crate::message::{parse_datagram, Reply, NLM_F_ACK};
 use crate::{Error, Protocol};
 
 /// Room for one datagram. The kernel caps a dump skb near 32 KiB
@@ -176,25 +176,50 @@ impl Socket {
     /// [`Error::Interrupted`]. The outer `Err` is a failure of the socket
     /// itself (or of `encode`), after which the answers not yet read are
     /// unknown (and not pushed).
+    ///
+    /// `quiet`, for requests whose success is an empty acknowledgement
+    /// (`SOCK_DESTROY`), is that success: every request of a `sendmsg` but
+    /// its last is then sent without `NLM_F_ACK`, so the kernel answers
+    /// only its failures. It handles the requests of one `sendmsg` in
+    /// order and queues their answers in order, so once the last one's
+    /// acknowledgement is read, a request with no answer succeeded: one
+    /// `recvmsg` a `sendmsg` instead of one a request. (An answer the
+    /// kernel could not queue is `ENOBUFS` on the socket: the outer `Err`.)
     pub fn batched<P: Protocol, R, T>(
         &mut self,
         targets: &[R],
         per_send: usize,
         encode: impl Fn(&R, u32, &mut Vec<u8>) -> Result<(), Error<P>>,
         answer: impl Fn(Reply<P::Record>) -> Option<Result<T, Error<P>>>,
+        quiet: Option<fn() -> T>,
         results: &mut Vec<Result<T, Error<P>>>,
     ) -> Result<(), Error<P>> {
         for chunk in targets.chunks(per_send.max(1)) {
             let first = self.seq.wrapping_add(1);
             self.tx.clear();
+            let mut starts = Vec::new();
             for target in chunk {
                 let seq = self.next_seq();
+                starts.push(self.tx.len());
                 encode(target, seq, &mut self.tx)?;
+            }
+            if quiet.is_some() {
+                // All but the last: the flags are bytes 6 and 7 of a header.
+                for &at in starts.iter().take(chunk.len().saturating_sub(1)) {
+                    let range = at.saturating_add(6)..at.saturating_add(8);
+                    if let Some(flags) = self.tx.get_mut(range) {
+                        if let Ok(bytes) = <[u8; 2]>::try_from(&*flags) {
+                            let value = u16::from_ne_bytes(bytes) & !NLM_F_ACK;
+                            flags.copy_from_slice(&value.to_ne_bytes());
+                        }
+                    }
+                }
             }
             self.send_tx::<P>()?;
             let mut answers: Vec<Option<Result<T, Error<P>>>> = Vec::new();
             answers.resize_with(chunk.len(), || None);
-            let mut missing = chunk.len();
+            let last = chunk.len().saturating_sub(1);
+            let mut missing = if quiet.is_some() { 1 } else { chunk.len() };
             while missing > 0 {
                 let len = self.recv::<P>(RecvFlags::empty())?;
                 let datagram = self.rx.get(..len).unwrap_or_default();
@@ -207,17 +232,17 @@ impl Socket {
                     let Some(answer) = answer(reply) else {
                         continue;
                     };
-                    if slot.is_none() {
+                    if slot.is_none() && (quiet.is_none() || index == last) {
                         missing = missing.saturating_sub(1);
                     }
                     *slot = Some(answer);
                 }
             }
-            results.extend(
-                answers
-                    .into_iter()
-                    .map(|a| a.unwrap_or_else(|| Err(Error::Interrupted))),
-            );
+            results.extend(answers.into_iter().map(|a| match (a, &quiet) {
+                (Some(answer), _) => answer,
+                (None, Some(success)) => Ok(success()),
+                (None, None) => Err(Error::Interrupted),
+            }));
         }
         Ok(())
     }

@@ -138,11 +138,14 @@ impl Client {
         targets: &[(Family, SockId)],
         results: &mut Vec<Result<(), Error>>,
     ) -> Result<(), Error> {
-        self.batched(targets, results, msg::encode_destroy, |reply| match reply {
+        let answer = |reply| match reply {
             Reply::Ack { errno: 0 } => Some(Ok(())),
             Reply::Ack { errno } => Some(Err(Error::from_errno(errno))),
             _ => None,
-        })
+        };
+        // A destroy that succeeds is an empty acknowledgement: ask for it
+        // once a `sendmsg`, and hear only of the failures.
+        self.batched(targets, results, msg::encode_destroy, answer, Some(|| ()))
     }
 
     /// Look up sockets by their ids (`inet_diag_get_exact`, see
@@ -161,7 +164,7 @@ impl Client {
         targets: &[(Family, SockId)],
         results: &mut Vec<Result<Option<InetDiagMsg>, Error>>,
     ) -> Result<(), Error> {
-        self.batched(targets, results, msg::encode_lookup, |reply| match reply {
+        let answer = |reply| match reply {
             Reply::Record(record) => Some(Ok(Some(record))),
             Reply::Ack { errno: 0 } => Some(Ok(None)),
             Reply::Ack { errno } => Some(match Error::from_errno(errno) {
@@ -169,19 +172,22 @@ impl Client {
                 err => Err(err),
             }),
             _ => None,
-        })
+        };
+        self.batched(targets, results, msg::encode_lookup, answer, None)
     }
 
     /// Send one request per target, `DESTROY_BATCH` per `sendmsg`, and
     /// push one answer per target onto `results`, in the order of `targets`
     /// ([`netlink::Socket::batched`]); `answer` reads a reply (`None`: not
-    /// an answer, skip it).
+    /// an answer, skip it); `quiet` is the success of a request the kernel
+    /// answers only when it fails.
     fn batched<T>(
         &mut self,
         targets: &[(Family, SockId)],
         results: &mut Vec<Result<T, Error>>,
         encode: fn(Family, &SockId, u32, &mut Vec<u8>),
         answer: impl Fn(Reply) -> Option<Result<T, Error>>,
+        quiet: Option<fn() -> T>,
     ) -> Result<(), Error> {
         self.socket.batched::<SockDiag, _, _>(
             targets,
@@ -191,6 +197,7 @@ impl Client {
                 Ok(())
             },
             answer,
+            quiet,
             results,
         )
     }
