@@ -17,7 +17,8 @@ use crate::drop_safety::drop_all;
 
 const ECONNABORTED: i32 = 103;
 const ECONNRESET: i32 = 104;
-/// Connections to the port the drops choose: more than a few batches.
+/// Connections to the port the drops choose: more than a few batches, and
+/// more than a drop finds before its aborts begin to stream (2,048).
 const CHOSEN: usize = 3000;
 
 /// `n` connections to `listener` from client addresses 127.0.1.1–4.

@@ -48,16 +48,21 @@ use local::{Anywhere, Locals};
 use lookup::Found;
 use plan::{Batch, Intake, Local, Plan, Rec};
 
-/// A drop re-dumps its selection and drops what still matches (a socket a
-/// dump skipped while the tables changed, or a new connection on a tuple
-/// not yet handled), and stops after this many rounds in a row that
+/// A drop whose aborts went on while its dump walked the kernel's tables
+/// re-dumps its selection and drops what still matches (a socket the dump
+/// skipped because an abort moved it in the table, or a new connection on a
+/// tuple not yet handled), and stops after this many rounds in a row that
 /// dropped nothing...
 const IDLE_ROUNDS: usize = 3;
 /// ... or after this many rounds in all.
 const MAX_ROUNDS: usize = 8;
 
-/// While a worker is idle, the targets found so far go to it once there
-/// are this many...
+/// Aborts wait for the end of the dump until this many targets are found:
+/// a smaller drop is made in one walk of the kernel's tables, which its
+/// aborts cannot disturb, and needs no second dump.
+const STREAM_FROM: usize = 2048;
+/// Once aborts stream, while a worker is idle, the targets found so far go
+/// to it once there are this many...
 const FIRST_BATCH: usize = 64;
 /// ... and while every worker is busy, once there are this many (each
 /// worker holds at most two batches; the dump waits for them beyond that).
@@ -69,6 +74,9 @@ const ROW_CHUNKS: usize = 16;
 /// At most this many rows of a dump wait for their other end (about 64
 /// bytes each): beyond it a target's peer is looked up instead.
 const WAITING_ROOM: usize = 229_000;
+/// A look afterwards asks about at most this many sockets by exact lookups
+/// (about 2 µs each); for more it dumps (a walk of the tables).
+const LOOK_BY_LOOKUP: usize = 8192;
 /// At most about this many peers are watched until the look afterwards
 /// (about 60 bytes each); beyond it, each batch looks at its peers again
 /// right after its aborts and reports those gone at once.
@@ -90,14 +98,17 @@ impl Session {
     /// - Named tuples ([`Selection::tuples`]) are found by exact lookups,
     ///   one hash lookup each in the kernel, and each names exactly the one
     ///   socket found: there is no second round.
-    /// - Other selections are dumped (filtered in the kernel), dropped, and
-    ///   dumped again for what a dump skipped or what appeared since, until
-    ///   nothing new is found, three rounds in a row drop nothing, or eight
-    ///   rounds have run. A socket first seen after a socket with its
-    ///   4-tuple was sent to be aborted (in a later round, or later in the
-    ///   same dump once a large drop's aborts have begun) is a newcomer on
-    ///   a reused tuple: left alone and not reported, and the old socket is
-    ///   reported [`GoneReason::Replaced`].
+    /// - Other selections are dumped (filtered in the kernel) and dropped.
+    ///   A drop of fewer than a few thousand sockets aborts them once its
+    ///   dump has ended: one walk of the kernel's tables, as a listing
+    ///   makes. A larger one aborts while its dump goes on, which may make
+    ///   the dump skip a socket, so it dumps again for what a dump skipped
+    ///   or what appeared since, until nothing new is found, three rounds
+    ///   in a row drop nothing, or eight rounds have run. A socket first
+    ///   seen after a socket with its 4-tuple was sent to be aborted (in a
+    ///   later round, or later in the same dump once a large drop's aborts
+    ///   have begun) is a newcomer on a reused tuple: left alone and not
+    ///   reported, and the old socket is reported [`GoneReason::Replaced`].
     /// - Each socket is reported once. Loopback peers that a drop reset are
     ///   reported as collateral ([`Sink::collateral`]), among them a chosen
     ///   socket that the drop of its other end reset before the dump
@@ -347,7 +358,7 @@ impl Session {
                         look.see(&mut plan, &conn);
                     }
                     intake.row(&conn, &mut plan, |c| selection.chooses(c), local);
-                    if streaming {
+                    if streaming && (pool.started() || intake.taken >= STREAM_FROM) {
                         let ready = intake.ready.len();
                         let busy = pool.in_flight() >= pool.most();
                         if ready >= if busy { BATCH } else { FIRST_BATCH } {
@@ -430,6 +441,10 @@ impl Session {
                     last_look = look;
                     break;
                 }
+                // No abort went on during the walk: it saw the tables as a
+                // listing does, and a second one would find nothing it
+                // skipped.
+                let undisturbed = !pool.started();
                 // The targets still waiting (and those not yet sent) go to
                 // the workers too while destroy serves; what is left then is
                 // aborted here, together.
@@ -481,7 +496,7 @@ impl Session {
                 if let Some(err) = failure.take() {
                     return Err(err);
                 }
-                if tally.refused() {
+                if tally.refused() || undisturbed {
                     break;
                 }
                 idle = if tally.dropped == 0 { idle + 1 } else { 0 };
@@ -495,7 +510,9 @@ impl Session {
         let look = match last_look {
             Some(look) => Ok(look),
             None if !asks => Ok(Look::new(&mut plan, &confirm.closed)),
-            None if by_lookup => lookup::look(dumper.client(), &mut plan, &confirm.closed),
+            None if by_lookup || plan.peers.len() + confirm.closed.len() <= LOOK_BY_LOOKUP => {
+                lookup::look(dumper.client(), &mut plan, &confirm.closed)
+            }
             None => {
                 // One look afterwards serves both questions: which peers
                 // the resets closed, and which gone tuples a newer socket
