@@ -2,6 +2,7 @@
 //! this host forwards), its outcomes printed as they come (a `Sink`), once
 //! or `--watch`ed, and the exit status they add up to.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
@@ -115,7 +116,7 @@ fn drop_sockets<W: Write>(
         shown.refused.take()
     } else {
         for (conn, why) in std::mem::take(&mut shown.held) {
-            shown.print(&conn, "failed", Some(why), false);
+            shown.print(&conn, "failed", Some(why.into()), false);
         }
         None
     };
@@ -141,7 +142,7 @@ fn drop_sockets<W: Write>(
                 conn,
                 result: Some("gone"),
                 method: None,
-                detail: Some(reason.to_string()),
+                detail: Some(reason.into()),
                 collateral: true,
                 owners: Some(owners.owners(conn.inode)),
                 owners_unknown: owners.is_unknown(conn.inode),
@@ -211,7 +212,7 @@ impl<W: Write> Shown<'_, W> {
         &mut self,
         conn: &Connection,
         result: &'static str,
-        detail: Option<String>,
+        detail: Option<Cow<'static, str>>,
         collateral: bool,
     ) {
         self.print_as(conn, result, None, detail, collateral);
@@ -222,7 +223,7 @@ impl<W: Write> Shown<'_, W> {
         conn: &Connection,
         result: &'static str,
         method: Option<&'static str>,
-        detail: Option<String>,
+        detail: Option<Cow<'static, str>>,
         collateral: bool,
     ) {
         if self.quiet || self.failed.is_some() {
@@ -265,8 +266,8 @@ impl<W: Write> Sink for Shown<'_, W> {
         }
         let (detail, method) = match &outcome {
             Outcome::Dropped(method) => (None, Some(method.name())),
-            Outcome::Gone(reason) => (Some(reason.describe().to_string()), None),
-            Outcome::Failed(err) => (Some(err.to_string()), None),
+            Outcome::Gone(reason) => (Some(reason.describe().into()), None),
+            Outcome::Failed(err) => (Some(err.to_string().into()), None),
         };
         self.print_as(&conn, outcome.name(), method, detail, false);
     }
@@ -276,7 +277,7 @@ impl<W: Write> Sink for Shown<'_, W> {
             self.collateral.push(conn);
         } else {
             let reason = tcpdrop::GoneReason::ResetByPeerDrop.describe();
-            self.print(&conn, "gone", Some(reason.to_string()), true);
+            self.print(&conn, "gone", Some(reason.into()), true);
         }
     }
 

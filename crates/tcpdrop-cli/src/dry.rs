@@ -99,7 +99,7 @@ pub(crate) fn dry_run<W: Write>(
                 // It closed since the listing: the drop would say so.
                 Err(Error::NotFound) => {
                     totals.gone = totals.gone.saturating_add(1);
-                    ("gone", Some(GoneReason::Closed.describe().to_string()))
+                    ("gone", Some(GoneReason::Closed.describe().into()))
                 }
                 Err(err) => {
                     totals.failed = totals.failed.saturating_add(1);
@@ -108,7 +108,7 @@ pub(crate) fn dry_run<W: Write>(
                         totals.refusal_code.get_or_insert(exit_code(&err));
                         first_refusal.get_or_insert_with(|| (exit_code(&err), err.to_string()));
                     }
-                    ("would-fail", Some(err.to_string()))
+                    ("would-fail", Some(err.to_string().into()))
                 }
             };
             let unknown = owners.as_ref().is_some_and(|o| o.is_unknown(conn.inode));
@@ -131,7 +131,7 @@ pub(crate) fn dry_run<W: Write>(
                 conn: &peer,
                 result: Some("would-reset"),
                 method: None,
-                detail: Some(PEER_DETAIL.to_string()),
+                detail: Some(PEER_DETAIL.into()),
                 collateral: true,
                 owners: None,
                 owners_unknown: false,

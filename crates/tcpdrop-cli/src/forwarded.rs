@@ -54,7 +54,7 @@ pub(crate) fn print<W: Write>(
         conn: &conn,
         result,
         method: None,
-        detail,
+        detail: detail.map(Into::into),
         collateral: false,
         owners: None,
         owners_unknown: false,
