@@ -190,8 +190,9 @@ fn push_decimal(text: &mut String, n: u32) {
             break;
         }
     }
-    for &d in digits.iter().skip(digits.len() - used) {
-        text.push(char::from(d));
+    let start = digits.len().saturating_sub(used);
+    if let Some(Ok(ascii)) = digits.get(start..).map(std::str::from_utf8) {
+        text.push_str(ascii);
     }
 }
 
