@@ -469,6 +469,9 @@ struct Prepared {
     outcome: Vec<Option<Result<(), Error>>>,
     /// The targets left to probe.
     candidates: Vec<usize>,
+    /// Targets whose state moved on since the dump (a SYN-SENT one that
+    /// is now established), with the state to probe them in.
+    moved: Vec<(usize, TcpState)>,
 }
 
 impl Inject<'_> {
@@ -481,19 +484,72 @@ impl Inject<'_> {
         let mut outcome: Vec<Option<Result<(), Error>>> = Vec::new();
         outcome.resize_with(targets.len(), || None);
         let mut candidates = Vec::with_capacity(targets.len());
+        let mut connecting = Vec::new();
         for (i, target) in targets.iter().enumerate() {
             match (refusal(target.state, limits.rfc1337), outcome.get_mut(i)) {
+                // Both move on by themselves within microseconds on loopback.
+                _ if matches!(target.state, TcpState::SynSent | TcpState::SynRecv) => {
+                    connecting.push(i)
+                }
                 (Some(why), Some(slot)) => *slot = Some(Err(Error::NotAborted(why))),
                 _ => candidates.push(i),
             }
         }
+        let moved = self.connected(targets, &connecting, limits, &mut outcome);
+        candidates.extend(moved.iter().map(|&(i, _)| i));
+        candidates.sort_unstable();
         let candidates = self.reachable(targets, candidates, &mut outcome);
         Ok(Prepared {
             limits,
             wire,
             outcome,
             candidates,
+            moved,
         })
+    }
+
+    /// The targets among `connecting` (a connection being opened: SYN-SENT,
+    /// or a full socket still SYN-RECV) with the state they are in now. A
+    /// SYN-SENT socket answers no probe, and a SYN-RECV full socket that
+    /// has become established ignores the first probe meant for SYN-RECV
+    /// (its answer comes only to the second, a wait later): each is looked
+    /// up again by its cookie. One found is probed in its state now (one
+    /// still SYN-SENT is refused); one gone is `NotFound`.
+    fn connected(
+        &mut self,
+        targets: &[Target],
+        connecting: &[usize],
+        limits: Limits,
+        outcome: &mut [Option<Result<(), Error>>],
+    ) -> Vec<(usize, TcpState)> {
+        if connecting.is_empty() {
+            return Vec::new();
+        }
+        let ids: Vec<(Family, SockId)> = connecting
+            .iter()
+            .filter_map(|&i| targets.get(i).map(|t| (t.family, t.id)))
+            .collect();
+        let mut found = Vec::with_capacity(ids.len());
+        let looked_up = self.diag.lookup_batch(&ids, &mut found);
+        let mut moved = Vec::new();
+        for (n, &i) in connecting.iter().enumerate() {
+            let result = match found.get(n) {
+                Some(Ok(Some(record))) => match refusal(record.state, limits.rfc1337) {
+                    None => {
+                        moved.push((i, record.state));
+                        continue;
+                    }
+                    Some(why) => Err(Error::NotAborted(why)),
+                },
+                Some(Ok(None)) => Err(Error::NotFound),
+                Some(Err(err)) => Err(diag_error(err)),
+                None => Err(lookup_failed(&looked_up)),
+            };
+            if let Some(slot) = outcome.get_mut(i) {
+                *slot = Some(result);
+            }
+        }
+        moved
     }
 }
 
@@ -504,6 +560,7 @@ impl Abort for Inject<'_> {
             mut wire,
             mut outcome,
             candidates,
+            moved,
         } = match self.prepare(targets) {
             Ok(prepared) => prepared,
             Err(err) => {
@@ -511,8 +568,15 @@ impl Abort for Inject<'_> {
                 return;
             }
         };
+        // Probed in the state they are in now.
+        let mut now = std::borrow::Cow::Borrowed(targets);
+        for (i, state) in moved {
+            if let Some(target) = now.to_mut().get_mut(i) {
+                target.state = state;
+            }
+        }
         if !candidates.is_empty() {
-            for (i, result) in self.run(&mut wire, targets, &candidates, limits) {
+            for (i, result) in self.run(&mut wire, &now, &candidates, limits) {
                 if let Some(slot) = outcome.get_mut(i) {
                     *slot = Some(result);
                 }
@@ -778,6 +842,72 @@ mod tests {
                 other => panic!("{other:?}"),
             }
             assert_eq!(find(local, remote).map(|f| f.id.cookie), Some(t.id.cookie));
+        });
+    }
+
+    /// A connection the dump showed opening (SYN-SENT) has connected by
+    /// the time of the drop: it is looked up again and reset in the state
+    /// it is in now, where the dump's state alone refused it.
+    #[test]
+    fn a_connection_dumped_while_opening_is_reset_once_connected() {
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let (mut client, mut server) = connect(&listener);
+            let (local, remote) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+            let mut t = target(local, remote);
+            t.state = TcpState::SynSent;
+            let (results, _) = inject(&[t]);
+            assert!(results[0].is_ok(), "{results:?}");
+            assert_eq!(read_errno(&mut client), Some(libc::ECONNRESET), "holder");
+            assert_eq!(read_errno(&mut server), Some(libc::ECONNRESET), "peer");
+            assert!(still_accepts(&listener));
+        });
+    }
+
+    /// A connection still opening (its peer never answers) is refused,
+    /// saying why, and left as it is; one that closed since the dump is
+    /// gone.
+    #[test]
+    fn a_connection_still_opening_is_refused_and_one_closed_is_gone() {
+        in_netns(|| {
+            fake_peer();
+            let peer: SocketAddr = "10.99.0.2:80".parse().unwrap();
+            let opening = rustix::net::socket_with(
+                AddressFamily::INET,
+                SocketType::STREAM,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+                None,
+            )
+            .unwrap();
+            match rustix::net::connect(&opening, &peer) {
+                Err(Errno::INPROGRESS) => {}
+                other => panic!("connect: {other:?}"),
+            }
+            let local = SocketAddr::try_from(rustix::net::getsockname(&opening).unwrap()).unwrap();
+            let stuck = target(local, peer);
+            assert_eq!(stuck.state, TcpState::SynSent);
+
+            let listener = listen("127.0.0.1:0");
+            let (client, _server) = connect(&listener);
+            let (c_local, c_remote) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+            let mut closed = target(c_local, c_remote);
+            closed.state = TcpState::SynSent;
+            abort_close(client);
+
+            let (results, _) = inject(&[stuck, closed]);
+            match &results[0] {
+                Err(Error::NotAborted(why)) => assert!(why.contains("SynSent"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+            assert!(
+                matches!(results[1], Err(Error::NotFound)),
+                "{:?}",
+                results[1]
+            );
+            assert_eq!(
+                find(local, peer).map(|f| f.id.cookie),
+                Some(stuck.id.cookie)
+            );
         });
     }
 
