@@ -163,6 +163,16 @@ fn churn(method: Option<Method>) {
             let (mut rounds, mut drop_errors) = (0usize, 0usize);
             while finished.load(Ordering::SeqCst) < usize::from(GENERATORS) {
                 let started = Instant::now();
+                // Every third drop pauses between its dump and its aborts
+                // (0.5 to 8.5 ms, about a connection's life), so that the
+                // churn closes and reuses some of what it found: a drop of
+                // a few sockets is over in a few hundred microseconds, and
+                // drops that quick find every connection young, too soon
+                // to lose a race.
+                if rounds % 3 == 1 {
+                    let pause = Duration::from_micros(500 + (rounds as u64 * 3571) % 8000);
+                    tcpdrop::testing::before_abort(move || std::thread::sleep(pause));
+                }
                 let selection = Selection::all(Query::all()).and(|c| filter.matches(c));
                 let mut report = DropReport::default();
                 match session.drop(selection, DropOptions { method }, &mut report) {
