@@ -871,19 +871,7 @@ mod tests {
     fn a_connection_still_opening_is_refused_and_one_closed_is_gone() {
         in_netns(|| {
             fake_peer();
-            let peer: SocketAddr = "10.99.0.2:80".parse().unwrap();
-            let opening = rustix::net::socket_with(
-                AddressFamily::INET,
-                SocketType::STREAM,
-                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-                None,
-            )
-            .unwrap();
-            match rustix::net::connect(&opening, &peer) {
-                Err(Errno::INPROGRESS) => {}
-                other => panic!("connect: {other:?}"),
-            }
-            let local = SocketAddr::try_from(rustix::net::getsockname(&opening).unwrap()).unwrap();
+            let (_opening, local, peer) = connecting_to_fake_peer();
             let stuck = target(local, peer);
             assert_eq!(stuck.state, TcpState::SynSent);
 
@@ -935,6 +923,25 @@ mod tests {
         }
     }
 
+    /// A socket connecting to [`fake_peer`]'s 10.99.0.2:80 (SYN-SENT until
+    /// someone answers for the peer), with its two ends.
+    fn connecting_to_fake_peer() -> (OwnedFd, SocketAddr, SocketAddr) {
+        let peer: SocketAddr = "10.99.0.2:80".parse().unwrap();
+        let socket = rustix::net::socket_with(
+            AddressFamily::INET,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        match rustix::net::connect(&socket, &peer) {
+            Err(Errno::INPROGRESS) => {}
+            other => panic!("connect: {other:?}"),
+        }
+        let local = SocketAddr::try_from(rustix::net::getsockname(&socket).unwrap()).unwrap();
+        (socket, local, peer)
+    }
+
     /// A packet socket that sees every segment (no filter), for the tests
     /// that play the peer.
     fn capture() -> OwnedFd {
@@ -968,20 +975,8 @@ mod tests {
             // it); here the peer is played by hand and answers nothing, so
             // only inject's own RST can end it.
             fake_peer();
-            let peer: SocketAddr = "10.99.0.2:80".parse().unwrap();
             let sniff = capture();
-            let client = rustix::net::socket_with(
-                AddressFamily::INET,
-                SocketType::STREAM,
-                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-                None,
-            )
-            .unwrap();
-            match rustix::net::connect(&client, &peer) {
-                Err(Errno::INPROGRESS) => {}
-                other => panic!("connect: {other:?}"),
-            }
-            let local = SocketAddr::try_from(rustix::net::getsockname(&client).unwrap()).unwrap();
+            let (client, local, peer) = connecting_to_fake_peer();
             let syn = captured(&sniff, local, peer, flags::SYN);
             let mut wire = crate::spoof::here::wire();
             let from_peer = |seq: u32, ack: u32, flags: u8| Segment {
