@@ -134,7 +134,7 @@ impl SocketOwners {
     /// inode asked for, nothing is read. Processes that exit during the scan
     /// and directories the caller may not read are skipped. An
     /// [`InodeSet`] is the quickest to look up.
-    pub fn scan<S: BuildHasher>(inodes: &HashSet<u32, S>) -> SocketOwners {
+    pub fn scan<S: BuildHasher + Sync>(inodes: &HashSet<u32, S>) -> SocketOwners {
         let mut owners = SocketOwners::default();
         // The process being read, and its index once it is found to own an
         // asked-for socket: the walk reads a process's descriptors one

@@ -17,7 +17,9 @@
 //! This is the one way that reaches a socket so hidden.
 //!
 //! One `pidfd` is opened per holding process and kept for the life of the
-//! [`Owner`], so dropping all of a server's 100,000 connections opens one.
+//! [`Owner`] (and one per worker thread, for a drop large enough to share
+//! its disconnects among the CPUs), so dropping all of a server's 100,000
+//! connections opens one or two.
 //!
 //! [`pidfd_getfd(2)`]: https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html
 //! [`connect(2)`]: https://man7.org/linux/man-pages/man2/connect.2.html
@@ -78,14 +80,26 @@ fn holder_unreadable(refused: ProcRefusals) -> Option<Error> {
         })
 }
 
+/// The disconnects are shared out among threads (one per CPU, up to
+/// this many), a contiguous share of the targets each: the kernel's work
+/// for one (`tcp_disconnect`, the reset, the peer's processing of it, the
+/// holder's wake-up) runs on the calling thread's CPU.
+const MAX_THREADS: usize = 4;
+/// ... and only with at least this many targets a thread.
+const MIN_PER_THREAD: usize = 1024;
+
 /// Aborting sockets through their holders' descriptors.
 #[derive(Debug)]
 pub(crate) struct Owner<'a> {
     /// For the lookups that confirm; in the targets' network namespace.
     diag: &'a mut sockdiag::Client,
-    /// One pidfd per holding process met so far (`None`: it had exited).
-    pidfds: HashMap<u32, Option<OwnedFd>>,
+    /// The holders' pidfds, for the caller's thread.
+    pidfds: Pidfds,
 }
+
+/// One pidfd per holding process met so far (`None`: it had exited).
+#[derive(Debug, Default)]
+struct Pidfds(HashMap<u32, Option<OwnedFd>>);
 
 /// Where one target stands between the disconnect and the confirmation.
 enum Step {
@@ -103,10 +117,12 @@ impl<'a> Owner<'a> {
     pub(crate) fn new(diag: &'a mut sockdiag::Client) -> Owner<'a> {
         Owner {
             diag,
-            pidfds: HashMap::new(),
+            pidfds: Pidfds::default(),
         }
     }
+}
 
+impl Pidfds {
     /// A pidfd for `pid`, opened once ([`pidfd_open(2)`]); `fresh` reopens
     /// it (the process the cached one named may have exited and its pid
     /// been reused).
@@ -114,9 +130,9 @@ impl<'a> Owner<'a> {
     /// [`pidfd_open(2)`]: https://man7.org/linux/man-pages/man2/pidfd_open.2.html
     fn pidfd(&mut self, pid: u32, fresh: bool) -> Option<&OwnedFd> {
         if fresh {
-            self.pidfds.remove(&pid);
+            self.0.remove(&pid);
         }
-        self.pidfds
+        self.0
             .entry(pid)
             .or_insert_with(|| {
                 let pid = Pid::from_raw(i32::try_from(pid).ok()?)?;
@@ -130,7 +146,7 @@ impl<'a> Owner<'a> {
     /// [`pidfd_getfd(2)`]: https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html
     fn duplicate(&mut self, pid: u32, fd: u32) -> Result<OwnedFd, Errno> {
         let fd = RawFd::try_from(fd).map_err(|_| Errno::BADF)?;
-        let cached = self.pidfds.contains_key(&pid);
+        let cached = self.0.contains_key(&pid);
         let first = match self.pidfd(pid, false) {
             Some(pidfd) => pidfd_getfd(pidfd, fd, PidfdGetfdFlags::empty()),
             None => Err(Errno::SRCH),
@@ -197,6 +213,54 @@ impl<'a> Owner<'a> {
         }
         Err(Step::Unheld)
     }
+}
+
+impl Owner<'_> {
+    /// Disconnect (or check) each of `targets` ([`Pidfds::disconnect`]),
+    /// over several threads for many: one step each, in their order.
+    fn disconnect_all(&mut self, act: Act, targets: &[Target], holders: &Holders) -> Vec<Step> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = cpus
+            .min(MAX_THREADS)
+            .min(targets.len() / MIN_PER_THREAD)
+            .max(1);
+        let mut own = |targets: &[Target]| -> Vec<Step> {
+            targets
+                .iter()
+                .map(|target| self.pidfds.disconnect(act, target, holders))
+                .collect()
+        };
+        if threads == 1 {
+            return own(targets);
+        }
+        let share = targets.len().div_ceil(threads);
+        let mut parts = targets.chunks(share);
+        let first = parts.next().unwrap_or_default();
+        std::thread::scope(|scope| {
+            let others: Vec<_> = parts
+                .map(|part| {
+                    let thread = scope.spawn(move || {
+                        let mut pidfds = Pidfds::default();
+                        part.iter()
+                            .map(|target| pidfds.disconnect(act, target, holders))
+                            .collect::<Vec<Step>>()
+                    });
+                    (part.len(), thread)
+                })
+                .collect();
+            let mut steps = own(first);
+            for (len, thread) in others {
+                // A thread that failed leaves its targets unknown: each is
+                // looked up, and reported not aborted if still there.
+                steps.extend(
+                    thread
+                        .join()
+                        .unwrap_or_else(|_| (0..len).map(|_| Step::Unheld).collect()),
+                );
+            }
+            steps
+        })
+    }
 
     /// Abort (or check) each of `targets`, one result each in their order.
     fn run(&mut self, act: Act, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
@@ -206,10 +270,7 @@ impl<'a> Owner<'a> {
         // holder was found while other users' processes could not be read,
         // it is one of theirs (`still_there`).
         let refused = holders.refused();
-        let steps: Vec<Step> = targets
-            .iter()
-            .map(|target| self.disconnect(act, target, &holders))
-            .collect();
+        let steps = self.disconnect_all(act, targets, &holders);
         // One batch of exact lookups (by cookie) for all that need one.
         let asked: Vec<(sockdiag::Family, sockdiag::SockId)> = targets
             .iter()
@@ -300,7 +361,7 @@ impl Abort for Owner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abort::tests_util::{as_user, target, CHILD_UID};
+    use crate::abort::tests_util::{as_user, target, targets, CHILD_UID};
     use nstest::{connect, in_netns, listen, listen_dual, read_errno, spawn_owner_with};
     use std::net::SocketAddr;
 
@@ -409,6 +470,43 @@ mod tests {
             }
             for (mut client, mut server) in pairs {
                 assert!(read_errno(&mut client).is_some());
+                assert!(read_errno(&mut server).is_some());
+            }
+            assert!(still_listening(&listener));
+        });
+    }
+
+    /// Enough targets for the disconnects to be shared among threads (on a
+    /// machine of two CPUs or more): each result still stands at its
+    /// target's place, a socket gone in the second share among them, and
+    /// every other connection is reset.
+    #[test]
+    fn owner_shares_a_large_drop_among_threads_and_reports_each_in_order() {
+        in_netns(|| {
+            const N: usize = 2 * MIN_PER_THREAD + 300;
+            const GONE_AT: usize = N - 100;
+            let listener = listen("127.0.0.1:0");
+            let pairs: Vec<_> = (0..N).map(|_| connect(&listener)).collect();
+            let ends: Vec<_> = pairs
+                .iter()
+                .map(|(c, s)| (c.local_addr().unwrap(), s.local_addr().unwrap()))
+                .collect();
+            let mut targets = targets(&ends);
+            let (gone_c, gone_s) = connect(&listener);
+            let gone = target(gone_c.local_addr().unwrap(), gone_s.local_addr().unwrap());
+            nstest::abort_close(gone_c);
+            drop(gone_s);
+            targets.insert(GONE_AT, gone);
+            let results = owner_abort(&targets);
+            for (i, r) in results.iter().enumerate() {
+                if i == GONE_AT {
+                    assert!(matches!(r, Err(Error::NotFound)), "{r:?}");
+                } else {
+                    assert!(r.is_ok(), "{i}: {r:?}");
+                }
+            }
+            for (mut client, mut server) in pairs {
+                assert_eq!(read_errno(&mut client), Some(libc::ECONNRESET));
                 assert!(read_errno(&mut server).is_some());
             }
             assert!(still_listening(&listener));

@@ -18,6 +18,33 @@ pub(crate) fn target(local: SocketAddr, remote: SocketAddr) -> Target {
 
 /// [`target`], `None` when no such socket is there.
 pub(crate) fn find(local: SocketAddr, remote: SocketAddr) -> Option<Target> {
+    let mut found = matching(|conn| conn.has_tuple(&local, &remote));
+    assert!(
+        found.len() <= 1,
+        "several sockets {local} -> {remote}: {found:?}"
+    );
+    found.pop().map(|(_, target)| target)
+}
+
+/// The targets with these ends, in their order, from one dump (where
+/// [`target`] dumps once for each).
+pub(crate) fn targets(ends: &[(SocketAddr, SocketAddr)]) -> Vec<Target> {
+    let mut by_ends: std::collections::HashMap<(SocketAddr, SocketAddr), Target> =
+        matching(|_| true)
+            .into_iter()
+            .map(|(conn, target)| ((conn.local, conn.remote), target))
+            .collect();
+    ends.iter()
+        .map(|e| {
+            by_ends
+                .remove(e)
+                .unwrap_or_else(|| panic!("no socket {} -> {} in the dump", e.0, e.1))
+        })
+        .collect()
+}
+
+/// Every socket of both tables that `wanted` accepts, with its target.
+fn matching(mut wanted: impl FnMut(&Connection) -> bool) -> Vec<(Connection, Target)> {
     let mut diag = sockdiag::Client::new().unwrap();
     let mut found = Vec::new();
     for family in [sockdiag::Family::Inet, sockdiag::Family::Inet6] {
@@ -27,21 +54,18 @@ pub(crate) fn find(local: SocketAddr, remote: SocketAddr) -> Option<Target> {
             let Some(conn) = Connection::from_diag(&record) else {
                 continue;
             };
-            if conn.has_tuple(&local, &remote) {
-                found.push(Target {
+            if wanted(&conn) {
+                let target = Target {
                     family: record.family,
                     id: record.id,
                     inode: record.inode,
                     state: record.state,
-                });
+                };
+                found.push((conn, target));
             }
         }
     }
-    assert!(
-        found.len() <= 1,
-        "several sockets {local} -> {remote}: {found:?}"
-    );
-    found.pop()
+    found
 }
 
 /// Run `work` on a new thread that first became user `uid` with no
