@@ -10,7 +10,10 @@
 //!   their link-layer addresses ([`Client::neighbours`]);
 //! - `RTM_NEWNEIGH` with `NTF_USE` makes the kernel resolve a neighbour as
 //!   it would for a packet of its own (`neigh_event_send`;
-//!   [`Client::resolve`]).
+//!   [`Client::resolve`]);
+//! - an `RTM_GETROUTE` dump of the `local` table gives this host's own
+//!   addresses and locally routed ranges ([`Client::local_routes`]), which
+//!   a drop reads to tell whether a connection's other end can be here.
 //!
 //! The kernel's own errnos are kept as they are ([`Error::Io`]): a lookup
 //! fails in its own words ("Network is unreachable").
@@ -51,6 +54,10 @@ pub const RTA_OIF: u16 = 4;
 pub const RTA_GATEWAY: u16 = 5;
 /// `RTA_VIA`: the next hop, of another family (`struct rtvia`).
 pub const RTA_VIA: u16 = 18;
+/// `RTA_TABLE`: the route's table, where it does not fit `rtm_table`.
+pub const RTA_TABLE: u16 = 15;
+/// `RT_TABLE_LOCAL`: the table of this host's own addresses.
+pub const RT_TABLE_LOCAL: u8 = 255;
 /// `NDA_DST`: the neighbour's network address.
 pub const NDA_DST: u16 = 1;
 /// `NDA_LLADDR`: the neighbour's link-layer address.
@@ -88,6 +95,12 @@ pub enum Record {
 pub struct Route {
     /// `rtm_type`: [`RTN_LOCAL`] for an address of this host.
     pub kind: u8,
+    /// `rtm_table`, or `RTA_TABLE` when given.
+    pub table: u32,
+    /// `RTA_DST`: the destination, `None` for a default route.
+    pub dst: Option<IpAddr>,
+    /// `rtm_dst_len`: the destination's prefix length.
+    pub dst_len: u8,
     /// `RTA_OIF`: the interface it leaves by.
     pub oif: Option<u32>,
     /// `RTA_GATEWAY` (or `RTA_VIA`): the next hop, when it is not the
@@ -149,9 +162,12 @@ impl Route {
     pub fn parse(payload: &[u8]) -> Result<Route, Error<Rtnetlink>> {
         let rtmsg: [u8; RTMSG_LEN] = array(payload, 0)
             .ok_or_else(|| Error::Invalid(format!("rtmsg of {} bytes", payload.len())))?;
-        let [_family, _dst_len, _src_len, _tos, _table, _protocol, _scope, kind, ..] = rtmsg;
+        let [_family, dst_len, _src_len, _tos, table, _protocol, _scope, kind, ..] = rtmsg;
         let mut route = Route {
             kind,
+            table: u32::from(table),
+            dst: None,
+            dst_len,
             oif: None,
             gateway: None,
         };
@@ -159,6 +175,8 @@ impl Route {
             let (kind, data) = attr?;
             match kind {
                 RTA_OIF => route.oif = u32_ne(data, 0),
+                RTA_DST => route.dst = ip_of(data),
+                RTA_TABLE => route.table = u32_ne(data, 0).unwrap_or(route.table),
                 RTA_GATEWAY => route.gateway = ip_of(data),
                 // struct rtvia: a u16 family, then the address.
                 RTA_VIA => route.gateway = data.get(2..).and_then(ip_of),
@@ -220,6 +238,24 @@ pub fn encode_get_route(to: IpAddr, seq: u32, out: &mut Vec<u8>) -> Result<(), E
         out.extend_from_slice(&[Family::of(to).raw(), dst_len, 0, 0, 0, 0, 0, 0]);
         out.extend_from_slice(&0u32.to_ne_bytes());
         AttrWriter::new(out).put(RTA_DST, &octets)
+    })
+}
+
+/// Append an `RTM_GETROUTE` dump request for the local routes
+/// (`RTN_LOCAL`) of `family`'s local table, with sequence number `seq`. A
+/// kernel honours the table and type only on a socket with strict checking
+/// ([`Client::local_routes`]); others send every route.
+pub fn encode_get_local_routes(
+    family: Family,
+    seq: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), Error<Rtnetlink>> {
+    push_message(out, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq, |out| {
+        // rtmsg: family, dst_len, src_len, tos, table, protocol, scope,
+        // type, flags (u32).
+        out.extend_from_slice(&[family.raw(), 0, 0, 0, RT_TABLE_LOCAL, 0, 0, RTN_LOCAL]);
+        out.extend_from_slice(&0u32.to_ne_bytes());
+        Ok(())
     })
 }
 
@@ -312,6 +348,34 @@ impl Client {
                 Ok(Record::Neighbour(n)) if n.ip.is_some() => out.push(n),
                 Ok(_) | Err(Error::Interrupted) => {}
                 Err(err) => return Err(err),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The local routes of the local table, both families: this host's
+    /// addresses and the ranges routed to it (`ip route show table local
+    /// type local`). On a socket with strict checking
+    /// (`NETLINK_GET_STRICT_CHK`, set by the caller) the kernel sends only
+    /// that table (a router's main table may be large); the routes are
+    /// filtered here too, for a socket or kernel that sends every one. A
+    /// dump the kernel flags as interrupted gives what it read.
+    pub fn local_routes(&mut self) -> Result<Vec<Route>, Error<Rtnetlink>> {
+        let mut out = Vec::new();
+        for family in [Family::Inet, Family::Inet6] {
+            let dump = self
+                .socket
+                .dump::<Rtnetlink>(|seq, out| encode_get_local_routes(family, seq, out))?;
+            for record in dump {
+                match record {
+                    Ok(Record::Route(route))
+                        if route.kind == RTN_LOCAL && route.table == u32::from(RT_TABLE_LOCAL) =>
+                    {
+                        out.push(route)
+                    }
+                    Ok(_) | Err(Error::Interrupted) => {}
+                    Err(err) => return Err(err),
+                }
             }
         }
         Ok(out)

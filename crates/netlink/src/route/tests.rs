@@ -84,6 +84,9 @@ fn a_route_reply_gives_its_interface_and_gateway() {
         reply,
         Reply::Record(Record::Route(Route {
             kind: 1,
+            table: 254,
+            dst: None,
+            dst_len: 32,
             oif: Some(7),
             gateway: Some("10.0.0.1".parse().unwrap()),
         }))
