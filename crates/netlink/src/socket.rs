@@ -197,15 +197,13 @@ impl Socket {
         for chunk in targets.chunks(per_send.max(1)) {
             let first = self.seq.wrapping_add(1);
             self.tx.clear();
-            let mut starts = Vec::new();
-            for target in chunk {
+            let last = chunk.len().saturating_sub(1);
+            for (n, target) in chunk.iter().enumerate() {
                 let seq = self.next_seq();
-                starts.push(self.tx.len());
+                let at = self.tx.len();
                 encode(target, seq, &mut self.tx)?;
-            }
-            if quiet.is_some() {
-                // All but the last: the flags are bytes 6 and 7 of a header.
-                for &at in starts.iter().take(chunk.len().saturating_sub(1)) {
+                if quiet.is_some() && n < last {
+                    // All but the last: the flags are bytes 6 and 7 of a header.
                     let range = at.saturating_add(6)..at.saturating_add(8);
                     if let Some(flags) = self.tx.get_mut(range) {
                         if let Ok(bytes) = <[u8; 2]>::try_from(&*flags) {
@@ -218,7 +216,6 @@ impl Socket {
             self.send_tx::<P>()?;
             let mut answers: Vec<Option<Result<T, Error<P>>>> = Vec::new();
             answers.resize_with(chunk.len(), || None);
-            let last = chunk.len().saturating_sub(1);
             let mut missing = if quiet.is_some() { 1 } else { chunk.len() };
             while missing > 0 {
                 let len = self.recv::<P>(RecvFlags::empty())?;

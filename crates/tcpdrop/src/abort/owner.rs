@@ -215,6 +215,16 @@ impl Pidfds {
     }
 }
 
+impl Pidfds {
+    /// [`Pidfds::disconnect`] each of `targets`, in their order.
+    fn disconnect_each(&mut self, act: Act, targets: &[Target], holders: &Holders) -> Vec<Step> {
+        targets
+            .iter()
+            .map(|target| self.disconnect(act, target, holders))
+            .collect()
+    }
+}
+
 impl Owner<'_> {
     /// Disconnect (or check) each of `targets` ([`Pidfds::disconnect`]),
     /// over several threads for many: one step each, in their order.
@@ -224,14 +234,8 @@ impl Owner<'_> {
             .min(MAX_THREADS)
             .min(targets.len() / MIN_PER_THREAD)
             .max(1);
-        let mut own = |targets: &[Target]| -> Vec<Step> {
-            targets
-                .iter()
-                .map(|target| self.pidfds.disconnect(act, target, holders))
-                .collect()
-        };
         if threads == 1 {
-            return own(targets);
+            return self.pidfds.disconnect_each(act, targets, holders);
         }
         let share = targets.len().div_ceil(threads);
         let mut parts = targets.chunks(share);
@@ -239,16 +243,12 @@ impl Owner<'_> {
         std::thread::scope(|scope| {
             let others: Vec<_> = parts
                 .map(|part| {
-                    let thread = scope.spawn(move || {
-                        let mut pidfds = Pidfds::default();
-                        part.iter()
-                            .map(|target| pidfds.disconnect(act, target, holders))
-                            .collect::<Vec<Step>>()
-                    });
+                    let thread =
+                        scope.spawn(move || Pidfds::default().disconnect_each(act, part, holders));
                     (part.len(), thread)
                 })
                 .collect();
-            let mut steps = own(first);
+            let mut steps = self.pidfds.disconnect_each(act, first, holders);
             for (len, thread) in others {
                 // A thread that failed leaves its targets unknown: each is
                 // looked up, and reported not aborted if still there.
