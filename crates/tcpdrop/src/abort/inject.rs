@@ -320,39 +320,30 @@ impl<'a> Inject<'a> {
         settled: &mut Vec<(usize, Result<(), Error>)>,
         sent: &mut Vec<usize>,
     ) {
-        let ids: Vec<(Family, SockId)> = indices
-            .iter()
-            .filter_map(|&i| targets.get(i).map(|t| (t.family, t.id)))
-            .collect();
-        let mut found = Vec::with_capacity(ids.len());
-        let looked_up = self.diag.lookup_batch(&ids, &mut found);
+        let found = self.look_up(targets, indices);
         let answered = Instant::now();
-        for (n, &i) in indices.iter().enumerate() {
+        for (&i, found) in indices.iter().zip(found) {
             let (Some(target), Some(h)) = (targets.get(i), heard.get(i)) else {
                 continue;
             };
             let Some(answer) = h.answer else {
                 continue;
             };
-            match found.get(n) {
-                Some(Ok(Some(_))) => {}
+            match found {
+                Ok(Some(_)) => {}
                 // Its peer reset it when it answered the probe (a TIME-WAIT
                 // socket's answer to a listener on the peer's port is the
                 // usual case): aborted, by our probe.
-                Some(Ok(None)) if h.peer_reset => {
+                Ok(None) if h.peer_reset => {
                     settled.push((i, Ok(())));
                     continue;
                 }
-                Some(Ok(None)) => {
+                Ok(None) => {
                     settled.push((i, Err(Error::NotFound)));
                     continue;
                 }
-                Some(Err(err)) => {
-                    settled.push((i, Err(diag_error(err))));
-                    continue;
-                }
-                None => {
-                    settled.push((i, Err(lookup_failed(&looked_up))));
+                Err(err) => {
+                    settled.push((i, Err(err)));
                     continue;
                 }
             }
@@ -405,17 +396,12 @@ impl<'a> Inject<'a> {
                 // busy host's softirq may defer it.
                 std::thread::sleep(Duration::from_millis(10u64.pow(attempt - 1)));
             }
-            let ids: Vec<(Family, SockId)> = pending
-                .iter()
-                .filter_map(|&i| targets.get(i).map(|t| (t.family, t.id)))
-                .collect();
-            let mut found = Vec::with_capacity(ids.len());
-            let looked_up = self.diag.lookup_batch(&ids, &mut found);
+            let found = self.look_up(targets, &pending);
             let mut still = Vec::new();
-            for (n, &i) in pending.iter().enumerate() {
-                match found.get(n) {
-                    Some(Ok(None)) => settled.push((i, Ok(()))),
-                    Some(Ok(Some(record))) if attempt == 3 => {
+            for (&i, found) in pending.iter().zip(found) {
+                match found {
+                    Ok(None) => settled.push((i, Ok(()))),
+                    Ok(Some(record)) if attempt == 3 => {
                         let why = match record.state {
                             TcpState::TimeWait if rfc1337 => {
                                 refusal(TcpState::TimeWait, true).unwrap_or_default()
@@ -426,9 +412,8 @@ impl<'a> Inject<'a> {
                         };
                         settled.push((i, Err(Error::NotAborted(why))));
                     }
-                    Some(Ok(Some(_))) => still.push(i),
-                    Some(Err(err)) => settled.push((i, Err(diag_error(err)))),
-                    None => settled.push((i, Err(lookup_failed(&looked_up)))),
+                    Ok(Some(_)) => still.push(i),
+                    Err(err) => settled.push((i, Err(err))),
                 }
             }
             pending = still;
@@ -458,6 +443,30 @@ impl Inject<'_> {
     fn open(&self) -> Result<(Limits, Wire), Error> {
         let limits = self.spoof.limits()?;
         Ok((limits, self.spoof.wire(NEEDED_FOR)?))
+    }
+
+    /// Look the targets at `indices` up by their cookies, in one batch:
+    /// for each, in their order, its record, `None` where it is gone, or
+    /// why the lookup failed.
+    fn look_up(
+        &mut self,
+        targets: &[Target],
+        indices: &[usize],
+    ) -> Vec<Result<Option<sockdiag::InetDiagMsg>, Error>> {
+        let ids: Vec<(Family, SockId)> = indices
+            .iter()
+            .filter_map(|&i| targets.get(i).map(|t| (t.family, t.id)))
+            .collect();
+        let mut found = Vec::with_capacity(ids.len());
+        let looked_up = self.diag.lookup_batch(&ids, &mut found);
+        let mut found = found.into_iter();
+        (0..ids.len())
+            .map(|_| match found.next() {
+                Some(Ok(record)) => Ok(record),
+                Some(Err(err)) => Err(diag_error(&err)),
+                None => Err(lookup_failed(&looked_up)),
+            })
+            .collect()
     }
 }
 
@@ -525,25 +534,19 @@ impl Inject<'_> {
         if connecting.is_empty() {
             return Vec::new();
         }
-        let ids: Vec<(Family, SockId)> = connecting
-            .iter()
-            .filter_map(|&i| targets.get(i).map(|t| (t.family, t.id)))
-            .collect();
-        let mut found = Vec::with_capacity(ids.len());
-        let looked_up = self.diag.lookup_batch(&ids, &mut found);
+        let found = self.look_up(targets, connecting);
         let mut moved = Vec::new();
-        for (n, &i) in connecting.iter().enumerate() {
-            let result = match found.get(n) {
-                Some(Ok(Some(record))) => match refusal(record.state, limits.rfc1337) {
+        for (&i, found) in connecting.iter().zip(found) {
+            let result = match found {
+                Ok(Some(record)) => match refusal(record.state, limits.rfc1337) {
                     None => {
                         moved.push((i, record.state));
                         continue;
                     }
                     Some(why) => Err(Error::NotAborted(why)),
                 },
-                Some(Ok(None)) => Err(Error::NotFound),
-                Some(Err(err)) => Err(diag_error(err)),
-                None => Err(lookup_failed(&looked_up)),
+                Ok(None) => Err(Error::NotFound),
+                Err(err) => Err(err),
             };
             if let Some(slot) = outcome.get_mut(i) {
                 *slot = Some(result);
@@ -622,15 +625,13 @@ impl Inject<'_> {
             .iter()
             .filter_map(|&i| targets.get(i).copied())
             .collect();
-        let ids: Vec<(Family, SockId)> = asked.iter().map(|t| (t.family, t.id)).collect();
-        let mut found = Vec::with_capacity(ids.len());
-        let looked_up = self.diag.lookup_batch(&ids, &mut found);
-        let mut answers: Vec<Result<(), Error>> = (0..asked.len())
-            .map(|n| match found.get(n) {
-                Some(Ok(Some(_))) => Ok(()),
-                Some(Ok(None)) => Err(Error::NotFound),
-                Some(Err(err)) => Err(diag_error(err)),
-                None => Err(lookup_failed(&looked_up)),
+        let mut answers: Vec<Result<(), Error>> = self
+            .look_up(targets, &bound)
+            .into_iter()
+            .map(|found| match found {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(Error::NotFound),
+                Err(err) => Err(err),
             })
             .collect();
         shadow::settle(self.diag, &asked, &mut answers);
@@ -715,23 +716,17 @@ impl Inject<'_> {
         if indices.is_empty() {
             return;
         }
-        let ids: Vec<(Family, SockId)> = indices
-            .iter()
-            .filter_map(|&i| targets.get(i).map(|t| (t.family, t.id)))
-            .collect();
-        let mut found = Vec::with_capacity(ids.len());
-        let looked_up = self.diag.lookup_batch(&ids, &mut found);
-        for (n, &i) in indices.iter().enumerate() {
+        let found = self.look_up(targets, indices);
+        for (&i, found) in indices.iter().zip(found) {
             settled.push((
                 i,
-                match found.get(n) {
-                    Some(Ok(None)) => Err(Error::NotFound),
-                    Some(Ok(Some(_))) => Err(Error::NotAborted(format!(
+                match found {
+                    Ok(None) => Err(Error::NotFound),
+                    Ok(Some(_)) => Err(Error::NotAborted(format!(
                         "it never answered the probe (twice, {} ms apart): nothing was sent to it but the probes",
                         ratelimit.as_millis()
                     ))),
-                    Some(Err(err)) => Err(diag_error(err)),
-                    None => Err(lookup_failed(&looked_up)),
+                    Err(err) => Err(err),
                 },
             ));
         }
