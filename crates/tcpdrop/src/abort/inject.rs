@@ -63,9 +63,9 @@ use super::{shadow, Abort, Target};
 use crate::error::Error;
 use crate::netns::Netns;
 use crate::spoof::answer::{key, Key, Numbers, Sent};
-use crate::spoof::segment::{self as packet, flags, Segment};
+use crate::spoof::segment::{self as packet, flags, Parsed, Segment};
 use crate::spoof::wire::Wire;
-use crate::spoof::{Limits, Spoof, GRACE, ROUND};
+use crate::spoof::{Keep, Limits, Spoof, PROBE_MARK, ROUND, RST_MARK};
 
 /// How long answers are waited for after a round's last probe. The target
 /// is local: its answer is on the wire within microseconds.
@@ -175,7 +175,7 @@ fn probe(ends: &Ends, state: TcpState, seq: u32, retry: bool) -> Segment {
         src: ends.remote,
         dst: ends.local,
         seq,
-        ack: seq ^ 0x5a5a_5a5a,
+        ack: seq ^ PROBE_MARK,
         flags: if request && !retry { 0 } else { flags::ACK },
         window: 0,
     }
@@ -202,6 +202,44 @@ struct Heard {
     unsent: bool,
 }
 
+/// The sockets of one round by the key of their segments ([`Ends::key`]).
+type Round = HashMap<Key, usize>;
+
+/// Note what `parsed` says about the sockets of `round` in `heard`: an
+/// answer (unless it is one of `ours`, seen coming back on a
+/// self-connection), or the RST of a socket's peer. Whether it was a
+/// socket's first answer.
+fn hear(parsed: &Parsed, round: &Round, ours: Option<&Sent>, heard: &mut [Heard]) -> bool {
+    let seg = parsed.segment;
+    if seg.flags & flags::RST != 0 {
+        // The peer's RST in answer to the socket's ACK (a peer that no
+        // longer has the connection, or a listener on its port): it may
+        // abort the socket before our RST does.
+        if let Some(h) = round
+            .get(&key(seg.dst, seg.src))
+            .and_then(|&i| heard.get_mut(i))
+        {
+            h.peer_reset = true;
+        }
+        return false;
+    }
+    let Some(ours) = ours else {
+        return false;
+    };
+    if parsed.payload_len != 0 || ours.ours(&seg) {
+        return false;
+    }
+    let Some(h) = round
+        .get(&key(seg.src, seg.dst))
+        .and_then(|&i| heard.get_mut(i))
+    else {
+        return false;
+    };
+    let first = h.answer.is_none();
+    h.answer = Some(Numbers::of(&seg, 0));
+    first
+}
+
 impl<'a> Inject<'a> {
     /// Abort with spoofed RSTs, looking sockets up on `diag`, a sock_diag
     /// socket of the targets' network namespace `netns`, where the raw and
@@ -217,8 +255,11 @@ impl<'a> Inject<'a> {
         }
     }
 
-    /// Probe the sockets at `indices` of `targets` and collect what they
-    /// answered into `heard`.
+    /// Probe the sockets at `indices` of `targets` (noted in `round` by
+    /// the key of their segments) and collect what they answered into
+    /// `heard`: until each has answered, or [`ANSWER_WAIT`], and what has
+    /// come in by then (a peer's RST right behind an answer, on loopback).
+    #[allow(clippy::too_many_arguments)]
     fn probe_round(
         &mut self,
         wire: &mut Wire,
@@ -226,10 +267,11 @@ impl<'a> Inject<'a> {
         indices: &[usize],
         heard: &mut [Heard],
         flip: bool,
+        round: &mut Round,
         settled: &mut Vec<(usize, Result<(), Error>)>,
     ) {
-        let mut probes: HashMap<Key, (usize, Segment)> = HashMap::with_capacity(indices.len());
         let mut ours = Sent::default();
+        let mut missing = 0usize;
         for &i in indices {
             let Some(target) = targets.get(i) else {
                 continue;
@@ -240,90 +282,69 @@ impl<'a> Inject<'a> {
                 seq ^= 0x8000_0000;
             }
             let segment = probe(&ends, target.state, seq, flip);
-            probes.insert(ends.key(), (i, segment));
-        }
-        probes.retain(|_, (i, segment)| {
-            ours.note(segment);
-            match wire.send(segment) {
-                Ok(()) => true,
+            round.insert(ends.key(), i);
+            ours.note(&segment);
+            match wire.send(&segment) {
+                Ok(()) => missing += 1,
                 Err(err) => {
-                    if let Some(h) = heard.get_mut(*i) {
+                    if let Some(h) = heard.get_mut(i) {
                         h.unsent = true;
                     }
-                    settled.push((*i, Err(err)));
-                    false
+                    settled.push((i, Err(err)));
                 }
             }
-        });
-        let mut missing = probes.len();
-        let mut deadline = Instant::now() + ANSWER_WAIT;
-        while let Some(parsed) = wire.next(deadline) {
-            let seg = parsed.segment;
-            if seg.flags & flags::RST != 0 {
-                // The peer's RST in answer to the socket's ACK (a peer that
-                // no longer has the connection, or a listener on its port):
-                // it may abort the socket before our RST does.
-                let theirs = key(seg.dst, seg.src);
-                if let Some(h) = probes.get(&theirs).and_then(|(i, _)| heard.get_mut(*i)) {
-                    h.peer_reset = true;
-                }
-                continue;
-            }
-            let Some((i, _)) = probes.get(&key(seg.src, seg.dst)) else {
-                continue;
+        }
+        let deadline = Instant::now() + ANSWER_WAIT;
+        while missing > 0 {
+            let Some(parsed) = wire.next(deadline) else {
+                break;
             };
-            // Our own probe, seen on its way out of a self-connection.
-            if parsed.payload_len != 0 || ours.ours(&seg) {
-                continue;
+            if hear(&parsed, round, Some(&ours), heard) {
+                missing -= 1;
             }
-            let Some(h) = heard.get_mut(*i) else {
-                continue;
-            };
-            if h.answer.is_none() {
-                missing = missing.saturating_sub(1);
-                if missing == 0 {
-                    // A peer's RST follows its answer within microseconds
-                    // on loopback: listen a moment longer for it.
-                    deadline = deadline.min(Instant::now() + GRACE);
-                }
-            }
-            h.answer = Some(Numbers::of(&seg, 0));
+        }
+        while let Some(parsed) = wire.next(Instant::now()) {
+            hear(&parsed, round, Some(&ours), heard);
         }
     }
 
     /// Look each of `indices` up by cookie, reset those still there, and
     /// confirm. Pushes `(index, result)` onto `settled`.
+    #[allow(clippy::too_many_arguments)]
     fn reset(
         &mut self,
         wire: &mut Wire,
         targets: &[Target],
         indices: &[usize],
-        heard: &[Heard],
+        round: &Round,
+        heard: &mut [Heard],
         rfc1337: bool,
         settled: &mut Vec<(usize, Result<(), Error>)>,
     ) {
         let mut sent = Vec::with_capacity(indices.len());
         for group in indices.chunks(LOOKUP_GROUP) {
-            self.reset_group(wire, targets, group, heard, settled, &mut sent);
+            self.reset_group(wire, targets, group, round, heard, settled, &mut sent);
         }
         self.confirm(targets, &sent, rfc1337, settled);
     }
 
     /// [`Inject::reset`] for one group: one batch of exact lookups, then
     /// the RSTs of those still there (their indices pushed onto `sent`).
+    #[allow(clippy::too_many_arguments)]
     fn reset_group(
         &mut self,
         wire: &mut Wire,
         targets: &[Target],
         indices: &[usize],
-        heard: &[Heard],
+        round: &Round,
+        heard: &mut [Heard],
         settled: &mut Vec<(usize, Result<(), Error>)>,
         sent: &mut Vec<usize>,
     ) {
         let found = self.look_up(targets, indices);
         let answered = Instant::now();
         for (&i, found) in indices.iter().zip(found) {
-            let (Some(target), Some(h)) = (targets.get(i), heard.get(i)) else {
+            let (Some(target), Some(&h)) = (targets.get(i), heard.get(i)) else {
                 continue;
             };
             let Some(answer) = h.answer else {
@@ -331,15 +352,20 @@ impl<'a> Inject<'a> {
             };
             match found {
                 Ok(Some(_)) => {}
-                // Its peer reset it when it answered the probe (a TIME-WAIT
-                // socket's answer to a listener on the peer's port is the
-                // usual case): aborted, by our probe.
-                Ok(None) if h.peer_reset => {
-                    settled.push((i, Ok(())));
-                    continue;
-                }
                 Ok(None) => {
-                    settled.push((i, Err(Error::NotFound)));
+                    // Its peer's RST, if it reset it in answer to its
+                    // answer, came in before the lookup said it was gone.
+                    while let Some(parsed) = wire.next(Instant::now()) {
+                        hear(&parsed, round, None, heard);
+                    }
+                    // Its peer reset it when it answered the probe (a
+                    // TIME-WAIT socket's answer to a listener on the peer's
+                    // port is the usual case): aborted, by our probe.
+                    let result = match heard.get(i) {
+                        Some(h) if h.peer_reset => Ok(()),
+                        _ => Err(Error::NotFound),
+                    };
+                    settled.push((i, result));
                     continue;
                 }
                 Err(err) => {
@@ -354,7 +380,7 @@ impl<'a> Inject<'a> {
                 seq: answer.rcv_nxt,
                 ack: answer.snd_nxt,
                 flags: flags::RST | flags::ACK,
-                window: 0,
+                window: RST_MARK,
             };
             if let Err(err) = wire.send(&to_socket) {
                 settled.push((i, Err(err)));
@@ -369,7 +395,7 @@ impl<'a> Inject<'a> {
                     seq: answer.snd_nxt,
                     ack: answer.rcv_nxt,
                     flags: flags::RST | flags::ACK,
-                    window: 0,
+                    window: RST_MARK,
                 };
                 let _ = wire.send(&to_peer);
             }
@@ -442,7 +468,7 @@ impl Inject<'_> {
     /// nothing.
     fn open(&self) -> Result<(Limits, Wire), Error> {
         let limits = self.spoof.limits()?;
-        Ok((limits, self.spoof.wire(NEEDED_FOR)?))
+        Ok((limits, self.spoof.wire(Keep::Replies, NEEDED_FOR)?))
     }
 
     /// Look the targets at `indices` up by their cookies, in one batch:
@@ -671,14 +697,32 @@ impl Inject<'_> {
         };
         for round in candidates.chunks(ROUND) {
             let started = Instant::now();
-            self.probe_round(wire, targets, round, &mut heard, false, &mut settled);
+            let mut keys = Round::with_capacity(round.len());
+            let probed = &mut keys;
+            self.probe_round(
+                wire,
+                targets,
+                round,
+                &mut heard,
+                false,
+                probed,
+                &mut settled,
+            );
             let again = silent(&heard, round);
             if !again.is_empty() {
                 // The socket may have answered someone else within the
                 // per-socket limit: wait it out, then probe the other half
                 // of the sequence space.
                 std::thread::sleep(ratelimit.saturating_sub(started.elapsed()));
-                self.probe_round(wire, targets, &again, &mut heard, true, &mut settled);
+                self.probe_round(
+                    wire,
+                    targets,
+                    &again,
+                    &mut heard,
+                    true,
+                    probed,
+                    &mut settled,
+                );
             }
             #[cfg(test)]
             if let Some(hook) = self.before_rst.as_mut() {
@@ -693,7 +737,8 @@ impl Inject<'_> {
                 wire,
                 targets,
                 &answered,
-                &heard,
+                &keys,
+                &mut heard,
                 limits.rfc1337,
                 &mut settled,
             );

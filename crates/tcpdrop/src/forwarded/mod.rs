@@ -251,7 +251,7 @@ impl Forwarded {
         }
         let spoof = Spoof::new(self.netns.as_ref());
         let mut sockets = Sockets {
-            wire: spoof.wire(NEEDED_FOR)?,
+            wire: spoof.wire(crate::spoof::Keep::Answers, NEEDED_FOR)?,
             link: spoof.link(NEEDED_FOR)?,
             openings: Openings::new(
                 spoof.syns(NEEDED_FOR)?,
@@ -382,7 +382,7 @@ mod tests {
                 src,
                 dst,
                 seq,
-                ack: seq ^ 0x5a5a_5a5a,
+                ack: seq ^ crate::spoof::PROBE_MARK,
                 flags: flags::ACK,
                 window: 0,
             };

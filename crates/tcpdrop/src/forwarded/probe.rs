@@ -30,7 +30,10 @@ use crate::spoof::answer::{key, Key, Numbers, Sent};
 use crate::spoof::link::Path;
 use crate::spoof::segment::{flags, Parsed, Segment};
 use crate::spoof::wire::{Syns, Wire};
-use crate::spoof::GRACE;
+
+/// How long to go on listening once every end waited for has answered: an
+/// RST in answer to that answer follows within microseconds.
+const GRACE: Duration = Duration::from_millis(2);
 
 /// What was heard of one end.
 #[derive(Clone, Copy, Debug, Default)]
@@ -348,7 +351,7 @@ pub(super) fn probe_ends(
             src: end.peer,
             dst: end.addr,
             seq,
-            ack: seq ^ 0x5a5a_5a5a,
+            ack: seq ^ crate::spoof::PROBE_MARK,
             flags: flags::ACK,
             window: 0,
         };

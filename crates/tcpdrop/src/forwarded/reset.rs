@@ -112,7 +112,7 @@ pub(super) fn run(
                 continue;
             }
             // A socket of the group's own: see CATCH_UP.
-            let mut wire = match spoof.wire(super::NEEDED_FOR) {
+            let mut wire = match spoof.wire(crate::spoof::Keep::Answers, super::NEEDED_FOR) {
                 Ok(wire) => wire,
                 Err(err) => {
                     let why = format!("opening a packet socket: {err}");

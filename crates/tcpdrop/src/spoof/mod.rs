@@ -31,15 +31,20 @@ use rustix::io::Errno;
 use crate::error::Error;
 use crate::netns::Netns;
 use link::Link;
+pub(crate) use wire::Keep;
 use wire::{Syns, Wire};
 
 /// Segments probed together: their answers (each seen twice, in and out)
 /// must fit the packet socket's receive buffer.
 pub(crate) const ROUND: usize = 256;
 
-/// How long to go on listening once every end waited for has answered: an
-/// RST in answer to that answer follows within microseconds.
-pub(crate) const GRACE: Duration = Duration::from_millis(2);
+/// A probe's `ack` is its `seq` xor this: a number no end expects, and a
+/// mark by which [`Keep::Replies`] leaves our own probes out.
+pub(crate) const PROBE_MARK: u32 = 0x5a5a_5a5a;
+
+/// The window of the RSTs inject sends (an RST's window is never read),
+/// by which [`Keep::Replies`] leaves them out.
+pub(crate) const RST_MARK: u16 = 0x7e57;
 
 /// The sysctls of the target's namespace that decide what a forged
 /// segment can do there.
@@ -83,11 +88,11 @@ impl<'a> Spoof<'a> {
         }
     }
 
-    /// The raw sockets and the filtered packet socket ([`Wire`]), opened in
-    /// the target's namespace. Without `CAP_NET_RAW`:
-    /// [`Error::MissingCapability`] naming `needed_for`.
-    pub(crate) fn wire(&self, needed_for: &'static str) -> Result<Wire, Error> {
-        self.run(Wire::open)?
+    /// The raw sockets and the packet socket filtered to what `keep` says
+    /// ([`Wire`]), opened in the target's namespace. Without
+    /// `CAP_NET_RAW`: [`Error::MissingCapability`] naming `needed_for`.
+    pub(crate) fn wire(&self, keep: Keep, needed_for: &'static str) -> Result<Wire, Error> {
+        self.run(|| Wire::open(keep))?
             .map_err(|errno| open_error(errno, needed_for))
     }
 
@@ -140,13 +145,15 @@ fn open_error(errno: Errno, needed_for: &'static str) -> Error {
 /// tests that play a peer inside the namespace they made.
 #[cfg(test)]
 pub(crate) mod here {
-    use super::{Link, Spoof, Wire};
+    use super::{Keep, Link, Spoof, Wire};
     use crate::netns::Netns;
 
     /// A [`Wire`] in the calling thread's namespace.
     pub(crate) fn wire() -> Wire {
         let netns = Netns::current().unwrap();
-        Spoof::new(Some(&netns)).wire("a test").unwrap()
+        Spoof::new(Some(&netns))
+            .wire(Keep::Answers, "a test")
+            .unwrap()
     }
 
     /// A [`Link`] in the calling thread's namespace.
