@@ -27,8 +27,10 @@ pub struct Printer<W: Write> {
     pub owners_column: bool,
     /// Write each row as the command that drops it (`-l --bsd`).
     pub bsd: bool,
-    /// Rows formatted but not yet written.
+    /// Rows formatted but not yet written...
     pending: Vec<Cells>,
+    /// ... and their texts, one after another.
+    texts: String,
     /// The line being written, kept for its room.
     line: String,
     /// Column widths so far: they only grow.
@@ -66,18 +68,46 @@ impl Default for Widths {
     }
 }
 
-/// One aligned row, formatted, waiting for its column widths.
+/// One aligned row, formatted, waiting for its column widths; its texts
+/// are in [`Printer::texts`].
 struct Cells {
-    netns: Option<String>,
+    netns: Option<Span>,
     result: Option<&'static str>,
     method: Option<&'static str>,
     state: &'static str,
     recv_q: u32,
     send_q: u32,
-    local: String,
-    remote: String,
-    process: String,
+    local: Span,
+    remote: Span,
+    process: Span,
     detail: Option<Cow<'static, str>>,
+}
+
+/// Where a text of a pending row is in [`Printer::texts`].
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// What `write` appends to `texts`.
+    fn of(texts: &mut String, write: impl FnOnce(&mut String)) -> Span {
+        let start = texts.len();
+        write(texts);
+        Span {
+            start,
+            end: texts.len(),
+        }
+    }
+
+    fn len(self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    fn text(self, texts: &str) -> &str {
+        texts.get(self.start..self.end).unwrap_or_default()
+    }
 }
 
 /// One row of output: a connection and, when dropping, what became of it.
@@ -178,21 +208,27 @@ pub fn owners_text(owners: &[Owner]) -> String {
 /// Append `n` in decimal: what `write!` does, without the formatting
 /// machinery, for the numbers of every row.
 fn push_decimal(text: &mut String, n: u32) {
-    // Filled from the end: u32::MAX has ten digits.
-    let mut digits = [0u8; 10];
-    let mut used = 0;
-    let mut rest = n;
-    for digit in digits.iter_mut().rev() {
-        *digit = b'0' + (rest % 10) as u8;
-        used += 1;
-        rest /= 10;
-        if rest == 0 {
+    // From the first digit: the largest power of ten in `n`.
+    let mut unit = 1;
+    while n / unit >= 10 {
+        unit *= 10;
+    }
+    loop {
+        text.push(char::from(b'0' + (n / unit % 10) as u8));
+        if unit == 1 {
             break;
         }
+        unit /= 10;
     }
-    let start = digits.len().saturating_sub(used);
-    if let Some(Ok(ascii)) = digits.get(start..).map(std::str::from_utf8) {
-        text.push_str(ascii);
+}
+
+/// Append `n` spaces.
+fn push_spaces(text: &mut String, mut n: usize) {
+    const SPACES: &str = "                                ";
+    while n > 0 {
+        let some = n.min(SPACES.len());
+        text.push_str(SPACES.get(..some).unwrap_or_default());
+        n -= some;
     }
 }
 
@@ -208,6 +244,7 @@ impl<W: Write> Printer<W> {
             owners_column: false,
             bsd: false,
             pending: Vec::new(),
+            texts: String::new(),
             line: String::new(),
             widths: Widths::default(),
             dropping: false,
@@ -255,24 +292,26 @@ impl<W: Write> Printer<W> {
             return writeln!(self.out, "{}", crate::bsd::line(row, scope_name));
         }
         let conn = row.conn;
+        let texts = &mut self.texts;
+        let owners_column = self.owners_column;
         self.pending.push(Cells {
             netns: self
                 .netns_column
-                .then(|| row.netns.unwrap_or("-").to_string()),
+                .then(|| Span::of(texts, |t| t.push_str(row.netns.unwrap_or("-")))),
             result: row.result,
             method: row.method,
             state: conn.state.ss_name(),
             recv_q: conn.recv_q,
             send_q: conn.send_q,
-            local: address(&conn.local, scope_name),
-            remote: address(&conn.remote, scope_name),
-            process: if self.owners_column && row.owners_unknown {
-                "?".to_string()
-            } else if self.owners_column {
-                owners_text(row.owners.unwrap_or_default())
-            } else {
-                String::new()
-            },
+            local: Span::of(texts, |t| push_address(t, &conn.local, scope_name)),
+            remote: Span::of(texts, |t| push_address(t, &conn.remote, scope_name)),
+            process: Span::of(texts, |t| {
+                if owners_column && row.owners_unknown {
+                    t.push('?');
+                } else if owners_column {
+                    t.push_str(&owners_text(row.owners.unwrap_or_default()));
+                }
+            }),
             detail: row.detail.clone(),
         });
         if self.pending.len() >= LOOKAHEAD {
@@ -316,7 +355,7 @@ impl<W: Write> Printer<W> {
             w.local = w.local.max(c.local.len());
             w.remote = w.remote.max(c.remote.len());
             w.process = w.process.max(c.process.len());
-            w.netns = w.netns.max(c.netns.as_deref().map_or(0, str::len));
+            w.netns = w.netns.max(c.netns.map_or(0, Span::len));
         }
         self.widths = w;
         self.dropping |= self.pending.iter().any(|c| c.result.is_some());
@@ -351,10 +390,11 @@ impl<W: Write> Printer<W> {
         // formatting machinery cost a drop of 100,000 sockets more than
         // its planning did.
         let mut line = std::mem::take(&mut self.line);
+        let texts = std::mem::take(&mut self.texts);
         for c in self.pending.drain(..) {
             line.clear();
-            if let Some(netns) = &c.netns {
-                pad(&mut line, netns, netns_width);
+            if let Some(netns) = c.netns {
+                pad(&mut line, netns.text(&texts), netns_width);
                 line.push(' ');
             }
             if self.dropping {
@@ -366,12 +406,12 @@ impl<W: Write> Printer<W> {
                     line.push_str(method);
                     line.push(')');
                 }
-                let shown = line.get(start..).map_or(0, |t| t.chars().count());
+                let shown = result.chars().count() + c.method.map_or(0, |m| m.chars().count() + 3);
                 if self.colour {
                     let text = line.split_off(start);
                     line.push_str(&paint(result, &text));
                 }
-                line.extend(std::iter::repeat_n(' ', RESULT_WIDTH.saturating_sub(shown)));
+                push_spaces(&mut line, RESULT_WIDTH.saturating_sub(shown));
             }
             pad(&mut line, c.state, 11);
             line.push(' ');
@@ -379,9 +419,9 @@ impl<W: Write> Printer<W> {
             line.push(' ');
             pad_number(&mut line, c.send_q, queue_width);
             line.push(' ');
-            pad(&mut line, &c.local, local_width);
+            pad(&mut line, c.local.text(&texts), local_width);
             line.push(' ');
-            let (remote, process) = (&c.remote, &c.process);
+            let (remote, process) = (c.remote.text(&texts), c.process.text(&texts));
             match (&c.detail, self.owners_column) {
                 (Some(_), true) => {
                     pad(&mut line, remote, remote_width);
@@ -405,6 +445,8 @@ impl<W: Write> Printer<W> {
             self.out.write_all(line.as_bytes())?;
         }
         self.line = line;
+        self.texts = texts;
+        self.texts.clear();
         Ok(())
     }
 }
@@ -418,38 +460,46 @@ fn pad(line: &mut String, text: &str, width: usize) {
     } else {
         text.chars().count()
     };
-    line.extend(std::iter::repeat_n(' ', width.saturating_sub(len)));
+    push_spaces(line, width.saturating_sub(len));
 }
 
 /// Append spaces, then `n` in decimal, `width` characters in all (what
 /// `{:>width$}` writes).
 fn pad_number(line: &mut String, n: u32, width: usize) {
-    line.extend(std::iter::repeat_n(' ', width.saturating_sub(digits(n))));
+    push_spaces(line, width.saturating_sub(digits(n)));
     push_decimal(line, n);
 }
 
 /// `1.2.3.4:80`, `[::1]:80`, `[fe80::1%eth0]:80`: how `ss` writes an end,
 /// with v4-mapped ends already shown as IPv4 by the library.
 pub fn address(addr: &SocketAddr, scope_name: &dyn Fn(u32) -> Option<String>) -> String {
-    match addr {
+    let mut text = String::with_capacity(21);
+    push_address(&mut text, addr, scope_name);
+    text
+}
+
+/// [`address`], appended to `text`.
+fn push_address(text: &mut String, addr: &SocketAddr, scope_name: &dyn Fn(u32) -> Option<String>) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = match addr {
         SocketAddr::V4(v4) => {
-            let mut text = String::with_capacity(21);
             for (i, octet) in v4.ip().octets().into_iter().enumerate() {
                 if i > 0 {
                     text.push('.');
                 }
-                push_decimal(&mut text, u32::from(octet));
+                push_decimal(text, u32::from(octet));
             }
             text.push(':');
-            push_decimal(&mut text, u32::from(v4.port()));
-            text
+            push_decimal(text, u32::from(v4.port()));
+            Ok(())
         }
         SocketAddr::V6(v6) if v6.scope_id() != 0 => {
             let scope = scope_name(v6.scope_id()).unwrap_or_else(|| v6.scope_id().to_string());
-            format!("[{}%{}]:{}", v6.ip(), scope, v6.port())
+            write!(text, "[{}%{}]:{}", v6.ip(), scope, v6.port())
         }
-        SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip(), v6.port()),
-    }
+        SocketAddr::V6(v6) => write!(text, "[{}]:{}", v6.ip(), v6.port()),
+    };
 }
 
 fn json_row(row: &Row<'_>, scope_name: &dyn Fn(u32) -> Option<String>) -> Map<String, Value> {
@@ -509,10 +559,31 @@ mod tests {
 
     #[test]
     fn decimals_as_write_makes_them() {
-        for n in [0, 7, 10, 99, 100, 65_535, 1_000_000_000, u32::MAX] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            19,
+            99,
+            100,
+            65_535,
+            999_999_999,
+            1_000_000_000,
+            u32::MAX,
+        ] {
             let mut text = String::from("x");
             push_decimal(&mut text, n);
             assert_eq!(text, format!("x{n}"));
+        }
+    }
+
+    #[test]
+    fn spaces_as_write_pads_them() {
+        for n in [0, 1, 31, 32, 33, 70] {
+            let mut text = String::from("x");
+            push_spaces(&mut text, n);
+            assert_eq!(text, format!("x{:n$}", ""));
         }
     }
 
