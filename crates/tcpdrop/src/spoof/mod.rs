@@ -34,8 +34,8 @@ use link::Link;
 pub(crate) use wire::Keep;
 use wire::{Syns, Wire};
 
-/// Segments probed together: their answers (each seen twice, in and out)
-/// must fit the packet socket's receive buffer.
+/// Segments probed together: their answers (a forwarded one seen twice, in
+/// and out) must fit the packet socket's receive buffer.
 pub(crate) const ROUND: usize = 256;
 
 /// A probe's `ack` is its `seq` xor this: a number no end expects, and a
