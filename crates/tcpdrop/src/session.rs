@@ -10,6 +10,7 @@ use ssfilter::{Bytecode, Filter, StateSet};
 use crate::conn::{Connection, Family};
 use crate::error::Error;
 use crate::netns::Netns;
+use crate::spoof::wire::Wire;
 
 /// How many times a dump the kernel flags as interrupted is repeated.
 const DUMP_ATTEMPTS: usize = 3;
@@ -286,9 +287,34 @@ impl Dumper<'_> {
 #[derive(Debug, Default)]
 pub(crate) struct Shards {
     helpers: Vec<Client>,
+    /// Whether inject's sockets are kept from one batch to the next
+    /// ([`Shards::for_worker`])...
+    keeps_wire: bool,
+    /// ... and those sockets.
+    wire: Option<Wire>,
 }
 
 impl Shards {
+    /// The shards of one of a drop's worker threads, which keep inject's
+    /// raw and packet sockets from one batch to the next: closing a packet
+    /// socket waits for an RCU grace period (about 10 ms on a busy 2-CPU
+    /// machine; a third of a streamed inject's time when each batch closed
+    /// its own). A session's own shards never keep them: a packet socket
+    /// left open would be handed a copy of every bare ACK of the namespace
+    /// for as long as the session lives.
+    pub(crate) fn for_worker() -> Shards {
+        Shards {
+            keeps_wire: true,
+            ..Shards::default()
+        }
+    }
+
+    /// Where inject keeps its sockets between batches, if these shards
+    /// keep them.
+    pub(crate) fn wire(&mut self) -> Option<&mut Option<Wire>> {
+        self.keeps_wire.then_some(&mut self.wire)
+    }
+
     /// How many helpers there are.
     pub(crate) fn len(&self) -> usize {
         self.helpers.len()

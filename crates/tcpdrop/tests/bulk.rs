@@ -4,16 +4,19 @@
 //! reported once as collateral, and nothing else is touched, whichever way
 //! the drop finds its sockets (a filter of ports, whose peers are looked
 //! up; a filter program, whose peers come in the dump, before or after
-//! their targets; everything, where both ends are chosen).
+//! their targets; everything, where both ends are chosen), and whichever
+//! way aborts them in batches (`SOCK_DESTROY`, or a forced `inject`).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use nstest::{carries_data, in_netns, listen, so_error, still_accepts};
 use ssfilter::Filter;
 use tcpdrop::{GoneReason, Method, Outcome, Query, Selection};
 
-use crate::drop_safety::drop_all;
+use crate::drop_safety::drop_by;
 
 const ECONNABORTED: i32 = 103;
 const ECONNRESET: i32 = 104;
@@ -33,17 +36,23 @@ fn open(listener: &TcpListener, n: usize) -> Vec<(TcpStream, TcpStream)> {
 }
 
 /// The drop's report, checked: each socket once, the chosen clients
-/// dropped (their owners see `ECONNABORTED`), their server ends either
-/// chosen too (`both`) or reported once as collateral (their owners see
+/// dropped by `method` (their owners see `ECONNABORTED` after destroy,
+/// `ECONNRESET` after inject's reset), their server ends either chosen
+/// too (`both`) or reported once as collateral (their owners see
 /// `ECONNRESET`); the bystanders carry data, the listeners accept.
 fn check(
     report: &tcpdrop::DropReport,
+    method: Method,
     chosen: &mut [(TcpStream, TcpStream)],
     tuples: &[(SocketAddr, SocketAddr)],
     bystanders: &mut [(TcpStream, TcpStream)],
     listeners: &[&TcpListener],
     both: bool,
 ) {
+    let aborted = match method {
+        Method::Destroy | Method::Bpf => ECONNABORTED,
+        Method::Owner | Method::Inject => ECONNRESET,
+    };
     let mut seen = HashSet::new();
     for (conn, _) in &report.results {
         assert!(seen.insert(conn.cookie), "reported twice: {conn:?}");
@@ -66,8 +75,8 @@ fn check(
         let s = (c.1, c.0);
         let (ce, se) = (so_error(client), so_error(server));
         match (outcomes.get(&c), outcomes.get(&s)) {
-            (Some(Outcome::Dropped(Method::Destroy)), None) if !both => {
-                assert_eq!(ce, ECONNABORTED, "{c:?}");
+            (Some(Outcome::Dropped(by)), None) if !both && *by == method => {
+                assert_eq!(ce, aborted, "{c:?}");
                 assert_eq!(se, ECONNRESET, "{s:?}");
                 assert!(collateral.contains(&s), "the reset peer {s:?} is reported");
                 dropped += 1;
@@ -79,7 +88,7 @@ fn check(
                 let by_destroy = ends
                     .iter()
                     .filter(|(o, e)| {
-                        matches!(o, Outcome::Dropped(Method::Destroy)) && *e == ECONNABORTED
+                        matches!(o, Outcome::Dropped(by) if *by == method) && *e == aborted
                     })
                     .count();
                 let reset = ends
@@ -128,7 +137,81 @@ fn a_large_drop_of_both_ends_reports_each_socket_once() {
     large_drop("both");
 }
 
+/// A forced inject streams its batches to worker threads as destroy does
+/// (threads named `tcpdrop-abort` are seen while it runs), each keeping
+/// its raw and packet sockets from batch to batch (no more packet sockets
+/// are seen in the namespace than there are workers), and reports as
+/// destroy does.
+#[test]
+fn a_large_drop_by_inject_goes_to_workers_and_reports_each_target_and_peer_once() {
+    let seen = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let packet_sockets = Arc::new(Mutex::new(HashSet::new()));
+    let (seen_w, stop_w, sockets_w) = (
+        Arc::clone(&seen),
+        Arc::clone(&stop),
+        Arc::clone(&packet_sockets),
+    );
+    // Set on the drop's thread (in the test's namespace, which the
+    // watcher inherits), run right before its first batch is sent.
+    let watch = move || {
+        std::thread::spawn(move || {
+            while !stop_w.load(Ordering::SeqCst) {
+                if workers_running() {
+                    seen_w.store(true, Ordering::SeqCst);
+                }
+                sockets_w.lock().unwrap().extend(packet_socket_inodes());
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        });
+    };
+    large_drop_by(
+        "program",
+        CHOSEN,
+        Some(Method::Inject),
+        Some(Box::new(watch)),
+    );
+    stop.store(true, Ordering::SeqCst);
+    assert!(seen.load(Ordering::SeqCst), "no worker thread aborted");
+    let workers = std::thread::available_parallelism().unwrap().get().min(8);
+    let opened = packet_sockets.lock().unwrap().len();
+    assert!(
+        (1..=workers).contains(&opened),
+        "{opened} packet sockets for {workers} workers"
+    );
+}
+
+/// The inodes of the packet sockets of the calling thread's namespace.
+fn packet_socket_inodes() -> Vec<u64> {
+    std::fs::read_to_string("/proc/thread-self/net/packet")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().last()?.parse().ok())
+        .collect()
+}
+
+/// Whether this process has a thread named `tcpdrop-abort` (a drop's
+/// worker).
+fn workers_running() -> bool {
+    std::fs::read_dir("/proc/self/task").unwrap().any(|task| {
+        std::fs::read_to_string(task.unwrap().path().join("comm"))
+            .is_ok_and(|comm| comm.trim() == "tcpdrop-abort")
+    })
+}
+
 fn large_drop(form: &str) {
+    large_drop_by(form, CHOSEN, None, None);
+}
+
+/// [`large_drop`] of `n` connections by `method` (`None`: auto, where
+/// destroy serves), with `hook` run right before the first batch goes.
+fn large_drop_by(
+    form: &str,
+    n: usize,
+    method: Option<Method>,
+    hook: Option<Box<dyn FnOnce() + Send>>,
+) {
     in_netns(|| {
         // Client ports away from the servers' (a client on the chosen
         // port would be chosen too).
@@ -136,31 +219,36 @@ fn large_drop(form: &str) {
         let chosen_l = listen("127.0.0.1:10000");
         let other_l = listen("127.0.0.2:10001");
         let port = chosen_l.local_addr().unwrap().port();
-        let mut chosen = open(&chosen_l, CHOSEN);
+        let mut chosen = open(&chosen_l, n);
         let mut bystanders = open(&other_l, 200);
         let tuples: Vec<_> = chosen
             .iter()
             .map(|(c, _)| (c.local_addr().unwrap(), c.peer_addr().unwrap()))
             .collect();
+        if let Some(hook) = hook {
+            tcpdrop::testing::before_abort(hook);
+        }
         let report = match form {
             "ports" => {
                 let filter = Filter::parse(&[&format!("dport = :{port}")]).unwrap();
                 assert!(filter.ports().is_some());
-                drop_all(Selection::matching(Query::all(), filter))
+                drop_by(Selection::matching(Query::all(), filter), method)
             }
             "program" => {
                 let text = format!("dst 127.0.0.1 and dport >= :{port} and dport <= :{port}");
                 let filter = Filter::parse(&[&text]).unwrap();
                 assert!(filter.ports().is_none());
-                drop_all(Selection::matching(Query::all(), filter))
+                drop_by(Selection::matching(Query::all(), filter), method)
             }
-            _ => drop_all(
+            _ => drop_by(
                 Selection::all(Query::all())
                     .and(move |c| c.local.port() == port || c.remote.port() == port),
+                method,
             ),
         };
         check(
             &report,
+            method.unwrap_or(Method::Destroy),
             &mut chosen,
             &tuples,
             &mut bystanders,

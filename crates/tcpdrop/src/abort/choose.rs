@@ -68,7 +68,11 @@ pub(crate) fn abort(
             &mut results,
         ),
         Method::Owner => act.on(&mut Owner::new(client), targets, &mut results),
-        Method::Inject => act.on(&mut Inject::new(client, netns), targets, &mut results),
+        Method::Inject => act.on(
+            &mut Inject::new(client, netns).keeping(shards.wire()),
+            targets,
+            &mut results,
+        ),
         Method::Bpf => act.on(&mut Bpf { client, netns }, targets, &mut results),
     }
     out.extend(results.into_iter().map(|r| r.map(|()| method)));
@@ -187,7 +191,11 @@ fn auto(
             .filter_map(|&i| targets.get(i).copied())
             .collect();
         let mut results = Vec::with_capacity(subset.len());
-        act.on(&mut Inject::new(client, netns), &subset, &mut results);
+        act.on(
+            &mut Inject::new(client, netns).keeping(shards.wire()),
+            &subset,
+            &mut results,
+        );
         for i in settle(Method::Inject, results, &left, &mut out, &mut tried) {
             if let (Some(slot), Some(t)) = (out.get_mut(i), tried.get_mut(i)) {
                 *slot = Some(Err(Error::NoWay(std::mem::take(t))));

@@ -90,6 +90,9 @@ pub(crate) struct Inject<'a> {
     spoof: Spoof<'a>,
     /// The longest time seen between a lookup's answer and its RST.
     max_window: Duration,
+    /// Where its sockets are kept for the next batch (a drop's worker),
+    /// if anywhere ([`crate::session::Shards::for_worker`]).
+    kept: Option<&'a mut Option<Wire>>,
     /// Runs after the answers are in and before the lookups (tests only:
     /// a tuple reused in between).
     #[cfg(test)]
@@ -250,9 +253,17 @@ impl<'a> Inject<'a> {
             diag,
             spoof: Spoof::new(netns),
             max_window: Duration::ZERO,
+            kept: None,
             #[cfg(test)]
             before_rst: None,
         }
+    }
+
+    /// Keep its sockets in `slot` for the next batch, and take them from
+    /// there when they are (`None`: open them for this batch alone).
+    pub(crate) fn keeping(mut self, slot: Option<&'a mut Option<Wire>>) -> Inject<'a> {
+        self.kept = slot;
+        self
     }
 
     /// Probe the sockets at `indices` of `targets` (noted in `round` by
@@ -464,11 +475,23 @@ fn lookup_failed(result: &Result<(), sockdiag::Error>) -> Error {
 
 impl Inject<'_> {
     /// The target namespace's limits and the sockets that send and read,
-    /// all opened there before any segment is sent: a refusal touches
+    /// all opened there before any segment is sent (or those kept from the
+    /// last batch, with what they read since forgotten): a refusal touches
     /// nothing.
-    fn open(&self) -> Result<(Limits, Wire), Error> {
+    fn open(&mut self) -> Result<(Limits, Wire), Error> {
         let limits = self.spoof.limits()?;
+        if let Some(mut wire) = self.kept.as_mut().and_then(|slot| slot.take()) {
+            wire.forget();
+            return Ok((limits, wire));
+        }
         Ok((limits, self.spoof.wire(Keep::Replies, NEEDED_FOR)?))
+    }
+
+    /// Done with `wire`: kept for the next batch, or closed.
+    fn put_away(&mut self, wire: Wire) {
+        if let Some(slot) = self.kept.as_mut() {
+            **slot = Some(wire);
+        }
     }
 
     /// Look the targets at `indices` up by their cookies, in one batch:
@@ -611,6 +634,7 @@ impl Abort for Inject<'_> {
                 }
             }
         }
+        self.put_away(wire);
         results.extend(outcome.into_iter().map(|o| {
             o.unwrap_or_else(|| Err(Error::NotAborted("no outcome was recorded".into())))
         }));
@@ -622,6 +646,7 @@ impl Abort for Inject<'_> {
     fn check(&mut self, targets: &[Target], results: &mut Vec<Result<(), Error>>) {
         match self.prepare(targets) {
             Ok(prepared) => {
+                self.put_away(prepared.wire);
                 results.extend(prepared.outcome.into_iter().map(|o| o.unwrap_or(Ok(()))))
             }
             Err(err) => results.extend(targets.iter().map(|_| Err(err.again()))),
@@ -1191,6 +1216,58 @@ mod tests {
     /// Many sockets in one call, of both families; prints the time per
     /// socket and the longest lookup-to-RST window (run with --nocapture;
     /// `NSTEST_INJECT_N` sockets, default 600).
+    /// The inodes of the packet sockets of the calling thread's namespace.
+    fn packet_sockets() -> Vec<String> {
+        std::fs::read_to_string("/proc/thread-self/net/packet")
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().last().map(str::to_string))
+            .collect()
+    }
+
+    /// Kept for the next batch (as a drop's worker keeps them), inject's
+    /// sockets stay open between batches and serve the next one: after
+    /// each batch exactly one packet socket is open in the namespace, the
+    /// same one, and each batch's socket is reset (with the namespace's
+    /// traffic in between, which the next batch reads away). Not kept,
+    /// none is left open.
+    #[test]
+    fn a_kept_wire_serves_the_next_batch_and_an_unkept_one_is_closed() {
+        in_netns(|| {
+            let listener = listen("127.0.0.1:0");
+            let mut diag = sockdiag::Client::new().unwrap();
+            let here = Netns::current().unwrap();
+            let mut slot = None;
+            let mut kept = Vec::new();
+            for batch in 0..3 {
+                let (mut client, mut server) = connect(&listener);
+                let t = target(client.local_addr().unwrap(), client.peer_addr().unwrap());
+                let mut results = Vec::new();
+                Inject::new(&mut diag, Some(&here))
+                    .keeping(Some(&mut slot))
+                    .abort(&[t], &mut results);
+                assert!(results[0].is_ok(), "batch {batch}: {results:?}");
+                assert_eq!(read_errno(&mut client), Some(libc::ECONNRESET));
+                assert_eq!(read_errno(&mut server), Some(libc::ECONNRESET));
+                kept.push(packet_sockets());
+                // Traffic the kept socket sees before the next batch.
+                let (mut a, mut b) = connect(&listener);
+                assert!(nstest::carries_data(&mut a, &mut b));
+            }
+            assert!(slot.is_some());
+            assert_eq!(kept[0].len(), 1, "{kept:?}");
+            assert!(kept.iter().all(|k| *k == kept[0]), "{kept:?}");
+            drop(slot);
+            let (client, _server) = connect(&listener);
+            let t = target(client.local_addr().unwrap(), client.peer_addr().unwrap());
+            let mut results = Vec::new();
+            Inject::new(&mut diag, Some(&here)).abort(&[t], &mut results);
+            assert!(results[0].is_ok(), "{results:?}");
+            assert!(packet_sockets().is_empty());
+        });
+    }
+
     #[test]
     fn inject_many_sockets_at_once() {
         in_netns(|| {

@@ -9,7 +9,7 @@
 //!    (left alone), all held in a few bytes a socket;
 //! 4. aborting the targets by a method ([`crate::abort`]), each by its id
 //!    *and cookie*, in batches on worker threads while the dump goes on
-//!    where `SOCK_DESTROY` serves ([`stream`]);
+//!    where `SOCK_DESTROY` (or a forced `inject`) serves ([`stream`]);
 //! 5. [`confirm`]: what each answer means, and a look afterwards;
 //! 6. [`report`]: every outcome handed to a [`Sink`] as soon as it is known.
 //!
@@ -115,8 +115,9 @@ impl Session {
     ///   reached it; a socket is [`GoneReason::ResetByPeerDrop`] only when
     ///   this run dropped its other end.
     /// - A drop holds a few bytes a socket, not the rows of its dump: with
-    ///   `SOCK_DESTROY` its aborts go to worker threads in batches while
-    ///   the dump goes on, and outcomes are reported as they come.
+    ///   `SOCK_DESTROY` (or a forced `inject`, with `CAP_NET_ADMIN` too)
+    ///   its aborts go to worker threads in batches while the dump goes on,
+    ///   and outcomes are reported as they come.
     ///
     /// How: [`DropOptions::method`]. With `SOCK_DESTROY`, the first abort
     /// of a batch goes alone: if the kernel refuses it for lack of
@@ -264,8 +265,8 @@ impl Session {
     /// Selections by query and filter: dump, plan, abort, confirm; round
     /// after round (see [`Session::drop`]).
     ///
-    /// Where `SOCK_DESTROY` serves (auto, or forced), the targets go to
-    /// worker threads in batches while the dump goes on ([`stream`]), each
+    /// Where `SOCK_DESTROY` serves (auto, or forced), or a forced `inject`
+    /// ([`Session::streams`]), the targets go to worker threads in batches while the dump goes on ([`stream`]), each
     /// with the loopback peers the dump showed for it, and their outcomes
     /// are reported as their answers come: a drop then holds a few bytes
     /// a socket (the tuples it handled, the rows waiting for their other
@@ -325,7 +326,7 @@ impl Session {
         let mut last_look: Option<Look> = None;
         std::thread::scope(|scope| -> Result<(), Error> {
             let mut pool = stream::Pool::new(scope, helpers, method, netns);
-            // Batches go to workers only while SOCK_DESTROY serves.
+            // Batches go to workers only while their way serves.
             let mut streaming = streams && pool.most() > 0;
             let mut failure: Option<Error> = None;
             for round in 0..MAX_ROUNDS {
@@ -532,27 +533,39 @@ impl Session {
 
     /// Whether this drop's aborts may go to worker threads while its dump
     /// goes on: by `SOCK_DESTROY` (auto or forced), when the caller may use
-    /// it (otherwise the way is chosen, or refused, for all the round's
-    /// targets at once, as a drop always did). A kernel without it refuses
-    /// the first batch: then the rest goes that way too ([`serves`]).
+    /// it, or by a forced `inject` with `CAP_NET_RAW` and `CAP_NET_ADMIN`
+    /// (each worker's packet socket reads every worker's answers: its
+    /// receive buffer is forced past `rmem_max`). Otherwise the way is
+    /// chosen, or refused, for all the round's targets at once, as a drop
+    /// always did (`owner` scans the processes, `bpf` walks the tables,
+    /// once for all of them). A kernel without `SOCK_DESTROY` refuses the
+    /// first batch: then the rest goes that way too ([`serves`]).
     fn streams(method: Option<Method>) -> bool {
-        matches!(method, None | Some(Method::Destroy))
-            && crate::privilege::net_admin() == crate::Privilege::Effective
+        let admin = crate::privilege::net_admin() == crate::Privilege::Effective;
+        match method {
+            None | Some(Method::Destroy) => admin,
+            Some(Method::Inject) => {
+                admin && crate::privilege::effective(rustix::thread::CapabilitySet::NET_RAW)
+            }
+            Some(Method::Owner | Method::Bpf) => false,
+        }
     }
 }
 
 /// At most this many worker threads abort at once.
 const MAX_WORKERS: usize = 8;
 
-/// Whether `SOCK_DESTROY` served a batch's aborts (`method`: auto or
-/// forced destroy): some socket was destroyed, or found gone. Otherwise
+/// Whether the way a drop streams by served a batch's aborts (`method`:
+/// auto, where it is `SOCK_DESTROY`, or forced): some socket was aborted
+/// that way, or found gone, or failed for a reason of its own. Otherwise
 /// (refused, not supported after all) the rest of the round is aborted
 /// together once its dump has ended, as a drop where it does not serve.
 fn serves(method: Option<Method>, results: &[Result<Method, Error>]) -> bool {
     results.is_empty()
         || results.iter().any(|r| match (method, r) {
-            (_, Ok(Method::Destroy)) | (_, Err(Error::NotFound)) => true,
-            (Some(Method::Destroy), Err(err)) => !err.is_refusal(),
+            (None, Ok(Method::Destroy)) | (_, Err(Error::NotFound)) => true,
+            (Some(forced), Ok(used)) => *used == forced,
+            (Some(_), Err(err)) => !err.is_refusal(),
             _ => false,
         })
 }

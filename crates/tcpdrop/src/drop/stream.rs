@@ -209,7 +209,7 @@ impl<'scope, 'env> Pool<'scope, 'env> {
         self.workers += 1;
         let worker = std::thread::Builder::new().name("tcpdrop-abort".into());
         let spawned = worker.spawn_scoped(self.scope, move || {
-            let mut shards = Shards::default();
+            let mut shards = Shards::for_worker();
             loop {
                 let job = match queue.lock() {
                     Ok(queue) => queue.recv(),

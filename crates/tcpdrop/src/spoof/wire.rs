@@ -20,6 +20,7 @@ use crate::error::Error;
 const PACKET_RCVBUF: usize = 8 << 20;
 
 /// The sockets segments go out and come in by.
+#[derive(Debug)]
 pub(crate) struct Wire {
     raw4: OwnedFd,
     /// `None` on a kernel without IPv6 (`EAFNOSUPPORT`).
@@ -113,6 +114,8 @@ impl Wire {
     ///
     /// [`recv(2)`]: https://man7.org/linux/man-pages/man2/recv.2.html
     /// A deadline already past reads only what has come in.
+    ///
+    /// [`Wire::forget`] reads it all away.
     pub(crate) fn next(&mut self, deadline: Instant) -> Option<packet::Parsed> {
         let mut buf = [0u8; 128];
         loop {
@@ -141,6 +144,13 @@ impl Wire {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// Read away whatever has come in (kept between two uses, a wire has
+    /// seen the end of the first).
+    pub(crate) fn forget(&mut self) {
+        let now = Instant::now();
+        while self.next(now).is_some() {}
     }
 }
 
