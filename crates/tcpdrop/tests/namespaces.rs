@@ -91,6 +91,71 @@ fn inject_through_a_session_in_another_namespace_resets_only_there() {
     });
 }
 
+/// A large forced inject through a session in another namespace goes to
+/// worker threads in batches, and each worker opens its raw and packet
+/// sockets in the session's namespace, not its own thread's: the 2,100
+/// connections there are reset, their 2,100 twins on the same tuples in
+/// the caller's namespace all still carry data.
+#[test]
+fn a_streamed_inject_in_another_namespace_resets_only_there() {
+    if !nstest::require_real_root("`ip netns add` mounts under /run/netns") {
+        return;
+    }
+    // More than a drop finds before its aborts go to workers (2,048).
+    const N: u16 = 2100;
+    in_netns(|| {
+        let ns = NamedNetns::add();
+        let pairs = || {
+            let listener = listen("127.0.0.1:9303");
+            let pairs: Vec<(TcpStream, TcpStream)> = (0..N)
+                .map(|i| {
+                    let from = SocketAddr::from(([127, 0, 0, 1], 30_000 + i));
+                    connect_from(from, listener.local_addr().unwrap(), &listener)
+                })
+                .collect();
+            (listener, pairs)
+        };
+        let (_l_in, mut there) = ns.run(pairs);
+        let (_l_here, mut here) = pairs();
+        let mut session = Session::in_netns(&Netns::open(ns.name()).unwrap()).unwrap();
+        let filter = ssfilter::Filter::parse(&["dport = :9303"]).unwrap();
+        let mut report = DropReport::default();
+        session
+            .drop(
+                Selection::matching(tcpdrop::Query::all(), filter),
+                DropOptions {
+                    method: Some(Method::Inject),
+                },
+                &mut report,
+            )
+            .unwrap();
+        assert_eq!(
+            report.results.len(),
+            usize::from(N),
+            "{:?}",
+            report.counts()
+        );
+        assert!(
+            report
+                .results
+                .iter()
+                .all(|(_, o)| matches!(o, Outcome::Dropped(Method::Inject))),
+            "{:?}",
+            report.counts()
+        );
+        for (client, server) in there.iter_mut() {
+            assert_eq!(read_errno(client), Some(ECONNRESET), "the target");
+            assert_eq!(read_errno(server), Some(ECONNRESET), "its peer");
+        }
+        for (client, server) in here.iter_mut() {
+            assert!(
+                carries_data(client, server),
+                "a twin in the caller's namespace was hit"
+            );
+        }
+    });
+}
+
 #[test]
 fn bpf_from_a_session_used_on_another_thread_walks_the_sessions_namespace() {
     if !nstest::require_real_root("`ip netns add` mounts under /run/netns")
