@@ -144,41 +144,45 @@ fn a_large_drop_of_both_ends_reports_each_socket_once() {
 /// destroy does.
 #[test]
 fn a_large_drop_by_inject_goes_to_workers_and_reports_each_target_and_peer_once() {
-    let seen = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let packet_sockets = Arc::new(Mutex::new(HashSet::new()));
-    let (seen_w, stop_w, sockets_w) = (
-        Arc::clone(&seen),
-        Arc::clone(&stop),
-        Arc::clone(&packet_sockets),
-    );
-    // Set on the drop's thread (in the test's namespace, which the
-    // watcher inherits), run right before its first batch is sent.
-    let watch = move || {
-        std::thread::spawn(move || {
-            while !stop_w.load(Ordering::SeqCst) {
-                if workers_running() {
-                    seen_w.store(true, Ordering::SeqCst);
+    // Everything inside: as a normal user, the test runs again in a user
+    // namespace of its own, and this call only waits for that run.
+    in_netns(|| {
+        let seen = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let packet_sockets = Arc::new(Mutex::new(HashSet::new()));
+        let (seen_w, stop_w, sockets_w) = (
+            Arc::clone(&seen),
+            Arc::clone(&stop),
+            Arc::clone(&packet_sockets),
+        );
+        // Set on the drop's thread (in the test's namespace, which the
+        // watcher inherits), run right before its first batch is sent.
+        let watch = move || {
+            std::thread::spawn(move || {
+                while !stop_w.load(Ordering::SeqCst) {
+                    if workers_running() {
+                        seen_w.store(true, Ordering::SeqCst);
+                    }
+                    sockets_w.lock().unwrap().extend(packet_socket_inodes());
+                    std::thread::sleep(std::time::Duration::from_micros(200));
                 }
-                sockets_w.lock().unwrap().extend(packet_socket_inodes());
-                std::thread::sleep(std::time::Duration::from_micros(200));
-            }
-        });
-    };
-    large_drop_by(
-        "program",
-        CHOSEN,
-        Some(Method::Inject),
-        Some(Box::new(watch)),
-    );
-    stop.store(true, Ordering::SeqCst);
-    assert!(seen.load(Ordering::SeqCst), "no worker thread aborted");
-    let workers = std::thread::available_parallelism().unwrap().get().min(8);
-    let opened = packet_sockets.lock().unwrap().len();
-    assert!(
-        (1..=workers).contains(&opened),
-        "{opened} packet sockets for {workers} workers"
-    );
+            });
+        };
+        large_drop_here(
+            "program",
+            CHOSEN,
+            Some(Method::Inject),
+            Some(Box::new(watch)),
+        );
+        stop.store(true, Ordering::SeqCst);
+        assert!(seen.load(Ordering::SeqCst), "no worker thread aborted");
+        let workers = std::thread::available_parallelism().unwrap().get().min(8);
+        let opened = packet_sockets.lock().unwrap().len();
+        assert!(
+            (1..=workers).contains(&opened),
+            "{opened} packet sockets for {workers} workers"
+        );
+    });
 }
 
 /// The inodes of the packet sockets of the calling thread's namespace.
@@ -201,59 +205,58 @@ fn workers_running() -> bool {
 }
 
 fn large_drop(form: &str) {
-    large_drop_by(form, CHOSEN, None, None);
+    in_netns(|| large_drop_here(form, CHOSEN, None, None));
 }
 
 /// [`large_drop`] of `n` connections by `method` (`None`: auto, where
-/// destroy serves), with `hook` run right before the first batch goes.
-fn large_drop_by(
+/// destroy serves), with `hook` run right before the first batch goes, in
+/// the calling thread's namespace.
+fn large_drop_here(
     form: &str,
     n: usize,
     method: Option<Method>,
     hook: Option<Box<dyn FnOnce() + Send>>,
 ) {
-    in_netns(|| {
-        // Client ports away from the servers' (a client on the chosen
-        // port would be chosen too).
-        std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "20000 60999").unwrap();
-        let chosen_l = listen("127.0.0.1:10000");
-        let other_l = listen("127.0.0.2:10001");
-        let port = chosen_l.local_addr().unwrap().port();
-        let mut chosen = open(&chosen_l, n);
-        let mut bystanders = open(&other_l, 200);
-        let tuples: Vec<_> = chosen
-            .iter()
-            .map(|(c, _)| (c.local_addr().unwrap(), c.peer_addr().unwrap()))
-            .collect();
-        if let Some(hook) = hook {
-            tcpdrop::testing::before_abort(hook);
+    // Client ports away from the servers' (a client on the chosen
+    // port would be chosen too).
+    std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "20000 60999").unwrap();
+    let chosen_l = listen("127.0.0.1:10000");
+    let other_l = listen("127.0.0.2:10001");
+    let port = chosen_l.local_addr().unwrap().port();
+    let mut chosen = open(&chosen_l, n);
+    let mut bystanders = open(&other_l, 200);
+    let tuples: Vec<_> = chosen
+        .iter()
+        .map(|(c, _)| (c.local_addr().unwrap(), c.peer_addr().unwrap()))
+        .collect();
+    if let Some(hook) = hook {
+        tcpdrop::testing::before_abort(hook);
+    }
+    let report = match form {
+        "ports" => {
+            let filter = Filter::parse(&[&format!("dport = :{port}")]).unwrap();
+            assert!(filter.ports().is_some());
+            drop_by(Selection::matching(Query::all(), filter), method)
         }
-        let report = match form {
-            "ports" => {
-                let filter = Filter::parse(&[&format!("dport = :{port}")]).unwrap();
-                assert!(filter.ports().is_some());
-                drop_by(Selection::matching(Query::all(), filter), method)
-            }
-            "program" => {
-                let text = format!("dst 127.0.0.1 and dport >= :{port} and dport <= :{port}");
-                let filter = Filter::parse(&[&text]).unwrap();
-                assert!(filter.ports().is_none());
-                drop_by(Selection::matching(Query::all(), filter), method)
-            }
-            _ => drop_by(
-                Selection::all(Query::all())
-                    .and(move |c| c.local.port() == port || c.remote.port() == port),
-                method,
-            ),
-        };
-        check(
-            &report,
-            method.unwrap_or(Method::Destroy),
-            &mut chosen,
-            &tuples,
-            &mut bystanders,
-            &[&chosen_l, &other_l],
-            form == "both",
-        );
-    });
+        "program" => {
+            let text = format!("dst 127.0.0.1 and dport >= :{port} and dport <= :{port}");
+            let filter = Filter::parse(&[&text]).unwrap();
+            assert!(filter.ports().is_none());
+            drop_by(Selection::matching(Query::all(), filter), method)
+        }
+        _ => drop_by(
+            Selection::all(Query::all())
+                .and(move |c| c.local.port() == port || c.remote.port() == port),
+            method,
+        ),
+    };
+    check(
+        &report,
+        method.unwrap_or(Method::Destroy),
+        &mut chosen,
+        &tuples,
+        &mut bystanders,
+        &[&chosen_l, &other_l],
+        form == "both",
+    );
 }
