@@ -1012,21 +1012,27 @@ impl NamedNetns {
     /// Run `body` on a thread inside this namespace. Sockets made there
     /// stay in it whichever thread uses them afterwards.
     pub fn run<T: Send>(&self, body: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-                    // SAFETY: setns(2) on a namespace file we opened; it moves
-                    // only this thread.
-                    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                    assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
-                    body()
-                })
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
+        run_in(&format!("/run/netns/{}", self.name), body)
     }
+}
+
+/// Run `body` on a thread moved into the network namespace whose file is
+/// `path` (`/run/netns/NAME`, `/proc/PID/ns/net`); its panic is the
+/// caller's.
+fn run_in<T: Send>(path: &str, body: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                // SAFETY: setns(2) on a namespace file we opened; it moves
+                // only this thread.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
+                body()
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 impl Drop for NamedNetns {
@@ -1082,20 +1088,7 @@ impl ProcessNetns {
     /// Run `body` on a thread inside this namespace. Sockets made there
     /// stay in it whichever thread uses them afterwards.
     pub fn run<T: Send>(&self, body: impl FnOnce() -> T + Send) -> T {
-        let path = self.path();
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-                    // SAFETY: setns(2) on a namespace file we opened; it moves
-                    // only this thread.
-                    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                    assert_eq!(rc, 0, "setns {path}: {}", io::Error::last_os_error());
-                    body()
-                })
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
+        run_in(&self.path(), body)
     }
 }
 
