@@ -1016,6 +1016,18 @@ impl NamedNetns {
     }
 }
 
+/// The inodes of the packet sockets of the calling thread's network
+/// namespace (`/proc/thread-self/net/packet`): the ones a test's code has
+/// open there.
+pub fn packet_sockets() -> Vec<u64> {
+    std::fs::read_to_string("/proc/thread-self/net/packet")
+        .expect("/proc/thread-self/net/packet")
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().last()?.parse().ok())
+        .collect()
+}
+
 /// Run `body` on a thread moved into the network namespace whose file is
 /// `path` (`/run/netns/NAME`, `/proc/PID/ns/net`); its panic is the
 /// caller's.

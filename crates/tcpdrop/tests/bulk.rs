@@ -163,7 +163,7 @@ fn a_large_drop_by_inject_goes_to_workers_and_reports_each_target_and_peer_once(
                     if workers_running() {
                         seen_w.store(true, Ordering::SeqCst);
                     }
-                    sockets_w.lock().unwrap().extend(packet_socket_inodes());
+                    sockets_w.lock().unwrap().extend(nstest::packet_sockets());
                     std::thread::sleep(std::time::Duration::from_micros(200));
                 }
             });
@@ -183,16 +183,6 @@ fn a_large_drop_by_inject_goes_to_workers_and_reports_each_target_and_peer_once(
             "{opened} packet sockets for {workers} workers"
         );
     });
-}
-
-/// The inodes of the packet sockets of the calling thread's namespace.
-fn packet_socket_inodes() -> Vec<u64> {
-    std::fs::read_to_string("/proc/thread-self/net/packet")
-        .unwrap()
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_whitespace().last()?.parse().ok())
-        .collect()
 }
 
 /// Whether this process has a thread named `tcpdrop-abort` (a drop's

@@ -208,10 +208,11 @@ struct Heard {
 /// The sockets of one round by the key of their segments ([`Ends::key`]).
 type Round = HashMap<Key, usize>;
 
-/// Note what `parsed` says about the sockets of `round` in `heard`: an
-/// answer (unless it is one of `ours`, seen coming back on a
-/// self-connection), or the RST of a socket's peer. Whether it was a
-/// socket's first answer.
+/// Note what `parsed` says about the sockets of `round` in `heard`: the
+/// RST of a socket's peer, or, while answers are awaited (`ours`: the
+/// probes just sent), a socket's answer (unless it is one of `ours`, seen
+/// coming back on a self-connection). Whether it was a socket's first
+/// answer.
 fn hear(parsed: &Parsed, round: &Round, ours: Option<&Sent>, heard: &mut [Heard]) -> bool {
     let seg = parsed.segment;
     if seg.flags & flags::RST != 0 {
@@ -723,14 +724,13 @@ impl Inject<'_> {
         for round in candidates.chunks(ROUND) {
             let started = Instant::now();
             let mut keys = Round::with_capacity(round.len());
-            let probed = &mut keys;
             self.probe_round(
                 wire,
                 targets,
                 round,
                 &mut heard,
                 false,
-                probed,
+                &mut keys,
                 &mut settled,
             );
             let again = silent(&heard, round);
@@ -745,7 +745,7 @@ impl Inject<'_> {
                     &again,
                     &mut heard,
                     true,
-                    probed,
+                    &mut keys,
                     &mut settled,
                 );
             }
@@ -1213,19 +1213,6 @@ mod tests {
         });
     }
 
-    /// Many sockets in one call, of both families; prints the time per
-    /// socket and the longest lookup-to-RST window (run with --nocapture;
-    /// `NSTEST_INJECT_N` sockets, default 600).
-    /// The inodes of the packet sockets of the calling thread's namespace.
-    fn packet_sockets() -> Vec<String> {
-        std::fs::read_to_string("/proc/thread-self/net/packet")
-            .unwrap()
-            .lines()
-            .skip(1)
-            .filter_map(|line| line.split_whitespace().last().map(str::to_string))
-            .collect()
-    }
-
     /// Kept for the next batch (as a drop's worker keeps them), inject's
     /// sockets stay open between batches and serve the next one: after
     /// each batch exactly one packet socket is open in the namespace, the
@@ -1250,7 +1237,7 @@ mod tests {
                 assert!(results[0].is_ok(), "batch {batch}: {results:?}");
                 assert_eq!(read_errno(&mut client), Some(libc::ECONNRESET));
                 assert_eq!(read_errno(&mut server), Some(libc::ECONNRESET));
-                kept.push(packet_sockets());
+                kept.push(nstest::packet_sockets());
                 // Traffic the kept socket sees before the next batch.
                 let (mut a, mut b) = connect(&listener);
                 assert!(nstest::carries_data(&mut a, &mut b));
@@ -1264,10 +1251,13 @@ mod tests {
             let mut results = Vec::new();
             Inject::new(&mut diag, Some(&here)).abort(&[t], &mut results);
             assert!(results[0].is_ok(), "{results:?}");
-            assert!(packet_sockets().is_empty());
+            assert!(nstest::packet_sockets().is_empty());
         });
     }
 
+    /// Many sockets in one call, of both families; prints the time per
+    /// socket and the longest lookup-to-RST window (run with --nocapture;
+    /// `NSTEST_INJECT_N` sockets, default 600).
     #[test]
     fn inject_many_sockets_at_once() {
         in_netns(|| {

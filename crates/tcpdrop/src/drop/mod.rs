@@ -266,8 +266,9 @@ impl Session {
     /// after round (see [`Session::drop`]).
     ///
     /// Where `SOCK_DESTROY` serves (auto, or forced), or a forced `inject`
-    /// ([`Session::streams`]), the targets go to worker threads in batches while the dump goes on ([`stream`]), each
-    /// with the loopback peers the dump showed for it, and their outcomes
+    /// ([`Session::streams`]), the targets go to worker threads in batches
+    /// while the dump goes on ([`stream`]), each with the loopback peers
+    /// the dump showed for it, and their outcomes
     /// are reported as their answers come: a drop then holds a few bytes
     /// a socket (the tuples it handled, the rows waiting for their other
     /// end, the peers it watches), not every row. Otherwise each round's

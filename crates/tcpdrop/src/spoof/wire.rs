@@ -49,9 +49,6 @@ impl Wire {
         )?;
         attach_filter(&packet, keep)?;
         grow_receive_buffer(&packet);
-        // What came in before the filter was attached is anything at all.
-        let mut buf = [0u8; 128];
-        while rustix::net::recv(&packet, &mut buf, RecvFlags::empty()).is_ok() {}
         let raw = |family| {
             rustix::net::socket_with(
                 family,
@@ -65,12 +62,15 @@ impl Wire {
             Err(Errno::AFNOSUPPORT) => None,
             Err(errno) => return Err(errno),
         };
-        Ok(Wire {
+        let mut wire = Wire {
             raw4: raw(AddressFamily::INET)?,
             raw6,
             packet,
             buf: Vec::with_capacity(64),
-        })
+        };
+        // What came in before the filter was attached is anything at all.
+        wire.forget();
+        Ok(wire)
     }
 
     /// Send `segment` as an IP packet ([`sendto(2)`] on a raw socket; the
@@ -110,12 +110,12 @@ impl Wire {
         sent.map(|_| ()).map_err(|errno| Error::Io(errno.into()))
     }
 
-    /// The next segment the packet socket saw before `deadline` ([`recv(2)`]).
+    /// The next segment the packet socket saw before `deadline` ([`recv(2)`],
+    /// then [`poll(2)`] for the time left). A deadline already past reads
+    /// only what has come in; [`Wire::forget`] reads it all away.
     ///
     /// [`recv(2)`]: https://man7.org/linux/man-pages/man2/recv.2.html
-    /// A deadline already past reads only what has come in.
-    ///
-    /// [`Wire::forget`] reads it all away.
+    /// [`poll(2)`]: https://man7.org/linux/man-pages/man2/poll.2.html
     pub(crate) fn next(&mut self, deadline: Instant) -> Option<packet::Parsed> {
         let mut buf = [0u8; 128];
         loop {
