@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv6Addr, SocketAddr};
 
+use hashbrown::HashTable;
+
 use crate::abort::Target;
 use crate::conn::Connection;
 
@@ -227,37 +229,6 @@ impl Hasher for Mix {
 /// A set hashed by [`Keyed`].
 pub(crate) type KeyedSet<T> = HashSet<T, Keyed>;
 
-/// Hashing for maps whose keys are tuple keys ([`key`]), already hashes:
-/// the key is its own hash.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Prehashed;
-
-impl BuildHasher for Prehashed {
-    type Hasher = Same;
-
-    fn build_hasher(&self) -> Same {
-        Same(0)
-    }
-}
-
-/// The hasher of [`Prehashed`]: the last word written.
-pub(crate) struct Same(u64);
-
-impl Hasher for Same {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
 type KeyedMap<K, V> = HashMap<K, V, Keyed>;
 
 /// A 4-tuple (the ends of a socket, local first) as 64 bits: a keyed hash
@@ -635,8 +606,9 @@ pub(crate) enum Put {
 pub(crate) struct Open {
     slab: Vec<Option<Rec>>,
     free: Vec<u32>,
-    /// A key to the slot of the first record with it...
-    first: HashMap<u64, u32, Prehashed>,
+    /// A key to the slot of the first record with it (4 bytes a row: the
+    /// key is the record's own, [`key_at`])...
+    first: HashTable<u32>,
     /// ... and the rare others with a key already in `first` (sockets on
     /// one tuple, one of them bound to a device).
     more: Vec<(u64, u32)>,
@@ -649,7 +621,7 @@ impl Open {
         Open {
             slab: Vec::new(),
             free: Vec::new(),
-            first: HashMap::default(),
+            first: HashTable::new(),
             more: Vec::new(),
             len: 0,
             room,
@@ -664,7 +636,10 @@ impl Open {
                 .and_then(Option::as_ref)
                 .is_some_and(|r| r.cookie() == cookie)
         };
-        let first = self.first.get(&key).copied();
+        let first = self
+            .first
+            .find(key, |at| key_at(&self.slab, *at) == key)
+            .copied();
         if first.is_some_and(|at| same(&self.slab, at))
             || self
                 .more
@@ -696,7 +671,8 @@ impl Open {
         if first.is_some() {
             self.more.push((key, at));
         } else {
-            self.first.insert(key, at);
+            let slab = &self.slab;
+            self.first.insert_unique(key, at, |at| key_at(slab, *at));
         }
         self.len += 1;
         Put::Held
@@ -723,10 +699,14 @@ impl Open {
             rec.set(WAITING_TARGET, false);
             (rec, was_target)
         };
-        if let Some(&at) = self.first.get(&key) {
-            let slot = self.slab.get_mut(at as usize);
-            if let Some(rec) = slot.and_then(|s| s.take_if(|r| fits(r))) {
-                self.first.remove(&key);
+        let slab = &mut self.slab;
+        if let Ok(entry) = self.first.find_entry(key, |at| key_at(slab, *at) == key) {
+            let at = *entry.get();
+            if let Some(rec) = slab
+                .get_mut(at as usize)
+                .and_then(|s| s.take_if(|r| fits(r)))
+            {
+                entry.remove();
                 self.free.push(at);
                 self.len -= 1;
                 out.push(unflag(rec));
@@ -750,10 +730,15 @@ impl Open {
                 }
             }
             // A key whose first record left while others stay: promote one.
-            if !self.first.contains_key(&key) {
+            let slab = &self.slab;
+            if self
+                .first
+                .find(key, |at| key_at(slab, *at) == key)
+                .is_none()
+            {
                 if let Some(i) = self.more.iter().position(|(k, _)| *k == key) {
                     let (_, at) = self.more.swap_remove(i);
-                    self.first.insert(key, at);
+                    self.first.insert_unique(key, at, |at| key_at(slab, *at));
                 }
             }
         }
@@ -763,7 +748,7 @@ impl Open {
     /// targets; the rows not chosen are forgotten. Empty when none is left.
     pub(crate) fn drain_targets(&mut self, most: usize) -> Vec<Rec> {
         // No more rows come: the index is no longer needed.
-        self.first = HashMap::default();
+        self.first = HashTable::new();
         self.more = Vec::new();
         self.free = Vec::new();
         let mut out = Vec::new();
@@ -779,6 +764,24 @@ impl Open {
     }
 }
 
+/// The key of the record in `slab` at `at` (0 for an empty slot, which no
+/// index entry names).
+fn key_at(slab: &[Option<Rec>], at: u32) -> u64 {
+    slab.get(at as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |rec| key(&rec.ends()))
+}
+
+/// The hash [`Peers`] files a cookie under.
+fn hash_cookie(cookie: u64) -> u64 {
+    Keyed::default().hash_one(cookie)
+}
+
+/// The hash of the cookie of the peer at `at` in `list`.
+fn cookie_hash_at(list: &[Rec], at: u32) -> u64 {
+    list.get(at as usize).map_or(0, |r| hash_cookie(r.cookie()))
+}
+
 /// At most this many records of [`Open`] share a key with another.
 const MORE_ROOM: usize = 64;
 
@@ -788,7 +791,8 @@ const MORE_ROOM: usize = 64;
 #[derive(Default)]
 pub(crate) struct Peers {
     pub(crate) list: Vec<Rec>,
-    by_cookie: KeyedMap<u64, u32>,
+    /// The place in `list` of each, found by its cookie.
+    by_cookie: HashTable<u32>,
 }
 
 impl Peers {
@@ -797,19 +801,30 @@ impl Peers {
         let Ok(at) = u32::try_from(self.list.len()) else {
             return;
         };
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_cookie.entry(rec.cookie())
-        {
-            slot.insert(at);
+        let cookie = rec.cookie();
+        if self.find(cookie).is_none() {
             self.list.push(rec);
+            let list = &self.list;
+            self.by_cookie
+                .insert_unique(hash_cookie(cookie), at, |at| cookie_hash_at(list, *at));
         }
     }
 
+    fn find(&self, cookie: u64) -> Option<u32> {
+        let list = &self.list;
+        self.by_cookie
+            .find(hash_cookie(cookie), |at| {
+                list.get(*at as usize).is_some_and(|r| r.cookie() == cookie)
+            })
+            .copied()
+    }
+
     pub(crate) fn knows(&self, cookie: u64) -> bool {
-        self.by_cookie.contains_key(&cookie)
+        self.find(cookie).is_some()
     }
 
     pub(crate) fn get_mut(&mut self, cookie: u64) -> Option<&mut Rec> {
-        let at = *self.by_cookie.get(&cookie)?;
+        let at = self.find(cookie)?;
         self.list.get_mut(at as usize)
     }
 
@@ -1368,6 +1383,82 @@ mod tests {
         let k = key(&(end(&old.local), end(&old.remote)));
         assert!(plan.replaced(k, 1));
         assert!(!plan.replaced(k, 2));
+    }
+
+    #[test]
+    fn the_waiting_rows_of_one_tuple_each_come_back_once() {
+        let rec = |cookie| Rec::of(&conn("10.0.0.1:5000", "10.0.0.2:80", cookie));
+        let ends = rec(1).ends();
+        let k = key(&ends);
+        let mut open = Open::new(3);
+        assert!(matches!(open.insert(k, rec(1), false), Put::Held));
+        assert!(matches!(open.insert(k, rec(1), true), Put::Twice));
+        // A second socket on the tuple (one bound to a device) waits too.
+        assert!(matches!(open.insert(k, rec(2), true), Put::Held));
+        let other = Rec::of(&conn("10.0.0.1:5001", "10.0.0.2:80", 3));
+        let other_ends = other.ends();
+        assert!(matches!(
+            open.insert(key(&other_ends), other, false),
+            Put::Held
+        ));
+        assert!(matches!(open.insert(k, rec(4), false), Put::Full(_)));
+        let mut out = Vec::new();
+        // Only the waiting target...
+        open.take(k, &ends, true, &mut out);
+        let cookies: Vec<(u64, bool)> = out.iter().map(|(r, t)| (r.cookie(), *t)).collect();
+        assert_eq!(cookies, [(2, true)]);
+        // ... then the other, still found by its key, once.
+        assert!(matches!(open.insert(k, rec(1), false), Put::Twice));
+        open.take(k, &ends, false, &mut out);
+        let cookies: Vec<(u64, bool)> = out.iter().map(|(r, t)| (r.cookie(), *t)).collect();
+        assert_eq!(cookies, [(1, false)]);
+        open.take(k, &ends, false, &mut out);
+        assert!(out.is_empty());
+        // The row on another tuple stays until its own key is asked for.
+        open.take(key(&other_ends), &other_ends, false, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(open.drain_targets(usize::MAX).is_empty());
+
+        // The first row of a tuple taken, the next is still held, once.
+        let mut open = Open::new(3);
+        assert!(matches!(open.insert(k, rec(1), true), Put::Held));
+        assert!(matches!(open.insert(k, rec(2), false), Put::Held));
+        open.take(k, &ends, true, &mut out);
+        assert_eq!(out.iter().map(|(r, _)| r.cookie()).collect::<Vec<_>>(), [1]);
+        assert!(matches!(open.insert(k, rec(2), false), Put::Twice));
+        open.take(k, &ends, false, &mut out);
+        assert_eq!(out.iter().map(|(r, _)| r.cookie()).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn many_waiting_rows_and_peers_are_each_found_again() {
+        let rec = |i: u32, cookie: u64| {
+            let [a, b] = (i as u16 + 1024).to_be_bytes().map(u16::from);
+            Rec::of(&conn(&format!("10.1.{a}.{b}:4000"), "10.2.0.1:80", cookie))
+        };
+        let mut open = Open::new(usize::MAX);
+        let mut peers = Peers::default();
+        for i in 0..20_000 {
+            let r = rec(i, u64::from(i) + 1);
+            assert!(matches!(
+                open.insert(key(&r.ends()), r.clone(), i % 2 == 0),
+                Put::Held
+            ));
+            peers.hold(r.clone());
+            peers.hold(r);
+        }
+        assert_eq!(peers.len(), 20_000);
+        let mut out = Vec::new();
+        for i in (0..20_000).rev() {
+            let cookie = u64::from(i) + 1;
+            assert!(peers.knows(cookie));
+            assert_eq!(peers.get_mut(cookie).map(|r| r.cookie()), Some(cookie));
+            let ends = rec(i, cookie).ends();
+            open.take(key(&ends), &ends, false, &mut out);
+            assert_eq!(out.len(), 1);
+            assert_eq!((out[0].0.cookie(), out[0].1), (cookie, i % 2 == 0));
+        }
+        assert!(!peers.knows(0) && !peers.knows(20_001));
     }
 
     #[test]
