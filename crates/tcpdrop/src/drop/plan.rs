@@ -699,17 +699,22 @@ impl Open {
             rec.set(WAITING_TARGET, false);
             (rec, was_target)
         };
+        // Whether the index still names a record with this key.
+        let mut indexed = false;
         let slab = &mut self.slab;
         if let Ok(entry) = self.first.find_entry(key, |at| key_at(slab, *at) == key) {
             let at = *entry.get();
-            if let Some(rec) = slab
+            match slab
                 .get_mut(at as usize)
                 .and_then(|s| s.take_if(|r| fits(r)))
             {
-                entry.remove();
-                self.free.push(at);
-                self.len -= 1;
-                out.push(unflag(rec));
+                Some(rec) => {
+                    entry.remove();
+                    self.free.push(at);
+                    self.len -= 1;
+                    out.push(unflag(rec));
+                }
+                None => indexed = true,
             }
         }
         if !self.more.is_empty() {
@@ -730,14 +735,10 @@ impl Open {
                 }
             }
             // A key whose first record left while others stay: promote one.
-            let slab = &self.slab;
-            if self
-                .first
-                .find(key, |at| key_at(slab, *at) == key)
-                .is_none()
-            {
+            if !indexed {
                 if let Some(i) = self.more.iter().position(|(k, _)| *k == key) {
                     let (_, at) = self.more.swap_remove(i);
+                    let slab = &self.slab;
                     self.first.insert_unique(key, at, |at| key_at(slab, *at));
                 }
             }
