@@ -208,18 +208,30 @@ pub fn owners_text(owners: &[Owner]) -> String {
 /// Append `n` in decimal: what `write!` does, without the formatting
 /// machinery, for the numbers of every row.
 fn push_decimal(text: &mut String, n: u32) {
-    // From the first digit: the largest power of ten in `n`.
-    let mut unit = 1;
-    while n / unit >= 10 {
-        unit *= 10;
-    }
-    loop {
-        text.push(char::from(b'0' + (n / unit % 10) as u8));
-        if unit == 1 {
+    let mut digits = [0u8; 10];
+    let at = decimal_into(&mut digits, n);
+    text.push_str(ascii(digits.get(at..).unwrap_or_default()));
+}
+
+/// Write `n` in decimal at the end of `digits`; where it starts.
+fn decimal_into(digits: &mut [u8], mut n: u32) -> usize {
+    let mut at = digits.len();
+    while let Some(at_next) = at.checked_sub(1) {
+        at = at_next;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 {
             break;
         }
-        unit /= 10;
     }
+    at
+}
+
+/// Bytes known to be ASCII digits and punctuation, as text.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 /// Append `n` spaces.
@@ -406,7 +418,7 @@ impl<W: Write> Printer<W> {
                     line.push_str(method);
                     line.push(')');
                 }
-                let shown = result.chars().count() + c.method.map_or(0, |m| m.chars().count() + 3);
+                let shown = width(result) + c.method.map_or(0, |m| width(m) + 3);
                 if self.colour {
                     let text = line.split_off(start);
                     line.push_str(&paint(result, &text));
@@ -453,14 +465,18 @@ impl<W: Write> Printer<W> {
 
 /// Append `text`, then spaces up to `width` characters (what `{:<width$}`
 /// writes).
-fn pad(line: &mut String, text: &str, width: usize) {
+fn pad(line: &mut String, text: &str, to: usize) {
     line.push_str(text);
-    let len = if text.is_ascii() {
+    push_spaces(line, to.saturating_sub(width(text)));
+}
+
+/// How many characters `text` takes (its length, for ASCII).
+fn width(text: &str) -> usize {
+    if text.is_ascii() {
         text.len()
     } else {
         text.chars().count()
-    };
-    push_spaces(line, width.saturating_sub(len));
+    }
 }
 
 /// Append spaces, then `n` in decimal, `width` characters in all (what
@@ -484,14 +500,20 @@ fn push_address(text: &mut String, addr: &SocketAddr, scope_name: &dyn Fn(u32) -
     // Writing to a String cannot fail.
     let _ = match addr {
         SocketAddr::V4(v4) => {
-            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    text.push('.');
+            // Put together from the end, then appended at once: the
+            // address of every row.
+            let mut out = [0u8; 21];
+            let mut at = decimal_into(&mut out, u32::from(v4.port()));
+            let mut separator = b':';
+            for octet in v4.ip().octets().into_iter().rev() {
+                at = at.saturating_sub(1);
+                if let Some(c) = out.get_mut(at) {
+                    *c = separator;
                 }
-                push_decimal(text, u32::from(octet));
+                separator = b'.';
+                at = decimal_into(out.get_mut(..at).unwrap_or_default(), u32::from(octet));
             }
-            text.push(':');
-            push_decimal(text, u32::from(v4.port()));
+            text.push_str(ascii(out.get(at..).unwrap_or_default()));
             Ok(())
         }
         SocketAddr::V6(v6) if v6.scope_id() != 0 => {
@@ -632,6 +654,8 @@ mod tests {
             "127.0.0.1:80",
             "255.255.255.255:65535",
             "10.20.3.100:4096",
+            "1.2.3.4:5",
+            "100.0.10.9:10000",
         ] {
             let addr: SocketAddr = text.parse().unwrap();
             assert_eq!(address(&addr, &|_| None), text);

@@ -88,6 +88,39 @@ impl Connection {
         })
     }
 
+    /// The connection of a socket between two IPv4 ends bound to no
+    /// device, as [`Connection::from_diag`] builds it from its record
+    /// (`mapped`: the socket is `AF_INET6`), without a record: what a drop
+    /// rebuilds for the report of each socket it held.
+    pub(crate) fn of_ipv4(
+        ends: (std::net::SocketAddrV4, std::net::SocketAddrV4),
+        mapped: bool,
+        kernel_state: TcpState,
+        cookie: u64,
+        owner: (u32, u32),
+        queues: [u32; 2],
+    ) -> Option<Connection> {
+        Some(Connection {
+            family: Family::Ipv4,
+            state: State::from_kernel(kernel_state)?,
+            local: SocketAddr::V4(ends.0),
+            remote: SocketAddr::V4(ends.1),
+            mapped,
+            ifindex: 0,
+            cookie,
+            uid: owner.0,
+            inode: owner.1,
+            recv_q: queues[0],
+            send_q: queues[1],
+            kernel_state,
+            socket_family: if mapped {
+                sockdiag::Family::Inet6
+            } else {
+                sockdiag::Family::Inet
+            },
+        })
+    }
+
     /// A connection this host forwards, as its end `local` sees it: no
     /// socket here holds it, so it has no cookie, inode, uid or queues
     /// (all 0), and the filter language applies to it as to a socket.

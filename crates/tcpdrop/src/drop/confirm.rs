@@ -111,7 +111,7 @@ impl Confirm {
             }
         }
         let given = peers.len();
-        let mut seen = KeyedSet::default();
+        let mut seen = KeyedSet::with_capacity_and_hasher(peers.len(), Default::default());
         for (j, (t, mut peer)) in peers.into_iter().chain(found).enumerate() {
             // A peer is watched only once its other end was dropped.
             if !dropped.get(t as usize).copied().unwrap_or(false) {
@@ -168,27 +168,33 @@ impl Confirm {
         if look.is_none() {
             return;
         }
-        let mut reset: Vec<&Rec> = plan
-            .peers
-            .list
+        let list = &plan.peers.list;
+        let reset =
+            |p: &&Rec| p.flags() & (OTHER_END_DROPPED | ALIVE | DECIDED) == OTHER_END_DROPPED;
+        // By their ends. Two IPv4 ends (nearly always) are one number of
+        // 96 bits each: with the peer's place in the low 32 bits, the
+        // numbers alone are sorted, and name their peers.
+        let numbers: Option<Vec<u128>> = list
             .iter()
-            .filter(|p| p.flags() & (OTHER_END_DROPPED | ALIVE | DECIDED) == OTHER_END_DROPPED)
+            .enumerate()
+            .filter(|(_, p)| reset(p))
+            .map(|(at, p)| Some(p.packed()? << 32 | u128::from(u32::try_from(at).ok()?)))
             .collect();
-        // By their ends; two IPv4 ends (nearly always) as one number each,
-        // sorted beside their records rather than through them.
-        match reset
-            .iter()
-            .map(|p| p.packed())
-            .collect::<Option<Vec<u128>>>()
-        {
-            Some(keys) => {
-                let mut order: Vec<(u128, &Rec)> = keys.into_iter().zip(reset).collect();
-                order.sort_unstable_by_key(|(k, _)| *k);
-                reset = order.into_iter().map(|(_, p)| p).collect();
+        let order: Vec<&Rec> = match numbers {
+            Some(mut numbers) => {
+                numbers.sort_unstable();
+                numbers
+                    .into_iter()
+                    .filter_map(|n| list.get(n as u32 as usize))
+                    .collect()
             }
-            None => reset.sort_unstable_by(|a, b| a.order(b)),
-        }
-        for peer in reset {
+            None => {
+                let mut order: Vec<&Rec> = list.iter().filter(reset).collect();
+                order.sort_unstable_by(|a, b| a.order(b));
+                order
+            }
+        };
+        for peer in order {
             if let Some(conn) = peer.connection() {
                 sink.collateral(conn);
             }

@@ -71,9 +71,9 @@ const BATCH: usize = 2048;
 /// time, at most this many chunks ahead.
 const ROW_CHUNK: usize = 256;
 const ROW_CHUNKS: usize = 16;
-/// At most this many rows of a dump wait for their other end (about 53
-/// bytes each: a record and its 4-byte slot in an index of 2¹⁹, which holds
-/// this many): beyond it a target's peer is looked up instead. At most
+/// At most this many rows of a dump wait for their other end (about 58
+/// bytes each: a record and its 8-byte entry in an index of 2¹⁹, which
+/// holds this many): beyond it a target's peer is looked up instead. At most
 /// about half the connections wait at once, so a drop of up to about
 /// 900,000 connections pairs every target with its peer from the dump.
 const WAITING_ROOM: usize = 458_000;
@@ -81,7 +81,7 @@ const WAITING_ROOM: usize = 458_000;
 /// (about 2 µs each); for more it dumps (a walk of the tables).
 const LOOK_BY_LOOKUP: usize = 8192;
 /// At most about this many peers are watched until the look afterwards
-/// (about 55 bytes each); beyond it, each batch looks at its peers again
+/// (about 64 bytes each); beyond it, each batch looks at its peers again
 /// right after its aborts and reports those gone at once. With the
 /// waiting room full, a drop of a million connections then peaks under
 /// 64 MiB.

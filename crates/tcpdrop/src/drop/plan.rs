@@ -365,14 +365,20 @@ impl Rec {
     /// The connection it is, for its report.
     pub(crate) fn connection(&self) -> Option<Connection> {
         match self {
-            Rec::V4(v4) => connection(
-                &self.target(),
-                &Extra {
-                    recv_q: v4.queues[0],
-                    send_q: v4.queues[1],
-                    uid: v4.uid,
-                },
-            ),
+            Rec::V4(v4) => {
+                let ([la, ra], [lp, rp]) = (v4.addrs, v4.ports);
+                Connection::of_ipv4(
+                    (
+                        std::net::SocketAddrV4::new(la.into(), lp),
+                        std::net::SocketAddrV4::new(ra.into(), rp),
+                    ),
+                    v4.bits & MAPPED != 0,
+                    sockdiag::TcpState::from_raw(v4.state),
+                    v4.cookie,
+                    (v4.uid, v4.inode),
+                    v4.queues,
+                )
+            }
             Rec::Wide(wide) => connection(&wide.target, &wide.extra),
         }
     }
@@ -403,13 +409,14 @@ impl Rec {
         }
     }
 
-    /// Two IPv4 ends as one number that orders as the ends do (address
-    /// and port, then address and port); `None` for other records.
+    /// Two IPv4 ends as one number of 96 bits that orders as the ends do
+    /// (address and port, then address and port); `None` for other
+    /// records.
     pub(crate) fn packed(&self) -> Option<u128> {
         let Rec::V4(v4) = self else { return None };
         let [a, b] = v4.addrs.map(u32::from_be_bytes);
         let [p, q] = v4.ports;
-        Some((u128::from(a) << 96) | (u128::from(p) << 80) | (u128::from(b) << 48) | u128::from(q))
+        Some((u128::from(a) << 64) | (u128::from(p) << 48) | (u128::from(b) << 16) | u128::from(q))
     }
 
     /// Its remote address, as shown (a v4-mapped one as IPv4).
@@ -542,6 +549,12 @@ impl Keys {
 
     /// Add `key` (unflagged if new).
     pub(crate) fn insert(&mut self, key: u64) {
+        self.put(key, 0);
+    }
+
+    /// Add `key` if it is not there, and set `flag` (0 or 1) on it: one
+    /// probe of its shard.
+    fn put(&mut self, key: u64, flag: u64) {
         let Some(shard) = self.shard_mut(key) else {
             return;
         };
@@ -549,12 +562,14 @@ impl Keys {
             shard.grow();
         }
         let Some(at) = shard.find(key) else { return };
-        if let Some(slot) = shard.slots.get_mut(at) {
-            if *slot == 0 {
-                *slot = key;
-                shard.len += 1;
-                self.len += 1;
-            }
+        let Some(slot) = shard.slots.get_mut(at) else {
+            return;
+        };
+        let new = *slot == 0;
+        *slot |= key | flag;
+        if new {
+            shard.len += 1;
+            self.len += 1;
         }
     }
 
@@ -566,12 +581,7 @@ impl Keys {
 
     /// Flag `key`, adding it if it is not there.
     pub(crate) fn flag(&mut self, key: u64) {
-        self.insert(key);
-        if let Some(shard) = self.shard_mut(key) {
-            if let Some(slot) = shard.find(key).and_then(|at| shard.slots.get_mut(at)) {
-                *slot |= 1;
-            }
-        }
+        self.put(key, 1);
     }
 
     pub(crate) fn flagged(&self, key: u64) -> bool {
@@ -606,11 +616,13 @@ pub(crate) enum Put {
 pub(crate) struct Open {
     slab: Vec<Option<Rec>>,
     free: Vec<u32>,
-    /// A key to the slot of the first record with it (4 bytes a row: the
-    /// key is the record's own, [`key_at`])...
-    first: HashTable<u32>,
-    /// ... and the rare others with a key already in `first` (sockets on
-    /// one tuple, one of them bound to a device).
+    /// The top 32 bits of a key (its [`Tag`]) to the slot of the first
+    /// record with it, in 8 bytes a row, probed and grown without reading
+    /// a record...
+    first: HashTable<Tag>,
+    /// ... and the rare others whose tag is already in `first`, with their
+    /// whole key: sockets on one tuple (one of them bound to a device),
+    /// and tuples whose keys share their top 32 bits (a few in a million).
     more: Vec<(u64, u32)>,
     len: usize,
     room: usize,
@@ -636,10 +648,8 @@ impl Open {
                 .and_then(Option::as_ref)
                 .is_some_and(|r| r.cookie() == cookie)
         };
-        let first = self
-            .first
-            .find(key, |at| key_at(&self.slab, *at) == key)
-            .copied();
+        let tag = Tag::of(key);
+        let first = self.first.find(tag.hash(), |t| t.same(tag)).map(Tag::at);
         if first.is_some_and(|at| same(&self.slab, at))
             || self
                 .more
@@ -671,8 +681,8 @@ impl Open {
         if first.is_some() {
             self.more.push((key, at));
         } else {
-            let slab = &self.slab;
-            self.first.insert_unique(key, at, |at| key_at(slab, *at));
+            self.first
+                .insert_unique(tag.hash(), tag.with(at), Tag::hash);
         }
         self.len += 1;
         Put::Held
@@ -699,11 +709,12 @@ impl Open {
             rec.set(WAITING_TARGET, false);
             (rec, was_target)
         };
-        // Whether the index still names a record with this key.
+        // Whether the index still names a record with this key's tag.
         let mut indexed = false;
         let slab = &mut self.slab;
-        if let Ok(entry) = self.first.find_entry(key, |at| key_at(slab, *at) == key) {
-            let at = *entry.get();
+        let tag = Tag::of(key);
+        if let Ok(entry) = self.first.find_entry(tag.hash(), |t| t.same(tag)) {
+            let at = entry.get().at();
             match slab
                 .get_mut(at as usize)
                 .and_then(|s| s.take_if(|r| fits(r)))
@@ -738,8 +749,8 @@ impl Open {
             if !indexed {
                 if let Some(i) = self.more.iter().position(|(k, _)| *k == key) {
                     let (_, at) = self.more.swap_remove(i);
-                    let slab = &self.slab;
-                    self.first.insert_unique(key, at, |at| key_at(slab, *at));
+                    self.first
+                        .insert_unique(tag.hash(), tag.with(at), Tag::hash);
                 }
             }
         }
@@ -765,25 +776,43 @@ impl Open {
     }
 }
 
-/// The key of the record in `slab` at `at` (0 for an empty slot, which no
-/// index entry names).
-fn key_at(slab: &[Option<Rec>], at: u32) -> u64 {
-    slab.get(at as usize)
-        .and_then(Option::as_ref)
-        .map_or(0, |rec| key(&rec.ends()))
+/// An entry of an index of held records: the top 32 bits of a hash (a
+/// tuple's [`key`], a cookie's [`Keyed`] hash), its tag, and the place of a
+/// record with it. The index hashes the tag alone, so it is probed, and
+/// grown, without reading any record; a tag names its record's hash, not
+/// its key or cookie: whoever finds one checks the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tag(u64);
+
+impl Tag {
+    /// The tag of `hash`, at place 0.
+    fn of(hash: u64) -> Tag {
+        Tag(hash & !u64::from(u32::MAX))
+    }
+
+    /// The same tag at place `at`.
+    fn with(self, at: u32) -> Tag {
+        Tag(self.0 | u64::from(at))
+    }
+
+    fn at(&self) -> u32 {
+        self.0 as u32
+    }
+
+    fn same(&self, other: Tag) -> bool {
+        self.0 >> 32 == other.0 >> 32
+    }
+
+    /// What the index files it under: the tag's 32 bits in the high half
+    /// (which picks the index's control byte) and the low half (which
+    /// picks its slot).
+    fn hash(&self) -> u64 {
+        let tag = self.0 >> 32;
+        tag << 32 | tag
+    }
 }
 
-/// The hash [`Peers`] files a cookie under.
-fn hash_cookie(cookie: u64) -> u64 {
-    Keyed::default().hash_one(cookie)
-}
-
-/// The hash of the cookie of the peer at `at` in `list`.
-fn cookie_hash_at(list: &[Rec], at: u32) -> u64 {
-    list.get(at as usize).map_or(0, |r| hash_cookie(r.cookie()))
-}
-
-/// At most this many records of [`Open`] share a key with another.
+/// At most this many records of [`Open`] share a tag with another.
 const MORE_ROOM: usize = 64;
 
 /// The loopback peers a drop watches until it knows whether its drops
@@ -792,8 +821,8 @@ const MORE_ROOM: usize = 64;
 #[derive(Default)]
 pub(crate) struct Peers {
     pub(crate) list: Vec<Rec>,
-    /// The place in `list` of each, found by its cookie.
-    by_cookie: HashTable<u32>,
+    /// The place in `list` of each, by the [`Tag`] of its cookie's hash.
+    by_cookie: HashTable<Tag>,
 }
 
 impl Peers {
@@ -805,19 +834,23 @@ impl Peers {
         let cookie = rec.cookie();
         if self.find(cookie).is_none() {
             self.list.push(rec);
-            let list = &self.list;
+            let tag = Tag::of(Keyed::default().hash_one(cookie));
             self.by_cookie
-                .insert_unique(hash_cookie(cookie), at, |at| cookie_hash_at(list, *at));
+                .insert_unique(tag.hash(), tag.with(at), Tag::hash);
         }
     }
 
     fn find(&self, cookie: u64) -> Option<u32> {
         let list = &self.list;
+        let tag = Tag::of(Keyed::default().hash_one(cookie));
         self.by_cookie
-            .find(hash_cookie(cookie), |at| {
-                list.get(*at as usize).is_some_and(|r| r.cookie() == cookie)
+            .find(tag.hash(), |t| {
+                t.same(tag)
+                    && list
+                        .get(t.at() as usize)
+                        .is_some_and(|r| r.cookie() == cookie)
             })
-            .copied()
+            .map(Tag::at)
     }
 
     pub(crate) fn knows(&self, cookie: u64) -> bool {
@@ -882,6 +915,9 @@ impl Plan {
     }
 }
 
+/// At most this many targets' room is made ready for the next batch.
+const READY_ROOM: usize = 4096;
+
 /// Sockets chosen to abort together, with the peers found for them.
 #[derive(Default)]
 pub(crate) struct Batch {
@@ -895,6 +931,17 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// An empty batch with room for `n` targets and their peers: the next
+    /// batch of a dump is about as large as the last.
+    fn with_room(n: usize) -> Batch {
+        Batch {
+            recs: Vec::with_capacity(n),
+            find: Vec::new(),
+            peers: Vec::with_capacity(n),
+            cookies: KeyedSet::with_capacity_and_hasher(n, Keyed::default()),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.recs.len()
     }
@@ -1135,7 +1182,10 @@ impl Intake {
     /// Take the ready targets out, to be sent: from now on their tuples
     /// are handled.
     pub(crate) fn batch(&mut self, plan: &mut Plan) -> Batch {
-        let batch = std::mem::take(&mut self.ready);
+        // Never more than a streamed batch: the last batch of a drop that
+        // does not stream holds every target.
+        let room = self.ready.len().min(READY_ROOM);
+        let batch = std::mem::replace(&mut self.ready, Batch::with_room(room));
         for rec in &batch.recs {
             plan.handled.insert(key(&rec.ends()));
         }
@@ -1261,6 +1311,14 @@ mod tests {
             Rec::of(&conn("127.0.0.1:1", "127.0.0.2:2", 1)),
             Rec::V4(_)
         ));
+        // The IPv4 connection of a dual-stack socket: held as two IPv4
+        // ends, given back mapped, with its kernel id in `::ffff:` form.
+        let mapped = conn("[::ffff:127.0.0.1]:80", "[::ffff:127.0.0.3]:40000", 7);
+        assert!(mapped.mapped);
+        let rec = Rec::of(&mapped);
+        assert!(matches!(rec, Rec::V4(_)));
+        assert_eq!(rec.connection().unwrap(), mapped);
+        assert_eq!(rec.target().id, mapped.sock_id());
     }
 
     proptest! {
@@ -1384,6 +1442,60 @@ mod tests {
         let k = key(&(end(&old.local), end(&old.remote)));
         assert!(plan.replaced(k, 1));
         assert!(!plan.replaced(k, 2));
+    }
+
+    #[test]
+    fn tuples_whose_keys_share_a_tag_are_each_held_and_found() {
+        // Three tuples whose keys share their top 32 bits (their tag): the
+        // index names only the first; the others wait beside it, by their
+        // whole keys, and each comes back for its own key alone.
+        let tuples = [
+            ("10.0.0.1:5000", "10.0.0.2:80"),
+            ("10.0.0.1:5001", "10.0.0.2:80"),
+            ("10.0.0.1:5002", "10.0.0.2:80"),
+        ];
+        let recs: Vec<Rec> = tuples
+            .iter()
+            .zip(1..)
+            .map(|((l, r), cookie)| Rec::of(&conn(l, r, cookie)))
+            .collect();
+        let keys = [
+            0xabcd_0123_0000_0010_u64,
+            0xabcd_0123_0000_0020,
+            0xabcd_0123_0000_0030,
+        ];
+        for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
+            let mut open = Open::new(10);
+            for &i in &order {
+                assert!(matches!(
+                    open.insert(keys[i], recs[i].clone(), i == 1),
+                    Put::Held
+                ));
+            }
+            // The same socket again is known as such, whichever entry holds it.
+            for &i in &order {
+                assert!(matches!(
+                    open.insert(keys[i], recs[i].clone(), false),
+                    Put::Twice
+                ));
+            }
+            let mut out = Vec::new();
+            // The first inserted is taken: the others are still found.
+            for &i in &order {
+                let ends = recs[i].ends();
+                // A tuple not held whose key has the same tag finds nothing.
+                let absent = Rec::of(&conn("10.0.0.1:6000", "10.0.0.2:80", 9)).ends();
+                open.take(0xabcd_0123_0000_0040, &absent, false, &mut out);
+                assert!(out.is_empty());
+                // Each comes back once, as a target only if it waited as one.
+                open.take(keys[i], &ends, false, &mut out);
+                let got: Vec<(u64, bool)> = out.iter().map(|(r, t)| (r.cookie(), *t)).collect();
+                assert_eq!(got, [(recs[i].cookie(), i == 1)]);
+                open.take(keys[i], &ends, false, &mut out);
+                assert!(out.is_empty());
+            }
+            assert!(open.drain_targets(usize::MAX).is_empty());
+        }
     }
 
     #[test]
