@@ -210,7 +210,7 @@ pub fn owners_text(owners: &[Owner]) -> String {
 fn push_decimal(text: &mut String, n: u32) {
     let mut digits = [0u8; 10];
     let at = decimal_into(&mut digits, n);
-    text.push_str(ascii(digits.get(at..).unwrap_or_default()));
+    push_ascii(text, digits.get(at..).unwrap_or_default());
 }
 
 /// Write `n` in decimal at the end of `digits`; where it starts.
@@ -229,9 +229,10 @@ fn decimal_into(digits: &mut [u8], mut n: u32) -> usize {
     at
 }
 
-/// Bytes known to be ASCII digits and punctuation, as text.
-fn ascii(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).unwrap_or_default()
+/// Append bytes known to be ASCII (digits and punctuation), one
+/// character each, without checking them as UTF-8.
+fn push_ascii(text: &mut String, bytes: &[u8]) {
+    text.extend(bytes.iter().map(|&b| char::from(b)));
 }
 
 /// Append `n` spaces.
@@ -513,7 +514,7 @@ fn push_address(text: &mut String, addr: &SocketAddr, scope_name: &dyn Fn(u32) -
                 separator = b'.';
                 at = decimal_into(out.get_mut(..at).unwrap_or_default(), u32::from(octet));
             }
-            text.push_str(ascii(out.get(at..).unwrap_or_default()));
+            push_ascii(text, out.get(at..).unwrap_or_default());
             Ok(())
         }
         SocketAddr::V6(v6) if v6.scope_id() != 0 => {

@@ -832,11 +832,21 @@ impl Peers {
             return;
         };
         let cookie = rec.cookie();
-        if self.find(cookie).is_none() {
+        let tag = Tag::of(Keyed::default().hash_one(cookie));
+        let list = &self.list;
+        let entry = self.by_cookie.entry(
+            tag.hash(),
+            |t| {
+                t.same(tag)
+                    && list
+                        .get(t.at() as usize)
+                        .is_some_and(|r| r.cookie() == cookie)
+            },
+            Tag::hash,
+        );
+        if let hashbrown::hash_table::Entry::Vacant(slot) = entry {
+            slot.insert(tag.with(at));
             self.list.push(rec);
-            let tag = Tag::of(Keyed::default().hash_one(cookie));
-            self.by_cookie
-                .insert_unique(tag.hash(), tag.with(at), Tag::hash);
         }
     }
 
