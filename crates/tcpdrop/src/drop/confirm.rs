@@ -241,3 +241,75 @@ impl Look {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drop::plan::tests::conn;
+    use crate::drop::DropReport;
+
+    /// The collateral `finish` reports when the peers `watched` are held,
+    /// each flagged as given, and the look afterwards sees `seen`.
+    fn collateral(watched: &[(Connection, u8)], seen: &[&Connection]) -> Vec<Connection> {
+        let mut plan = Plan::default();
+        for (c, flags) in watched {
+            let mut rec = Rec::of(c);
+            rec.set(*flags, true);
+            plan.peers.hold(rec);
+        }
+        let mut look = Look::new(&mut plan, &[]);
+        for c in seen {
+            look.see(&mut plan, c);
+        }
+        let mut report = DropReport::default();
+        Confirm::default().finish(Some(&look), &plan, &mut report);
+        report.collateral
+    }
+
+    #[test]
+    fn the_collateral_is_what_the_look_missed_in_the_order_of_its_ends() {
+        let ends = [
+            ("127.0.0.1:5001", "127.0.0.1:40000"),
+            ("127.0.0.2:80", "127.0.0.1:1"),
+            ("10.0.0.1:7", "127.0.0.1:9"),
+            ("127.0.0.1:5001", "127.0.0.1:39999"),
+            ("127.0.0.1:5000", "127.0.0.3:65535"),
+            ("127.0.0.1:80", "10.0.0.2:2"),
+            ("127.0.0.1:80", "10.0.0.1:3"),
+        ];
+        let conns: Vec<Connection> = ends
+            .iter()
+            .zip(1..)
+            .map(|((l, r), cookie)| conn(l, r, cookie))
+            .collect();
+        let by_ends = |cs: &mut Vec<Connection>| cs.sort_by_key(|c| (c.local, c.remote));
+        // Every one dropped at its other end and missed by the look: all,
+        // by their ends (as two IPv4 ends packed in one number each).
+        let all: Vec<(Connection, u8)> = conns
+            .iter()
+            .map(|c| (c.clone(), OTHER_END_DROPPED))
+            .collect();
+        let mut want = conns.clone();
+        by_ends(&mut want);
+        assert_eq!(collateral(&all, &[]), want);
+        // Seen by the look, chosen later, or never reset: not collateral.
+        let mut flagged = all.clone();
+        flagged[1].1 = OTHER_END_DROPPED | DECIDED;
+        flagged[2].1 = 0;
+        let mut want: Vec<Connection> = [0, 4, 5, 6].map(|i| conns[i].clone()).to_vec();
+        by_ends(&mut want);
+        assert_eq!(collateral(&flagged, &[&conns[3]]), want);
+        // A peer seen on another tuple under its cookie was not this one.
+        let elsewhere = conn("127.0.0.9:1", "127.0.0.9:2", conns[0].cookie);
+        assert!(collateral(&all, &[&elsewhere]).contains(&conns[0]));
+        // With an IPv6 peer among them, the ends are compared whole: IPv4
+        // ends first, then IPv6.
+        let mut mixed = all.clone();
+        let v6 = conn("[::1]:80", "[::1]:5", 99);
+        mixed.insert(2, (v6.clone(), OTHER_END_DROPPED));
+        let mut want = conns.clone();
+        by_ends(&mut want);
+        want.push(v6);
+        assert_eq!(collateral(&mixed, &[]), want);
+    }
+}

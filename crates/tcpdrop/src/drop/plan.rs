@@ -1205,7 +1205,7 @@ impl Intake {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::hash::BuildHasher;
@@ -1268,7 +1268,9 @@ mod tests {
         }
     }
 
-    fn conn(local: &str, remote: &str, cookie: u64) -> Connection {
+    /// An established connection between `local` and `remote` (IPv4 or
+    /// IPv6, as written), as a dump gives it.
+    pub(crate) fn conn(local: &str, remote: &str, cookie: u64) -> Connection {
         let (local, remote): (SocketAddr, SocketAddr) =
             (local.parse().unwrap(), remote.parse().unwrap());
         let family = match local {
