@@ -72,15 +72,21 @@ impl Confirm {
             found,
             alive,
         } = answers;
+        // The targets' tuples, to flag: their slots are brought into the
+        // cache all together first.
+        let keys: Vec<u64> = recs.iter().map(|r| key(&r.ends())).collect();
+        for k in &keys {
+            plan.handled.prefetch(*k);
+        }
         // A walk (bpf) aborts in the kernel's order, not the targets': each
         // of its drops counts as before every socket of the batch.
-        for (rec, result) in recs.iter().zip(&results) {
+        for (k, result) in keys.iter().zip(&results) {
             if let Ok(Method::Bpf) = result {
-                plan.handled.flag(key(&rec.ends()));
+                plan.handled.flag(*k);
             }
         }
         let dropped: Vec<bool> = results.iter().map(Result::is_ok).collect();
-        for (rec, result) in recs.iter().zip(results) {
+        for ((rec, result), k) in recs.iter().zip(results).zip(keys) {
             let Some(conn) = rec.connection() else {
                 continue;
             };
@@ -92,7 +98,7 @@ impl Confirm {
             match result {
                 Ok(method) => {
                     tally.dropped += 1;
-                    plan.handled.flag(key(&ends));
+                    plan.handled.flag(k);
                     // A socket disconnected through its holder may be
                     // connected again, cookie and all.
                     if method == Method::Owner {

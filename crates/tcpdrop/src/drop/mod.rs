@@ -46,7 +46,7 @@ use crate::session::{Narrow, Query, Session, Shards};
 use confirm::{Answers, Confirm, Look, Tally};
 use local::{Anywhere, Locals};
 use lookup::Found;
-use plan::{Batch, Intake, Local, Plan, Rec};
+use plan::{Batch, Intake, Local, Plan, Rec, Row};
 
 /// A drop whose aborts went on while its dump walked the kernel's tables
 /// re-dumps its selection and drops what still matches (a socket the dump
@@ -81,7 +81,7 @@ const WAITING_ROOM: usize = 458_000;
 /// (about 2 µs each); for more it dumps (a walk of the tables).
 const LOOK_BY_LOOKUP: usize = 8192;
 /// At most about this many peers are watched until the look afterwards
-/// (about 64 bytes each); beyond it, each batch looks at its peers again
+/// (about 57 bytes each); beyond it, each batch looks at its peers again
 /// right after its aborts and reports those gone at once. With the
 /// waiting room full, a drop of a million connections then peaks under
 /// 64 MiB.
@@ -360,36 +360,52 @@ impl Session {
                         }
                     }
                 };
-                let mut on_row = |conn: Connection| {
-                    if let Some(look) = &mut look {
-                        look.see(&mut plan, &conn);
-                    }
-                    intake.row(&conn, &mut plan, |c| selection.chooses(c), local);
-                    if streaming && (pool.started() || intake.taken >= STREAM_FROM) {
-                        let ready = intake.ready.len();
-                        let busy = pool.in_flight() >= pool.most();
-                        if ready >= if busy { BATCH } else { FIRST_BATCH } {
-                            if pool.in_flight() >= 2 * pool.most() {
-                                pool.collect(true, |b, a| {
+                // Rows are taken a chunk at a time: what taking them will
+                // read is looked up for the whole chunk first.
+                let mut keyed: Vec<Row> = Vec::with_capacity(ROW_CHUNK);
+                let mut on_rows = |chunk: Vec<Connection>| {
+                    keyed.extend(chunk.into_iter().map(Row::of));
+                    intake.ahead(&keyed, &plan);
+                    for row in keyed.drain(..) {
+                        if let Some(look) = &mut look {
+                            look.see(&mut plan, &row.conn);
+                        }
+                        intake.row(row, &mut plan, |c| selection.chooses(c), local);
+                        if streaming && (pool.started() || intake.taken >= STREAM_FROM) {
+                            let ready = intake.ready.len();
+                            let busy = pool.in_flight() >= pool.most();
+                            if ready >= if busy { BATCH } else { FIRST_BATCH } {
+                                if pool.in_flight() >= 2 * pool.most() {
+                                    pool.collect(true, |b, a| {
+                                        hand(
+                                            b,
+                                            a,
+                                            &mut plan,
+                                            &mut tally,
+                                            &mut streaming,
+                                            &mut failure,
+                                        )
+                                    });
+                                }
+                                if streaming {
+                                    hook::before_abort();
+                                    let batch = intake.batch(&mut plan);
+                                    let verify = by_lookup
+                                        || plan.peers.len()
+                                            + pool.peers_in_flight
+                                            + batch.peers.len()
+                                            > PEER_ROOM;
+                                    pool.send(batch, verify);
+                                }
+                            }
+                            // What came back is reported as it comes (a look
+                            // at the answers now and then).
+                            rows += 1;
+                            if rows % 256 == 0 {
+                                pool.collect(false, |b, a| {
                                     hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
                                 });
                             }
-                            if streaming {
-                                hook::before_abort();
-                                let batch = intake.batch(&mut plan);
-                                let verify = by_lookup
-                                    || plan.peers.len() + pool.peers_in_flight + batch.peers.len()
-                                        > PEER_ROOM;
-                                pool.send(batch, verify);
-                            }
-                        }
-                        // What came back is reported as it comes (a look
-                        // at the answers now and then).
-                        rows += 1;
-                        if rows % 256 == 0 {
-                            pool.collect(false, |b, a| {
-                                hand(b, a, &mut plan, &mut tally, &mut streaming, &mut failure)
-                            });
                         }
                     }
                 };
@@ -420,19 +436,25 @@ impl Session {
                             dumped
                         });
                         for chunk in rows_in {
-                            for conn in chunk {
-                                on_row(conn);
-                            }
+                            on_rows(chunk);
                         }
                         reader.join().unwrap_or_else(|_| {
                             Err(Error::Io(std::io::Error::other("the dump's thread failed")))
                         })
                     })
                 } else {
-                    dumper.dump(&all, narrow, |conn| {
-                        on_row(conn);
+                    let mut chunk = Vec::with_capacity(ROW_CHUNK);
+                    let dumped = dumper.dump(&all, narrow, |conn| {
+                        chunk.push(conn);
+                        if chunk.len() >= ROW_CHUNK {
+                            on_rows(std::mem::replace(&mut chunk, Vec::with_capacity(ROW_CHUNK)));
+                        }
                         ControlFlow::Continue(())
-                    })
+                    });
+                    if !chunk.is_empty() {
+                        on_rows(chunk);
+                    }
+                    dumped
                 };
                 // Whatever happens next, what was sent is reported.
                 if dumped.is_err() || failure.is_some() {
