@@ -1059,7 +1059,7 @@ impl Batch {
 /// are this many (about 16 MiB of tables): a drop of up to about 100,000
 /// connections never does (measured: its tables stay in the cache, and a
 /// look ahead costs it more than it saves), a drop of a million does from
-/// a fifth of its dump on (its user time then 8 % less).
+/// a fifth of its dump on (its user time then about 15 % less).
 const AHEAD_FROM: usize = 262_144;
 
 /// A row of a dump as an [`Intake`] takes it: the connection, its record,
